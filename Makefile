@@ -1,0 +1,69 @@
+# webmon — run `make` for the list of targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# Exports the embedded stack's URLs unless WEBMON_DATABASE_URL and
+# WEBMON_KAFKA_BOOTSTRAP_SERVERS are configured (environment or .env).
+WITH_ENV = eval "$$($(BIN)/python -m shared.localstack env)" &&
+
+.PHONY: help install up down status migrate run run-scheduler run-checker lint format test bench \
+	bench-engines clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
+
+install: $(INSTALLED) ## create .venv and install webmon with its dev tools
+
+$(INSTALLED): pyproject.toml requirements_dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements_dev.txt
+	touch $@
+
+up: install ## start the embedded PostgreSQL and broker (unless configured) and print their URLs
+	$(BIN)/python -m shared.localstack up
+
+down: install ## stop the embedded stack's processes
+	$(BIN)/python -m shared.localstack down
+
+status: install ## show whether the embedded stack runs
+	$(BIN)/python -m shared.localstack status
+
+migrate: up ## apply database migrations and create the Kafka topics
+	$(WITH_ENV) $(BIN)/python -m shared.migrate
+
+run: install ## run everything: local stack, demo sites, a scheduler, two checkers, a live table
+	$(BIN)/python -m shared.run
+
+run-scheduler: migrate ## run one scheduler
+	$(WITH_ENV) exec $(BIN)/python -m scheduler
+
+run-checker: migrate ## run one checker replica (probe and writer)
+	$(WITH_ENV) exec $(BIN)/python -m checker
+
+lint: install ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install ## run the whole test suite (starts a private embedded stack when none is configured)
+	$(BIN)/pytest
+
+bench: install ## benchmarks: scheduler, writer, checker (figures and ratios from one run each)
+	$(BIN)/python -m bench.bench_scheduler
+	$(BIN)/python -m bench.bench_writer
+	$(BIN)/python -m bench.bench_checker
+
+bench-engines: install ## compare the HTTP engines (httpx, aiohttp, the probe) on a local target
+	$(BIN)/python -m bench.http_engines
+
+clean: down ## stop the stack and remove .venv and .state
+	rm -rf $(VENV) .state

@@ -1,0 +1,155 @@
+"""Writer throughput: results topic -> PostgreSQL, beside a bare COPY of the same rows.
+
+Produces N results (10,000 sites x N/10,000 slots) and measures in one run:
+  - bare binary COPY straight into check_results (the ceiling),
+  - the writer's transaction alone (staging COPY, insert ignoring duplicates, site_status),
+  - the whole writer: consume, decode, write, commit offsets (timed from its first row,
+    so the consumer group join is not counted).
+
+    .venv/bin/python -m bench.bench_writer [--results 200000] [--batch 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import confluent_kafka
+import psycopg
+
+from bench.common import BenchEnv, bench_env, report, services
+from checker.writer import COPY_TYPES, ResultWriter, write_results
+from shared.db import Database
+from shared.kafka import make_producer
+from shared.messages import CheckResult, ResultRow, result_row
+from shared.settings import CheckerSettings
+
+SITES = 10_000
+
+
+def make_results(count: int) -> list[CheckResult]:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    return [
+        CheckResult(
+            site_id=1 + i % SITES,
+            url=f"https://site-{1 + i % SITES}.example.com/health",
+            scheduled_at=start + timedelta(seconds=(i // SITES) * 60),
+            checked_at=start + timedelta(seconds=(i // SITES) * 60, milliseconds=3),
+            response_time_ms=20.0 + i % 300,
+            status_code=200 if i % 50 else 503,
+            up=bool(i % 50),
+        )
+        for i in range(count)
+    ]
+
+
+def prepare(env: BenchEnv) -> None:
+    with psycopg.connect(env.database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO sites (id, url) OVERRIDING SYSTEM VALUE "
+            "SELECT g, 'https://site-' || g || '.example.com/health' "
+            "FROM generate_series(1, %s) g",
+            (SITES,),
+        )
+
+
+def reset(env: BenchEnv) -> None:
+    with psycopg.connect(env.database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE check_results, site_status")
+
+
+def bare_copy(env: BenchEnv, rows: list[ResultRow], batch: int) -> float:
+    reset(env)
+    started = time.perf_counter()
+    with psycopg.connect(env.database_url) as conn:
+        for i in range(0, len(rows), batch):
+            with (
+                conn.cursor() as cur,
+                cur.copy(
+                    "COPY check_results (site_id, scheduled_at, checked_at, response_time_ms,"
+                    " status_code, up, regex_matched, error, error_detail, dns_ms, connect_ms,"
+                    " tls_ms, ttfb_ms, redirects, tls_version, tls_expires_at)"
+                    " FROM STDIN (FORMAT BINARY)"
+                ) as copy,
+            ):
+                copy.set_types([t for n, t in enumerate(COPY_TYPES) if n != 1])
+                for row in rows[i : i + batch]:
+                    copy.write_row(row[:1] + row[2:])
+            conn.commit()
+    return len(rows) / (time.perf_counter() - started)
+
+
+def writer_sql(env: BenchEnv, rows: list[ResultRow], batch: int) -> float:
+    reset(env)
+    db = Database(env.database_url, max_size=1)
+    db.open()
+    try:
+        started = time.perf_counter()
+        for i in range(0, len(rows), batch):
+            write_results(db, rows[i : i + batch])
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        db.close()
+
+
+def full_writer(env: BenchEnv, results: list[CheckResult], batch: int) -> float:
+    reset(env)
+    settings = env.settings(CheckerSettings, writer_batch_size=batch)
+    assert isinstance(settings, CheckerSettings)
+    producer = confluent_kafka.Producer(
+        {"bootstrap.servers": env.kafka_bootstrap, "linger.ms": 20, "compression.type": "zstd"}
+    )
+    for r in results:
+        producer.produce(settings.results_topic, r.encode(), str(r.site_id).encode())
+        producer.poll(0)
+    producer.flush(60)
+    db = Database(env.database_url, max_size=1)
+    db.open()
+    stop = threading.Event()
+    writer = ResultWriter(settings, db, make_producer(settings), stop)
+    thread = threading.Thread(target=writer.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 300
+        while writer.totals.rows == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first_rows, started = writer.totals.rows, time.perf_counter()
+        while writer.totals.rows < len(results) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        if writer.totals.rows != len(results):
+            raise SystemExit(f"writer stored {writer.totals.rows} of {len(results)}")
+        return (len(results) - first_rows) / elapsed
+    finally:
+        stop.set()
+        thread.join()
+        db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=5_000)
+    args = parser.parse_args()
+    results = make_results(args.results)
+    rows = [result_row(r) for r in results]
+    with services() as (url, bootstrap), bench_env(url, bootstrap) as env:
+        prepare(env)
+        copy_rate = bare_copy(env, rows, args.batch)
+        sql_rate = writer_sql(env, rows, args.batch)
+        writer_rate = full_writer(env, results, args.batch)
+        report(
+            f"writer: {args.results:,} results, batch {args.batch:,}",
+            [
+                ("bare binary COPY into check_results", f"{copy_rate:,.0f} rows/s"),
+                ("writer transaction alone (no Kafka)", f"{sql_rate:,.0f} rows/s"),
+                ("writer, Kafka -> PostgreSQL", f"{writer_rate:,.0f} results/s"),
+                ("writer / bare COPY", f"{writer_rate / copy_rate:.2f}"),
+            ],
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""What webmon records for each failure mode, beside what curl reports for the same endpoint.
+
+Starts the hostile local targets (tests/targets.py, loopback only), checks every endpoint
+with webmon's probe (`Prober.check`, on uvloop as the checker runs it) and with
+`curl -w '%{time_namelookup} %{time_connect} %{time_appconnect} %{time_starttransfer}
+%{time_total}'`, and prints a Markdown table. Each figure is the median of `--runs` runs.
+curl's times are cumulative from the start; the table turns them into phase durations as
+webmon stores them (dns = namelookup, connect = connect - namelookup, tls = appconnect -
+connect, ttfb = starttransfer, total = total).
+
+    .venv/bin/python -m bench.curl_compare [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from checker.probe import Prober
+from shared.localstack import free_port
+from shared.messages import CheckResult, CheckTask
+from tests.targets import Targets
+
+MAX_REDIRECTS = 5
+NONE = "-"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    url: Callable[[Targets], str]
+    timeout_s: float = 5.0
+    regex: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    curl_args: tuple[str, ...] = ()
+
+
+def _refused(t: Targets) -> str:
+    return f"http://127.0.0.1:{free_port()}/"
+
+
+CASES = [
+    Case("200, by IP address", lambda t: t.url("/ok")),
+    Case("200, by host name (DNS)", lambda t: t.url("/ok").replace("127.0.0.1", "localhost")),
+    Case("200 over TLS, valid certificate", lambda t: t.url("/ok", tls="valid")),
+    Case("IPv6 loopback", lambda t: t.url("/ok", ipv6=True)),
+    Case("200 after 200 ms", lambda t: t.url("/delay?ms=200")),
+    Case("body 200 ms after the headers", lambda t: t.url("/slow-body?ms=200")),
+    Case("headers after 3 s, timeout 1 s", lambda t: t.url("/slow-headers?seconds=3"), 1.0),
+    Case("body dripped forever, timeout 2 s", lambda t: t.url("/drip"), 2.0),
+    Case(
+        "100 MB body, match at the start",
+        lambda t: t.url("/big?mb=100&match=start"),
+        regex="MATCHME",
+    ),
+    Case(
+        "100 MB body, match beyond the cap",
+        lambda t: t.url("/big?mb=100&match=end"),
+        regex="MATCHME",
+    ),
+    Case(
+        "gzip bomb (1 GiB inflated)",
+        lambda t: t.url("/gzip-bomb"),
+        10.0,
+        curl_args=("--compressed",),
+    ),
+    Case("3 redirects", lambda t: t.url("/redirect/3")),
+    Case("10 redirects, limit 5", lambda t: t.url("/redirect/10")),
+    Case("redirect loop", lambda t: t.url("/loop")),
+    Case(
+        "https → http redirect",
+        lambda t: t.url(f"/to?url={quote(t.url('/ok'))}", tls="valid"),
+    ),
+    Case(
+        "404, expected", lambda t: t.url("/status/404"), options={"expected_status": ((404, 405),)}
+    ),
+    Case("HEAD", lambda t: t.url("/head-only"), options={"method": "HEAD"}, curl_args=("-I",)),
+    Case("self-signed certificate", lambda t: t.url("/ok", tls="self_signed")),
+    Case("expired certificate", lambda t: t.url("/ok", tls="expired")),
+    Case("wrong host name", lambda t: t.url("/ok", tls="wrong_host")),
+    Case("connection refused", _refused),
+    Case("host does not resolve", lambda t: "http://webmon-curl.invalid/"),
+    Case("closed mid-body", lambda t: t.url("/close-mid-body")),
+    Case("garbage instead of HTTP", lambda t: t.url("/garbage")),
+    Case("latin-1 body", lambda t: t.url("/latin1"), regex="café"),
+    Case("utf-16 body", lambda t: t.url("/utf16"), regex="wörld"),
+    Case("binary body", lambda t: t.url("/binary"), regex="\ufffd"),
+]
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if len(present) == len(values) and present else None
+
+
+def _fmt(ms: float | None) -> str:
+    if ms is None:
+        return NONE
+    return f"{ms:.1f}" if ms >= 10 else f"{ms:.2f}"
+
+
+async def _webmon_runs(targets: Targets, url: str, case: Case, runs: int) -> list[CheckResult]:
+    async with Prober(
+        ssl_context=targets.client_ssl_context(), max_redirects=MAX_REDIRECTS
+    ) as prober:
+        out = []
+        for _ in range(runs):
+            now = datetime.now(UTC)
+            task = CheckTask(
+                site_id=1,
+                url=url,
+                timeout_s=case.timeout_s,
+                scheduled_at=now,
+                expires_at=now + timedelta(minutes=1),
+                regex=case.regex,
+                **case.options,
+            )
+            out.append(await prober.check(task))
+        return out
+
+
+def _run(main: Coroutine[Any, Any, list[CheckResult]]) -> list[CheckResult]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def webmon(targets: Targets, url: str, case: Case, runs: int) -> list[str]:
+    results = _run(_webmon_runs(targets, url, case, runs))
+    last = results[-1]
+    outcome = f"`{last.error}`" if last.error else ("up" if last.up else "down")
+    matched = {None: "", True: ", regex ✓", False: ", regex ✗"}[last.regex_matched]
+    status = f"{last.status_code}{matched}" if last.status_code else NONE
+    figures = [
+        _fmt(_median([getattr(r, f) for r in results]))
+        for f in ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "response_time_ms")
+    ]
+    hops = NONE if last.redirects is None else str(last.redirects)
+    return [outcome, status, *figures, hops, last.tls_version or NONE]
+
+
+def curl(targets: Targets, url: str, case: Case, runs: int) -> list[str]:
+    write_out = (
+        "%{http_code} %{num_redirects} %{time_namelookup} %{time_connect} %{time_appconnect}"
+        " %{time_starttransfer} %{time_total}"
+    )
+    command = [
+        "curl", "-s", "-o", "/dev/null", "-L", "--max-redirs", str(MAX_REDIRECTS),
+        "--max-time", f"{case.timeout_s:g}", "--cacert", str(targets.ca_pem),
+        *case.curl_args, "-w", write_out, url,
+    ]  # fmt: skip
+    times: list[list[float | None]] = []
+    code = 0
+    http_code = hops = NONE
+    for _ in range(runs):
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        code = proc.returncode
+        fields = proc.stdout.split()
+        http_code = fields[0] if fields[0] != "000" else NONE
+        hops = fields[1]
+        dns, connect, app, start, total = (float(f) * 1000 for f in fields[2:7])
+        times.append(
+            [
+                dns or None,
+                connect - dns if connect else None,
+                app - connect if app else None,
+                start or None,
+                total,
+            ]
+        )
+    figures = [_fmt(_median([t[i] for t in times])) for i in range(5)]
+    return [f"exit {code}" if code else "ok", http_code, *figures, hops]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("curl") is None:
+        raise SystemExit("curl is not installed")
+    version = subprocess.run(["curl", "--version"], capture_output=True, text=True, check=True)
+    print(f"<!-- {version.stdout.splitlines()[0]} -->")
+    print(
+        "| failure mode | webmon: error/up | status | dns | connect | tls | ttfb | total"
+        " | hops | TLS | curl: exit | status | dns | connect | tls | ttfb | total | hops |"
+    )
+    print("|---" * 19 + "|")
+    with Targets() as targets:
+        for case in CASES:
+            if case.name == "IPv6 loopback" and not targets.ipv6:
+                continue
+            url = case.url(targets)
+            row = [case.name, *webmon(targets, url, case, args.runs)]
+            row += curl(targets, url, case, args.runs)
+            print("| " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

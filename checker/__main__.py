@@ -1,0 +1,135 @@
+"""`webmon-checker` / `python -m checker`: one replica, probe and writer roles by default.
+
+The probe runs on an asyncio loop in the main thread, the writer in a thread of its own;
+SIGINT or SIGTERM sets one flag both watch. `--role probe` or `--role writer` (or
+WEBMON_CHECKER_ROLES) runs one role alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine
+from typing import Any
+
+from checker.probe import Prober
+from checker.probe_loop import ProbeLoop
+from checker.writer import ResultWriter
+from shared.db import Database
+from shared.kafka import make_producer
+from shared.lifecycle import install_stop_handlers, kafka_preflight
+from shared.logs import configure_logging
+from shared.metrics import CheckerMetrics, MetricsServer
+from shared.settings import CheckerRole, CheckerSettings, load_settings
+
+logger = logging.getLogger("checker")
+
+PROGRAM = "webmon-checker"
+# A write attempt waits this long for a connection while PostgreSQL is away, which bounds
+# how long a stop can take (the grace period plus this).
+WRITER_POOL_TIMEOUT_S = 3.0
+
+
+def run_writer(
+    settings: CheckerSettings,
+    stop: threading.Event,
+    failed: threading.Event,
+    metrics: CheckerMetrics,
+) -> None:
+    db = Database(
+        settings.database_url.get_secret_value(),
+        max_size=1,
+        application_name=PROGRAM,
+        pool_timeout_s=WRITER_POOL_TIMEOUT_S,
+    )
+    db.open()
+    try:
+        ResultWriter(settings, db, make_producer(settings), stop, metrics).run()
+    except Exception:
+        logger.exception("writer.crashed")
+        failed.set()
+        stop.set()
+    finally:
+        db.close()
+
+
+async def run_probe(
+    settings: CheckerSettings, stop: threading.Event, metrics: CheckerMetrics
+) -> None:
+    prober = Prober(max_body_bytes=settings.max_body_bytes, max_redirects=settings.max_redirects)
+    # Results wait in the producer for as long as the broker is away (message.timeout.ms=0):
+    # a task offset is only committed once its result is acknowledged.
+    producer = make_producer(settings, **{"message.timeout.ms": 0})
+    await ProbeLoop(settings, prober, producer, stop, metrics).run()
+
+
+def run_async(main: Coroutine[Any, Any, None]) -> None:
+    """asyncio.run on uvloop where it is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
+def run(settings: CheckerSettings, stop: threading.Event) -> int:
+    roles = settings.checker_roles
+    failed = threading.Event()
+    metrics = CheckerMetrics()
+    server = MetricsServer(
+        settings.metrics_host, settings.metrics_port, metrics.registry, metrics.health
+    )
+    server.start()
+    logger.info(
+        "checker.started roles=%s concurrency=%d",
+        ",".join(sorted(roles)),
+        settings.concurrency,
+    )
+    writer = None
+    if CheckerRole.WRITER in roles:
+        writer = threading.Thread(
+            target=run_writer, args=(settings, stop, failed, metrics), name="writer", daemon=True
+        )
+        writer.start()
+    try:
+        if CheckerRole.PROBE in roles:
+            run_async(run_probe(settings, stop, metrics))
+        else:
+            stop.wait()
+    except Exception:
+        logger.exception("probe.crashed")
+        failed.set()
+        stop.set()
+    if writer is not None:
+        writer.join(timeout=settings.grace_s + 5)
+    server.stop()
+    logger.info("checker.stopped")
+    return 1 if failed.is_set() else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__)
+    parser.add_argument(
+        "--role",
+        action="append",
+        choices=[r.value for r in CheckerRole],
+        help="run only this role (repeatable); default: WEBMON_CHECKER_ROLES, else both",
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings(CheckerSettings, PROGRAM)
+    if args.role:
+        roles = {CheckerRole(r) for r in args.role}
+        settings = settings.model_copy(update={"checker_roles": roles})
+    configure_logging(settings.log_level, settings.log_format)
+    if not kafka_preflight(settings, PROGRAM):
+        return 2
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    return run(settings, stop)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,662 @@
+"""One HTTP check of one site: `Prober.check(task) -> CheckResult`.
+
+Engine: aiohttp, not httpx. `bench/http_engines.py`, one run on the 2-core dev machine
+(fresh connection per request, concurrency 256, 2 KB page, best of 2 rounds, checks/s):
+
+    engine                     plain   TLS      (uvloop: plain   TLS)
+    httpx 0.28, keepalive 0      493   299                678   311
+    aiohttp, force_close        2177   629               2431   551
+    Prober.check (aiohttp)      2139   522               2271   510
+
+httpx cannot reach 1,000/s plain or 500/s TLS; aiohttp reaches both, with little to
+spare over TLS: a client-side TLS handshake costs ~0.7-0.9 ms of CPU in OpenSSL 3.0
+alone, and rounds of the same run differed by up to 35 %. Only this module knows the
+engine: the rest of the checker sees `Prober` and the `CheckTask`/`CheckResult` models.
+
+What a result means (the public contract, see DESIGN.md):
+
+* `checked_at`: wall-clock UTC when the request started.
+* `response_time_ms`: monotonic time from the start of the request (DNS, connect, TLS,
+  redirects included) to the end of the body, or to the moment `max_body_bytes` had been
+  read. A GET always reads the body, with or without a regex, so the figure means the
+  same for every site; a HEAD has none, and its figure ends with the headers. Null when
+  no complete response arrived (any `error` but `invalid_regex`, which is decided before
+  any request and also leaves it null).
+* `status_code`: the final status after redirects, whenever response headers arrived,
+  even if the body then timed out or broke (`error` says so).
+* `regex_matched`: null when the site has no regex or no body was read (HEAD).
+* `error`: null when a response arrived, even a 500. Otherwise one class from `_ERRORS`.
+* `up`: a response arrived within the deadline, its final status is in the task's
+  `expected_status` (default 200-399) and the regex, if any, matched.
+* `dns_ms`, `connect_ms`, `tls_ms`: how long name resolution, the TCP connect and the TLS
+  handshake took, summed over redirect hops; null when the phase did not happen (an IP
+  address needs no DNS, http no TLS) or never completed (a refused connect, a failed
+  handshake, the deadline).
+* `ttfb_ms`: from the start of the check to the first byte of the last response received
+  (the final one, after redirects); null when no byte arrived.
+* `redirects`: redirect hops followed (at most `max_redirects`); null when no HTTP
+  response arrived at all.
+* `tls_version`, `tls_expires_at`: protocol version and certificate `notAfter` of the
+  check's first TLS connection (the site's own server for an https URL); null without one.
+
+How the phases are seen: aiohttp's connector calls our resolver (DNS), our socket factory
+(the TCP connect starts), and builds our protocol once the TCP connection is up (connect
+ends, TLS starts); the protocol's `connection_made` comes after the handshake, its first
+`data_received` is the first byte. The check's `_Trace` reaches them through a context
+variable set around the request (aiohttp runs all of it in the check's task). Every hop
+of a redirect chain opens its own connection (`force_close`), so the hops are counted
+there too: a hop starts with its DNS lookup or, for an IP address, its first socket.
+(aiohttp's TraceConfig would also do, at ~10 signal sends per request whether anyone
+listens or not.)
+
+The deadline `task.timeout_s` covers DNS, connect, TLS, every redirect hop, headers and
+body together. The regex search runs after it (RE2, linear time, on at most
+`max_body_bytes`) and, for large bodies, in a worker thread so that a hostile pattern
+costs CPU but does not stall the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import errno
+import functools
+import importlib.metadata
+import logging
+import os
+import socket
+import ssl
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Final, cast
+
+import aiohttp
+from aiohappyeyeballs import AddrInfoType
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.http_exceptions import HttpProcessingError
+from yarl import URL
+
+from checker._regex import RegexError, compile_regex, search_body
+from shared.messages import DEFAULT_EXPECTED_STATUS, CheckResult, CheckTask
+
+logger = logging.getLogger(__name__)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("webmon")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+DEFAULT_USER_AGENT: Final = f"webmon/{_version()} (+https://github.com/webmon)"
+
+# Bodies larger than this are decoded and searched in a worker thread (RE2 releases the
+# GIL); smaller ones inline, where a thread hop would cost more than the search.
+_INLINE_SEARCH_BYTES: Final = 32 * 1024
+# getaddrinfo() blocks, so it runs in threads. The loop's default executor has
+# min(32, cpus + 4) threads, which caps a check rate at threads / DNS latency (6 threads
+# and 20 ms lookups: 300 checks/s). The probe has its own, larger pool.
+_DNS_THREADS: Final = 64
+_DETAIL_MAX: Final = 200
+# Response headers: aiohttp's defaults (8 KiB a line) reject real sites with long CSP or
+# cookie headers.
+_MAX_HEADER_LINE: Final = 64 * 1024
+_MAX_HEADERS: Final = 256
+# Local resource exhaustion (file descriptors, kernel memory) anywhere in an exception's
+# chain is this process's trouble, not the site's: `internal`, not `connect`. (Not
+# EADDRNOTAVAIL: a site's unroutable address raises it too, not only port exhaustion.)
+_LOCAL_ERRNOS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+# Engine exception -> error class, first match wins. Each row is tried against the
+# exception and everything in its __cause__/__context__ chain, so a root cause (a
+# socket.gaierror or an ssl.SSLError wrapped in aiohttp's connector errors) decides
+# before the generic wrapper does.
+_ERRORS: Final[tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...]] = (
+    (TimeoutError, "timeout"),  # our deadline (asyncio.timeout), or the kernel's connect
+    ((socket.gaierror, aiohttp.ClientConnectorDNSError), "dns"),
+    ((ssl.SSLError, ssl.CertificateError, aiohttp.ClientSSLError), "tls"),
+    (aiohttp.TooManyRedirects, "too_many_redirects"),  # more hops than allowed, or a loop
+    (aiohttp.RedirectClientError, "protocol"),  # a Location that is not an http(s) URL
+    ((aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError), "invalid_url"),
+    (aiohttp.ClientConnectorError, "connect"),  # refused, unreachable, reset on connect
+    (
+        (
+            aiohttp.ClientPayloadError,  # closed mid-body, bad chunking, bad gzip
+            aiohttp.ClientResponseError,  # garbage instead of a status line or headers
+            aiohttp.ClientConnectionError,  # server disconnected, reset after connect
+            HttpProcessingError,
+            ConnectionError,
+        ),
+        "protocol",
+    ),
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10 and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return chain
+
+
+def classify(exc: BaseException) -> tuple[str, BaseException]:
+    """The error class of an exception from a check, and the link of its chain that decided.
+
+    The one place where engine exceptions become `CheckResult.error` classes; anything not
+    in `_ERRORS` is `internal`.
+    """
+    chain = _chain(exc)
+    for link in chain:
+        if isinstance(link, OSError) and link.errno in _LOCAL_ERRNOS:
+            return "internal", link
+    for types, error in _ERRORS:
+        for link in reversed(chain):  # the root cause first: it has the useful details
+            if isinstance(link, types):
+                return error, link
+    return "internal", exc
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason from one exception, without aiohttp's long reprs where avoidable."""
+    if isinstance(exc, aiohttp.ClientConnectorError):  # before ssl: it subclasses SSLError
+        return _reason(exc.os_error)
+    verify_message = getattr(exc, "verify_message", None)
+    if isinstance(exc, ssl.SSLCertVerificationError) and verify_message:
+        return f"certificate verify failed: {verify_message}"
+    ssl_reason = getattr(exc, "reason", None)
+    if isinstance(exc, ssl.SSLError) and ssl_reason:
+        return str(ssl_reason).replace("_", " ").lower()
+    if isinstance(exc, OSError):
+        if not isinstance(exc, socket.gaierror) and isinstance(exc.errno, int) and exc.errno > 0:
+            return os.strerror(exc.errno)  # asyncio's own text repeats the address
+        if exc.strerror:
+            return str(exc.strerror)
+    message = getattr(exc, "message", None)
+    if isinstance(exc, (aiohttp.ClientResponseError, HttpProcessingError)) and message:
+        return str(message)
+    text = str(exc)
+    return text if text else type(exc).__name__
+
+
+def _scrub(text: str, url: URL | None) -> str:
+    """`text` cut to `_DETAIL_MAX`, without the URL's user name or password."""
+    if url is not None:
+        for secret in (url.raw_password, url.password, url.raw_user, url.user):
+            if secret:
+                text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
+
+
+def _detail(
+    error: str,
+    link: BaseException,
+    task: CheckTask,
+    url: URL,
+    status: int | None,
+    max_redirects: int,
+) -> str:
+    where = f"{url.host}:{url.port}" if url.host else "the site"
+    if error == "timeout":
+        if status is not None:
+            return f"no complete body within {task.timeout_s:g} s (status {status} arrived)"
+        return f"no response within {task.timeout_s:g} s"
+    if error == "dns":
+        return f"cannot resolve {url.host}: {_reason(link)}"
+    if error == "connect":
+        return f"cannot connect to {where}: {_reason(link)}"
+    if error == "tls":
+        return f"TLS failure with {where}: {_reason(link)}"
+    if error == "too_many_redirects":
+        return f"more than {max_redirects} redirects, or a redirect loop"
+    if error == "invalid_url":
+        return f"invalid URL: {_reason(link)}"
+    if error == "protocol":
+        return f"invalid or incomplete response from {where}: {_reason(link)}"
+    return f"internal error: {type(link).__name__}: {_reason(link)}"
+
+
+def _url_problem(raw: str) -> tuple[URL | None, str | None]:
+    """The parsed URL, or why it is not a URL this probe can check."""
+    try:
+        url = URL(raw)
+        if url.scheme not in ("http", "https"):
+            return url, "scheme must be http or https"
+        host = url.raw_host  # yarl has already IDNA-encoded a non-ASCII name
+        if not host:
+            return url, "no host"
+        host.encode("idna")  # what getaddrinfo() will do: rejects empty or long labels
+        url.host  # noqa: B018 - decodes punycode; raises on a bad "xn--" label
+        url.port  # noqa: B018 - raises ValueError on a port out of range
+    except (ValueError, TypeError, UnicodeError) as exc:
+        return None, str(exc) or type(exc).__name__
+    return url, None
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What the connection layer saw during one check, over all its hops."""
+
+    dns_s: float | None = None
+    connect_s: float | None = None
+    tls_s: float | None = None
+    first_byte: float | None = None  # perf_counter() of the last response's first byte
+    hops: int = 0  # requests started: the first one, and one per redirect followed
+    tls_version: str | None = None
+    tls_expires_at: datetime | None = None
+    hop_open: bool = False  # a hop has started and its connection is not up yet
+    connect_started: float | None = None  # of the hop being connected
+
+    def hop(self) -> None:
+        if not self.hop_open:
+            self.hop_open = True
+            self.hops += 1
+
+    def resolved(self, seconds: float) -> None:
+        self.dns_s = seconds if self.dns_s is None else self.dns_s + seconds
+
+    def connecting(self) -> None:
+        """A socket is about to connect (happy eyeballs may open several: the first counts)."""
+        self.hop()
+        if self.connect_started is None:
+            self.connect_started = time.perf_counter()
+
+    def connected(self) -> float:
+        """The TCP connection is up; returns the moment."""
+        now = time.perf_counter()
+        self.hop_open = False
+        if self.connect_started is not None:
+            seconds = now - self.connect_started
+            self.connect_s = seconds if self.connect_s is None else self.connect_s + seconds
+            self.connect_started = None
+        return now
+
+    def handshake_done(self, tcp_up: float, ssl_object: ssl.SSLObject | None) -> None:
+        if ssl_object is None:
+            return
+        seconds = time.perf_counter() - tcp_up
+        self.tls_s = seconds if self.tls_s is None else self.tls_s + seconds
+        if self.tls_version is None:
+            self.tls_version = ssl_object.version()
+            self.tls_expires_at = _not_after(ssl_object)
+
+
+_MONTHS: Final = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def _not_after(ssl_object: ssl.SSLObject) -> datetime | None:
+    """The peer certificate's expiry (only a verified peer's certificate is decoded)."""
+    try:
+        not_after = (ssl_object.getpeercert() or {}).get("notAfter")
+    except (ValueError, OSError):
+        return None
+    return cert_time(not_after) if isinstance(not_after, str) else None
+
+
+def cert_time(text: str) -> datetime | None:
+    """A certificate time as `getpeercert()` gives it ("Jan  2 03:04:05 2027 GMT"), or None.
+
+    `ssl.cert_time_to_seconds()` parses it with strptime, at 35 us twice the cost of
+    `getpeercert()` itself.
+    """
+    try:
+        month, day, clock, year, zone = text.split()
+        hour, minute, second = clock.split(":")
+        if zone != "GMT":
+            return None
+        return datetime(
+            int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+        )
+    except (ValueError, KeyError, OverflowError):
+        return None
+
+
+# The running check's trace, for the connection layer's hooks below. Set around the request
+# in `Prober._check`; aiohttp resolves, connects and builds the protocol in that task.
+_TRACE: contextvars.ContextVar[_Trace | None] = contextvars.ContextVar(
+    "webmon_probe_trace", default=None
+)
+
+
+def _open_socket(addr_info: AddrInfoType) -> socket.socket:
+    """The connector's socket factory: called just before a TCP connect starts."""
+    trace = _TRACE.get()
+    if trace is not None:
+        trace.connecting()
+    family, type_, proto, _, _ = addr_info
+    return socket.socket(family=family, type=type_, proto=proto)
+
+
+class _TimedHandler(ResponseHandler):
+    """aiohttp's client protocol, noting the TCP connect, TLS handshake and first byte.
+
+    The event loop builds it once the socket is connected and calls `connection_made`
+    after the TLS handshake (at once for plain http).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self._trace = _TRACE.get()
+        self._tcp_up = self._trace.connected() if self._trace is not None else 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self._trace is not None:
+            self._trace.handshake_done(self._tcp_up, transport.get_extra_info("ssl_object"))
+
+    def data_received(self, data: bytes) -> None:
+        if data and self._trace is not None:
+            self._trace.first_byte = time.perf_counter()
+            self._trace = None  # once per connection
+        super().data_received(data)
+
+
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's TCP connector with the timing hooks: our socket factory and protocol."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(socket_factory=_open_socket, **kwargs)
+        # The connector's protocol factory (aiohttp has no public hook for it).
+        factory = functools.partial(_TimedHandler, loop=self._loop)
+        self._factory = cast("functools.partial[ResponseHandler]", factory)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000.0
+
+
+def status_expected(status: int, expected: tuple[tuple[int, int], ...] | None) -> bool:
+    return any(low <= status < high for low, high in expected or DEFAULT_EXPECTED_STATUS)
+
+
+class _Resolver(AbstractResolver):
+    """getaddrinfo() per check (no DNS cache) on the probe's own thread pool."""
+
+    def __init__(self, executor: concurrent.futures.Executor) -> None:
+        self._executor = executor
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        trace = _TRACE.get()
+        if trace is not None:
+            trace.hop()
+        started = time.perf_counter()
+        infos = await asyncio.get_running_loop().run_in_executor(
+            self._executor,
+            socket.getaddrinfo,
+            host,
+            port,
+            family,
+            socket.SOCK_STREAM,
+            0,
+            socket.AI_ADDRCONFIG,
+        )
+        if trace is not None:
+            trace.resolved(time.perf_counter() - started)
+        flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+        results: list[ResolveResult] = []
+        for fam, _, proto, _, address in infos:
+            if fam == socket.AF_INET6:
+                if len(address) < 4:
+                    continue  # a Python built without IPv6
+                ip = str(address[0]) if not address[3] else f"{address[0]}%{address[3]}"
+            elif fam == socket.AF_INET:
+                ip = str(address[0])
+            else:
+                continue
+            results.append(
+                ResolveResult(
+                    hostname=host, host=ip, port=int(address[1]), family=fam, proto=proto,
+                    flags=flags,
+                )
+            )  # fmt: skip
+        return results
+
+    async def close(self) -> None:
+        pass
+
+
+class Prober:
+    """One per checker process; owns the HTTP client/session and the shared SSL context.
+
+    Every check opens a fresh connection (DNS, connect and TLS are part of what is
+    measured) and closes it; the session, connector, SSL context, thread pools and
+    compiled regexes are shared. Concurrency is the caller's: the probe sets no limit.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_body_bytes: int = 1_048_576,
+        max_redirects: int = 5,
+        user_agent: str = DEFAULT_USER_AGENT,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if max_body_bytes < 0 or max_redirects < 0:
+            raise ValueError("max_body_bytes and max_redirects must be >= 0")
+        self._max_body_bytes = max_body_bytes
+        self._max_redirects = max_redirects
+        self._user_agent = user_agent
+        self._ssl_context = ssl_context
+        self._session: aiohttp.ClientSession | None = None
+        self._dns_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._regex_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    async def open(self) -> None:
+        """Create the session (and the default SSL context, which reads the CA store)."""
+        if self._session is not None:
+            return
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        self._dns_pool = concurrent.futures.ThreadPoolExecutor(
+            _DNS_THREADS, thread_name_prefix="webmon-dns"
+        )
+        self._regex_pool = concurrent.futures.ThreadPoolExecutor(
+            2, thread_name_prefix="webmon-regex"
+        )
+        connector = _Connector(
+            force_close=True,  # a fresh connection per check
+            limit=0,
+            use_dns_cache=False,
+            resolver=_Resolver(self._dns_pool),
+            ssl=self._ssl_context,
+            # Python < 3.12.8 leaks TLS transports whose peer never answers the shutdown;
+            # aiohttp then aborts them after 2 s.
+            enable_cleanup_closed=sys.version_info < (3, 12, 8),
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": self._user_agent},
+            cookie_jar=aiohttp.DummyCookieJar(),  # no state carried from check to check
+            timeout=aiohttp.ClientTimeout(total=None),  # the deadline is check()'s own
+            auto_decompress=True,  # aiohttp >= 3.12 decompresses in bounded steps
+            trust_env=False,
+            max_line_size=_MAX_HEADER_LINE,
+            max_field_size=_MAX_HEADER_LINE,
+            max_headers=_MAX_HEADERS,
+        )
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+        for pool in (self._dns_pool, self._regex_pool):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+        self._dns_pool = self._regex_pool = None
+
+    async def __aenter__(self) -> Prober:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def check(self, task: CheckTask) -> CheckResult:
+        """Check one site once. Never raises, except `asyncio.CancelledError`."""
+        checked_at = datetime.now(UTC)
+        try:
+            return await self._check(task, checked_at)
+        except Exception as exc:  # a bug of ours: keep the checker going
+            return self._internal(task, checked_at, None, exc)
+
+    def _result(
+        self,
+        task: CheckTask,
+        checked_at: datetime,
+        *,
+        error: str | None = None,
+        detail: str | None = None,
+        status: int | None = None,
+        response_time_ms: float | None = None,
+        regex_matched: bool | None = None,
+        up: bool = False,
+        trace: _Trace | None = None,
+        started: float = 0.0,
+    ) -> CheckResult:
+        if trace is None:
+            trace = _Trace()  # decided before any request: nothing was measured
+        # Hops after the first are redirects followed. A response arrived if one was
+        # followed, or it was the final one, or aiohttp refused to follow it.
+        redirects = max(0, trace.hops - 1)
+        answered = status is not None or redirects > 0 or error == "too_many_redirects"
+        return CheckResult(
+            site_id=task.site_id,
+            url=task.url,
+            scheduled_at=task.scheduled_at,
+            checked_at=checked_at,
+            response_time_ms=response_time_ms,
+            status_code=status,
+            regex_matched=regex_matched,
+            error=error,
+            error_detail=detail,
+            up=up,
+            dns_ms=_ms(trace.dns_s),
+            connect_ms=_ms(trace.connect_s),
+            tls_ms=_ms(trace.tls_s),
+            ttfb_ms=None if trace.first_byte is None else _ms(trace.first_byte - started),
+            redirects=redirects if answered else None,
+            tls_version=trace.tls_version,
+            tls_expires_at=trace.tls_expires_at,
+        )
+
+    def _internal(
+        self, task: CheckTask, checked_at: datetime, url: URL | None, exc: BaseException
+    ) -> CheckResult:
+        detail = _scrub(f"internal error: {type(exc).__name__}: {_reason(exc)}", url)
+        logger.warning("check.internal_error site_id=%s error=%s", task.site_id, detail)
+        return self._result(task, checked_at, error="internal", detail=detail)
+
+    async def _check(self, task: CheckTask, checked_at: datetime) -> CheckResult:
+        regex: Any = None
+        if task.regex is not None:
+            try:
+                regex = compile_regex(task.regex)
+            except RegexError as exc:
+                detail = _scrub(f"invalid regex: {exc}", None)
+                return self._result(task, checked_at, error="invalid_regex", detail=detail)
+        url, problem = _url_problem(task.url)
+        if url is None or problem is not None:
+            detail = _scrub(f"invalid URL: {problem}", url)
+            return self._result(task, checked_at, error="invalid_url", detail=detail)
+        session = self._session
+        if session is None:
+            raise RuntimeError("Prober.open() was not awaited")
+
+        status: int | None = None
+        head = task.method == "HEAD"
+        trace = _Trace()
+        token = _TRACE.set(trace)
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(task.timeout_s):
+                # aiohttp gives up when the count of redirect responses reaches
+                # max_redirects; ours is the number of hops that may be followed.
+                async with session.request(
+                    task.method,
+                    url,
+                    headers=task.headers,
+                    allow_redirects=True,  # session.head() would not follow them
+                    max_redirects=self._max_redirects + 1,
+                ) as resp:
+                    status = resp.status
+                    charset = resp.charset
+                    body = b"" if head else await self._read_body(resp)
+                    elapsed = time.perf_counter() - started
+        except Exception as exc:
+            error, link = classify(exc)
+            if error == "internal":
+                return self._internal(task, checked_at, url, exc)
+            detail = _scrub(_detail(error, link, task, url, status, self._max_redirects), url)
+            return self._result(
+                task,
+                checked_at,
+                error=error,
+                detail=detail,
+                status=status,
+                trace=trace,
+                started=started,
+            )
+        finally:
+            _TRACE.reset(token)
+
+        matched: bool | None = None
+        if regex is not None and not head:
+            if len(body) > _INLINE_SEARCH_BYTES and self._regex_pool is not None:
+                matched = await asyncio.get_running_loop().run_in_executor(
+                    self._regex_pool, search_body, regex, body, charset
+                )
+            else:
+                matched = search_body(regex, body, charset)
+        return self._result(
+            task,
+            checked_at,
+            status=status,
+            response_time_ms=elapsed * 1000.0,
+            regex_matched=matched,
+            up=status_expected(status, task.expected_status) and matched is not False,
+            trace=trace,
+            started=started,
+        )
+
+    async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
+        """At most `max_body_bytes` of the (decompressed) body; stops reading at the cap."""
+        cap = self._max_body_bytes
+        content = resp.content
+        first = await content.read(cap) if cap else b""
+        if len(first) >= cap or content.at_eof():
+            if len(first) >= cap:
+                resp.close()  # drop the rest, and the connection
+            return first
+        chunks = [first]
+        size = len(first)
+        while size < cap:
+            chunk = await content.read(cap - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size >= cap:
+            resp.close()
+        return b"".join(chunks)

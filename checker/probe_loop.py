@@ -1,0 +1,296 @@
+"""The probe role: tasks topic -> concurrent HTTP checks -> results topic.
+
+One asyncio loop does everything: it polls the consumer without blocking, starts a check
+per task up to the concurrency bound, produces each result (key = site id) and marks the
+task finished when the broker acknowledged the result. Task offsets are committed up to
+the first unfinished one (`OffsetTracker`), so a crash re-runs, never skips, a check.
+Expired tasks (past their next slot) are dropped and counted; unparsable ones go to the
+dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import confluent_kafka
+
+from checker.offsets import OffsetTracker, PartitionKey
+from checker.probe import Prober
+from shared.errors import KafkaError, MessageError
+from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
+from shared.messages import CheckTask, decode
+from shared.metrics import CheckerMetrics
+from shared.settings import CheckerSettings
+
+logger = logging.getLogger(__name__)
+
+MAX_CONSUME_BATCH = 500
+IDLE_SLEEP_S = 0.02
+COMMIT_INTERVAL_S = 1.0
+REPRODUCE_DELAY_S = 1.0
+EXPIRED_LOG_INTERVAL_S = 10.0
+# Of the grace period, what is kept back for flushing results and committing.
+FLUSH_RESERVE_S = 1.0
+
+
+@dataclass
+class ProbeTotals:
+    checks: int = 0
+    expired: int = 0
+    dead_lettered: int = 0
+    abandoned: int = 0
+
+
+class ProbeLoop:
+    def __init__(
+        self,
+        settings: CheckerSettings,
+        prober: Prober,
+        producer: Producer,
+        stop: threading.Event,
+        metrics: CheckerMetrics | None = None,
+    ) -> None:
+        self._settings = settings
+        self._prober = prober
+        self._producer = producer
+        self._stop = stop
+        self._consumer: confluent_kafka.Consumer | None = None
+        self._offsets = OffsetTracker()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._last_commit = 0.0
+        self._expired_since_log = 0
+        self._last_expired_log = 0.0
+        self.totals = ProbeTotals()
+        self._metrics = metrics if metrics is not None else CheckerMetrics()
+        self._metrics.checks_in_flight.set_function(lambda: len(self._in_flight))
+        self._heartbeat = self._metrics.health.component("probe")
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        consumer = make_consumer(
+            self._settings,
+            self._settings.probe_group,
+            on_commit=self._on_commit,
+            **self._metrics.consumer_config("probe", logger),
+        )
+        consumer.subscribe(
+            [self._settings.tasks_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        self._consumer = consumer
+
+    async def run(self) -> None:
+        self.start()
+        await self._prober.open()
+        try:
+            while not self._stop.is_set():
+                await self.step()
+            await self._finish(time.monotonic() + self._settings.grace_s)
+        finally:
+            if self._consumer is not None:
+                self._consumer.close()
+                self._consumer = None
+            await self._prober.close()
+            self._producer.close(FLUSH_RESERVE_S)
+        t = self.totals
+        logger.info(
+            "probe.stopped checks=%d expired=%d dead_lettered=%d abandoned=%d",
+            t.checks,
+            t.expired,
+            t.dead_lettered,
+            t.abandoned,
+        )
+
+    async def step(self) -> None:
+        """One pass: take what fits, serve acknowledgements, commit now and then."""
+        assert self._consumer is not None
+        self._heartbeat.beat()
+        free = self._settings.concurrency - len(self._in_flight)
+        messages: list[confluent_kafka.Message] = []
+        if free > 0:
+            messages = self._consumer.consume(min(free, MAX_CONSUME_BATCH), timeout=0)
+            for msg in messages:
+                self._dispatch(msg)
+        self._producer.poll(0)
+        now = time.monotonic()
+        if now - self._last_commit >= COMMIT_INTERVAL_S:
+            self._last_commit = now
+            self._commit(asynchronous=True)
+            self._log_expired(now)
+        if free <= 0:
+            await asyncio.wait(self._in_flight, timeout=IDLE_SLEEP_S, return_when="FIRST_COMPLETED")
+        elif not messages:
+            await asyncio.sleep(IDLE_SLEEP_S)
+        else:
+            await asyncio.sleep(0)
+
+    async def _finish(self, deadline: float) -> None:
+        """Stop taking tasks; let checks finish until the deadline, then abandon the rest."""
+        if self._in_flight:
+            wait = max(0.0, deadline - FLUSH_RESERVE_S - time.monotonic())
+            _, pending = await asyncio.wait(self._in_flight, timeout=wait)
+            for task in pending:
+                task.cancel()
+            self.totals.abandoned += len(pending)
+            await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            self._producer.flush(max(0.1, deadline - time.monotonic()))
+        except KafkaError as exc:
+            logger.warning("probe.flush_failed error=%s", exc)
+        self._producer.poll(0)
+        self._commit(asynchronous=False)
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def _dispatch(self, msg: confluent_kafka.Message) -> None:
+        err = msg.error()
+        if err is not None:
+            logger.warning("probe.consume_error error=%s", err.str())
+            return
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        assert topic is not None and partition is not None and offset is not None
+        key: PartitionKey = (topic, partition)
+        self._offsets.started(key, offset)
+        try:
+            task = decode(CheckTask, msg.value())
+        except MessageError as exc:
+            self._dead_letter(msg, key, offset, str(exc))
+            return
+        if datetime.now(UTC) >= task.expires_at:
+            self.totals.expired += 1
+            self._metrics.tasks_expired.inc()
+            self._expired_since_log += 1
+            self._offsets.finished(key, offset)
+            return
+        check = asyncio.create_task(self._check(key, offset, task))
+        self._in_flight.add(check)
+        check.add_done_callback(self._check_done)
+
+    def _check_done(self, check: asyncio.Task[None]) -> None:
+        self._in_flight.discard(check)
+        if not check.cancelled() and check.exception() is not None:
+            logger.error("probe.check_crashed error=%r", check.exception())
+
+    async def _check(self, key: PartitionKey, offset: int, task: CheckTask) -> None:
+        started = time.perf_counter()
+        result = await self._prober.check(task)
+        self.totals.checks += 1
+        self._metrics.check_done(result, time.perf_counter() - started)
+        self._produce_result(key, offset, task.site_id, result.encode())
+
+    def _produce_result(self, key: PartitionKey, offset: int, site_id: int, value: bytes) -> None:
+        self._produce_until_acked(
+            self._settings.results_topic, value, str(site_id).encode(), None, key, offset
+        )
+
+    def _produce_until_acked(
+        self,
+        topic: str,
+        value: bytes,
+        message_key: bytes | None,
+        headers: list[tuple[str, bytes]] | None,
+        key: PartitionKey,
+        offset: int,
+    ) -> None:
+        """Produce; the task at (key, offset) is finished once the broker acknowledged it.
+        Not acknowledged: keep the offset open and produce again; never drop a result."""
+
+        def retry() -> None:
+            asyncio.get_running_loop().call_later(
+                REPRODUCE_DELAY_S,
+                self._produce_until_acked,
+                topic,
+                value,
+                message_key,
+                headers,
+                key,
+                offset,
+            )
+
+        def delivered(err: Any, msg: Any) -> None:
+            if err is None:
+                self._offsets.finished(key, offset)
+                return
+            logger.warning("probe.delivery_failed topic=%s error=%s", topic, err.str())
+            retry()
+
+        try:
+            self._producer.produce(topic, value, message_key, headers, on_delivery=delivered)
+        except KafkaError as exc:
+            logger.warning("probe.produce_failed topic=%s error=%s", topic, exc)
+            retry()
+
+    def _dead_letter(
+        self, msg: confluent_kafka.Message, key: PartitionKey, offset: int, reason: str
+    ) -> None:
+        logger.warning(
+            "probe.dead_letter topic=%s partition=%d offset=%d reason=%s",
+            key[0],
+            key[1],
+            offset,
+            reason,
+        )
+        self.totals.dead_lettered += 1
+        self._metrics.probe_dead_lettered.inc()
+        value, message_key, headers = dead_letter(reason, msg)
+        self._produce_until_acked(
+            self._settings.dead_letter_topic, value, message_key, headers, key, offset
+        )
+
+    def _log_expired(self, now: float) -> None:
+        if self._expired_since_log and now - self._last_expired_log >= EXPIRED_LOG_INTERVAL_S:
+            logger.warning("probe.expired_dropped count=%d", self._expired_since_log)
+            self._expired_since_log = 0
+            self._last_expired_log = now
+
+    # -- offsets --------------------------------------------------------------------------
+
+    def _commit(self, *, asynchronous: bool, keys: set[PartitionKey] | None = None) -> None:
+        if self._consumer is None:
+            return
+        positions = self._offsets.to_commit(keys)
+        if not positions:
+            return
+        offsets = [confluent_kafka.TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        try:
+            if asynchronous:
+                self._consumer.commit(offsets=offsets, asynchronous=True)
+            else:
+                commit_offsets(self._consumer, offsets)
+        except (KafkaError, confluent_kafka.KafkaException) as exc:
+            logger.warning("probe.commit_failed error=%s", exc)
+            return
+        self._offsets.committed(positions)
+
+    def _on_commit(self, err: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
+        if err is not None:
+            logger.warning("probe.commit_failed error=%s", err.str())
+
+    def _on_assign(self, consumer: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
+        logger.info("probe.assigned partitions=%d", len(partitions))
+
+    def _on_revoke(self, consumer: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
+        """Commit what is durable for the partitions leaving us, within a deadline."""
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        try:
+            self._producer.flush(FLUSH_RESERVE_S)
+        except KafkaError as exc:
+            logger.warning("probe.flush_failed error=%s", exc)
+        self._producer.poll(0)
+        self._commit(asynchronous=False, keys=keys)
+        # Checks still running for these partitions finish; their results are duplicates
+        # the writer ignores, and their offsets are the next owner's to commit.
+        self._offsets.forget(keys)
+
+    def _on_lost(self, consumer: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
+        logger.warning("probe.partitions_lost count=%d", len(partitions))
+        self._offsets.forget({(tp.topic, tp.partition) for tp in partitions})

@@ -1,0 +1,97 @@
+"""`webmon-scheduler` / `python -m scheduler`: run one scheduler until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from scheduler.service import Scheduler, make_scheduler_producer
+from shared.db import Database
+from shared.lifecycle import install_stop_handlers, kafka_preflight
+from shared.logs import configure_logging
+from shared.metrics import MetricsServer, SchedulerMetrics
+from shared.settings import SchedulerSettings, load_settings
+
+logger = logging.getLogger("scheduler")
+
+PROGRAM = "webmon-scheduler"
+MAINTENANCE_INTERVAL_S = 3600
+# How often the due backlog is counted for the metrics (a count on the claim's index).
+BACKLOG_INTERVAL_S = 10
+# The pool gives up on a connection after this long, which bounds how long a stop can wait.
+POOL_TIMEOUT_S = 3.0
+CLOSE_FLUSH_TIMEOUT_S = 2.0
+
+
+def run(settings: SchedulerSettings, stop: threading.Event) -> int:
+    started = time.monotonic()
+    # Two connections for the pipelined claims, one for the backlog count and maintenance.
+    db = Database(
+        settings.database_url.get_secret_value(),
+        max_size=3,
+        application_name=PROGRAM,
+        pool_timeout_s=POOL_TIMEOUT_S,
+    )
+    producer = make_scheduler_producer(settings)
+    metrics = SchedulerMetrics()
+    scheduler = Scheduler(settings, db, producer, stop, metrics)
+    server = MetricsServer(
+        settings.metrics_host, settings.metrics_port, metrics.registry, metrics.health
+    )
+    jobs = BackgroundScheduler(timezone=UTC)
+    now = datetime.now(UTC)
+    common = {"max_instances": 1, "coalesce": True, "next_run_time": now}
+    jobs.add_job(scheduler.tick, "interval", seconds=settings.tick_seconds, id="claim", **common)
+    jobs.add_job(
+        scheduler.maintain, "interval", seconds=MAINTENANCE_INTERVAL_S, id="maintenance", **common
+    )
+    jobs.add_job(
+        scheduler.measure_backlog, "interval", seconds=BACKLOG_INTERVAL_S, id="backlog", **common
+    )
+    db.open()
+    server.start()
+    jobs.start()
+    logger.info(
+        "scheduler.started batch_size=%d tick_s=%g topic=%s",
+        settings.claim_batch_size,
+        settings.tick_seconds,
+        settings.tasks_topic,
+    )
+    stop.wait()
+    logger.info("scheduler.stopping")
+    jobs.shutdown(wait=True)  # lets the batch in flight commit or roll back
+    scheduler.close()
+    left = producer.close(CLOSE_FLUSH_TIMEOUT_S)
+    db.close()
+    server.stop()
+    totals = scheduler.totals
+    logger.info(
+        "scheduler.stopped emitted=%d batches=%d failed_batches=%d unflushed=%d uptime_s=%.1f",
+        totals.emitted,
+        totals.batches,
+        totals.failed_batches,
+        left,
+        time.monotonic() - started,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__)
+    parser.parse_args(argv)
+    settings = load_settings(SchedulerSettings, PROGRAM)
+    configure_logging(settings.log_level, settings.log_format)
+    if not kafka_preflight(settings, PROGRAM):
+        return 2
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    return run(settings, stop)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

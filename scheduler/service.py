@@ -1,0 +1,208 @@
+"""The scheduler: claim due sites, emit their tasks, commit the claim only after the acks.
+
+Each batch is one transaction: `claim_due` locks and advances up to a batch of due sites,
+their tasks are produced (key = site id), the producer is flushed, and only when every
+delivery was confirmed is the claim committed. Any failure rolls the claim back: those
+sites stay due and are retried after a backoff. Dying between the flush and the commit
+re-emits the same (site, slot) later, which downstream deduplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from psycopg.rows import TupleRow
+
+from shared.db import Database, Transaction
+from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError
+from shared.health import Backoff, DependencyState
+from shared.kafka import Producer, make_producer
+from shared.messages import encode_task
+from shared.metrics import SchedulerMetrics
+from shared.queries import load_queries
+from shared.settings import SchedulerSettings
+
+logger = logging.getLogger(__name__)
+
+QUERIES = load_queries("scheduler")
+# Advisory lock key under which one scheduler at a time does maintenance.
+MAINTENANCE_LOCK_KEY = 0x7765626D6F6E01
+
+
+def make_scheduler_producer(settings: SchedulerSettings) -> Producer:
+    """A producer that gives up within the flush timeout and reports only failures."""
+    return make_producer(
+        settings,
+        **{
+            "message.timeout.ms": int(settings.flush_timeout_s * 1000),
+            "delivery.report.only.error": True,
+        },
+    )
+
+
+@dataclass
+class SchedulerTotals:
+    emitted: int = 0
+    batches: int = 0
+    failed_batches: int = 0
+
+
+class Scheduler:
+    """Drains due sites into the task topic. `drain()` is the whole job of one tick."""
+
+    def __init__(
+        self,
+        settings: SchedulerSettings,
+        db: Database,
+        producer: Producer,
+        stop: threading.Event | None = None,
+        metrics: SchedulerMetrics | None = None,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._producer = producer
+        self._stop = stop or threading.Event()
+        self._claim_query = QUERIES["claim_due"]
+        self._claim_params = {"batch_size": settings.claim_batch_size}
+        # One thread that claims the next batch while this one is being emitted.
+        self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim")
+        self._backoff = Backoff()
+        self._database = DependencyState("db", logger)
+        self._kafka = DependencyState("kafka", logger)
+        self.totals = SchedulerTotals()
+        self._metrics = metrics if metrics is not None else SchedulerMetrics()
+        # A tick may drain batch after batch, each waiting up to the flush timeout.
+        max_age = max(30.0, 3 * settings.tick_seconds + 2 * settings.flush_timeout_s)
+        self._heartbeat = self._metrics.health.component("scheduler", max_age)
+        self._heartbeat.watch(self._database, self._kafka)
+
+    def _claim(self) -> tuple[Transaction, list[TupleRow]]:
+        """Open a transaction and claim one batch in it (the locks last until it ends)."""
+        tx = self._db.begin()
+        try:
+            return tx, tx.fetchall(self._claim_query, self._claim_params)
+        except BaseException:
+            tx.rollback()
+            raise
+
+    def _emit(self, rows: list[TupleRow]) -> None:
+        """Produce one task per claimed row and wait until the broker acknowledged them all."""
+        topic = self._settings.tasks_topic
+        produce = self._producer.produce
+        try:
+            # claim_due returns the columns in encode_task's order, site_id first.
+            for row in rows:
+                produce(topic, encode_task(*row), str(row[0]).encode())
+            self._producer.flush(self._settings.flush_timeout_s)
+        except KafkaError:
+            self._producer.reset()
+            raise
+
+    def drain(self) -> int:
+        """Emit batch after batch until nothing is due or a stop was requested.
+
+        Pipelined: while batch N is produced and flushed, batch N+1 is already being claimed
+        on a second connection (SKIP LOCKED keeps them disjoint). Each batch still commits
+        only after its own acknowledgements; on any failure every open claim rolls back.
+        """
+        batch_size = self._settings.claim_batch_size
+        emitted = 0
+        next_claim: Future[tuple[Transaction, list[TupleRow]]] | None = self._claimer.submit(
+            self._claim
+        )
+        try:
+            while next_claim is not None:
+                tx, rows = next_claim.result()
+                next_claim = None
+                if len(rows) == batch_size and not self._stop.is_set():
+                    next_claim = self._claimer.submit(self._claim)
+                if not rows:
+                    tx.commit()
+                    break
+                started = time.perf_counter()
+                try:
+                    self._emit(rows)
+                except BaseException:
+                    tx.rollback()
+                    raise
+                tx.commit()
+                emitted += len(rows)
+                self.totals.batches += 1
+                self.totals.emitted += len(rows)
+                self._metrics.tasks_emitted.inc(len(rows))
+                self._metrics.claim_batch_seconds.observe(time.perf_counter() - started)
+                self._heartbeat.beat()
+                logger.debug(
+                    "claim.batch tasks=%d seconds=%.3f", len(rows), time.perf_counter() - started
+                )
+        finally:
+            if next_claim is not None:  # a failure left a claim open: give its sites back
+                try:
+                    next_claim.result()[0].rollback()
+                except Exception as exc:
+                    logger.debug("claim.abandoned error=%s", exc)
+        return emitted
+
+    def close(self) -> None:
+        self._claimer.shutdown(wait=True)
+
+    def tick(self) -> None:
+        """The periodic job: drain, or back off after a failure. Never raises."""
+        self._heartbeat.beat()
+        if not self._backoff.ready():
+            return
+        try:
+            self.drain()
+        except DatabaseUnavailable as exc:
+            self._failed(self._database, exc)
+        except KafkaError as exc:
+            self._database.recovered()  # the claim itself worked
+            self._failed(self._kafka, exc)
+        except DatabaseError as exc:
+            self.totals.failed_batches += 1
+            self._metrics.error("sql")
+            self._backoff.fail()
+            logger.error("claim.failed error=%s", exc)
+        else:
+            self._backoff.succeed()
+            self._database.recovered()
+            self._kafka.recovered()
+
+    def _failed(self, dependency: DependencyState, exc: Exception) -> None:
+        self.totals.failed_batches += 1
+        self._metrics.error(dependency.name)  # "db" or "kafka"
+        dependency.lost(exc)
+        wait = self._backoff.fail()
+        logger.debug("claim.retry in_s=%.1f", wait)
+
+    def maintain(self) -> None:
+        """Keep check_results partitions ready ahead; one scheduler at a time does it."""
+        try:
+            rows = self._db.fetch(
+                QUERIES["ensure_partitions"],
+                {
+                    "lock_key": MAINTENANCE_LOCK_KEY,
+                    "days": self._settings.partitions_ahead_days,
+                },
+            )
+        except DatabaseError as exc:
+            self._metrics.error("maintenance")
+            logger.warning("maintenance.failed error=%s", exc)
+            return
+        created = rows[0][0] if rows else None
+        if created:
+            logger.info("maintenance.partitions_created count=%d", created)
+
+    def measure_backlog(self) -> None:
+        """The periodic job that samples how many enabled sites are due and unclaimed."""
+        try:
+            rows = self._db.fetch(QUERIES["due_backlog"])
+        except DatabaseError as exc:
+            self._metrics.error("backlog")
+            logger.debug("backlog.failed error=%s", exc)
+            return
+        self._metrics.due_backlog.set(rows[0][0] if rows else 0)

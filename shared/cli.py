@@ -1,0 +1,312 @@
+"""`webmon`: register sites, read their status and uptime, check a configuration.
+
+    webmon sites add URL [--every 30s] [--timeout 5s] [--regex PATTERN]
+    webmon sites import FILE.csv       header row: url[,interval_seconds][,timeout_seconds][,regex]
+    webmon sites list
+    webmon sites disable SITE... / webmon sites enable SITE...   (SITE: an id or a URL)
+    webmon status [--down]
+    webmon uptime SITE [--since 30d]
+    webmon doctor
+
+Every command but `doctor` needs only WEBMON_DATABASE_URL; its SQL is in cli_queries.sql,
+the same statements the README shows (plain SQL stays a first-class way in). Output goes
+to stdout; an error is one line on stderr and exit status 1 (2 for a bad setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from itertools import chain
+from pathlib import Path
+from typing import Any, TextIO
+
+from psycopg import sql
+
+from shared.cli_format import format_duration, format_table, format_timestamp, parse_duration
+from shared.db import Connection, connect, translated_errors
+from shared.doctor import Outcome, database_checks, kafka_checks
+from shared.errors import DatabaseError, WebmonError
+from shared.logs import configure_logging
+from shared.queries import load_queries
+from shared.settings import CliSettings, MigrateSettings, load_settings
+
+PROGRAM = "webmon"
+QUERIES = load_queries("shared", "cli_queries.sql")
+# The columns' defaults (migrations/0001_sites.sql): every 60 s; the timeout is filled in
+# by the database as min(10 s, interval).
+DEFAULT_EVERY = "60s"
+DEFAULT_SINCE = "30d"
+IMPORT_COLUMNS = ("url", "interval_seconds", "timeout_seconds", "regex")
+COPY_CHUNK_CHARS = 1 << 20
+
+
+class CliError(WebmonError):
+    """A mistake on the command line or in an input file."""
+
+
+# -- arguments ----------------------------------------------------------------------------
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than zero: {text!r}")
+    return seconds
+
+
+def _whole_seconds(text: str) -> int:
+    seconds = _seconds(text)
+    if seconds != int(seconds):
+        raise argparse.ArgumentTypeError(f"whole seconds only: {text!r}")
+    return int(seconds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description="Register sites and read their checks."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sites = commands.add_parser("sites", help="add, import, list, disable or enable sites")
+    site_commands = sites.add_subparsers(dest="sites_command", required=True, metavar="ACTION")
+    add = site_commands.add_parser("add", help="register one site")
+    add.add_argument("url")
+    add.add_argument(
+        "--every", type=_whole_seconds, default=DEFAULT_EVERY, help="check interval (60s)"
+    )
+    add.add_argument("--timeout", type=_seconds, help="per check (default: min(10s, every))")
+    add.add_argument("--regex", help="RE2 pattern the page must contain")
+    add.set_defaults(run=cmd_sites_add)
+    import_ = site_commands.add_parser("import", help="register the sites of a CSV file")
+    import_.add_argument("file", type=Path)
+    import_.set_defaults(run=cmd_sites_import)
+    list_ = site_commands.add_parser("list", help="every registered site")
+    list_.set_defaults(run=cmd_sites_list)
+    for action, enabled in (("disable", False), ("enable", True)):
+        toggle = site_commands.add_parser(action, help=f"{action} sites by id or URL")
+        toggle.add_argument("sites", nargs="+", metavar="SITE")
+        toggle.set_defaults(run=cmd_sites_toggle, enabled=enabled)
+
+    status = commands.add_parser("status", help="the latest result of every enabled site")
+    status.add_argument("--down", action="store_true", help="only the sites that are down")
+    status.set_defaults(run=cmd_status)
+
+    uptime = commands.add_parser("uptime", help="uptime and latency of one site")
+    uptime.add_argument("site", metavar="SITE")
+    uptime.add_argument("--since", type=_seconds, default=DEFAULT_SINCE, help="period (30d)")
+    uptime.set_defaults(run=cmd_uptime)
+
+    doctor = commands.add_parser("doctor", help="check PostgreSQL, migrations, Kafka, topics")
+    doctor.set_defaults(run=None)
+    return parser
+
+
+def _site_params(site: str) -> dict[str, Any]:
+    """SITE is an id when it is all digits, else a URL."""
+    if site.isdigit():
+        return {"site_id": int(site), "url": None}
+    return {"site_id": None, "url": site}
+
+
+def _no_such_site(site: str) -> CliError:
+    return CliError(f"no site with {'id' if site.isdigit() else 'URL'} {site}")
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def cmd_sites_add(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    params = {
+        "url": args.url,
+        "interval_seconds": args.every,
+        "timeout_seconds": args.timeout,
+        "regex": args.regex,
+    }
+    row = conn.execute(QUERIES["add_site"], params).fetchone()
+    assert row is not None
+    site_id, every, timeout, regex = row
+    described = f"every {format_duration(every)}, timeout {format_duration(timeout)}"
+    if regex is not None:
+        described += f", regex {regex!r}"
+    print(f"added site {site_id}: {args.url} ({described})", file=out)
+    return 0
+
+
+def import_columns(path: Path, header: Sequence[str]) -> list[str]:
+    columns = [name.strip() for name in header]
+    unknown = [name for name in columns if name not in IMPORT_COLUMNS]
+    if unknown:
+        raise CliError(
+            f"{path}: unknown column {unknown[0]!r} in the header row "
+            f"(columns: {', '.join(IMPORT_COLUMNS)})"
+        )
+    if "url" not in columns:
+        raise CliError(f"{path}: the header row has no url column")
+    if len(set(columns)) != len(columns):
+        raise CliError(f"{path}: a column is named twice in the header row")
+    return columns
+
+
+def cmd_sites_import(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    path: Path = args.file
+    try:
+        # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f), None)
+            if header is None:
+                raise CliError(f"{path}: empty file (expected a header row)")
+            columns = import_columns(path, header)
+            f.seek(0)
+            copy_sql = sql.SQL(QUERIES["import_sites"]).format(
+                columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+            )
+            with conn.cursor() as cur:
+                with cur.copy(copy_sql) as copy:
+                    while chunk := f.read(COPY_CHUNK_CHARS):
+                        copy.write(chunk)
+                imported = cur.rowcount
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    print(f"imported {imported} site{'s' if imported != 1 else ''} from {path}", file=out)
+    return 0
+
+
+def cmd_sites_list(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    rows = conn.execute(QUERIES["list_sites"]).fetchall()
+    cells = [
+        [
+            str(site_id),
+            "yes" if enabled else "no",
+            format_duration(every),
+            format_duration(timeout),
+            regex if regex is not None else "-",
+            url,
+        ]
+        for site_id, enabled, every, timeout, regex, url in rows
+    ]
+    headers = ["id", "enabled", "every", "timeout", "regex", "url"]
+    print(format_table(headers, cells, "rlrrll"), file=out)
+    enabled_count = sum(1 for row in rows if row[1])
+    print(f"{len(rows)} site{'s' if len(rows) != 1 else ''}, {enabled_count} enabled", file=out)
+    return 0
+
+
+def cmd_sites_toggle(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    verb = "enabled" if args.enabled else "disabled"
+    changed = []
+    for site in args.sites:
+        rows = conn.execute(
+            QUERIES["set_enabled"], {"enabled": args.enabled, **_site_params(site)}
+        ).fetchall()
+        if not rows:
+            raise _no_such_site(site)
+        changed.extend(rows)
+    for site_id, url in changed:
+        print(f"{verb} site {site_id}: {url}", file=out)
+    return 0
+
+
+def cmd_status(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    rows = conn.execute(QUERIES["status"], {"down_only": args.down}).fetchall()
+    cells = []
+    for site_id, up, code, ms, matched, checked_at, error, url in rows:
+        state = "-" if up is None else ("UP" if up else "DOWN")
+        cells.append(
+            [
+                str(site_id),
+                state,
+                "-" if code is None else str(code),
+                "-" if ms is None else f"{ms:.1f}",
+                "-" if matched is None else ("match" if matched else "no match"),
+                format_timestamp(checked_at),
+                error or "-",
+                url,
+            ]
+        )
+    headers = ["id", "state", "code", "ms", "regex", "last check (UTC)", "error", "url"]
+    print(format_table(headers, cells, "rlrrllll"), file=out)
+    up_count = sum(1 for row in rows if row[1] is True)
+    down_count = sum(1 for row in rows if row[1] is False)
+    if args.down:
+        print(f"{down_count} down", file=out)
+    else:
+        pending = len(rows) - up_count - down_count
+        summary = f"{up_count} up, {down_count} down, {pending} not checked yet"
+        print(f"{len(rows)} site{'s' if len(rows) != 1 else ''}: {summary}", file=out)
+    return 0
+
+
+def cmd_uptime(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    sites = conn.execute(QUERIES["find_sites"], _site_params(args.site)).fetchall()
+    if not sites:
+        raise _no_such_site(args.site)
+    if len(sites) > 1:
+        ids = ", ".join(str(site_id) for site_id, _ in sites)
+        raise CliError(f"{len(sites)} sites have the URL {args.site} (ids {ids}); give an id")
+    site_id, url = sites[0]
+    row = conn.execute(
+        QUERIES["uptime"], {"site_id": site_id, "since": timedelta(seconds=args.since)}
+    ).fetchone()
+    assert row is not None
+    checks, up_checks, uptime_pct, p50, p95 = row
+    print(f"site     {site_id} {url}", file=out)
+    print(f"period   last {format_duration(args.since)}", file=out)
+    print(f"checks   {checks} ({up_checks} up)", file=out)
+    print(f"uptime   {'-' if uptime_pct is None else f'{uptime_pct:.2f}%'}", file=out)
+    latency = "-" if p50 is None else f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+    print(f"latency  {latency}", file=out)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
+    settings = load_settings(MigrateSettings, PROGRAM)
+    failed = False
+    # Each line as soon as its check is done: an unreachable Kafka takes a while.
+    database = database_checks(settings.database_url.get_secret_value())
+    for check in chain(database, kafka_checks(settings)):
+        print(check.line(), file=out, flush=True)
+        failed = failed or check.outcome is Outcome.FAIL
+    return 1 if failed else 0
+
+
+# -- entry point --------------------------------------------------------------------------
+
+
+def _database_command(
+    command: Callable[[Connection, argparse.Namespace, TextIO], int],
+    args: argparse.Namespace,
+    out: TextIO,
+) -> int:
+    settings = load_settings(CliSettings, PROGRAM)
+    conn = connect(settings.database_url.get_secret_value(), application_name="webmon-cli")
+    with translated_errors(), conn:
+        return command(conn, args, out)
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = out if out is not None else sys.stdout
+    configure_logging("WARNING")
+    try:
+        if args.command == "doctor":
+            return cmd_doctor(args, out)
+        return _database_command(args.run, args, out)
+    except DatabaseError as exc:
+        where = f" ({exc.context})" if exc.context else ""
+        print(f"{PROGRAM}: {exc}{where}", file=sys.stderr)
+    except WebmonError as exc:
+        print(f"{PROGRAM}: {exc}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

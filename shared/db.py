@@ -1,0 +1,181 @@
+"""The one PostgreSQL access layer: a pool opened explicitly, and error translation.
+
+psycopg errors become `DatabaseUnavailable` (connection-level: retry) or `DatabaseError`
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg.rows import TupleRow
+
+from shared.errors import DatabaseError, DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONNECT_TIMEOUT_S = 5
+DEFAULT_POOL_TIMEOUT_S = 10.0
+
+Connection = psycopg.Connection[TupleRow]
+
+# SQLSTATE classes that mean "the server or the connection went away", not "bad SQL":
+# 08 connection exception, 57P admin shutdown / crash, 53 insufficient resources.
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P", "53")
+
+
+def _is_unavailable(exc: psycopg.Error) -> bool:
+    if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
+        return True
+    state = exc.sqlstate or ""
+    return state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn driver errors raised inside the block into webmon's own."""
+    try:
+        yield
+    except psycopg_pool.PoolTimeout as exc:
+        raise DatabaseUnavailable(f"no database connection: {exc}") from exc
+    except psycopg.Error as exc:
+        summary = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if _is_unavailable(exc):
+            raise DatabaseUnavailable(summary) from exc
+        context = exc.diag.context.strip().splitlines()[-1] if exc.diag.context else None
+        raise DatabaseError(summary, context) from exc
+
+
+class Database:
+    """A small connection pool; `open()` connects, the constructor does no I/O."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_size: int = 4,
+        application_name: str = "webmon",
+        pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
+    ) -> None:
+        self._pool = psycopg_pool.ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            timeout=pool_timeout_s,
+            kwargs={
+                "connect_timeout": DEFAULT_CONNECT_TIMEOUT_S,
+                "application_name": application_name,
+            },
+            check=psycopg_pool.ConnectionPool.check_connection,
+            reconnect_timeout=0,  # keep trying forever; the caller decides when to give up
+            name=application_name,
+        )
+
+    def open(self) -> None:
+        self._pool.open(wait=False)
+
+    def close(self) -> None:
+        self._pool.close(timeout=5)
+
+    def __enter__(self) -> Database:
+        self.open()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection inside a transaction: committed on success, rolled back on error."""
+        with translated_errors(), self._pool.connection() as conn:
+            yield conn
+
+    def begin(self) -> Transaction:
+        """A transaction that outlives a `with` block; end it with commit() or rollback()."""
+        with translated_errors():
+            return Transaction(self._pool, self._pool.getconn())
+
+    def fetch(self, query: str, params: dict[str, Any] | None = None) -> list[TupleRow]:
+        with self.transaction() as conn:
+            return conn.execute(query, params).fetchall()
+
+    def execute(self, query: str, params: dict[str, Any] | None = None) -> int:
+        with self.transaction() as conn:
+            return conn.execute(query, params).rowcount
+
+
+class Transaction:
+    """An open transaction on a pooled connection; the connection returns to the pool when
+    the transaction ends."""
+
+    def __init__(self, pool: psycopg_pool.ConnectionPool[Connection], conn: Connection) -> None:
+        self._pool = pool
+        self._conn: Connection | None = conn
+
+    def fetchall(self, query: str, params: dict[str, Any] | None = None) -> list[TupleRow]:
+        assert self._conn is not None, "transaction already ended"
+        with translated_errors():
+            return self._conn.execute(query, params).fetchall()
+
+    def commit(self) -> None:
+        self._end(commit=True)
+
+    def rollback(self) -> None:
+        """Never raises: a connection that cannot roll back is discarded by the pool."""
+        try:
+            self._end(commit=False)
+        except DatabaseError as exc:
+            logger.debug("db.rollback_failed error=%s", exc)
+
+    def _end(self, *, commit: bool) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            with translated_errors():
+                if commit:
+                    conn.commit()
+                else:
+                    conn.rollback()
+        finally:
+            self._pool.putconn(conn)
+
+
+def insert_or_fallback(conn: Connection, query: str, fallback: str) -> int:
+    """Run `query` in a savepoint; if it hits a unique violation, run `fallback` instead.
+
+    For a plain INSERT that is almost never a duplicate, with an `ON CONFLICT` twin that
+    is slower (measured 0.27-0.40 s against 0.57-0.70 s per 100k rows).
+    """
+    try:
+        with conn.transaction():
+            return conn.execute(query).rowcount
+    except psycopg.errors.UniqueViolation:
+        return conn.execute(fallback).rowcount
+
+
+def connect(url: str, *, autocommit: bool = False, application_name: str = "webmon") -> Connection:
+    """A single connection outside any pool (migrations, tools, tests)."""
+    with translated_errors():
+        return psycopg.connect(
+            url,
+            autocommit=autocommit,
+            connect_timeout=DEFAULT_CONNECT_TIMEOUT_S,
+            application_name=application_name,
+        )
+
+
+def describe_url(url: str) -> str:
+    """`host:port/dbname` of a libpq URL or conninfo string: never its password."""
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "(unparsable database URL)"
+    host = parts.get("host") or parts.get("hostaddr") or "localhost"
+    return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or ''}"

@@ -1,0 +1,197 @@
+"""`make run`: the whole system on one machine, watching a demo server, with a live table.
+
+Starts the embedded stack unless WEBMON_DATABASE_URL and WEBMON_KAFKA_BOOTSTRAP_SERVERS
+are configured, migrates, registers the demo sites when `sites` is empty, starts one
+scheduler and two checker replicas, and prints `site_status` every few seconds. Ctrl-C
+(or SIGTERM) stops everything it started, and it exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from shared.demo import DEFAULT_DEMO_PORT, DemoServer, demo_sites
+from shared.lifecycle import install_stop_handlers
+from shared.localstack import LocalStack, LocalStackError, configured_services
+from shared.migrate import main as migrate_main
+from shared.settings import DEFAULT_CHECKER_METRICS_PORT, DEFAULT_SCHEDULER_METRICS_PORT
+
+PROGRAM = "webmon-run"
+REFRESH_S = 3.0
+CHILD_STOP_TIMEOUT_S = 15.0
+
+STATUS_SQL = """
+SELECT s.id, s.url, st.up, st.status_code, st.response_time_ms, st.regex_matched, st.error,
+       st.checked_at
+  FROM sites s
+  LEFT JOIN site_status st ON st.site_id = s.id
+ WHERE s.enabled
+ ORDER BY s.id
+ LIMIT 40
+"""
+
+
+def _say(message: str) -> None:
+    print(f"{PROGRAM}: {message}", flush=True)
+
+
+def status_table(rows: list[tuple[object, ...]], now: datetime) -> str:
+    header = (
+        f"{'id':>4}  {'state':<5}  {'code':>4}  {'ms':>8}  {'regex':<8}  {'error':<18}  "
+        f"{'age':>5}  url"
+    )
+    lines = [header, "-" * len(header)]
+    for site_id, url, up, code, ms, matched, error, checked_at in rows:
+        state = "-" if up is None else ("UP" if up else "DOWN")
+        age = "-"
+        if isinstance(checked_at, datetime):
+            age = f"{(now - checked_at).total_seconds():.0f}s"
+        millis = f"{ms:.1f}" if isinstance(ms, float) else "-"
+        regex = "-" if matched is None else ("match" if matched else "no match")
+        lines.append(
+            f"{site_id:>4}  {state:<5}  {code or '-':>4}  {millis:>8}  {regex:<8}  "
+            f"{error or '':<18}  "
+            f"{age:>5}  {url}"
+        )
+    return "\n".join(lines)
+
+
+def register_demo_sites(conn: psycopg.Connection[tuple[object, ...]], port: int) -> int:
+    row = conn.execute("SELECT count(*) FROM sites").fetchone()
+    if row and int(str(row[0])) > 0:
+        return 0
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO sites (url, interval_seconds, timeout_seconds, regex, next_check_at) "
+            "VALUES (%s, %s, %s, %s, now())",
+            demo_sites(port),
+        )
+    return len(demo_sites(port))
+
+
+def start_children(env: dict[str, str], log_dir: Path) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    children = []
+    # Each process its own metrics port (unless WEBMON_METRICS_PORT says otherwise).
+    for name, module, metrics_port in (
+        ("scheduler", "scheduler", DEFAULT_SCHEDULER_METRICS_PORT),
+        ("checker-1", "checker", DEFAULT_CHECKER_METRICS_PORT),
+        ("checker-2", "checker", DEFAULT_CHECKER_METRICS_PORT + 1),
+    ):
+        log = open(log_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env={"WEBMON_METRICS_PORT": str(metrics_port), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop them in order
+        )
+        log.close()
+        children.append((name, proc))
+    return children
+
+
+def stop_children(children: list[tuple[str, subprocess.Popen[bytes]]]) -> bool:
+    for _, proc in children:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    clean = True
+    deadline = time.monotonic() + CHILD_STOP_TIMEOUT_S
+    for name, proc in children:
+        try:
+            code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        if code != 0:
+            clean = False
+            _say(f"{name} exited with status {code}")
+    return clean
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__)
+    parser.add_argument(
+        "--demo-port", type=int, default=int(os.environ.get("WEBMON_DEMO_PORT", DEFAULT_DEMO_PORT))
+    )
+    parser.add_argument("--no-demo", action="store_true", help="do not start the demo server")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    env = dict(os.environ)
+    stack: LocalStack | None = None
+    try:
+        if not configured_services():
+            stack = LocalStack.from_env()
+            was_running = stack.status()["postgres"].running and stack.status()["kafka"].running
+            stack.up()
+            if was_running:
+                stack = None  # not ours to stop
+            local = LocalStack.from_env()
+            env["WEBMON_DATABASE_URL"] = local.database_url
+            env["WEBMON_KAFKA_BOOTSTRAP_SERVERS"] = local.kafka_bootstrap
+    except LocalStackError as exc:
+        _say(str(exc))
+        return 1
+    os.environ.update(env)
+    if migrate_main([]) != 0:
+        return 1
+
+    demo = None
+    if not args.no_demo:
+        demo = DemoServer(args.demo_port)
+        try:
+            demo.start()
+        except OSError as exc:
+            _say(f"demo server cannot listen on 127.0.0.1:{args.demo_port}: {exc.strerror}")
+            return 1
+    url = env["WEBMON_DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        added = register_demo_sites(conn, args.demo_port) if demo else 0
+    if added:
+        _say(f"registered {added} demo sites on http://127.0.0.1:{args.demo_port}")
+
+    log_dir = Path(os.environ.get("WEBMON_LOCAL_STATE_DIR", ".state")) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    children = start_children(env, log_dir)
+    _say(f"started 1 scheduler and 2 checkers (logs in {log_dir}/); Ctrl-C stops everything")
+    clean = True
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                rows = conn.execute(STATUS_SQL).fetchall()
+                now = datetime.now(UTC)
+                clear = "\033[H\033[2J" if sys.stdout.isatty() else ""
+                print(f"{clear}webmon  {now:%H:%M:%S} UTC\n{status_table(rows, now)}\n", flush=True)
+                for name, proc in children:
+                    if proc.poll() is not None:
+                        _say(
+                            f"{name} exited with status {proc.returncode}; see {log_dir}/{name}.log"
+                        )
+                        stop.set()
+                        clean = False
+                stop.wait(REFRESH_S)
+    finally:
+        _say("stopping")
+        clean = stop_children(children) and clean
+        if demo is not None:
+            demo.stop()
+        if stack is not None:
+            stack.down()
+    _say("stopped")
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,253 @@
+"""Settings from `WEBMON_*` environment variables (or a `.env` file), one model per process.
+
+A missing or invalid setting ends the process with one line naming the variable and
+exit status 2 (`load_settings`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+ENV_PREFIX = "WEBMON_"
+
+DEFAULT_TASKS_TOPIC = "webmon.tasks"
+DEFAULT_RESULTS_TOPIC = "webmon.results"
+DEFAULT_DEAD_LETTER_TOPIC = "webmon.dead-letter"
+DEFAULT_PARTITIONS = 12
+# librdkafka's old default; Tansu takes about half the session timeout to form a group.
+DEFAULT_SESSION_TIMEOUT_MS = 10_000
+
+
+class SecurityProtocol(StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(StrEnum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def _readable_file(value: Path | None, field: str) -> None:
+    if value is None:
+        return
+    if not value.is_file():
+        raise ValueError(f"{field}: no such file: {value}")
+    if not os.access(value, os.R_OK):
+        raise ValueError(f"{field}: file is not readable: {value}")
+
+
+class CommonSettings(BaseSettings):
+    """What every webmon process needs: PostgreSQL, Kafka, logging."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # The URL may hold a password: a SecretStr keeps it out of reprs and logs.
+    database_url: SecretStr
+
+    kafka_bootstrap_servers: str = Field(min_length=1)
+    kafka_security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
+    kafka_ssl_ca_file: Path | None = None
+    kafka_ssl_cert_file: Path | None = None
+    kafka_ssl_key_file: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # Any other librdkafka option, as JSON: WEBMON_KAFKA_EXTRA='{"socket.keepalive.enable": true}'
+    kafka_extra: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    kafka_session_timeout_ms: int = Field(default=DEFAULT_SESSION_TIMEOUT_MS, ge=1000, le=300_000)
+
+    tasks_topic: str = Field(default=DEFAULT_TASKS_TOPIC, min_length=1)
+    results_topic: str = Field(default=DEFAULT_RESULTS_TOPIC, min_length=1)
+    dead_letter_topic: str = Field(default=DEFAULT_DEAD_LETTER_TOPIC, min_length=1)
+
+    log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
+    log_format: LogFormat = LogFormat.TEXT
+
+    @model_validator(mode="after")
+    def _check_kafka_security(self) -> Self:
+        protocol = self.kafka_security_protocol
+        if protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
+            _readable_file(self.kafka_ssl_ca_file, "kafka_ssl_ca_file")
+            _readable_file(self.kafka_ssl_cert_file, "kafka_ssl_cert_file")
+            _readable_file(self.kafka_ssl_key_file, "kafka_ssl_key_file")
+            if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+                raise ValueError("kafka_ssl_cert_file and kafka_ssl_key_file: set both or neither")
+        if protocol in (SecurityProtocol.SASL_SSL, SecurityProtocol.SASL_PLAINTEXT):
+            missing = [
+                name
+                for name, value in (
+                    ("kafka_sasl_mechanism", self.kafka_sasl_mechanism),
+                    ("kafka_sasl_username", self.kafka_sasl_username),
+                    ("kafka_sasl_password", self.kafka_sasl_password),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(f"{missing[0]}: required with {protocol.value}")
+        return self
+
+    def kafka_config(self) -> dict[str, Any]:
+        """librdkafka settings shared by producers, consumers and the admin client."""
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.kafka_bootstrap_servers,
+            "security.protocol": self.kafka_security_protocol.value,
+        }
+        if self.kafka_ssl_ca_file is not None:
+            config["ssl.ca.location"] = str(self.kafka_ssl_ca_file)
+        if self.kafka_ssl_cert_file is not None:
+            config["ssl.certificate.location"] = str(self.kafka_ssl_cert_file)
+        if self.kafka_ssl_key_file is not None:
+            config["ssl.key.location"] = str(self.kafka_ssl_key_file)
+        if self.kafka_ssl_key_password is not None:
+            config["ssl.key.password"] = self.kafka_ssl_key_password.get_secret_value()
+        if self.kafka_sasl_mechanism is not None:
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism.value
+        if self.kafka_sasl_username is not None:
+            config["sasl.username"] = self.kafka_sasl_username
+        if self.kafka_sasl_password is not None:
+            config["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        config.update(self.kafka_extra)
+        return config
+
+
+class MigrateSettings(CommonSettings):
+    kafka_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=10_000)
+    # None: the broker's default (replication factor -1, KIP-464).
+    kafka_replication_factor: int | None = Field(default=None, ge=1, le=16)
+
+
+class CliSettings(BaseSettings):
+    """The `webmon` CLI's site and status commands: PostgreSQL only, no Kafka settings."""
+
+    model_config = CommonSettings.model_config
+
+    database_url: SecretStr
+
+
+# Prometheus metrics and /healthz, one port per process kind; 0 disables the endpoint.
+DEFAULT_METRICS_HOST = "0.0.0.0"
+DEFAULT_SCHEDULER_METRICS_PORT = 9101
+DEFAULT_CHECKER_METRICS_PORT = 9102
+
+DEFAULT_CLAIM_BATCH_SIZE = 5_000
+DEFAULT_TICK_SECONDS = 1.0
+DEFAULT_FLUSH_TIMEOUT_S = 5.0
+
+
+class SchedulerSettings(CommonSettings):
+    claim_batch_size: int = Field(default=DEFAULT_CLAIM_BATCH_SIZE, ge=1, le=100_000)
+    # How often the scheduler looks for due sites; each tick drains everything due.
+    tick_seconds: float = Field(default=DEFAULT_TICK_SECONDS, gt=0, le=60)
+    # How long a batch may wait for the broker's acknowledgements before it is rolled back.
+    flush_timeout_s: float = Field(default=DEFAULT_FLUSH_TIMEOUT_S, gt=0, le=60)
+    # Days of check_results partitions kept ready ahead of time.
+    partitions_ahead_days: int = Field(default=3, ge=1, le=60)
+    metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
+    metrics_port: int = Field(default=DEFAULT_SCHEDULER_METRICS_PORT, ge=0, le=65535)
+
+
+class CheckerRole(StrEnum):
+    PROBE = "probe"
+    WRITER = "writer"
+
+
+DEFAULT_PROBE_GROUP = "webmon-probe"
+DEFAULT_WRITER_GROUP = "webmon-writer"
+DEFAULT_CONCURRENCY = 512
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+DEFAULT_MAX_REDIRECTS = 5
+DEFAULT_GRACE_S = 10.0
+DEFAULT_WRITER_BATCH_SIZE = 5_000
+DEFAULT_WRITER_BATCH_AGE_S = 0.5
+
+
+class CheckerSettings(CommonSettings):
+    # Both roles by default; WEBMON_CHECKER_ROLES=probe or =writer runs one alone.
+    checker_roles: Annotated[set[CheckerRole], NoDecode] = Field(
+        default={CheckerRole.PROBE, CheckerRole.WRITER}, min_length=1
+    )
+    probe_group: str = Field(default=DEFAULT_PROBE_GROUP, min_length=1)
+    writer_group: str = Field(default=DEFAULT_WRITER_GROUP, min_length=1)
+    # Checks in flight at once per process.
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=20_000)
+    # Body bytes read per check, counted after decompression; the regex sees only these.
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0, le=64 * 1_048_576)
+    max_redirects: int = Field(default=DEFAULT_MAX_REDIRECTS, ge=0, le=30)
+    # On SIGTERM: how long in-flight checks may still finish before they are abandoned.
+    grace_s: float = Field(default=DEFAULT_GRACE_S, ge=0, le=300)
+    writer_batch_size: int = Field(default=DEFAULT_WRITER_BATCH_SIZE, ge=1, le=100_000)
+    writer_batch_age_s: float = Field(default=DEFAULT_WRITER_BATCH_AGE_S, gt=0, le=60)
+    metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
+    metrics_port: int = Field(default=DEFAULT_CHECKER_METRICS_PORT, ge=0, le=65535)
+
+    @field_validator("checker_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: object) -> object:
+        if isinstance(value, str):
+            return {part.strip() for part in value.split(",") if part.strip()}
+        return value
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+_SECRET_FIELDS = frozenset(
+    {"database_url", "kafka_ssl_key_password", "kafka_sasl_password", "kafka_extra"}
+)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming the variable and what is wrong; never echoes a secret's value."""
+    error = exc.errors()[0]
+    location = [str(part) for part in error.get("loc", ())]
+    message = str(error.get("msg", "invalid"))
+    field = location[0] if location else ""
+    if not field and message.startswith("Value error, ") and ":" in message:
+        # Model-level checks name their field first: "Value error, kafka_ssl_ca_file: ..."
+        field, _, message = message.removeprefix("Value error, ").partition(": ")
+    message = message.removeprefix("Value error, ")
+    variable = f"{ENV_PREFIX}{field.upper()}" if field else "configuration"
+    if error.get("type") == "missing":
+        return f"{variable} is not set"
+    shown = error.get("input")
+    if field in _SECRET_FIELDS or not isinstance(shown, str | int | float) or not location:
+        return f"{variable}: {message}"
+    return f"{variable}: {message} (got {shown!r})"
+
+
+def load_settings(model: type[S], program: str) -> S:
+    """Build the settings, or print one line and exit with status 2."""
+    try:
+        return model()
+    except ValidationError as exc:
+        line = describe_validation_error(exc)
+    except SettingsError as exc:
+        # pydantic-settings could not decode a JSON value (e.g. WEBMON_KAFKA_EXTRA).
+        match = re.search(r'field "([a-z0-9_]+)"', str(exc))
+        field = match[1].upper() if match else "configuration"
+        line = f"{ENV_PREFIX}{field}: not valid JSON"
+    print(f"{program}: {line}", file=sys.stderr)
+    raise SystemExit(2)

@@ -1,0 +1,188 @@
+"""Migration 0004 against a real PostgreSQL: the sites options, their constraints, the claim
+that carries them into tasks, and the writer that stores the new result columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from checker.writer import write_results
+from scheduler.service import QUERIES as SCHEDULER_QUERIES
+from shared.db import Database
+from shared.messages import CheckResult, CheckTask, decode, encode_task, result_row
+
+pytestmark = pytest.mark.integration
+
+Conn = psycopg.Connection[Any]
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+EXPIRY = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
+
+DETAIL_COLUMNS = {
+    "dns_ms": "real",
+    "connect_ms": "real",
+    "tls_ms": "real",
+    "ttfb_ms": "real",
+    "redirects": "smallint",
+    "tls_version": "text",
+    "tls_expires_at": "timestamp with time zone",
+}
+
+
+def columns(db: Conn, table: str) -> dict[str, tuple[str, str, str | None]]:
+    rows = db.execute(
+        "SELECT column_name, data_type, is_nullable, column_default "
+        "FROM information_schema.columns WHERE table_name = %s",
+        (table,),
+    ).fetchall()
+    return {name: (data_type, nullable, default) for name, data_type, nullable, default in rows}
+
+
+def test_the_new_columns(db: Conn) -> None:
+    sites = columns(db, "sites")
+    assert sites["method"] == ("text", "NO", "'GET'::text")
+    assert sites["headers"] == ("jsonb", "YES", None)
+    assert sites["expected_status"][:2] == ("int4multirange", "NO")
+    for table in ("check_results", "check_results_default", "site_status"):
+        actual = columns(db, table)
+        for column, data_type in DETAIL_COLUMNS.items():
+            # Nullable, no default: adding them to the partitioned table rewrote nothing.
+            assert actual[column] == (data_type, "YES", None), (table, column)
+
+
+def test_a_plain_insert_gets_the_defaults(db: Conn) -> None:
+    row = db.execute(
+        "INSERT INTO sites (url) VALUES ('https://example.com') "
+        "RETURNING method, headers, expected_status::text, "
+        "200 <@ expected_status, 399 <@ expected_status, 400 <@ expected_status"
+    ).fetchone()
+    assert row == ("GET", None, "{[200,400)}", True, True, False)
+
+
+def insert_site(db: Conn, names: str, values: tuple[object, ...]) -> None:
+    """INSERT INTO sites (url, <names>) VALUES ('https://a', <values>)."""
+    query = sql.SQL("INSERT INTO sites (url, {}) VALUES ('https://a', {})").format(
+        sql.SQL(", ").join(sql.Identifier(n.strip()) for n in names.split(",")),
+        sql.SQL(", ").join(sql.Placeholder() for _ in values),
+    )
+    db.execute(query, values)
+
+
+@pytest.mark.parametrize(
+    ("names", "values", "constraint"),
+    [
+        ("method", ("POST",), "sites_method"),
+        ("method", ("get",), "sites_method"),
+        ("method, regex", ("HEAD", "ok"), "sites_head_without_regex"),
+        ("headers", (Jsonb(["X-A"]),), "sites_headers_valid"),
+        ("headers", (Jsonb("X-A: 1"),), "sites_headers_valid"),
+        ("headers", (Jsonb({"X-A": 1}),), "sites_headers_valid"),
+        ("headers", (Jsonb({"X-A": None}),), "sites_headers_valid"),
+        ("headers", (Jsonb({"Bad Name": "x"}),), "sites_headers_valid"),
+        ("headers", (Jsonb({"X-A": "a\r\nX-Injected: 1"}),), "sites_headers_valid"),
+        ("headers", (Jsonb({"Content-Length": "5"}),), "sites_headers_valid"),
+        ("headers", (Jsonb({"connection": "keep-alive"}),), "sites_headers_valid"),
+        ("headers", (Jsonb({f"X-{i}": "v" for i in range(51)}),), "sites_headers_valid"),
+        ("headers", (Jsonb({"X-Big": "v" * 9000}),), "sites_headers_valid"),
+        ("expected_status", ("{}",), "sites_expected_status_range"),
+        ("expected_status", ("{[99,200)}",), "sites_expected_status_range"),
+        ("expected_status", ("{[200,601)}",), "sites_expected_status_range"),
+        ("expected_status", ("{[500,)}",), "sites_expected_status_range"),
+    ],
+)
+def test_constraints_reject_nonsense(
+    db: Conn, names: str, values: tuple[object, ...], constraint: str
+) -> None:
+    with pytest.raises(psycopg.errors.CheckViolation, match=constraint):
+        insert_site(db, names, values)
+
+
+@pytest.mark.parametrize(
+    ("names", "values"),
+    [
+        ("method", ("HEAD",)),
+        ("headers", (Jsonb({}),)),
+        ("headers", (Jsonb({"Authorization": "Bearer x", "User-Agent": "me/1", "Host": "a"}),)),
+        ("expected_status", ("{[200,299],[404,404]}",)),
+        ("expected_status", ("{[100,600)}",)),
+    ],
+)
+def test_constraints_accept_sense(db: Conn, names: str, values: tuple[object, ...]) -> None:
+    insert_site(db, names, values)
+
+
+def test_claim_carries_the_options_into_tasks(db: Conn) -> None:
+    """claim_due returns NULL for defaults and [low, high) pairs; encode_task takes the row."""
+    db.execute(
+        "INSERT INTO sites (url, next_check_at, method, headers, expected_status) VALUES "
+        "('http://plain', now() - interval '1 s', 'GET', NULL, '{[200,400)}'),"
+        "('http://empty-headers', now() - interval '1 s', 'GET', '{}', '{[200,400)}'),"
+        "('http://head', now() - interval '1 s', 'HEAD', %s, '{[200,299],[404,404],[500,503)}')",
+        (Jsonb({"X-Token": "t", "User-Agent": "me/1"}),),
+    )
+    db.execute("BEGIN")
+    rows = db.execute(SCHEDULER_QUERIES["claim_due"], {"batch_size": 10}).fetchall()
+    db.execute("ROLLBACK")
+    tasks = {t.url: t for t in (decode(CheckTask, encode_task(*row)) for row in rows)}
+    assert set(tasks) == {"http://plain", "http://empty-headers", "http://head"}
+    for url in ("http://plain", "http://empty-headers"):
+        task = tasks[url]
+        assert (task.method, task.headers, task.expected_status) == ("GET", None, None)
+    head = tasks["http://head"]
+    assert head.method == "HEAD"
+    assert head.headers == {"X-Token": "t", "User-Agent": "me/1"}
+    assert head.expected_status == ((200, 300), (404, 405), (500, 503))
+    plain_row = next(r for r in rows if r[1] == "http://plain")
+    assert plain_row[6:] == (None, None, None)
+
+
+def test_writer_stores_the_check_details(db_url: str, db: Conn) -> None:
+    row = db.execute("INSERT INTO sites (url) VALUES ('https://a') RETURNING id").fetchone()
+    assert row is not None
+    site_id = row[0]
+    detailed = CheckResult(
+        site_id=site_id,
+        url="https://a",
+        scheduled_at=T0,
+        checked_at=T0 + timedelta(milliseconds=2),
+        response_time_ms=12.5,
+        status_code=200,
+        up=True,
+        dns_ms=0.5,
+        connect_ms=1.25,
+        tls_ms=3.75,
+        ttfb_ms=10.125,
+        redirects=2,
+        tls_version="TLSv1.3",
+        tls_expires_at=EXPIRY,
+    )
+    bare = CheckResult(
+        site_id=site_id,
+        url="https://a",
+        scheduled_at=T0 + timedelta(minutes=1),
+        checked_at=T0 + timedelta(minutes=1),
+        error="dns",
+        error_detail="cannot resolve a",
+        up=False,
+    )
+    with Database(db_url, max_size=1) as database:
+        assert write_results(database, [result_row(detailed)]) == 1
+        expected = (0.5, 1.25, 3.75, 10.125, 2, "TLSv1.3", EXPIRY)  # exact in float4
+        assert details(db, "check_results", site_id, T0) == expected
+        assert details(db, "site_status", site_id, T0) == expected
+        # A later result without any details clears them in site_status.
+        assert write_results(database, [result_row(bare)]) == 1
+        assert details(db, "site_status", site_id, bare.scheduled_at) == (None,) * 7
+        assert details(db, "check_results", site_id, bare.scheduled_at) == (None,) * 7
+
+
+def details(db: Conn, table: str, site_id: int, slot: datetime) -> tuple[object, ...] | None:
+    query = sql.SQL(
+        "SELECT dns_ms, connect_ms, tls_ms, ttfb_ms, redirects, tls_version, tls_expires_at "
+        "FROM {} WHERE site_id = %s AND scheduled_at = %s"
+    ).format(sql.Identifier(table))
+    return db.execute(query, (site_id, slot)).fetchone()

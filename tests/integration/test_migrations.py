@@ -1,0 +1,150 @@
+"""Migrations from an empty database: the contract's columns, idempotence, concurrency."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from shared.migrate import available_migrations, migrate_database
+from tests.conftest import Services
+
+pytestmark = pytest.mark.integration
+
+CONTRACT: dict[str, dict[str, str]] = {
+    "sites": {
+        "id": "bigint",
+        "url": "text",
+        "interval_seconds": "integer",
+        "timeout_seconds": "double precision",
+        "regex": "text",
+        "enabled": "boolean",
+        "next_check_at": "timestamp with time zone",
+    },
+    "check_results": {
+        "site_id": "bigint",
+        "scheduled_at": "timestamp with time zone",
+        "checked_at": "timestamp with time zone",
+        "response_time_ms": "double precision",
+        "status_code": "smallint",
+        "regex_matched": "boolean",
+        "error": "text",
+        "up": "boolean",
+    },
+    "site_status": {
+        "site_id": "bigint",
+        "url": "text",
+        "checked_at": "timestamp with time zone",
+        "response_time_ms": "double precision",
+        "status_code": "smallint",
+        "regex_matched": "boolean",
+        "error": "text",
+        "up": "boolean",
+    },
+}
+
+
+@pytest.fixture
+def empty_db(services: Services) -> Iterator[str]:
+    name = f"webmon_empty_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield psycopg.conninfo.make_conninfo(services.database_url, dbname=name)
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def columns(conn: psycopg.Connection[Any], table: str) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s",
+        (table,),
+    ).fetchall()
+    return dict(rows)
+
+
+def test_all_migrations_give_the_contract_schema(empty_db: str) -> None:
+    applied = migrate_database(empty_db)
+    assert [m.version for m in applied] == [m.version for m in available_migrations()]
+    with psycopg.connect(empty_db) as conn:
+        for table, expected in CONTRACT.items():
+            actual = columns(conn, table)
+            for column, data_type in expected.items():
+                assert actual.get(column) == data_type, (table, column, actual.get(column))
+        partitions = conn.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'check_results'::regclass"
+        ).fetchone()
+        assert partitions is not None and partitions[0] >= 3  # default, today, tomorrow
+
+
+def test_second_run_applies_nothing(empty_db: str) -> None:
+    assert migrate_database(empty_db)
+    assert migrate_database(empty_db) == []
+
+
+def test_concurrent_runners_apply_each_migration_once(empty_db: str) -> None:
+    errors: list[BaseException] = []
+    applied: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            applied.extend(m.version for m in migrate_database(empty_db))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert sorted(applied) == [m.version for m in available_migrations()]
+    with psycopg.connect(empty_db) as conn:
+        rows = conn.execute("SELECT version, count(*) FROM webmon_migrations GROUP BY 1").fetchall()
+    assert all(n == 1 for _, n in rows)
+    assert len(rows) == len(available_migrations())
+
+
+@pytest.mark.parametrize(
+    ("insert", "constraint"),
+    [
+        ("INSERT INTO sites (url) VALUES ('ftp://x')", "sites_url_http"),
+        (
+            "INSERT INTO sites (url, interval_seconds) VALUES ('https://a', 0)",
+            "sites_interval_range",
+        ),
+        (
+            "INSERT INTO sites (url, interval_seconds, timeout_seconds) VALUES ('https://a', 5, 6)",
+            "sites_timeout_within_interval",
+        ),
+        ("INSERT INTO sites (url) VALUES ('https://exa mple.com')", "sites_url_no_whitespace"),
+        ("INSERT INTO sites (url) VALUES ('https://' || repeat('a', 3000))", "sites_url_length"),
+    ],
+)
+def test_constraints_reject_nonsense(
+    db: psycopg.Connection[Any], insert: str, constraint: str
+) -> None:
+    with pytest.raises(psycopg.errors.CheckViolation, match=constraint):
+        db.execute(insert)
+
+
+def test_defaults_for_a_plain_insert(db: psycopg.Connection[Any]) -> None:
+    row = db.execute(
+        "INSERT INTO sites (url) VALUES ('https://example.com') "
+        "RETURNING interval_seconds, timeout_seconds, regex, enabled, next_check_at - now()"
+    ).fetchone()
+    assert row is not None
+    interval, timeout, regex, enabled, first_in = row
+    assert (interval, timeout, regex, enabled) == (60, 10, None, True)
+    assert 0 <= first_in.total_seconds() < 60
+    short = db.execute(
+        "INSERT INTO sites (url, interval_seconds) VALUES ('https://example.com', 5) "
+        "RETURNING timeout_seconds"
+    ).fetchone()
+    assert short == (5,)

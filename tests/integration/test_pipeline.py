@@ -1,0 +1,239 @@
+"""Scheduler and checker processes end to end: real broker, PostgreSQL and HTTP targets."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+import orjson
+import psycopg
+import pytest
+
+from shared.localstack import free_port
+from tests.conftest import Services
+from tests.processes import Process, start, wait_for
+from tests.support import read_all
+from tests.targets import Targets
+
+pytestmark = pytest.mark.integration
+
+Conn = psycopg.Connection[Any]
+
+
+def count(db: Conn, query: str, *params: object) -> int:
+    row = db.execute(query, params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def emitted_slots(services: Services, env: dict[str, str]) -> set[tuple[int, str]]:
+    tasks = read_all(services.kafka_bootstrap, env["WEBMON_TASKS_TOPIC"])
+    decoded = [orjson.loads(m.value() or b"") for m in tasks]
+    return {(t["site_id"], t["scheduled_at"]) for t in decoded}
+
+
+def stored_slots(db: Conn) -> set[tuple[int, str]]:
+    rows = db.execute(
+        "SELECT site_id, to_char(scheduled_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US') FROM check_results"
+    ).fetchall()
+    return {(site_id, ts) for site_id, ts in rows}
+
+
+def normalise(slots: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """ISO timestamps from the task messages, in the same form as stored_slots."""
+    from datetime import UTC, datetime
+
+    return {
+        (s, datetime.fromisoformat(ts).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"))
+        for s, ts in slots
+    }
+
+
+def test_two_hundred_sites_end_to_end(
+    env: dict[str, str], db: Conn, targets: Targets, processes: list[Process], tmp_path: Path
+) -> None:
+    refused = f"http://127.0.0.1:{free_port()}/"
+    behaviours: list[tuple[str, float, str | None, tuple[object, ...]]] = [
+        # url, timeout, regex -> (status_code, error, regex_matched, up)
+        (targets.url("/ok"), 2, None, (200, None, None, True)),
+        (targets.url("/ok"), 2, "hello", (200, None, True, True)),
+        (targets.url("/ok"), 2, "goodbye", (200, None, False, False)),
+        (targets.url("/status/404"), 2, None, (404, None, None, False)),
+        (targets.url("/status/500"), 2, None, (500, None, None, False)),
+        (targets.url("/redirect/2"), 2, None, (200, None, None, True)),
+        (targets.url("/slow-headers?seconds=3"), 1, None, (None, "timeout", None, False)),
+        (refused, 2, None, (None, "connect", None, False)),
+    ]
+    expected: dict[int, tuple[object, ...]] = {}
+    for i in range(200):
+        url, timeout, regex, outcome = behaviours[i % len(behaviours)]
+        sep = "&" if "?" in url else "?"
+        row = db.execute(
+            "INSERT INTO sites (url, interval_seconds, timeout_seconds, regex, next_check_at) "
+            "VALUES (%s, 30, %s, %s, now()) RETURNING id",
+            (f"{url}{sep}n={i}", timeout, regex),
+        ).fetchone()
+        assert row is not None
+        expected[row[0]] = outcome
+
+    scheduler = start(processes, "scheduler", env, "scheduler", tmp_path)
+    checker = start(processes, "checker", env, "checker", tmp_path)
+    wait_for(
+        lambda: count(db, "SELECT count(DISTINCT site_id) FROM check_results") == 200,
+        timeout_s=90,
+        what="a result for every site",
+    )
+    assert scheduler.stop()[0] == 0, scheduler.output
+    code, took = checker.stop()
+    assert code == 0, checker.output
+    assert took < 12
+
+    rows = db.execute(
+        "SELECT DISTINCT ON (site_id) site_id, status_code, error, regex_matched, up "
+        "FROM check_results ORDER BY site_id, scheduled_at"
+    ).fetchall()
+    mismatches = {
+        site_id: (got, expected[site_id])
+        for site_id, *got_list in rows
+        if (got := tuple(got_list)) != expected[site_id]
+    }
+    assert not mismatches, mismatches
+    assert count(db, "SELECT count(*) FROM site_status") == 200
+    assert count(db, "SELECT count(*) FROM site_status WHERE up") == 75
+
+
+def test_kill_9_of_one_checker_loses_and_doubles_nothing(
+    env: dict[str, str],
+    services: Services,
+    db: Conn,
+    targets: Targets,
+    processes: list[Process],
+    tmp_path: Path,
+) -> None:
+    db.execute(
+        "INSERT INTO sites (url, interval_seconds, timeout_seconds, next_check_at) "
+        "SELECT %s || '?n=' || g, 30, 5, now() + (g %% 20) * interval '1 second' "
+        "FROM generate_series(1, 400) g",
+        (targets.url("/delay?ms=300"),),
+    )
+    victim = start(processes, "checker", env, "checker-1", tmp_path)
+    survivor = start(processes, "checker", env, "checker-2", tmp_path)
+    wait_for(lambda: victim.logged("probe.assigned") and survivor.logged("probe.assigned"))
+    scheduler = start(processes, "scheduler", env, "scheduler", tmp_path)
+    wait_for(lambda: count(db, "SELECT count(*) FROM check_results") >= 100, what="some results")
+    victim.kill()
+    # Let the survivor take over and the schedule run on for a while, then stop emitting.
+    wait_for(lambda: count(db, "SELECT count(*) FROM check_results") >= 500, timeout_s=120)
+    assert scheduler.stop()[0] == 0
+    emitted = normalise(emitted_slots(services, env))
+    wait_for(
+        lambda: stored_slots(db) >= emitted,
+        timeout_s=90,
+        what="every emitted slot to be stored",
+    )
+    code, _ = survivor.stop()
+    assert code == 0, survivor.output
+    stored = stored_slots(db)
+    assert stored == emitted
+    assert count(db, "SELECT count(*) FROM check_results") == len(emitted)
+    assert "expired=0" in survivor.output
+
+
+class _SlowServer(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops SYNs from 50 simultaneous checks
+    daemon_threads = True
+
+
+class _SlowHandler(BaseHTTPRequestHandler):
+    in_flight = 0
+    seen = 0
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            type(self).in_flight += 1
+            type(self).seen += 1
+        try:
+            time.sleep(3)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                type(self).in_flight -= 1
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_sigterm_with_checks_in_flight_finishes_them(
+    env: dict[str, str], db: Conn, processes: list[Process], tmp_path: Path
+) -> None:
+    server = _SlowServer(("127.0.0.1", 0), _SlowHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/slow"
+        db.execute(
+            "INSERT INTO sites (url, interval_seconds, timeout_seconds, next_check_at) "
+            "SELECT %s || '?n=' || g, 60, 10, now() FROM generate_series(1, 50) g",
+            (url,),
+        )
+        checker = start(processes, "checker", env, "checker", tmp_path)
+        scheduler = start(processes, "scheduler", env, "scheduler", tmp_path)
+        wait_for(
+            lambda: _SlowHandler.in_flight == 50,
+            what=f"50 checks in flight (seen {_SlowHandler.seen})",
+        )
+        assert scheduler.stop()[0] == 0
+        code, took = checker.stop()
+        assert code == 0, checker.output
+        assert took < 10 + 2, took  # the grace period, plus the flush and commit
+        assert "abandoned=0" in checker.output
+        # The checks finished during the grace period and their results were acknowledged
+        # before the task offsets were committed. A writer started now stores all of them,
+        # and nothing is checked twice.
+        writer = start(
+            processes, "checker", {**env, "WEBMON_CHECKER_ROLES": "writer"}, "writer", tmp_path
+        )
+        wait_for(lambda: count(db, "SELECT count(*) FROM check_results") == 50, what="50 rows")
+        assert writer.stop()[0] == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert count(db, "SELECT count(*) FROM check_results WHERE up") == 50
+    assert _SlowHandler.seen == 50
+
+
+def test_garbage_task_is_dead_lettered_and_checking_goes_on(
+    env: dict[str, str],
+    services: Services,
+    db: Conn,
+    targets: Targets,
+    processes: list[Process],
+    tmp_path: Path,
+) -> None:
+    producer = confluent_kafka.Producer({"bootstrap.servers": services.kafka_bootstrap})
+    for value in (b"not json", b'{"v": 9}', b"\xff" * 900_000):
+        producer.produce(env["WEBMON_TASKS_TOPIC"], value, b"x")
+    assert producer.flush(10) == 0
+    db.execute(
+        "INSERT INTO sites (url, interval_seconds, next_check_at) VALUES (%s, 60, now())",
+        (targets.url("/ok"),),
+    )
+    checker = start(processes, "checker", env, "checker", tmp_path)
+    scheduler = start(processes, "scheduler", env, "scheduler", tmp_path)
+    wait_for(lambda: count(db, "SELECT count(*) FROM check_results") == 1, what="the good check")
+    assert scheduler.stop()[0] == 0
+    assert checker.stop()[0] == 0
+    dead = read_all(services.kafka_bootstrap, env["WEBMON_DEAD_LETTER_TOPIC"])
+    assert len(dead) == 3
+    assert all(dict(m.headers() or [])["webmon.error"] for m in dead)
+    assert "dead_lettered=3" in checker.output

@@ -1,0 +1,159 @@
+"""The result writer against a real broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import confluent_kafka
+import psycopg
+import pytest
+
+from checker.writer import ResultWriter
+from shared.db import Database
+from shared.kafka import make_producer
+from shared.messages import CheckResult
+from shared.settings import CheckerSettings
+from tests.conftest import Services
+from tests.support import read_all, settings_from_env
+
+pytestmark = pytest.mark.integration
+
+Conn = psycopg.Connection[Any]
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.05)
+
+
+@contextmanager
+def running_writer(env: dict[str, str]) -> Iterator[ResultWriter]:
+    settings = settings_from_env(CheckerSettings, env, writer_batch_age_s=0.2)
+    db = Database(settings.database_url.get_secret_value(), max_size=1, pool_timeout_s=2)
+    db.open()
+    stop = threading.Event()
+    writer = ResultWriter(settings, db, make_producer(settings), stop)
+    thread = threading.Thread(target=writer.run, daemon=True)
+    thread.start()
+    try:
+        yield writer
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        db.close()
+    assert not thread.is_alive()
+
+
+def produce(env: dict[str, str], values: list[tuple[int, bytes]]) -> None:
+    producer = confluent_kafka.Producer(
+        {"bootstrap.servers": env["WEBMON_KAFKA_BOOTSTRAP_SERVERS"]}
+    )
+    for site_id, value in values:
+        producer.produce(env["WEBMON_RESULTS_TOPIC"], value, str(site_id).encode())
+    assert producer.flush(10) == 0
+
+
+def result(site_id: int, slot: datetime, *, up: bool = True, status: int = 200) -> bytes:
+    return CheckResult(
+        site_id=site_id,
+        url=f"http://127.0.0.1:9/{site_id}",
+        scheduled_at=slot,
+        checked_at=slot + timedelta(milliseconds=5),
+        response_time_ms=12.5,
+        status_code=status,
+        up=up,
+    ).encode()
+
+
+def add_sites(db: Conn, count: int) -> list[int]:
+    rows = db.execute(
+        "INSERT INTO sites (url) SELECT 'http://127.0.0.1:9/' || g FROM generate_series(1, %s) g "
+        "RETURNING id",
+        (count,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def count(db: Conn, query: str, *params: object) -> int:
+    row = db.execute(query, params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_results_land_once_even_when_delivered_twice(env: dict[str, str], db: Conn) -> None:
+    site_ids = add_sites(db, 50)
+    batch = [(s, result(s, T0 + timedelta(minutes=i))) for s in site_ids for i in range(4)]
+    produce(env, batch + batch[:100])  # a redelivery of the first 100
+    with running_writer(env) as writer:
+        wait_for(lambda: writer.totals.rows >= len(batch) + 100, what="all rows written")
+    assert count(db, "SELECT count(*) FROM check_results") == 200
+    assert writer.totals.inserted == 200
+    row = db.execute(
+        "SELECT site_id, status_code, up, response_time_ms FROM check_results "
+        "WHERE site_id = %s AND scheduled_at = %s",
+        (site_ids[0], T0),
+    ).fetchone()
+    assert row == (site_ids[0], 200, True, 12.5)
+
+
+def test_site_status_keeps_the_newest_result(env: dict[str, str], db: Conn) -> None:
+    (site_id,) = add_sites(db, 1)
+    newer = T0 + timedelta(minutes=5)
+    produce(env, [(site_id, result(site_id, newer, up=True))])
+    with running_writer(env) as writer:
+        wait_for(lambda: writer.totals.rows >= 1, what="first result")
+        produce(env, [(site_id, result(site_id, T0, up=False, status=500))])  # late arrival
+        wait_for(lambda: writer.totals.rows >= 2, what="late result")
+    status = db.execute(
+        "SELECT scheduled_at, up, status_code FROM site_status WHERE site_id = %s", (site_id,)
+    ).fetchone()
+    assert status == (newer, True, 200)
+    assert count(db, "SELECT count(*) FROM check_results WHERE site_id = %s", site_id) == 2
+
+
+def test_garbage_goes_to_the_dead_letter_topic_and_the_writer_continues(
+    env: dict[str, str], services: Services, db: Conn
+) -> None:
+    (site_id,) = add_sites(db, 1)
+    poison = [b"not json", b'{"v": 2}', b'{"v": 1, "site_id": 1}', b"\x00" * 900_000]
+    produce(env, [(0, p) for p in poison] + [(site_id, result(site_id, T0))])
+    with running_writer(env) as writer:
+        wait_for(lambda: count(db, "SELECT count(*) FROM check_results") == 1, what="good row")
+    assert writer.totals.dead_lettered == 4
+    dead = read_all(services.kafka_bootstrap, env["WEBMON_DEAD_LETTER_TOPIC"])
+    assert sorted(len(m.value() or b"") for m in dead) == sorted(len(p) for p in poison)
+    reasons = {dict(m.headers() or [])["webmon.error"].decode() for m in dead}
+    assert any("invalid CheckResult" in r for r in reasons)
+
+
+def test_results_produced_while_postgres_is_down_are_all_stored(
+    env: dict[str, str], services: Services, db_url: str
+) -> None:
+    stack: Any = services.stack
+    if stack is None:
+        pytest.skip("needs the embedded stack to stop PostgreSQL")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        site_ids = add_sites(conn, 100)
+    with running_writer(env) as writer:
+        produce(env, [(s, result(s, T0)) for s in site_ids])
+        wait_for(lambda: writer.totals.rows >= 100, what="rows before the outage")
+        stack.pg_stop()
+        try:
+            produce(env, [(s, result(s, T0 + timedelta(minutes=1))) for s in site_ids])
+            wait_for(lambda: writer.totals.db_failures >= 2, what="the writer to notice")
+        finally:
+            stack.pg_start()
+        wait_for(lambda: writer.totals.rows >= 200, what="rows after the outage")
+    with psycopg.connect(db_url) as conn:
+        assert count(conn, "SELECT count(*) FROM check_results") == 200
+        assert count(conn, "SELECT count(*) FROM site_status WHERE scheduled_at = %s",
+                     T0 + timedelta(minutes=1)) == 100  # fmt: skip

@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from shared.errors import MessageError
+from shared.messages import (
+    CheckResult,
+    CheckTask,
+    decode,
+    decode_result_row,
+    encode_task,
+    result_row,
+)
+
+SLOT = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("regex", [None, r'"status":\s*"ok"'])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"method": "GET"},
+        {"method": "HEAD"},
+        {"headers": {"X-Token": "abc", "User-Agent": "me/1"}},
+        {"headers": {}},
+        {"expected_status": [[200, 300], [404, 405]]},
+        {"method": "HEAD", "headers": {"A": "b"}, "expected_status": [[500, 600]]},
+    ],
+)
+def test_fast_task_encoding_equals_the_model_encoding(
+    regex: str | None, options: dict[str, Any]
+) -> None:
+    task = CheckTask(
+        site_id=7,
+        url="https://example.com",
+        timeout_s=5.0,
+        regex=regex,
+        scheduled_at=SLOT,
+        expires_at=SLOT + timedelta(seconds=60),
+        **options,
+    )
+    # As the scheduler calls it: every claim_due column positionally, NULL for defaults.
+    fast = encode_task(
+        7,
+        "https://example.com",
+        5.0,
+        regex,
+        SLOT,
+        task.expires_at,
+        options.get("method"),
+        options.get("headers"),
+        options.get("expected_status"),
+    )
+    assert fast == task.encode()
+    assert decode(CheckTask, fast) == task
+
+
+def test_defaults_are_left_out_of_a_task() -> None:
+    raw = encode_task(1, "http://a", 1.0, None, SLOT, SLOT + timedelta(seconds=1), "GET")
+    assert b"method" not in raw and b"headers" not in raw and b"expected_status" not in raw
+    task = decode(CheckTask, raw)
+    assert (task.method, task.headers, task.expected_status) == ("GET", None, None)
+
+
+def test_a_task_from_before_the_options_still_validates() -> None:
+    raw = (
+        b'{"v":1,"site_id":1,"url":"http://a","timeout_s":1.0,'
+        b'"scheduled_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T00:01:00Z"}'
+    )
+    task = decode(CheckTask, raw)
+    assert (task.method, task.headers, task.expected_status) == ("GET", None, None)
+
+
+def test_expected_status_pairs_decode_as_tuples() -> None:
+    raw = encode_task(
+        1, "http://a", 1.0, None, SLOT, SLOT + timedelta(seconds=1), None, None, [[200, 204]]
+    )
+    assert decode(CheckTask, raw).expected_status == ((200, 204),)
+
+
+def test_slot_survives_the_round_trip_to_the_microsecond() -> None:
+    raw = encode_task(1, "http://a", 1.0, None, SLOT, SLOT + timedelta(seconds=1))
+    assert decode(CheckTask, raw).scheduled_at == SLOT
+
+
+def test_result_round_trip_omits_nulls() -> None:
+    result = CheckResult(
+        site_id=3, url="http://a", scheduled_at=SLOT, checked_at=SLOT, error="timeout", up=False
+    )
+    raw = result.encode()
+    assert b"status_code" not in raw
+    assert decode(CheckResult, raw) == result
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (None, "empty message"),
+        (b"not json", "invalid CheckTask"),
+        (b'{"v": 2, "site_id": 1}', "invalid CheckTask: v"),
+        (b'{"v": 1, "site_id": 1}', "invalid CheckTask: url"),
+        (b"\xff" * 1000, "invalid CheckTask"),
+        (
+            b'{"v":1,"site_id":1,"url":"u","timeout_s":1,"scheduled_at":"2026-01-01T00:00:00",'
+            b'"expires_at":"2026-01-01T00:01:00Z"}',
+            "scheduled_at",
+        ),
+    ],
+)
+def test_bad_messages_raise_message_error(raw: bytes | None, reason: str) -> None:
+    with pytest.raises(MessageError, match=reason):
+        decode(CheckTask, raw)
+
+
+TASK = (
+    b'{"v":1,"site_id":1,"url":"u","timeout_s":1,"scheduled_at":"2026-01-01T00:00:00Z",'
+    b'"expires_at":"2026-01-01T00:01:00Z",'
+)
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (b'"method":"POST"}', "method"),
+        (b'"headers":{"Bad Name":"x"}}', "headers"),
+        (b'"headers":{"X-A":"a\\r\\nX-Injected: 1"}}', "control character"),
+        (b'"headers":{"X-A":1}}', "headers"),
+        (b'"headers":["X-A"]}', "headers"),
+        (b'"expected_status":[]}', "expected_status"),
+        (b'"expected_status":[[300,200]]}', "status range"),
+        (b'"expected_status":[[99,200]]}', "status range"),
+        (b'"expected_status":[[200,601]]}', "status range"),
+        (b'"expected_status":[[200]]}', "expected_status"),
+    ],
+)
+def test_bad_task_options_raise_message_error(options: bytes, reason: str) -> None:
+    with pytest.raises(MessageError, match=reason):
+        decode(CheckTask, TASK + options)
+
+
+EXPIRY = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
+FULL_RESULT = CheckResult(
+    site_id=3,
+    url="https://a/",
+    scheduled_at=SLOT,
+    checked_at=SLOT + timedelta(milliseconds=3),
+    response_time_ms=12.5,
+    status_code=200,
+    regex_matched=True,
+    up=True,
+    dns_ms=0.75,
+    connect_ms=1.25,
+    tls_ms=4.5,
+    ttfb_ms=10.0,
+    redirects=2,
+    tls_version="TLSv1.3",
+    tls_expires_at=EXPIRY,
+)
+
+
+def test_result_row_carries_the_check_details_in_column_order() -> None:
+    row = result_row(FULL_RESULT)
+    assert row[10:] == (0.75, 1.25, 4.5, 10.0, 2, "TLSv1.3", EXPIRY)
+    assert decode_result_row(FULL_RESULT.encode()) == row
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        FULL_RESULT,
+        CheckResult(
+            site_id=3, url="http://a", scheduled_at=SLOT, checked_at=SLOT, error="dns", up=False
+        ),
+        FULL_RESULT.model_copy(update={"tls_version": None, "tls_expires_at": None}),
+    ],
+)
+def test_fast_result_decoding_equals_the_model(result: CheckResult) -> None:
+    raw = result.encode()
+    assert decode_result_row(raw) == result_row(decode(CheckResult, raw))
+
+
+def _with(**changes: Any) -> bytes:
+    body = orjson.loads(FULL_RESULT.encode())
+    body.update(changes)
+    return orjson.dumps(body)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"dns_ms": -1.0},
+        {"ttfb_ms": "fast"},
+        {"redirects": -1},
+        {"redirects": 1.5},
+        {"tls_version": "x" * 33},
+        {"tls_version": "TLS\u0000"},
+        {"tls_expires_at": "2027-02-01T12:00:00"},  # no time zone
+        {"tls_expires_at": "soon"},
+    ],
+)
+def test_bad_check_details_are_rejected(changes: dict[str, Any]) -> None:
+    with pytest.raises(MessageError, match="invalid CheckResult"):
+        decode_result_row(_with(**changes))
+
+
+def test_fast_path_falls_back_for_what_the_model_accepts() -> None:
+    # Integers where floats are expected: not webmon's own encoding, but valid.
+    row = decode_result_row(_with(dns_ms=1, connect_ms=2))
+    assert row[10:12] == (1.0, 2.0) and type(row[10]) is float
