@@ -82,3 +82,62 @@ SELECT DISTINCT ON (r.site_id)
        tls_expires_at = EXCLUDED.tls_expires_at,
        updated_at = EXCLUDED.updated_at
  WHERE site_status.scheduled_at < EXCLUDED.scheduled_at
+
+-- rollup_watermark --
+-- Shared with every other writer, exclusive only while maintenance moves the mark: results
+-- older than the mark are queued for a recount of their hour (webmon_rollup_state).
+SELECT pg_advisory_xact_lock_shared(%(lock_key)s), rolled_up_to FROM webmon_rollup_state
+
+-- queue_late_hours --
+INSERT INTO webmon_rollup_queue (hour)
+SELECT unnest(%(hours)s::timestamptz[])
+    ON CONFLICT (hour) DO NOTHING
+
+-- lock_status --
+-- The latest stored result of each site of the batch, locked (in site order, so two
+-- writers never deadlock on them) until the batch commits: the flips are computed from it.
+SELECT site_id, scheduled_at, up
+  FROM site_status
+ WHERE site_id = ANY(%(site_ids)s)
+ ORDER BY site_id
+   FOR UPDATE
+
+-- insert_events --
+INSERT INTO site_events (site_id, scheduled_at, checked_at, from_up, to_up, status_code,
+                         error, error_detail)
+SELECT * FROM unnest(%(site_ids)s::bigint[], %(slots)s::timestamptz[],
+                     %(checked)s::timestamptz[], %(from_up)s::boolean[], %(to_up)s::boolean[],
+                     %(status)s::smallint[], %(error)s::text[], %(detail)s::text[])
+    ON CONFLICT (site_id, scheduled_at) DO NOTHING
+
+-- recount_spans --
+-- For each site with a late result: the stored slot just before the batch's earliest and
+-- the one just after its latest (NULL: none before). The flips between them are recounted.
+SELECT b.site_id,
+       (SELECT max(c.scheduled_at) FROM check_results c
+         WHERE c.site_id = b.site_id AND c.scheduled_at < b.lo),
+       coalesce((SELECT min(c.scheduled_at) FROM check_results c
+                  WHERE c.site_id = b.site_id AND c.scheduled_at > b.hi), b.hi)
+  FROM unnest(%(site_ids)s::bigint[], %(los)s::timestamptz[], %(his)s::timestamptz[])
+       AS b(site_id, lo, hi)
+
+-- delete_span_events --
+DELETE FROM site_events e
+ USING unnest(%(site_ids)s::bigint[], %(afters)s::timestamptz[], %(uptos)s::timestamptz[])
+       AS s(site_id, after, upto)
+ WHERE e.site_id = s.site_id AND e.scheduled_at > coalesce(s.after, '-infinity')
+   AND e.scheduled_at <= s.upto
+
+-- insert_span_events --
+INSERT INTO site_events (site_id, scheduled_at, checked_at, from_up, to_up, status_code,
+                         error, error_detail)
+SELECT site_id, scheduled_at, checked_at, previous_up, up, status_code, error, error_detail
+  FROM (SELECT c.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
+               c.error_detail, coalesce(s.after, '-infinity') AS after,
+               lag(c.up) OVER (PARTITION BY c.site_id ORDER BY c.scheduled_at) AS previous_up
+          FROM unnest(%(site_ids)s::bigint[], %(afters)s::timestamptz[],
+                      %(uptos)s::timestamptz[]) AS s(site_id, after, upto)
+          JOIN check_results c
+            ON c.site_id = s.site_id AND c.scheduled_at >= coalesce(s.after, '-infinity')
+           AND c.scheduled_at <= s.upto) AS span
+ WHERE scheduled_at > after AND previous_up IS DISTINCT FROM up

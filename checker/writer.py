@@ -20,10 +20,13 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import confluent_kafka
 
+from checker.flips import Event, Recount, site_flips
+from shared import locks
 from shared.db import Database, insert_or_fallback
 from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError, MessageError
 from shared.health import Backoff, DependencyState
@@ -86,8 +89,12 @@ class Batch:
 
 
 def write_results(db: Database, rows: Sequence[Row]) -> int:
-    """One transaction: stage, insert new checks, update site_status. Returns rows inserted."""
+    """One transaction: stage, insert new checks, update site_status and site_events, queue
+    late hours for a rollup recount. Returns rows inserted."""
     with db.transaction() as conn:
+        rolled_up_to = conn.execute(
+            QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP}
+        ).fetchone()
         conn.execute(QUERIES["create_staging"])
         with conn.cursor() as cur:
             with cur.copy(QUERIES["copy_staging"]) as copy:
@@ -97,8 +104,46 @@ def write_results(db: Database, rows: Sequence[Row]) -> int:
             inserted = insert_or_fallback(
                 conn, QUERIES["insert_new_results"], QUERIES["insert_results"]
             )
+            site_ids = sorted({row[0] for row in rows})
+            stored = cur.execute(QUERIES["lock_status"], {"site_ids": site_ids}).fetchall()
             cur.execute(QUERIES["upsert_status"])
+            _write_flips(cur, *site_flips(rows, stored))
+            if rolled_up_to is not None and rolled_up_to[1] is not None:
+                _queue_late_hours(cur, rows, rolled_up_to[1])
     return inserted
+
+
+def _write_flips(cur: Any, events: list[Event], recount: Recount) -> None:
+    if events:
+        cols = [list(col) for col in zip(*events, strict=True)]
+        names = ("site_ids", "slots", "checked", "from_up", "to_up", "status", "error", "detail")
+        cur.execute(QUERIES["insert_events"], dict(zip(names, cols, strict=True)))
+    if recount:
+        sites = list(recount)
+        spans = cur.execute(
+            QUERIES["recount_spans"],
+            {
+                "site_ids": sites,
+                "los": [recount[s][0] for s in sites],
+                "his": [recount[s][1] for s in sites],
+            },
+        ).fetchall()
+        params = {
+            "site_ids": [s[0] for s in spans],
+            "afters": [s[1] for s in spans],
+            "uptos": [s[2] for s in spans],
+        }
+        cur.execute(QUERIES["delete_span_events"], params)
+        cur.execute(QUERIES["insert_span_events"], params)
+
+
+def _queue_late_hours(cur: Any, rows: Sequence[Row], rolled_up_to: datetime) -> None:
+    """Results for hours already rolled up: their hours are counted again."""
+    hours = {
+        row[2].replace(minute=0, second=0, microsecond=0) for row in rows if row[2] < rolled_up_to
+    }
+    if hours:
+        cur.execute(QUERIES["queue_late_hours"], {"hours": sorted(hours)})
 
 
 class ResultWriter:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from scheduler.maintenance import Maintenance
 from scheduler.service import Scheduler, make_scheduler_producer
 from shared.db import Database
 from shared.lifecycle import install_stop_handlers, kafka_preflight
@@ -20,7 +21,6 @@ from shared.settings import SchedulerSettings, load_settings
 logger = logging.getLogger("scheduler")
 
 PROGRAM = "webmon-scheduler"
-MAINTENANCE_INTERVAL_S = 3600
 # How often the due backlog is counted for the metrics (a count on the claim's index).
 BACKLOG_INTERVAL_S = 10
 # The pool gives up on a connection after this long, which bounds how long a stop can wait.
@@ -30,16 +30,17 @@ CLOSE_FLUSH_TIMEOUT_S = 2.0
 
 def run(settings: SchedulerSettings, stop: threading.Event) -> int:
     started = time.monotonic()
-    # Two connections for the pipelined claims, one for the backlog count and maintenance.
+    # Two connections for the pipelined claims, one for the backlog count, one for maintenance.
     db = Database(
         settings.database_url.get_secret_value(),
-        max_size=3,
+        max_size=4,
         application_name=PROGRAM,
         pool_timeout_s=POOL_TIMEOUT_S,
     )
     producer = make_scheduler_producer(settings)
     metrics = SchedulerMetrics()
     scheduler = Scheduler(settings, db, producer, stop, metrics)
+    maintenance = Maintenance(db, settings, stop)
     server = MetricsServer(
         settings.metrics_host, settings.metrics_port, metrics.registry, metrics.health
     )
@@ -48,7 +49,11 @@ def run(settings: SchedulerSettings, stop: threading.Event) -> int:
     common = {"max_instances": 1, "coalesce": True, "next_run_time": now}
     jobs.add_job(scheduler.tick, "interval", seconds=settings.tick_seconds, id="claim", **common)
     jobs.add_job(
-        scheduler.maintain, "interval", seconds=MAINTENANCE_INTERVAL_S, id="maintenance", **common
+        maintenance.job,
+        "interval",
+        seconds=settings.maintenance_interval_s,
+        id="maintenance",
+        **common,
     )
     jobs.add_job(
         scheduler.measure_backlog, "interval", seconds=BACKLOG_INTERVAL_S, id="backlog", **common
@@ -64,6 +69,7 @@ def run(settings: SchedulerSettings, stop: threading.Event) -> int:
     )
     stop.wait()
     logger.info("scheduler.stopping")
+    maintenance.cancel()  # a long pack or recount would hold up the stop
     jobs.shutdown(wait=True)  # lets the batch in flight commit or roll back
     scheduler.close()
     left = producer.close(CLOSE_FLUSH_TIMEOUT_S)

@@ -34,8 +34,62 @@ RETURNING id,
 -- due_backlog --
 SELECT count(*) FROM sites WHERE enabled AND next_check_at <= now()
 
--- ensure_partitions --
--- Only one scheduler does maintenance at a time; the others skip it.
-SELECT CASE WHEN pg_try_advisory_xact_lock(%(lock_key)s)
-            THEN webmon_ensure_partitions((now() AT TIME ZONE 'UTC')::date, %(days)s)
-       END
+-- maintenance_lock --
+SELECT pg_try_advisory_lock(%(lock_key)s)
+
+-- maintenance_unlock --
+SELECT pg_advisory_unlock(%(lock_key)s)
+
+-- create_partitions --
+SELECT webmon_ensure_partitions((%(now)s AT TIME ZONE 'UTC')::date, %(days)s)
+
+-- partitions --
+-- The partitions of one table with their names; the bounds are in the names.
+SELECT c.relname
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = %(parent)s::regclass
+
+-- late_days --
+-- Days with results waiting in the default partition that is not today's or later.
+SELECT DISTINCT (scheduled_at AT TIME ZONE 'UTC')::date
+  FROM check_results_default
+ WHERE scheduled_at < %(before)s
+
+-- rollup_lock --
+-- Waits for the writers' batches in flight and keeps new ones out until the mark has moved:
+-- a writer's batch is either committed before (the recount will see it) or starts after
+-- (it sees the new mark and queues its late hours).
+SELECT pg_advisory_xact_lock(%(lock_key)s)
+
+-- rollup_state --
+SELECT rolled_up_to, days_rolled_to FROM webmon_rollup_state
+
+-- take_rollup_queue --
+DELETE FROM webmon_rollup_queue RETURNING hour
+
+-- move_rollup_mark --
+UPDATE webmon_rollup_state SET rolled_up_to = %(mark)s
+
+-- first_result --
+SELECT min(scheduled_at) FROM check_results
+
+-- rollup_hour --
+SELECT webmon_rollup_hour(%(hour)s)
+
+-- rollup_day --
+SELECT webmon_rollup_day(%(day)s)
+
+-- days_rolled --
+UPDATE webmon_rollup_state SET days_rolled_to = greatest(days_rolled_to, %(day)s)
+ WHERE days_rolled_to IS NULL OR days_rolled_to < %(day)s
+
+-- pack_day --
+SELECT webmon_pack_day(%(day)s)
+
+-- delete_stray_results --
+-- Rows older than the retention that sat in the default partition (a result that arrived
+-- after its day was dropped). Only strays ever live there; days go by DROP.
+DELETE FROM check_results_default WHERE scheduled_at < %(before)s
+
+-- delete_old_events --
+DELETE FROM site_events WHERE scheduled_at < %(before)s

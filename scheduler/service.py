@@ -29,8 +29,6 @@ from shared.settings import SchedulerSettings
 logger = logging.getLogger(__name__)
 
 QUERIES = load_queries("scheduler")
-# Advisory lock key under which one scheduler at a time does maintenance.
-MAINTENANCE_LOCK_KEY = 0x7765626D6F6E01
 
 
 def make_scheduler_producer(settings: SchedulerSettings) -> Producer:
@@ -178,24 +176,6 @@ class Scheduler:
         dependency.lost(exc)
         wait = self._backoff.fail()
         logger.debug("claim.retry in_s=%.1f", wait)
-
-    def maintain(self) -> None:
-        """Keep check_results partitions ready ahead; one scheduler at a time does it."""
-        try:
-            rows = self._db.fetch(
-                QUERIES["ensure_partitions"],
-                {
-                    "lock_key": MAINTENANCE_LOCK_KEY,
-                    "days": self._settings.partitions_ahead_days,
-                },
-            )
-        except DatabaseError as exc:
-            self._metrics.error("maintenance")
-            logger.warning("maintenance.failed error=%s", exc)
-            return
-        created = rows[0][0] if rows else None
-        if created:
-            logger.info("maintenance.partitions_created count=%d", created)
 
     def measure_backlog(self) -> None:
         """The periodic job that samples how many enabled sites are due and unclaimed."""

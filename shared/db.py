@@ -96,6 +96,19 @@ class Database:
         with translated_errors(), self._pool.connection() as conn:
             yield conn
 
+    @contextmanager
+    def session(self) -> Iterator[Connection]:
+        """One connection held across several transactions: autocommit, so each statement
+        or `conn.transaction()` block commits on its own (session locks last until the end).
+        """
+        with translated_errors(), self._pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                if not conn.closed and not conn.broken:
+                    conn.autocommit = False
+
     def begin(self) -> Transaction:
         """A transaction that outlives a `with` block; end it with commit() or rollback()."""
         with translated_errors():

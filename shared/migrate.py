@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from importlib import resources
 
+from shared import locks
 from shared.db import Connection, connect, translated_errors
 from shared.errors import WebmonError
 from shared.kafka import ensure_topics
@@ -24,8 +25,6 @@ logger = logging.getLogger(__name__)
 
 PROGRAM = "webmon-migrate"
 MIGRATIONS_PACKAGE = "migrations"
-# An arbitrary constant: the advisory lock key every migration runner takes.
-MIGRATION_LOCK_KEY = 0x7765626D6F6E  # "webmon"
 _FILENAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 BOOKKEEPING_SQL = """
@@ -69,7 +68,7 @@ def migrate_database(url: str) -> list[Migration]:
     applied: list[Migration] = []
     conn = connect(url, autocommit=True, application_name="webmon-migrate")
     with translated_errors(), conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (locks.MIGRATION,))
         try:
             conn.execute(BOOKKEEPING_SQL)
             done = applied_versions(conn)
@@ -87,7 +86,7 @@ def migrate_database(url: str) -> list[Migration]:
                 )
                 applied.append(migration)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (locks.MIGRATION,))
     return applied
 
 

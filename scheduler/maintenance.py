@@ -1,0 +1,267 @@
+"""Maintenance: partitions ahead, rollups, packing, retention. One scheduler at a time.
+
+Each run, under a session advisory lock that the other schedulers' runs skip:
+
+1. `check_results` partitions for today and the next days exist (an insert never fails:
+   the default partition catches the rest, and creating a day moves its strays in).
+2. Late results of already packed days, waiting in the default partition, are folded in.
+3. The rollup mark moves to the last hour that closed `ROLLUP_SETTLE` ago; every hour
+   between the old and the new mark, and every hour a writer queued because a result
+   arrived after its hour was rolled up, is recounted; so is each day that closed.
+4. Raw days older than `pack_after_days` (and already rolled up) are packed.
+5. Days past `retention_days` and rollup months past `rollup_retention_days` are dropped.
+
+Every step is its own transaction and can be repeated: a run cut short by a stop or a
+lost connection leaves nothing half done that the next run does not finish. `now` comes
+from a clock the tests replace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+from psycopg import sql
+
+from shared import locks
+from shared.db import Connection, Database
+from shared.errors import DatabaseError
+from shared.queries import load_queries
+from shared.settings import SchedulerSettings
+
+logger = logging.getLogger(__name__)
+
+QUERIES = load_queries("scheduler")
+# An hour is rolled up this long after it closed; results later than that are queued by
+# the writer and recounted on the next run.
+ROLLUP_SETTLE = timedelta(minutes=10)
+HOUR = timedelta(hours=1)
+
+_DAY_PARTITION = re.compile(r"^(check_results|check_results_packed)_(\d{8})$")
+_MONTH_PARTITION = re.compile(r"^(check_rollups_hourly|check_rollups_daily)_(\d{6})$")
+
+
+@dataclass
+class MaintenanceReport:
+    partitions_created: int = 0
+    hours_rolled: int = 0
+    days_rolled: int = 0
+    days_packed: list[date] = field(default_factory=list)
+    late_days_folded: list[date] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    finished: bool = False
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+class Stopped(Exception):
+    """A stop was requested between two steps."""
+
+
+class Maintenance:
+    def __init__(
+        self,
+        db: Database,
+        settings: SchedulerSettings,
+        stop: threading.Event | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._stop = stop or threading.Event()
+        self._clock = clock
+        self._conn: Connection | None = None
+
+    def cancel(self) -> None:
+        """Interrupt the statement in flight (called on stop, from another thread)."""
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.cancel_safe(timeout=2)
+            except psycopg.Error as exc:  # the run ends with its connection anyway
+                logger.debug("maintenance.cancel_failed error=%s", exc)
+
+    def run(self) -> MaintenanceReport | None:
+        """One pass. None when another scheduler holds the maintenance lock."""
+        report = MaintenanceReport()
+        with self._db.session() as conn:
+            lock = {"lock_key": locks.MAINTENANCE}
+            if not conn.execute(QUERIES["maintenance_lock"], lock).fetchone()[0]:  # type: ignore[index]
+                return None
+            self._conn = conn
+            try:
+                self._run(conn, self._clock(), report)
+                report.finished = True
+            except Stopped:
+                logger.info("maintenance.interrupted")
+            finally:
+                self._conn = None
+                if not conn.broken:
+                    conn.execute(QUERIES["maintenance_unlock"], lock)
+        return report
+
+    def _step(self) -> None:
+        if self._stop.is_set():
+            raise Stopped
+
+    def _run(self, conn: Connection, now: datetime, report: MaintenanceReport) -> None:
+        s = self._settings
+        today = utc_day(now)
+        report.partitions_created = conn.execute(
+            QUERIES["create_partitions"], {"now": now, "days": s.partitions_ahead_days}
+        ).fetchone()[0]  # type: ignore[index]
+        if report.partitions_created:
+            logger.info("maintenance.partitions_created count=%d", report.partitions_created)
+
+        pack_before = today - timedelta(days=s.pack_after_days)
+        raw_days = self._days(conn, "check_results")
+        packed_days = self._days(conn, "check_results_packed")
+        self._fold_late(conn, today, raw_days, packed_days, report)
+        self._roll_up(conn, now, report)
+        self._pack(conn, pack_before, raw_days, report)
+        self._drop_expired(conn, today, report)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _fold_late(
+        self,
+        conn: Connection,
+        today: date,
+        raw_days: dict[date, str],
+        packed_days: dict[date, str],
+        report: MaintenanceReport,
+    ) -> None:
+        """Results of packed days that arrived late wait in the default partition."""
+        rows = conn.execute(QUERIES["late_days"], {"before": day_start(today)}).fetchall()
+        for (day,) in rows:
+            if day in packed_days and day not in raw_days:
+                self._step()
+                conn.execute(QUERIES["pack_day"], {"day": day})
+                report.late_days_folded.append(day)
+                logger.info("maintenance.late_results_folded day=%s", day)
+
+    def _roll_up(self, conn: Connection, now: datetime, report: MaintenanceReport) -> None:
+        mark = hour_floor(now - ROLLUP_SETTLE)
+        with conn.transaction():
+            conn.execute(QUERIES["rollup_lock"], {"lock_key": locks.ROLLUP})
+            old_mark, days_rolled_to = conn.execute(QUERIES["rollup_state"]).fetchone()  # type: ignore[misc]
+            queued = [row[0] for row in conn.execute(QUERIES["take_rollup_queue"]).fetchall()]
+            if old_mark is None or mark > old_mark:
+                conn.execute(QUERIES["move_rollup_mark"], {"mark": mark})
+        if old_mark is None:
+            first = conn.execute(QUERIES["first_result"]).fetchone()[0]  # type: ignore[index]
+            old_mark = hour_floor(first) if first is not None and first < mark else mark
+        hours = set(queued)
+        hour = old_mark
+        while hour < mark:
+            hours.add(hour)
+            hour += HOUR
+        for hour in sorted(hours):
+            self._step()
+            conn.execute(QUERIES["rollup_hour"], {"hour": hour})
+            report.hours_rolled += 1
+        # Days that closed since the last run, and the days of recounted late hours.
+        mark_day = utc_day(mark)
+        days = {utc_day(h) for h in queued if utc_day(h) < mark_day}
+        day = days_rolled_to if days_rolled_to is not None else utc_day(old_mark)
+        while day < mark_day:
+            days.add(day)
+            day += timedelta(days=1)
+        for day in sorted(days):
+            self._step()
+            conn.execute(QUERIES["rollup_day"], {"day": day})
+            report.days_rolled += 1
+        conn.execute(QUERIES["days_rolled"], {"day": mark_day})
+        if report.hours_rolled or report.days_rolled:
+            logger.info(
+                "maintenance.rolled_up hours=%d days=%d mark=%s",
+                report.hours_rolled,
+                report.days_rolled,
+                mark.isoformat(),
+            )
+
+    def _pack(
+        self,
+        conn: Connection,
+        pack_before: date,
+        raw_days: dict[date, str],
+        report: MaintenanceReport,
+    ) -> None:
+        rolled = conn.execute(QUERIES["rollup_state"]).fetchone()
+        days_rolled_to = rolled[1] if rolled else None
+        for day in sorted(raw_days):
+            if day >= pack_before or days_rolled_to is None or day >= days_rolled_to:
+                continue
+            self._step()
+            packed = conn.execute(QUERIES["pack_day"], {"day": day}).fetchone()[0]  # type: ignore[index]
+            report.days_packed.append(day)
+            logger.info("maintenance.day_packed day=%s checks=%s", day, packed)
+
+    def _drop_expired(self, conn: Connection, today: date, report: MaintenanceReport) -> None:
+        s = self._settings
+        keep_from = today - timedelta(days=s.retention_days)
+        for parent in ("check_results", "check_results_packed"):
+            for day, name in sorted(self._days(conn, parent).items()):
+                if day < keep_from:
+                    self._drop(conn, name, report)
+        conn.execute(QUERIES["delete_stray_results"], {"before": day_start(keep_from)})
+        rollups_from = today - timedelta(days=s.rollup_retention_days)
+        for parent in ("check_rollups_hourly", "check_rollups_daily"):
+            for month, name in sorted(self._months(conn, parent).items()):
+                month_end = (month + timedelta(days=32)).replace(day=1)
+                if month_end <= rollups_from:
+                    self._drop(conn, name, report)
+        conn.execute(QUERIES["delete_old_events"], {"before": day_start(rollups_from)})
+
+    def _drop(self, conn: Connection, name: str, report: MaintenanceReport) -> None:
+        self._step()
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+        report.dropped.append(name)
+        logger.info("maintenance.partition_dropped name=%s", name)
+
+    # -- partitions by name ---------------------------------------------------------------
+
+    def _days(self, conn: Connection, parent: str) -> dict[date, str]:
+        found = {}
+        for (name,) in conn.execute(QUERIES["partitions"], {"parent": parent}).fetchall():
+            match = _DAY_PARTITION.match(name)
+            if match and match[1] == parent:
+                found[datetime.strptime(match[2], "%Y%m%d").date()] = name
+        return found
+
+    def _months(self, conn: Connection, parent: str) -> dict[date, str]:
+        found = {}
+        for (name,) in conn.execute(QUERIES["partitions"], {"parent": parent}).fetchall():
+            match = _MONTH_PARTITION.match(name)
+            if match and match[1] == parent:
+                found[datetime.strptime(match[2], "%Y%m").date()] = name
+        return found
+
+    def job(self) -> None:
+        """The periodic job: one run, never raises."""
+        try:
+            self.run()
+        except DatabaseError as exc:
+            if self._stop.is_set():
+                logger.info("maintenance.interrupted")
+            else:
+                logger.warning("maintenance.failed error=%s", exc)
