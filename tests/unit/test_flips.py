@@ -1,0 +1,48 @@
+"""Flips derived from a batch and the stored state (checker.flips)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from checker.flips import site_flips
+from shared.messages import CheckResult, ResultRow, result_row
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def row(site: int, minute: int, up: bool) -> ResultRow:
+    slot = T0 + timedelta(minutes=minute)
+    return result_row(
+        CheckResult(site_id=site, url="http://h", scheduled_at=slot, checked_at=slot, up=up)
+    )
+
+
+def test_a_batch_newer_than_the_stored_state_is_walked_in_slot_order() -> None:
+    batch = [row(1, 3, True), row(1, 1, False), row(1, 2, False), row(1, 4, True)]
+    events, recount = site_flips(batch, [(1, T0, True)])
+    assert recount == {}
+    assert [(e[1], e[3], e[4]) for e in events] == [
+        (T0 + timedelta(minutes=1), True, False),
+        (T0 + timedelta(minutes=3), False, True),
+    ]
+
+
+def test_no_flip_when_the_state_holds() -> None:
+    events, recount = site_flips([row(1, 1, True), row(1, 2, True)], [(1, T0, True)])
+    assert events == [] and recount == {}
+
+
+def test_the_same_result_twice_in_a_batch_counts_once() -> None:
+    events, _ = site_flips([row(1, 1, False), row(1, 1, False)], [(1, T0, True)])
+    assert len(events) == 1
+
+
+def test_late_redelivered_and_first_results_go_to_a_recount() -> None:
+    batch = [row(1, 0, False), row(2, 5, True), row(2, 7, False), row(3, 1, True)]
+    events, recount = site_flips(batch, [(1, T0, True), (3, T0, True)])
+    # Site 1: a result for the stored slot (a redelivery); site 2: no stored state yet.
+    assert recount == {
+        1: (T0, T0),
+        2: (T0 + timedelta(minutes=5), T0 + timedelta(minutes=7)),
+    }
+    assert events == []  # site 3 stays up
