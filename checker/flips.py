@@ -1,17 +1,19 @@
 """Which results of a batch flip their site between up and down.
 
 A flip is defined on each site's results in slot order: a result whose `up` differs from
-the result of the slot before it (or the site's first result ever). The writer holds the
-batch's `site_status` rows locked, so for a site whose stored latest slot is older than
-every slot in the batch, the flips follow from the batch alone, walked in slot order from
-the stored state. Anything else (a late or redelivered result, a site with no status yet)
-is recounted in SQL from `check_results` around the batch's slots.
+the result of the slot before it (or the site's first result ever). The writer's status
+upsert locks the batch's `site_status` rows and returns the state each one replaced, so
+for a site whose replaced slot is older than every slot in the batch, the flips follow
+from the batch alone, walked in slot order from that state. Anything else (a late or
+redelivered result, a site with no status yet) is recounted in SQL from `check_results`
+around the batch's slots.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from shared.messages import ResultRow
 
@@ -22,36 +24,41 @@ Recount = dict[int, tuple[datetime, datetime]]
 
 
 def site_flips(
-    rows: Sequence[ResultRow], stored: Iterable[tuple[int, datetime, bool]]
+    rows: Sequence[ResultRow], replaced: Iterable[tuple[Any, ...]]
 ) -> tuple[list[Event], Recount]:
     """Flips found from the batch alone, and the sites that need a recount in SQL.
 
-    `stored` holds (site_id, scheduled_at, up) of each site's latest stored result.
+    `replaced` holds (site_id, up[, slot]) of the latest result each site had before the
+    batch's newest replaced it (up None: the site had none), as the status upsert returned
+    them; sites it did not return had nothing newer in the batch. The slot is needed only
+    when a site has more than one result in the batch.
     """
-    latest = {site: (slot, up) for site, slot, up in stored}
+    before = {r[0]: r[1:] for r in replaced if r[1] is not None}
+    events: list[Event] = []
+    recount: Recount = {}
+    if len(rows) == len({row[0] for row in rows}):  # one result per site: the usual batch
+        for row in rows:
+            site, slot, up = row[0], row[2], row[6]
+            state = before.get(site)
+            if state is None:
+                recount[site] = (slot, slot)
+            elif up != state[0]:
+                events.append((site, slot, row[3], state[0], up, row[5], row[8], row[9]))
+        return events, recount
     by_site: dict[int, list[ResultRow]] = {}
     for row in rows:
         by_site.setdefault(row[0], []).append(row)
-    events: list[Event] = []
-    recount: Recount = {}
     for site, site_rows in by_site.items():
         site_rows.sort(key=lambda r: r[2])  # slot order
         first, last = site_rows[0][2], site_rows[-1][2]
-        before = latest.get(site)
-        if before is None or first <= before[0]:
+        state = before.get(site)
+        if state is None or first <= state[1]:
             recount[site] = (first, last)
             continue
-        previous_up: bool = before[1]
-        previous_slot = before[0]
+        previous_up, previous_slot = state
         for row in site_rows:
-            slot, checked, status, up, error, detail = (
-                row[2],
-                row[3],
-                row[5],
-                row[6],
-                row[8],
-                row[9],
-            )
+            slot, checked, status, up = row[2], row[3], row[5], row[6]
+            error, detail = row[8], row[9]
             if slot == previous_slot:  # the same result twice in one batch
                 continue
             if up != previous_up:

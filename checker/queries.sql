@@ -51,8 +51,9 @@ SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
 
 -- upsert_status --
 -- The newest result of each site in the batch replaces the stored one only if it is for a
--- later slot; the row lock taken by ON CONFLICT makes concurrent writers safe. Results of
--- sites deleted meanwhile are skipped.
+-- later slot; the row lock taken by ON CONFLICT (kept until commit, also where the WHERE
+-- fails) makes concurrent writers safe. Results of sites deleted meanwhile are skipped.
+-- The writer appends a RETURNING clause: the state each replaced or new row replaced.
 INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
                          up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
                          ttfb_ms, redirects, tls_version, tls_expires_at, updated_at)
@@ -80,7 +81,9 @@ SELECT DISTINCT ON (r.site_id)
        redirects = EXCLUDED.redirects,
        tls_version = EXCLUDED.tls_version,
        tls_expires_at = EXCLUDED.tls_expires_at,
-       updated_at = EXCLUDED.updated_at
+       updated_at = EXCLUDED.updated_at,
+       previous_scheduled_at = site_status.scheduled_at,
+       previous_up = site_status.up
  WHERE site_status.scheduled_at < EXCLUDED.scheduled_at
 
 -- rollup_watermark --
@@ -92,15 +95,6 @@ SELECT pg_advisory_xact_lock_shared(%(lock_key)s), rolled_up_to FROM webmon_roll
 INSERT INTO webmon_rollup_queue (hour)
 SELECT unnest(%(hours)s::timestamptz[])
     ON CONFLICT (hour) DO NOTHING
-
--- lock_status --
--- The latest stored result of each site of the batch, locked (in site order, so two
--- writers never deadlock on them) until the batch commits: the flips are computed from it.
-SELECT site_id, scheduled_at, up
-  FROM site_status
- WHERE site_id = ANY(%(site_ids)s)
- ORDER BY site_id
-   FOR UPDATE
 
 -- insert_events --
 INSERT INTO site_events (site_id, scheduled_at, checked_at, from_up, to_up, status_code,

@@ -305,6 +305,12 @@ CREATE TABLE site_events (
 -- "The last N state changes" across all sites.
 CREATE INDEX site_events_recent_idx ON site_events (scheduled_at DESC);
 
+-- The state a site's latest result replaced, kept by the writer's upsert: it tells the
+-- writer, without another lookup, whether the result flipped the site (site_events).
+ALTER TABLE site_status
+    ADD COLUMN previous_scheduled_at timestamptz,
+    ADD COLUMN previous_up boolean;
+
 -- "Which sites are down now": only down sites are in it, and a status update that does not
 -- flip `up` stays a HOT update.
 CREATE INDEX site_status_down_idx ON site_status (site_id) WHERE NOT up;

@@ -41,5 +41,5 @@ SELECT count(*) AS checks,
        round(100.0 * count(*) FILTER (WHERE up) / nullif(count(*), 0), 2) AS uptime_pct,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY response_time_ms) AS p50_ms,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) AS p95_ms
-  FROM check_results
+  FROM check_results_all  -- raw and packed days
  WHERE site_id = %(site_id)s AND scheduled_at > now() - %(since)s

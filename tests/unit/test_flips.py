@@ -19,7 +19,7 @@ def row(site: int, minute: int, up: bool) -> ResultRow:
 
 def test_a_batch_newer_than_the_stored_state_is_walked_in_slot_order() -> None:
     batch = [row(1, 3, True), row(1, 1, False), row(1, 2, False), row(1, 4, True)]
-    events, recount = site_flips(batch, [(1, T0, True)])
+    events, recount = site_flips(batch, [(1, True, T0)])
     assert recount == {}
     assert [(e[1], e[3], e[4]) for e in events] == [
         (T0 + timedelta(minutes=1), True, False),
@@ -28,21 +28,31 @@ def test_a_batch_newer_than_the_stored_state_is_walked_in_slot_order() -> None:
 
 
 def test_no_flip_when_the_state_holds() -> None:
-    events, recount = site_flips([row(1, 1, True), row(1, 2, True)], [(1, T0, True)])
+    events, recount = site_flips([row(1, 1, True), row(1, 2, True)], [(1, True, T0)])
     assert events == [] and recount == {}
 
 
 def test_the_same_result_twice_in_a_batch_counts_once() -> None:
-    events, _ = site_flips([row(1, 1, False), row(1, 1, False)], [(1, T0, True)])
+    events, _ = site_flips([row(1, 1, False), row(1, 1, False)], [(1, True, T0)])
     assert len(events) == 1
 
 
 def test_late_redelivered_and_first_results_go_to_a_recount() -> None:
     batch = [row(1, 0, False), row(2, 5, True), row(2, 7, False), row(3, 1, True)]
-    events, recount = site_flips(batch, [(1, T0, True), (3, T0, True)])
+    events, recount = site_flips(batch, [(1, True, T0), (3, True, T0)])
     # Site 1: a result for the stored slot (a redelivery); site 2: no stored state yet.
     assert recount == {
         1: (T0, T0),
         2: (T0 + timedelta(minutes=5), T0 + timedelta(minutes=7)),
     }
     assert events == []  # site 3 stays up
+
+
+def test_one_result_per_site_uses_the_replaced_state() -> None:
+    batch = [row(1, 2, False), row(2, 2, True), row(3, 2, True), row(4, 2, True)]
+    # Site 3 was not returned (its stored result is as new); site 4 had no status.
+    replaced = [(1, True), (2, True), (4, None)]
+    events, recount = site_flips(batch, replaced)
+    assert [(e[0], e[3], e[4]) for e in events] == [(1, True, False)]
+    slot = T0 + timedelta(minutes=2)
+    assert recount == {3: (slot, slot), 4: (slot, slot)}
