@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from checker.writer import write_results
 from scheduler.maintenance import Maintenance, MaintenanceReport
@@ -98,8 +99,10 @@ def test_partitions_are_created_ahead_and_dropped_after_retention(
     db.execute("SELECT webmon_month_partition('check_rollups_hourly', '2025-09-01')")
     db.execute("SELECT webmon_month_partition('check_rollups_daily', '2025-10-01')")
 
-    report = maintain(database, db_url, NOW, partitions_ahead_days=4, retention_days=30,
-                      rollup_retention_days=400, pack_after_days=60)  # fmt: skip
+    report = maintain(
+        database, db_url, NOW, partitions_ahead_days=4, retention_days=30,
+        rollup_retention_days=400, pack_after_days=60,
+    )  # fmt: skip
 
     raw = partitions(db, "check_results")
     for ahead in range(4):
@@ -171,10 +174,11 @@ def expected_rollup(rows: list[ResultRow]) -> tuple[int, int, float, float, floa
 
 
 def stored_rollups(db: Conn, table: str, key: str) -> dict[tuple[int, Any], tuple[Any, ...]]:
-    rows = db.execute(
-        f"SELECT site_id, {key}, checks, up_checks, rt_min_ms, rt_avg_ms, rt_max_ms, "
-        f"rt_p50_ms, rt_p95_ms FROM {table}"
-    ).fetchall()
+    query = sql.SQL(
+        "SELECT site_id, {}, checks, up_checks, rt_min_ms, rt_avg_ms, rt_max_ms, "
+        "rt_p50_ms, rt_p95_ms FROM {}"
+    ).format(sql.Identifier(key), sql.Identifier(table))
+    rows = db.execute(query).fetchall()
     return {(r[0], r[1]): tuple(r[2:]) for r in rows}
 
 
@@ -244,10 +248,10 @@ def test_rollups_equal_a_recount_from_raw_rows_including_late_results(
 
 # -- packing ----------------------------------------------------------------------------
 
-COLUMNS = (
-    "site_id, scheduled_at, checked_at, response_time_ms, status_code, up, regex_matched, "
+SELECT_ALL_COLUMNS = (
+    "SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code, up, regex_matched, "
     "error, error_detail, dns_ms, connect_ms, tls_ms, ttfb_ms, redirects, tls_version, "
-    "tls_expires_at"
+    "tls_expires_at FROM "
 )
 
 
@@ -272,7 +276,7 @@ def test_packed_days_keep_every_check_and_take_late_results(
         )
     )  # fmt: skip
     write_results(database, rows)
-    before = db.execute(f"SELECT {COLUMNS} FROM check_results ORDER BY 1, 2").fetchall()
+    before = db.execute(SELECT_ALL_COLUMNS + "check_results ORDER BY 1, 2").fetchall()
 
     report = maintain(database, db_url, NOW, pack_after_days=1)
     assert report.days_packed == [day]
@@ -280,7 +284,7 @@ def test_packed_days_keep_every_check_and_take_late_results(
     assert db.execute(
         "SELECT count(*), sum(checks) FROM check_results_packed WHERE day = %s", (day,)
     ).fetchone() == (4, 800)
-    after = db.execute(f"SELECT {COLUMNS} FROM check_results_all ORDER BY 1, 2").fetchall()
+    after = db.execute(SELECT_ALL_COLUMNS + "check_results_all ORDER BY 1, 2").fetchall()
     assert after == before
 
     # A late result for the packed day (and a redelivery of a packed one) waits in the

@@ -127,7 +127,9 @@ def test_garbage_goes_to_the_dead_letter_topic_and_the_writer_continues(
     poison = [b"not json", b'{"v": 2}', b'{"v": 1, "site_id": 1}', b"\x00" * 900_000]
     produce(env, [(0, p) for p in poison] + [(site_id, result(site_id, T0))])
     with running_writer(env) as writer:
+        # The poison and the good row sit on different partitions: wait for both.
         wait_for(lambda: count(db, "SELECT count(*) FROM check_results") == 1, what="good row")
+        wait_for(lambda: writer.totals.dead_lettered >= 4, what="dead letters")
     assert writer.totals.dead_lettered == 4
     dead = read_all(services.kafka_bootstrap, env["WEBMON_DEAD_LETTER_TOPIC"])
     assert sorted(len(m.value() or b"") for m in dead) == sorted(len(p) for p in poison)
