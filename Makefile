@@ -61,6 +61,7 @@ bench: install ## benchmarks: scheduler, writer, checker (figures and ratios fro
 	$(BIN)/python -m bench.bench_scheduler
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
+	$(BIN)/python -m bench.bench_volume
 
 bench-engines: install ## compare the HTTP engines (httpx, aiohttp, the probe) on a local target
 	$(BIN)/python -m bench.http_engines

@@ -89,12 +89,14 @@ SELECT DISTINCT ON (r.site_id)
 -- rollup_watermark --
 -- Shared with every other writer, exclusive only while maintenance moves the mark: results
 -- older than the mark are queued for a recount of their hour (webmon_rollup_state).
-SELECT pg_advisory_xact_lock_shared(%(lock_key)s), rolled_up_to FROM webmon_rollup_state
+SELECT pg_advisory_xact_lock_shared(%(lock_key)s), counted_to FROM webmon_rollup_state
 
 -- queue_late_hours --
+-- DO UPDATE, not DO NOTHING: the row lock makes a recount that takes this hour off the
+-- queue wait for this batch's commit, so that the recount sees its rows.
 INSERT INTO webmon_rollup_queue (hour)
 SELECT unnest(%(hours)s::timestamptz[])
-    ON CONFLICT (hour) DO NOTHING
+    ON CONFLICT (hour) DO UPDATE SET hour = EXCLUDED.hour
 
 -- insert_events --
 INSERT INTO site_events (site_id, scheduled_at, checked_at, from_up, to_up, status_code,

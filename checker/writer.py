@@ -97,7 +97,7 @@ def write_results(db: Database, rows: Sequence[Row]) -> int:
     """One transaction: stage, insert new checks, update site_status and site_events, queue
     late hours for a rollup recount. Returns rows inserted."""
     with db.transaction() as conn:
-        rolled_up_to = conn.execute(
+        counted_to = conn.execute(
             QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP}
         ).fetchone()
         conn.execute(QUERIES["create_staging"])
@@ -113,8 +113,8 @@ def write_results(db: Database, rows: Sequence[Row]) -> int:
             returning = RETURNING_UP if one_per_site else RETURNING_UP_AND_SLOT
             replaced = cur.execute(QUERIES["upsert_status"] + returning).fetchall()
             _write_flips(cur, *site_flips(rows, replaced))
-            if rolled_up_to is not None and rolled_up_to[1] is not None:
-                _queue_late_hours(cur, rows, rolled_up_to[1])
+            if counted_to is not None and counted_to[1] is not None:
+                _queue_late_hours(cur, rows, counted_to[1])
     return inserted
 
 
@@ -142,10 +142,10 @@ def _write_flips(cur: Any, events: list[Event], recount: Recount) -> None:
         cur.execute(QUERIES["insert_span_events"], params)
 
 
-def _queue_late_hours(cur: Any, rows: Sequence[Row], rolled_up_to: datetime) -> None:
-    """Results for hours already rolled up: their hours are counted again."""
+def _queue_late_hours(cur: Any, rows: Sequence[Row], counted_to: datetime) -> None:
+    """Results for hours already counted: their hours are counted again."""
     hours = {
-        row[2].replace(minute=0, second=0, microsecond=0) for row in rows if row[2] < rolled_up_to
+        row[2].replace(minute=0, second=0, microsecond=0) for row in rows if row[2] < counted_to
     }
     if hours:
         cur.execute(QUERIES["queue_late_hours"], {"hours": sorted(hours)})

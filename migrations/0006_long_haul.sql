@@ -45,28 +45,42 @@ LANGUAGE sql AS $$
         (day::timestamp AT TIME ZONE 'UTC')::text, ((day + 1)::timestamp AT TIME ZONE 'UTC')::text)
 $$;
 
+-- An hour's recount reads a time range across all sites; without this it scans the whole
+-- day's partition so far (measured at 10 M rows: 4,118 pages and 76 ms for an hour of
+-- yesterday, 277 pages and 16 ms with it). 24 kB per day; the writer ~4 % slower.
+CREATE INDEX check_results_time_brin ON check_results USING brin (scheduled_at)
+    WITH (pages_per_range = 16, autosummarize = on);
+
 -- ---------------------------------------------------------------------------------------
 -- Packed days: one row per (site, UTC day), each column an array in slot order.
 
+-- A column whose values are all NULL that day (no TLS on an http site, no regex, no error)
+-- is a NULL array: an array header saved per column and row.
 CREATE TABLE check_results_packed (
     site_id          bigint NOT NULL,
     day              date NOT NULL,
     checks           integer NOT NULL,
     scheduled_at     timestamptz[] NOT NULL,
-    checked_at       timestamptz[] NOT NULL,
-    response_time_ms double precision[] NOT NULL,
-    status_code      smallint[] NOT NULL,
+    -- checked_at as milliseconds after the slot, real: to the microsecond when a check
+    -- started within 16 s of its slot (a check starts at most one interval late).
+    checked_after_ms real[] NOT NULL,
+    -- real, like the phase columns: ~7 significant digits, 0.001 ms below 10 s.
+    response_time_ms real[],
+    status_code      smallint[],
     up               boolean[] NOT NULL,
-    regex_matched    boolean[] NOT NULL,
-    error            text[] NOT NULL,
-    error_detail     text[] NOT NULL,
-    dns_ms           real[] NOT NULL,
-    connect_ms       real[] NOT NULL,
-    tls_ms           real[] NOT NULL,
-    ttfb_ms          real[] NOT NULL,
-    redirects        smallint[] NOT NULL,
-    tls_version      text[] NOT NULL,
-    tls_expires_at   timestamptz[] NOT NULL,
+    regex_matched    boolean[],
+    error            text[],
+    error_detail     text[],
+    dns_ms           real[],
+    connect_ms       real[],
+    tls_ms           real[],
+    ttfb_ms          real[],
+    redirects        smallint[],
+    tls_version      text[],
+    tls_expires_at   timestamptz[],
+    -- The value every check of the day had (then the array is NULL): the usual case.
+    tls_version_all    text,
+    tls_expires_at_all timestamptz,
     PRIMARY KEY (site_id, day)
 ) PARTITION BY RANGE (day);
 
@@ -75,10 +89,17 @@ CREATE TABLE check_results_packed_default PARTITION OF check_results_packed DEFA
 -- The columns of check_results in order, as a packed row's arrays unnest them.
 CREATE FUNCTION webmon_unpack(p check_results_packed) RETURNS SETOF check_results
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT p.site_id, u.*
-      FROM unnest(p.scheduled_at, p.checked_at, p.response_time_ms, p.status_code, p.up,
+    SELECT p.site_id, u.scheduled_at, u.scheduled_at + u.checked_after_ms * interval '1 ms',
+           u.response_time_ms, u.status_code, u.up, u.regex_matched, u.error, u.error_detail,
+           u.dns_ms, u.connect_ms, u.tls_ms, u.ttfb_ms, u.redirects,
+           coalesce(u.tls_version, p.tls_version_all),
+           coalesce(u.tls_expires_at, p.tls_expires_at_all)
+      FROM unnest(p.scheduled_at, p.checked_after_ms, p.response_time_ms, p.status_code, p.up,
                   p.regex_matched, p.error, p.error_detail, p.dns_ms, p.connect_ms, p.tls_ms,
-                  p.ttfb_ms, p.redirects, p.tls_version, p.tls_expires_at) AS u
+                  p.ttfb_ms, p.redirects, p.tls_version, p.tls_expires_at)
+           AS u(scheduled_at, checked_after_ms, response_time_ms, status_code, up,
+                regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms, ttfb_ms,
+                redirects, tls_version, tls_expires_at)
 $$;
 
 -- Every result, raw or packed, one row per check. Filter on site_id: it reaches both sides.
@@ -109,6 +130,12 @@ RETURNS SETOF check_results LANGUAGE sql STABLE AS $$
      ORDER BY site_id, scheduled_at, src
 $$;
 
+-- NULL for an array of NULLs.
+CREATE FUNCTION webmon_nonnull(a anyarray) RETURNS anyarray
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN cardinality(array_remove(a, NULL)) > 0 THEN a END
+$$;
+
 -- Packs day `d` into one row per site and drops its raw partition. When the day was packed
 -- before, folds in the late rows of that day that waited in the default partition (only
 -- their sites are repacked). Returns the checks packed, NULL when there was nothing to do.
@@ -127,26 +154,45 @@ BEGIN
             RETURN NULL;
         END IF;
     END IF;
+    -- No writer may add a row to what is being packed: a late result waits (and is then
+    -- stored in the default partition, as for any packed day).
+    IF to_regclass(raw) IS NOT NULL THEN
+        EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', raw);
+    END IF;
+    LOCK TABLE check_results_default IN SHARE ROW EXCLUSIVE MODE;
     PERFORM webmon_ensure_partition('check_results_packed',
                                     format('check_results_packed_%s', to_char(d, 'YYYYMMDD')),
                                     'day', d::text, (d + 1)::text);
     CREATE TEMP TABLE webmon_packing ON COMMIT DROP AS
     SELECT site_id, d AS day, count(*)::integer AS checks,
            array_agg(scheduled_at ORDER BY scheduled_at) AS scheduled_at,
-           array_agg(checked_at ORDER BY scheduled_at) AS checked_at,
-           array_agg(response_time_ms ORDER BY scheduled_at) AS response_time_ms,
-           array_agg(status_code ORDER BY scheduled_at) AS status_code,
+           array_agg((extract(epoch FROM checked_at - scheduled_at) * 1000)::real
+                     ORDER BY scheduled_at) AS checked_after_ms,
+           webmon_nonnull(array_agg(response_time_ms::real ORDER BY scheduled_at)) AS response_time_ms,
+           webmon_nonnull(array_agg(status_code ORDER BY scheduled_at)) AS status_code,
            array_agg(up ORDER BY scheduled_at) AS up,
-           array_agg(regex_matched ORDER BY scheduled_at) AS regex_matched,
-           array_agg(error ORDER BY scheduled_at) AS error,
-           array_agg(error_detail ORDER BY scheduled_at) AS error_detail,
-           array_agg(dns_ms ORDER BY scheduled_at) AS dns_ms,
-           array_agg(connect_ms ORDER BY scheduled_at) AS connect_ms,
-           array_agg(tls_ms ORDER BY scheduled_at) AS tls_ms,
-           array_agg(ttfb_ms ORDER BY scheduled_at) AS ttfb_ms,
-           array_agg(redirects ORDER BY scheduled_at) AS redirects,
-           array_agg(tls_version ORDER BY scheduled_at) AS tls_version,
-           array_agg(tls_expires_at ORDER BY scheduled_at) AS tls_expires_at
+           webmon_nonnull(array_agg(regex_matched ORDER BY scheduled_at)) AS regex_matched,
+           webmon_nonnull(array_agg(error ORDER BY scheduled_at)) AS error,
+           webmon_nonnull(array_agg(error_detail ORDER BY scheduled_at)) AS error_detail,
+           webmon_nonnull(array_agg(dns_ms ORDER BY scheduled_at)) AS dns_ms,
+           webmon_nonnull(array_agg(connect_ms ORDER BY scheduled_at)) AS connect_ms,
+           webmon_nonnull(array_agg(tls_ms ORDER BY scheduled_at)) AS tls_ms,
+           webmon_nonnull(array_agg(ttfb_ms ORDER BY scheduled_at)) AS ttfb_ms,
+           webmon_nonnull(array_agg(redirects ORDER BY scheduled_at)) AS redirects,
+           CASE WHEN count(tls_version) < count(*) OR min(tls_version) <> max(tls_version)
+                THEN webmon_nonnull(array_agg(tls_version ORDER BY scheduled_at))
+           END AS tls_version,
+           CASE WHEN count(tls_expires_at) < count(*)
+                  OR min(tls_expires_at) <> max(tls_expires_at)
+                THEN webmon_nonnull(array_agg(tls_expires_at ORDER BY scheduled_at))
+           END AS tls_expires_at,
+           CASE WHEN count(tls_version) = count(*) AND min(tls_version) = max(tls_version)
+                THEN min(tls_version)
+           END AS tls_version_all,
+           CASE WHEN count(tls_expires_at) = count(*)
+                 AND min(tls_expires_at) = max(tls_expires_at)
+                THEN min(tls_expires_at)
+           END AS tls_expires_at_all
       FROM webmon_day_results(d, late)
      GROUP BY site_id;
     DELETE FROM check_results_packed
@@ -197,19 +243,28 @@ CREATE TABLE check_rollups_daily (
 
 CREATE TABLE check_rollups_daily_default PARTITION OF check_rollups_daily DEFAULT;
 
--- Rollups up to `rolled_up_to` (an hour boundary) are done. The writer takes this row's
--- advisory lock shared for each batch and queues the hours of results older than it; the
--- maintenance job takes it exclusively only to move the mark and take the queue, so a
--- result is either seen by the recount or queued for the next one.
+-- Where the rollups stand. Hours before `counted_to` are either rolled up or queued in
+-- webmon_rollup_queue: the writer takes this row's advisory lock shared for each batch and
+-- queues the hours of results older than `counted_to`; maintenance takes it exclusively
+-- only to move `counted_to` (queueing the hours it passes), so a result is either
+-- committed before the move or queued. Maintenance then recounts queued hours, each in the
+-- transaction that takes it off the queue (a stop or a crash leaves it queued), and moves
+-- `rolled_up_to` and `days_rolled_to`, which the queries trust, once the queue is through.
 CREATE TABLE webmon_rollup_state (
     singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    counted_to     timestamptz,
     rolled_up_to   timestamptz,
     days_rolled_to date
 );
-INSERT INTO webmon_rollup_state (rolled_up_to, days_rolled_to) VALUES (NULL, NULL);
+INSERT INTO webmon_rollup_state DEFAULT VALUES;
 
 CREATE TABLE webmon_rollup_queue (
     hour timestamptz PRIMARY KEY
+);
+
+-- Days with a recounted hour, recounted once they have closed.
+CREATE TABLE webmon_rollup_day_queue (
+    day date PRIMARY KEY
 );
 
 CREATE FUNCTION webmon_month_partition(parent text, month date) RETURNS boolean

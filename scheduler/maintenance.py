@@ -5,9 +5,10 @@ Each run, under a session advisory lock that the other schedulers' runs skip:
 1. `check_results` partitions for today and the next days exist (an insert never fails:
    the default partition catches the rest, and creating a day moves its strays in).
 2. Late results of already packed days, waiting in the default partition, are folded in.
-3. The rollup mark moves to the last hour that closed `ROLLUP_SETTLE` ago; every hour
-   between the old and the new mark, and every hour a writer queued because a result
-   arrived after its hour was rolled up, is recounted; so is each day that closed.
+3. The rollup mark moves to the last hour that closed `ROLLUP_SETTLE` ago, queueing the
+   hours it passes; every queued hour (also those a writer queued because a result came
+   after its hour was counted) is recounted in the transaction that takes it off the
+   queue, and so is each closed day with a recounted hour.
 4. Raw days older than `pack_after_days` (and already rolled up) are packed.
 5. Days past `retention_days` and rollup months past `rollup_retention_days` are dropped.
 
@@ -160,37 +161,31 @@ class Maintenance:
                 logger.info("maintenance.late_results_folded day=%s", day)
 
     def _roll_up(self, conn: Connection, now: datetime, report: MaintenanceReport) -> None:
-        mark = hour_floor(now - ROLLUP_SETTLE)
+        new_mark = hour_floor(now - ROLLUP_SETTLE)
         with conn.transaction():
             conn.execute(QUERIES["rollup_lock"], {"lock_key": locks.ROLLUP})
-            old_mark, days_rolled_to = conn.execute(QUERIES["rollup_state"]).fetchone()  # type: ignore[misc]
-            queued = [row[0] for row in conn.execute(QUERIES["take_rollup_queue"]).fetchall()]
-            if old_mark is None or mark > old_mark:
-                conn.execute(QUERIES["move_rollup_mark"], {"mark": mark})
-        if old_mark is None:
-            first = conn.execute(QUERIES["first_result"]).fetchone()[0]  # type: ignore[index]
-            old_mark = hour_floor(first) if first is not None and first < mark else mark
-        hours = set(queued)
-        hour = old_mark
-        while hour < mark:
-            hours.add(hour)
-            hour += HOUR
-        for hour in sorted(hours):
+            old_mark = conn.execute(QUERIES["rollup_state"]).fetchone()[0]  # type: ignore[index]
+            if old_mark is None:  # the first run: from the first result on
+                first = conn.execute(QUERIES["first_result"]).fetchone()[0]  # type: ignore[index]
+                old_mark = hour_floor(first) if first is not None else new_mark
+            if new_mark > old_mark:
+                conn.execute(QUERIES["count_up_to"], {"old": old_mark, "new": new_mark})
+        mark = max(old_mark, new_mark)
+        # Each hour leaves the queue in the transaction that recounts it.
+        for (hour,) in conn.execute(QUERIES["queued_hours"], {"mark": mark}).fetchall():
             self._step()
-            conn.execute(QUERIES["rollup_hour"], {"hour": hour})
+            with conn.transaction():
+                conn.execute(QUERIES["take_hour"], {"hour": hour})
+                conn.execute(QUERIES["rollup_hour"], {"hour": hour})
             report.hours_rolled += 1
-        # Days that closed since the last run, and the days of recounted late hours.
-        mark_day = utc_day(mark)
-        days = {utc_day(h) for h in queued if utc_day(h) < mark_day}
-        day = days_rolled_to if days_rolled_to is not None else utc_day(old_mark)
-        while day < mark_day:
-            days.add(day)
-            day += timedelta(days=1)
-        for day in sorted(days):
+        closed = {"before": utc_day(mark)}
+        for (day,) in conn.execute(QUERIES["queued_days"], closed).fetchall():
             self._step()
-            conn.execute(QUERIES["rollup_day"], {"day": day})
+            with conn.transaction():
+                conn.execute(QUERIES["take_day"], {"day": day})
+                conn.execute(QUERIES["rollup_day"], {"day": day})
             report.days_rolled += 1
-        conn.execute(QUERIES["days_rolled"], {"day": mark_day})
+        conn.execute(QUERIES["rolled_up"])
         if report.hours_rolled or report.days_rolled:
             logger.info(
                 "maintenance.rolled_up hours=%d days=%d mark=%s",
@@ -206,10 +201,13 @@ class Maintenance:
         raw_days: dict[date, str],
         report: MaintenanceReport,
     ) -> None:
-        rolled = conn.execute(QUERIES["rollup_state"]).fetchone()
-        days_rolled_to = rolled[1] if rolled else None
+        """Days older than `pack_before` whose rollups are complete."""
+        state = conn.execute(QUERIES["rollup_state"]).fetchone()
+        days_rolled_to = state[2] if state else None
         for day in sorted(raw_days):
             if day >= pack_before or days_rolled_to is None or day >= days_rolled_to:
+                continue
+            if conn.execute(QUERIES["day_pending"], {"day": day}).fetchone()[0]:  # type: ignore[index]
                 continue
             self._step()
             packed = conn.execute(QUERIES["pack_day"], {"day": day}).fetchone()[0]  # type: ignore[index]

@@ -62,26 +62,66 @@ SELECT DISTINCT (scheduled_at AT TIME ZONE 'UTC')::date
 SELECT pg_advisory_xact_lock(%(lock_key)s)
 
 -- rollup_state --
-SELECT rolled_up_to, days_rolled_to FROM webmon_rollup_state
-
--- take_rollup_queue --
-DELETE FROM webmon_rollup_queue RETURNING hour
-
--- move_rollup_mark --
-UPDATE webmon_rollup_state SET rolled_up_to = %(mark)s
+SELECT counted_to, rolled_up_to, days_rolled_to FROM webmon_rollup_state
 
 -- first_result --
 SELECT min(scheduled_at) FROM check_results
 
+-- count_up_to --
+-- Queues every hour from the old mark to the new one, and moves the mark.
+WITH queued AS (
+    INSERT INTO webmon_rollup_queue (hour)
+    SELECT generate_series(%(old)s::timestamptz, %(new)s::timestamptz - interval '1 hour',
+                           interval '1 hour')
+        ON CONFLICT (hour) DO NOTHING
+)
+UPDATE webmon_rollup_state SET counted_to = %(new)s
+
+-- queued_hours --
+SELECT hour FROM webmon_rollup_queue WHERE hour < %(mark)s ORDER BY hour
+
+-- take_hour --
+-- Waits for a writer that is queueing this hour right now (its row lock), so the recount
+-- that follows in this transaction sees that writer's rows.
+DELETE FROM webmon_rollup_queue WHERE hour = %(hour)s
+
 -- rollup_hour --
+WITH day AS (
+    INSERT INTO webmon_rollup_day_queue (day)
+    VALUES ((%(hour)s::timestamptz AT TIME ZONE 'UTC')::date)
+        ON CONFLICT (day) DO NOTHING
+)
 SELECT webmon_rollup_hour(%(hour)s)
+
+-- queued_days --
+SELECT day FROM webmon_rollup_day_queue WHERE day < %(before)s ORDER BY day
+
+-- take_day --
+DELETE FROM webmon_rollup_day_queue WHERE day = %(day)s
 
 -- rollup_day --
 SELECT webmon_rollup_day(%(day)s)
 
--- days_rolled --
-UPDATE webmon_rollup_state SET days_rolled_to = greatest(days_rolled_to, %(day)s)
- WHERE days_rolled_to IS NULL OR days_rolled_to < %(day)s
+-- rolled_up --
+-- What the queries may trust: hours (days) up to the first one still queued. Hours that
+-- were queued again by a late result keep their earlier counts meanwhile, so they do not
+-- hold the mark back.
+UPDATE webmon_rollup_state
+   SET rolled_up_to = least(counted_to, coalesce(
+           (SELECT min(hour) FROM webmon_rollup_queue
+             WHERE hour >= coalesce(rolled_up_to, '-infinity')), counted_to)),
+       days_rolled_to = least((counted_to AT TIME ZONE 'UTC')::date, coalesce(
+           (SELECT min(day) FROM webmon_rollup_day_queue
+             WHERE day >= coalesce(days_rolled_to, '-infinity')),
+           (counted_to AT TIME ZONE 'UTC')::date))
+RETURNING rolled_up_to, days_rolled_to
+
+-- day_pending --
+-- Whether a day still has hours or itself queued for a recount.
+SELECT EXISTS (SELECT 1 FROM webmon_rollup_queue
+                WHERE hour >= %(day)s::date::timestamp AT TIME ZONE 'UTC'
+                  AND hour < (%(day)s::date + 1)::timestamp AT TIME ZONE 'UTC')
+    OR EXISTS (SELECT 1 FROM webmon_rollup_day_queue WHERE day = %(day)s)
 
 -- pack_day --
 SELECT webmon_pack_day(%(day)s)

@@ -7,6 +7,7 @@ transaction (`write_results`), as they would from Kafka.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -364,3 +365,41 @@ def test_site_events_hold_exactly_the_flips_when_results_arrive_out_of_order(
     # site_status holds the newest result whatever the order.
     latest = db.execute("SELECT site_id, scheduled_at, up FROM site_status ORDER BY 1").fetchall()
     assert latest == [(s[-1][0], s[-1][2], s[-1][6]) for s in scripts]
+
+
+class StopAfter(threading.Event):
+    """A stop request that arrives after `calls` checks of it: a run cut short mid-way."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def is_set(self) -> bool:
+        self.calls -= 1
+        return self.calls < 0 or super().is_set()
+
+
+def test_a_run_cut_short_leaves_its_work_queued_for_the_next(
+    db: Conn, database: Database, db_url: str
+) -> None:
+    (site,) = add_sites(db, 1)
+    start = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
+    write_results(database, [result(site, start + timedelta(minutes=k), True) for k in range(300)])
+    now = datetime(2026, 11, 23, 1, 15, tzinfo=UTC)
+    cut = Maintenance(database, settings(db_url), stop=StopAfter(2), clock=lambda: now).run()
+    assert cut is not None and not cut.finished and cut.hours_rolled == 2
+    # The queries do not trust the hours that are still queued.
+    state = db.execute("SELECT counted_to, rolled_up_to FROM webmon_rollup_state").fetchone()
+    assert state == (datetime(2026, 11, 23, 1, tzinfo=UTC), None)
+
+    report = maintain(database, db_url, now)
+    assert report.hours_rolled == 3 and report.days_rolled == 1
+    hours = db.execute("SELECT hour, checks FROM check_rollups_hourly ORDER BY 1").fetchall()
+    assert hours == [(start + timedelta(hours=h), 60) for h in range(5)]
+    assert db.execute("SELECT checks FROM check_rollups_daily").fetchall() == [(240,)]
+    assert db.execute(
+        "SELECT rolled_up_to, days_rolled_to FROM webmon_rollup_state"
+    ).fetchone() == (
+        datetime(2026, 11, 23, 1, tzinfo=UTC),
+        date(2026, 11, 23),
+    )
