@@ -24,10 +24,11 @@ from datetime import datetime
 from typing import Any
 
 import confluent_kafka
+import psycopg
 
 from checker.flips import Event, Recount, site_flips
 from shared import locks
-from shared.db import Database, insert_or_fallback
+from shared.db import Connection, Database, insert_or_fallback
 from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError, MessageError
 from shared.health import Backoff, DependencyState
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
@@ -111,11 +112,19 @@ def write_results(db: Database, rows: Sequence[Row]) -> int:
             )
             one_per_site = len(rows) == len({row[0] for row in rows})
             returning = RETURNING_UP if one_per_site else RETURNING_UP_AND_SLOT
-            replaced = cur.execute(QUERIES["upsert_status"] + returning).fetchall()
+            replaced = _upsert_status(conn, returning)
             _write_flips(cur, *site_flips(rows, replaced))
             if counted_to is not None and counted_to[1] is not None:
                 _queue_late_hours(cur, rows, counted_to[1])
     return inserted
+
+
+def _upsert_status(conn: Connection, returning: str) -> list[tuple[Any, ...]]:
+    try:
+        with conn.transaction():
+            return conn.execute(QUERIES["upsert_status"] + returning).fetchall()
+    except psycopg.errors.ForeignKeyViolation:  # a site was deleted meanwhile
+        return conn.execute(QUERIES["upsert_status_known_sites"] + returning).fetchall()
 
 
 def _write_flips(cur: Any, events: list[Event], recount: Recount) -> None:

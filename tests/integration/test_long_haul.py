@@ -403,3 +403,12 @@ def test_a_run_cut_short_leaves_its_work_queued_for_the_next(
         datetime(2026, 11, 23, 1, tzinfo=UTC),
         date(2026, 11, 23),
     )
+
+
+def test_results_of_a_deleted_site_do_not_stop_the_batch(db: Conn, database: Database) -> None:
+    kept, deleted = add_sites(db, 2)
+    slot = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    db.execute("DELETE FROM sites WHERE id = %s", (deleted,))
+    batch = [result(kept, slot, True), result(deleted, slot, False)]
+    assert write_results(database, batch) == 2
+    assert db.execute("SELECT site_id FROM site_status").fetchall() == [(kept,)]
