@@ -29,11 +29,13 @@ def site_flips(
     """Flips found from the batch alone, and the sites that need a recount in SQL.
 
     `replaced` holds (site_id, up[, slot]) of the latest result each site had before the
-    batch's newest replaced it (up None: the site had none), as the status upsert returned
-    them; sites it did not return had nothing newer in the batch. The slot is needed only
-    when a site has more than one result in the batch.
+    batch's newest replaced it, as the status upsert returned them. Up None: the site had
+    no status, so nothing of it was stored before (the writer stores a site's results and
+    its status in one transaction) and its batch is its whole history so far. Sites the
+    upsert did not return had nothing newer in the batch: a late or repeated result. The
+    slot is needed only when a site has more than one result in the batch.
     """
-    before = {r[0]: r[1:] for r in replaced if r[1] is not None}
+    before = {r[0]: r[1:] for r in replaced}
     events: list[Event] = []
     recount: Recount = {}
     if len(rows) == len({row[0] for row in rows}):  # one result per site: the usual batch
@@ -52,10 +54,10 @@ def site_flips(
         site_rows.sort(key=lambda r: r[2])  # slot order
         first, last = site_rows[0][2], site_rows[-1][2]
         state = before.get(site)
-        if state is None or first <= state[1]:
+        if state is None or (state[0] is not None and first <= state[1]):
             recount[site] = (first, last)
             continue
-        previous_up, previous_slot = state
+        previous_up, previous_slot = state[0], (state[1] if state[0] is not None else None)
         for row in site_rows:
             slot, checked, status, up = row[2], row[3], row[5], row[6]
             error, detail = row[8], row[9]

@@ -37,10 +37,11 @@ def test_the_same_result_twice_in_a_batch_counts_once() -> None:
     assert len(events) == 1
 
 
-def test_late_redelivered_and_first_results_go_to_a_recount() -> None:
+def test_late_and_redelivered_results_go_to_a_recount() -> None:
     batch = [row(1, 0, False), row(2, 5, True), row(2, 7, False), row(3, 1, True)]
-    events, recount = site_flips(batch, [(1, True, T0), (3, True, T0)])
-    # Site 1: a result for the stored slot (a redelivery); site 2: no stored state yet.
+    # Site 1: a result for the stored slot (a redelivery, not returned by the upsert);
+    # site 2: the batch holds one result older than the one it replaced.
+    events, recount = site_flips(batch, [(2, True, T0 + timedelta(minutes=6)), (3, True, T0)])
     assert recount == {
         1: (T0, T0),
         2: (T0 + timedelta(minutes=5), T0 + timedelta(minutes=7)),
@@ -48,11 +49,22 @@ def test_late_redelivered_and_first_results_go_to_a_recount() -> None:
     assert events == []  # site 3 stays up
 
 
+def test_a_site_without_status_starts_its_history_with_the_batch() -> None:
+    batch = [row(5, 1, True), row(5, 2, False), row(6, 1, False)]
+    events, recount = site_flips(batch, [(5, None, None), (6, None, None)])
+    assert recount == {}
+    assert sorted((e[0], e[1], e[3], e[4]) for e in events) == [
+        (5, T0 + timedelta(minutes=1), None, True),
+        (5, T0 + timedelta(minutes=2), True, False),
+        (6, T0 + timedelta(minutes=1), None, False),
+    ]
+
+
 def test_one_result_per_site_uses_the_replaced_state() -> None:
     batch = [row(1, 2, False), row(2, 2, True), row(3, 2, True), row(4, 2, True)]
     # Site 3 was not returned (its stored result is as new); site 4 had no status.
     replaced = [(1, True), (2, True), (4, None)]
     events, recount = site_flips(batch, replaced)
-    assert [(e[0], e[3], e[4]) for e in events] == [(1, True, False)]
+    assert [(e[0], e[3], e[4]) for e in events] == [(1, True, False), (4, None, True)]
     slot = T0 + timedelta(minutes=2)
-    assert recount == {3: (slot, slot), 4: (slot, slot)}
+    assert recount == {3: (slot, slot)}
