@@ -417,14 +417,28 @@ def time_queries(
 DENSE = """
 INSERT INTO dense_packed
 SELECT site_id, DATE '2000-01-01', count(*),
-       array_agg(scheduled_at ORDER BY scheduled_at), array_agg(checked_at ORDER BY scheduled_at),
-       array_agg(response_time_ms ORDER BY scheduled_at),
-       array_agg(status_code ORDER BY scheduled_at), array_agg(up ORDER BY scheduled_at),
-       array_agg(regex_matched ORDER BY scheduled_at), array_agg(error ORDER BY scheduled_at),
-       array_agg(error_detail ORDER BY scheduled_at), array_agg(dns_ms ORDER BY scheduled_at),
-       array_agg(connect_ms ORDER BY scheduled_at), array_agg(tls_ms ORDER BY scheduled_at),
-       array_agg(ttfb_ms ORDER BY scheduled_at), array_agg(redirects ORDER BY scheduled_at),
-       array_agg(tls_version ORDER BY scheduled_at), array_agg(tls_expires_at ORDER BY scheduled_at)
+       array_agg(scheduled_at ORDER BY scheduled_at),
+       array_agg((extract(epoch FROM checked_at - scheduled_at) * 1000)::real
+                 ORDER BY scheduled_at),
+       webmon_nonnull(array_agg(response_time_ms::real ORDER BY scheduled_at)),
+       webmon_nonnull(array_agg(status_code ORDER BY scheduled_at)),
+       array_agg(up ORDER BY scheduled_at),
+       webmon_nonnull(array_agg(regex_matched ORDER BY scheduled_at)),
+       webmon_nonnull(array_agg(error ORDER BY scheduled_at)),
+       webmon_nonnull(array_agg(error_detail ORDER BY scheduled_at)),
+       webmon_nonnull(array_agg(dns_ms ORDER BY scheduled_at)),
+       webmon_nonnull(array_agg(connect_ms ORDER BY scheduled_at)),
+       webmon_nonnull(array_agg(tls_ms ORDER BY scheduled_at)),
+       webmon_nonnull(array_agg(ttfb_ms ORDER BY scheduled_at)),
+       webmon_nonnull(array_agg(redirects ORDER BY scheduled_at)),
+       CASE WHEN count(tls_version) < count(*) OR min(tls_version) <> max(tls_version)
+            THEN webmon_nonnull(array_agg(tls_version ORDER BY scheduled_at)) END,
+       CASE WHEN count(tls_expires_at) < count(*) OR min(tls_expires_at) <> max(tls_expires_at)
+            THEN webmon_nonnull(array_agg(tls_expires_at ORDER BY scheduled_at)) END,
+       CASE WHEN count(tls_version) = count(*) AND min(tls_version) = max(tls_version)
+            THEN min(tls_version) END,
+       CASE WHEN count(tls_expires_at) = count(*) AND min(tls_expires_at) = max(tls_expires_at)
+            THEN min(tls_expires_at) END
   FROM check_results_all
  WHERE site_id <= %(sites)s
  GROUP BY site_id
@@ -434,7 +448,8 @@ SELECT site_id, DATE '2000-01-01', count(*),
 def dense_packed_bytes(url: str, sites: int) -> tuple[float, float]:
     """Bytes per check when a packed row holds ~1,000 checks (what a day of a site checked
     every ~90 s gives), not the ~33 of the grid above: each of the first `sites` sites'
-    checks packed into one row, in a scratch table of the same shape. And checks per row."""
+    checks packed into one row, in a scratch table of the same shape (the same encoding as
+    webmon_pack_day in migrations/0006). And checks per row."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TEMP TABLE dense_packed (LIKE check_results_packed INCLUDING ALL)")
         conn.execute(DENSE, {"sites": sites})
