@@ -57,7 +57,7 @@ format: install ## apply ruff's fixes and formatting
 test: install ## run the whole test suite (starts a private embedded stack when none is configured)
 	$(BIN)/pytest
 
-bench: install ## benchmarks: scheduler, writer, checker (figures and ratios from one run each)
+bench: install ## benchmarks: scheduler, writer, checker, history volume (figures and ratios)
 	$(BIN)/python -m bench.bench_scheduler
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
