@@ -165,10 +165,11 @@ class Maintenance:
         with conn.transaction():
             conn.execute(QUERIES["rollup_lock"], {"lock_key": locks.ROLLUP})
             old_mark = conn.execute(QUERIES["rollup_state"]).fetchone()[0]  # type: ignore[index]
+            first_run = old_mark is None
             if old_mark is None:  # the first run: from the first result on
                 first = conn.execute(QUERIES["first_result"]).fetchone()[0]  # type: ignore[index]
                 old_mark = hour_floor(first) if first is not None else new_mark
-            if new_mark > old_mark:
+            if new_mark > old_mark or first_run:
                 conn.execute(QUERIES["count_up_to"], {"old": old_mark, "new": new_mark})
         mark = max(old_mark, new_mark)
         # Each hour leaves the queue in the transaction that recounts it.

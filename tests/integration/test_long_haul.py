@@ -412,3 +412,17 @@ def test_results_of_a_deleted_site_do_not_stop_the_batch(db: Conn, database: Dat
     batch = [result(kept, slot, True), result(deleted, slot, False)]
     assert write_results(database, batch) == 2
     assert db.execute("SELECT site_id FROM site_status").fetchall() == [(kept,)]
+
+
+def test_the_first_run_on_an_empty_database_sets_the_marks(
+    db: Conn, database: Database, db_url: str
+) -> None:
+    maintain(database, db_url, NOW)
+    marks = db.execute("SELECT counted_to, rolled_up_to FROM webmon_rollup_state").fetchone()
+    assert marks == (datetime(2026, 11, 23, 12, tzinfo=UTC),) * 2
+    # A result for an hour before the mark is then queued by the writer.
+    (site,) = add_sites(db, 1)
+    write_results(database, [result(site, datetime(2026, 11, 23, 11, 30, tzinfo=UTC), True)])
+    assert db.execute("SELECT hour FROM webmon_rollup_queue").fetchall() == [
+        (datetime(2026, 11, 23, 11, tzinfo=UTC),)
+    ]
