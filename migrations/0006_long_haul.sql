@@ -155,9 +155,10 @@ BEGIN
         END IF;
     END IF;
     -- No writer may add a row to what is being packed: a late result waits (and is then
-    -- stored in the default partition, as for any packed day).
+    -- stored in the default partition, as for any packed day). SHARE, not ACCESS
+    -- EXCLUSIVE: readers (the writer's recounts, dashboards) go on until the final DROP.
     IF to_regclass(raw) IS NOT NULL THEN
-        EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', raw);
+        EXECUTE format('LOCK TABLE %I IN SHARE MODE', raw);
     END IF;
     LOCK TABLE check_results_default IN SHARE ROW EXCLUSIVE MODE;
     PERFORM webmon_ensure_partition('check_results_packed',
