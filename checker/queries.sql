@@ -54,7 +54,7 @@ SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
 -- later slot; the row lock taken by ON CONFLICT (kept until commit, also where the WHERE
 -- fails) makes concurrent writers safe. The writer appends a RETURNING clause: the state
 -- each replaced or new row replaced. A result of a site deleted meanwhile fails the
--- foreign key; then `upsert_status_known_sites` runs instead. (Joining `sites` here
+-- foreign key; then `drop_unknown_sites` runs and this again. (Joining `sites` here
 -- always cost a hash of the whole table per batch: 2 ms at 10,000 sites.)
 INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
                          up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
@@ -87,39 +87,10 @@ SELECT DISTINCT ON (r.site_id)
        previous_up = site_status.up
  WHERE site_status.scheduled_at < EXCLUDED.scheduled_at
 
--- upsert_status_known_sites --
--- The same, skipping results of sites that were deleted.
-INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
-                         up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
-                         ttfb_ms, redirects, tls_version, tls_expires_at, updated_at)
-SELECT DISTINCT ON (r.site_id)
-       r.site_id, r.url, r.scheduled_at, r.checked_at, r.response_time_ms, r.status_code,
-       r.up, r.regex_matched, r.error, r.error_detail, r.dns_ms, r.connect_ms, r.tls_ms,
-       r.ttfb_ms, r.redirects, r.tls_version, r.tls_expires_at, now()
-  FROM results_staging r
-  JOIN sites s ON s.id = r.site_id
- ORDER BY r.site_id, r.scheduled_at DESC
-    ON CONFLICT (site_id) DO UPDATE
-   SET url = EXCLUDED.url,
-       scheduled_at = EXCLUDED.scheduled_at,
-       checked_at = EXCLUDED.checked_at,
-       response_time_ms = EXCLUDED.response_time_ms,
-       status_code = EXCLUDED.status_code,
-       up = EXCLUDED.up,
-       regex_matched = EXCLUDED.regex_matched,
-       error = EXCLUDED.error,
-       error_detail = EXCLUDED.error_detail,
-       dns_ms = EXCLUDED.dns_ms,
-       connect_ms = EXCLUDED.connect_ms,
-       tls_ms = EXCLUDED.tls_ms,
-       ttfb_ms = EXCLUDED.ttfb_ms,
-       redirects = EXCLUDED.redirects,
-       tls_version = EXCLUDED.tls_version,
-       tls_expires_at = EXCLUDED.tls_expires_at,
-       updated_at = EXCLUDED.updated_at,
-       previous_scheduled_at = site_status.scheduled_at,
-       previous_up = site_status.up
- WHERE site_status.scheduled_at < EXCLUDED.scheduled_at
+-- drop_unknown_sites --
+-- After the status upsert hit the foreign key: results of sites deleted meanwhile keep
+-- their check_results rows (inserted already) but get no status.
+DELETE FROM results_staging r WHERE NOT EXISTS (SELECT 1 FROM sites s WHERE s.id = r.site_id)
 
 -- rollup_watermark --
 -- Shared with every other writer, exclusive only while maintenance moves the mark: results

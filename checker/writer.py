@@ -98,9 +98,9 @@ def write_results(db: Database, rows: Sequence[Row]) -> int:
     """One transaction: stage, insert new checks, update site_status and site_events, queue
     late hours for a rollup recount. Returns rows inserted."""
     with db.transaction() as conn:
-        counted_to = conn.execute(
+        _, counted_to = conn.execute(
             QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP}
-        ).fetchone()
+        ).fetchone() or (None, None)
         conn.execute(QUERIES["create_staging"])
         with conn.cursor() as cur:
             with cur.copy(QUERIES["copy_staging"]) as copy:
@@ -114,8 +114,8 @@ def write_results(db: Database, rows: Sequence[Row]) -> int:
             returning = RETURNING_UP if one_per_site else RETURNING_UP_AND_SLOT
             replaced = _upsert_status(conn, returning)
             _write_flips(cur, *site_flips(rows, replaced))
-            if counted_to is not None and counted_to[1] is not None:
-                _queue_late_hours(cur, rows, counted_to[1])
+            if counted_to is not None:
+                _queue_late_hours(cur, rows, counted_to)
     return inserted
 
 
@@ -124,7 +124,8 @@ def _upsert_status(conn: Connection, returning: str) -> list[tuple[Any, ...]]:
         with conn.transaction():
             return conn.execute(QUERIES["upsert_status"] + returning).fetchall()
     except psycopg.errors.ForeignKeyViolation:  # a site was deleted meanwhile
-        return conn.execute(QUERIES["upsert_status_known_sites"] + returning).fetchall()
+        conn.execute(QUERIES["drop_unknown_sites"])
+        return conn.execute(QUERIES["upsert_status"] + returning).fetchall()
 
 
 def _write_flips(cur: Any, events: list[Event], recount: Recount) -> None:
