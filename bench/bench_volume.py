@@ -30,7 +30,6 @@ import random
 import re
 import statistics
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,14 +37,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
-from bench.common import report, services
+from bench.common import report, scratch_database, services
 from checker.writer import write_results
 from scheduler.maintenance import Maintenance, MaintenanceReport
 from shared.db import Connection, Database, connect
 from shared.messages import ResultRow
-from shared.migrate import migrate_database
 from shared.queries import load_queries
 from shared.settings import SchedulerSettings
 
@@ -70,26 +67,6 @@ def database_server() -> Iterator[str]:
         return
     with services() as (url, _bootstrap):
         yield url
-
-
-@contextmanager
-def scratch_database(server_url: str, keep: bool = False) -> Iterator[str]:
-    """A fresh migrated database on the server, dropped afterwards (unless `keep`)."""
-    name = f"webmon_volume_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(server_url, dbname=name)
-    try:
-        migrate_database(url)
-        yield url
-    finally:
-        if keep:
-            print(f"kept database {name}", flush=True)
-        else:
-            with psycopg.connect(server_url, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
 
 
 def sql_one(url: str, query: str, params: Any = None) -> Any:
@@ -514,8 +491,8 @@ def main() -> None:
 
     with (
         database_server() as server,
-        scratch_database(server, args.keep) as url,
-        scratch_database(server, args.keep) as bare_url,
+        scratch_database(server, "webmon_volume", args.keep) as url,
+        scratch_database(server, "webmon_volume", args.keep) as bare_url,
     ):
         # 1. Thirty days of history through the writer.
         register(url, sites, interval_s)

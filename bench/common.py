@@ -72,24 +72,33 @@ def services() -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
+def scratch_database(server_url: str, prefix: str, keep: bool = False) -> Iterator[str]:
+    """A fresh migrated database on the server, dropped afterwards (unless `keep`)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = psycopg.conninfo.make_conninfo(server_url, dbname=name)
+        migrate_database(url)
+        yield url
+    finally:
+        if keep:
+            print(f"kept database {name}", flush=True)
+        else:
+            with psycopg.connect(server_url, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+@contextmanager
 def bench_env(url: str, bootstrap: str) -> Iterator[BenchEnv]:
     """A fresh migrated database and fresh topics, dropped afterwards."""
-    suffix = uuid.uuid4().hex[:8]
-    name = f"webmon_bench_{suffix}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    db_url = psycopg.conninfo.make_conninfo(url, dbname=name)
-    try:
-        migrate_database(db_url)
-        env = BenchEnv(db_url, bootstrap, suffix)
+    with scratch_database(url, "webmon_bench") as db_url:
+        env = BenchEnv(db_url, bootstrap, uuid.uuid4().hex[:8])
         s = env.settings()
         ensure_topics(s, [s.tasks_topic, s.results_topic, s.dead_letter_topic], BENCH_PARTITIONS)
         yield env
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def report(title: str, rows: list[tuple[str, str]]) -> None:

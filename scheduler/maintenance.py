@@ -20,7 +20,6 @@ from a clock the tests replace.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,8 +42,8 @@ QUERIES = load_queries("scheduler")
 ROLLUP_SETTLE = timedelta(minutes=10)
 HOUR = timedelta(hours=1)
 
-_DAY_PARTITION = re.compile(r"^(check_results|check_results_packed)_(\d{8})$")
-_MONTH_PARTITION = re.compile(r"^(check_rollups_hourly|check_rollups_daily)_(\d{6})$")
+# Partition names end in the first day of their range: YYYYMMDD for days, YYYYMM for months.
+_DAY, _MONTH = "%Y%m%d", "%Y%m"
 
 
 @dataclass
@@ -240,19 +239,19 @@ class Maintenance:
     # -- partitions by name ---------------------------------------------------------------
 
     def _days(self, conn: Connection, parent: str) -> dict[date, str]:
-        found = {}
-        for (name,) in conn.execute(QUERIES["partitions"], {"parent": parent}).fetchall():
-            match = _DAY_PARTITION.match(name)
-            if match and match[1] == parent:
-                found[datetime.strptime(match[2], "%Y%m%d").date()] = name
-        return found
+        return self._partitions(conn, parent, _DAY)
 
     def _months(self, conn: Connection, parent: str) -> dict[date, str]:
+        return self._partitions(conn, parent, _MONTH)
+
+    def _partitions(self, conn: Connection, parent: str, stamp: str) -> dict[date, str]:
+        """webmon's own partitions of `parent` by the first day of their range."""
         found = {}
+        digits = len(datetime(2000, 1, 1).strftime(stamp))
         for (name,) in conn.execute(QUERIES["partitions"], {"parent": parent}).fetchall():
-            match = _MONTH_PARTITION.match(name)
-            if match and match[1] == parent:
-                found[datetime.strptime(match[2], "%Y%m").date()] = name
+            suffix = name.removeprefix(parent + "_")
+            if suffix != name and len(suffix) == digits and suffix.isdigit():
+                found[datetime.strptime(suffix, stamp).date()] = name
         return found
 
     def job(self) -> None:

@@ -106,3 +106,13 @@ def settings_from_env(model: type[S], env: dict[str, str], **overrides: object) 
     }
     values.update(overrides)
     return model(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def add_sites(db: Any, count: int) -> list[int]:
+    """`count` enabled sites on a closed loopback port; their ids."""
+    rows = db.execute(
+        "INSERT INTO sites (url) SELECT 'http://127.0.0.1:9/' || g FROM generate_series(1, %s) g "
+        "RETURNING id",
+        (count,),
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -22,6 +22,7 @@ from shared import locks
 from shared.db import Database
 from shared.messages import CheckResult, ResultRow, result_row
 from shared.settings import SchedulerSettings
+from tests.support import add_sites
 
 pytestmark = pytest.mark.integration
 
@@ -49,15 +50,6 @@ def maintain(database: Database, db_url: str, now: datetime, **overrides: Any) -
     report = Maintenance(database, settings(db_url, **overrides), clock=lambda: now).run()
     assert report is not None and report.finished
     return report
-
-
-def add_sites(db: Conn, n: int) -> list[int]:
-    rows = db.execute(
-        "INSERT INTO sites (url, interval_seconds) "
-        "SELECT 'http://127.0.0.1:9/' || i, 60 FROM generate_series(1, %s) i RETURNING id",
-        (n,),
-    ).fetchall()
-    return [row[0] for row in rows]
 
 
 def result(site_id: int, slot: datetime, up: bool, rt: float | None = 10.0) -> ResultRow:

@@ -19,7 +19,7 @@ from shared.kafka import make_producer
 from shared.messages import CheckResult
 from shared.settings import CheckerSettings
 from tests.conftest import Services
-from tests.support import read_all, settings_from_env
+from tests.support import add_sites, read_all, settings_from_env
 
 pytestmark = pytest.mark.integration
 
@@ -72,15 +72,6 @@ def result(site_id: int, slot: datetime, *, up: bool = True, status: int = 200) 
         status_code=status,
         up=up,
     ).encode()
-
-
-def add_sites(db: Conn, count: int) -> list[int]:
-    rows = db.execute(
-        "INSERT INTO sites (url) SELECT 'http://127.0.0.1:9/' || g FROM generate_series(1, %s) g "
-        "RETURNING id",
-        (count,),
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def count(db: Conn, query: str, *params: object) -> int:
