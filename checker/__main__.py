@@ -40,7 +40,7 @@ def run_writer(
 ) -> None:
     db = Database(
         settings.database_url.get_secret_value(),
-        max_size=1,
+        max_size=settings.writer_lanes,
         application_name=PROGRAM,
         pool_timeout_s=WRITER_POOL_TIMEOUT_S,
     )

@@ -3,12 +3,18 @@
 A batch closes by size or age, whichever comes first. It is COPYed into a staging table,
 inserted into `check_results` ignoring (site, slot) duplicates, and folded into
 `site_status` where it is newer; only after PostgreSQL committed are its offsets
-committed. One batch is written on a database thread while the consumer thread reads and
-decodes the next, so Python and PostgreSQL work at the same time.
+committed.
 
-While PostgreSQL is down the database thread retries the same batch with backoff; once
-the next batch is full too, the consumer pauses (and keeps polling, so it stays in its
-group). The probes are not affected.
+The assigned partitions are split over lanes (`WEBMON_WRITER_LANES`), each with its own
+database thread and connection. A site's results all arrive through one partition, so two
+lanes never write the same site and their transactions never wait on each other's rows:
+PostgreSQL works on two batches at once while the consumer thread reads and decodes the
+next ones (bench_writer: two lanes 1.5x one on this two-core machine). Each lane has up to
+LANE_DEPTH batches in flight and commits its own partitions' offsets, in order.
+
+While PostgreSQL is down each lane retries its batch with backoff; once a lane's next
+batch is full too, the consumer pauses (and keeps polling, so it stays in its group). The
+probes are not affected.
 """
 
 from __future__ import annotations
@@ -16,19 +22,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import confluent_kafka
-import psycopg
+from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from checker.flips import Event, Recount, site_flips
 from shared import locks
-from shared.db import Connection, Database, insert_or_fallback
+from shared.db import Connection, Database
 from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError, MessageError
 from shared.health import Backoff, DependencyState
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
@@ -49,7 +57,11 @@ COPY_TYPES = [
 # writer's transaction (measured).
 RETURNING_UP = "\nRETURNING site_id, previous_up"
 RETURNING_UP_AND_SLOT = "\nRETURNING site_id, previous_up, previous_scheduled_at"
+# The usual batch: its checks and its site_status in one statement. Without ON CONFLICT
+# the insert is ~2x faster; a stored check (a redelivery) makes it fail instead.
+WRITE_BATCH = f"WITH stored AS (\n{QUERIES['insert_new_results']}\n)\n{QUERIES['upsert_status']}"
 POLL_TIMEOUT_S = 0.1
+LANE_DEPTH = 2
 DLQ_FLUSH_TIMEOUT_S = 10.0
 
 Row = ResultRow
@@ -94,36 +106,90 @@ class Batch:
             self.messages -= self.counts.pop(key, 0)
 
 
+@dataclass
+class Lane:
+    """A database thread, the batches queued on it in order, and the batch filling up.
+
+    Up to LANE_DEPTH batches are in flight: one being written and the next one waiting, so
+    that the thread starts on it at once rather than after the consumer thread comes round.
+    """
+
+    thread: ThreadPoolExecutor
+    open: Batch = field(default_factory=Batch)
+    in_flight: deque[tuple[Batch, Future[bool]]] = field(default_factory=deque)
+    backoff: Backoff = field(default_factory=Backoff)
+    # Set when a batch gave up unwritten: nothing queued behind it is committed either.
+    gave_up: bool = False
+
+    def ready(self, batch_size: int, age_s: float) -> bool:
+        """Its open batch should be written now, and there is room in flight for it."""
+        if len(self.in_flight) >= LANE_DEPTH or not self.open.messages:
+            return False
+        return self.open.messages >= batch_size or time.monotonic() - self.open.opened_at >= age_s
+
+    def blocked(self, batch_size: int) -> bool:
+        """Its open batch is full and the batches before it are still being written."""
+        return len(self.in_flight) >= LANE_DEPTH and self.open.messages >= batch_size
+
+    def holds(self, key: PartitionKey) -> bool:
+        return any(key in batch.next_offsets for batch, _ in self.in_flight)
+
+
 def write_results(db: Database, rows: Sequence[Row]) -> int:
     """One transaction: stage, insert new checks, update site_status and site_events, queue
-    late hours for a rollup recount. Returns rows inserted."""
+    late hours for a rollup recount. Returns rows inserted.
+
+    The usual batch (no result stored before, every site still registered) takes one
+    statement for both tables and no savepoint, so fewer round trips, during each of which
+    the lane's thread must win the GIL back from the consumer thread. A batch that hits a
+    stored result or a deleted site is rolled back and written again the careful way.
+    """
+    try:
+        with db.transaction() as conn:
+            return _write(conn, rows, careful=False)
+    except DatabaseError as exc:
+        if not isinstance(exc.__cause__, (UniqueViolation, ForeignKeyViolation)):
+            raise
     with db.transaction() as conn:
-        _, counted_to = conn.execute(
-            QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP}
-        ).fetchone() or (None, None)
+        return _write(conn, rows, careful=True)
+
+
+def _write(conn: Connection, rows: Sequence[Row], *, careful: bool) -> int:
+    with conn.pipeline():  # BEGIN, the watermark and the staging table in one round trip
+        watermark = conn.execute(QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP})
         conn.execute(QUERIES["create_staging"])
-        with conn.cursor() as cur:
-            with cur.copy(QUERIES["copy_staging"]) as copy:
-                copy.set_types(COPY_TYPES)
-                for row in rows:
-                    copy.write_row(row)
-            inserted = insert_or_fallback(
-                conn, QUERIES["insert_new_results"], QUERIES["insert_results"]
-            )
-            one_per_site = len(rows) == len({row[0] for row in rows})
-            returning = RETURNING_UP if one_per_site else RETURNING_UP_AND_SLOT
+    state = watermark.fetchone()
+    counted_to = state[1] if state is not None else None
+    with conn.cursor() as cur:
+        with cur.copy(QUERIES["copy_staging"]) as copy:
+            copy.set_types(COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
+        one_per_site = len(rows) == len({row[0] for row in rows})
+        returning = RETURNING_UP if one_per_site else RETURNING_UP_AND_SLOT
+        if careful:
+            inserted = cur.execute(QUERIES["insert_results"]).rowcount
             replaced = _upsert_status(conn, returning)
-            _write_flips(cur, *site_flips(rows, replaced))
-            if counted_to is not None:
-                _queue_late_hours(cur, rows, counted_to)
+        else:
+            inserted = len(rows)
+            replaced = cur.execute(WRITE_BATCH + returning).fetchall()
+        events, recount = site_flips(rows, replaced)
+        hours = [] if counted_to is None else _late_hours(rows, counted_to)
+        if events or recount or hours:  # (an empty pipeline would still cost a round trip)
+            with conn.pipeline():
+                _write_flips(cur, events, recount)
+                if hours:
+                    cur.execute(QUERIES["queue_late_hours"], {"hours": hours})
     return inserted
 
 
 def _upsert_status(conn: Connection, returning: str) -> list[tuple[Any, ...]]:
+    """The careful path's status upsert. Sites deleted meanwhile leave staging only after
+    the foreign key refused them: the check against `sites` costs a pass over it."""
     try:
         with conn.transaction():
             return conn.execute(QUERIES["upsert_status"] + returning).fetchall()
-    except psycopg.errors.ForeignKeyViolation:  # a site was deleted meanwhile
+    except ForeignKeyViolation:
         conn.execute(QUERIES["drop_unknown_sites"])
         return conn.execute(QUERIES["upsert_status"] + returning).fetchall()
 
@@ -152,13 +218,12 @@ def _write_flips(cur: Any, events: list[Event], recount: Recount) -> None:
         cur.execute(QUERIES["insert_span_events"], params)
 
 
-def _queue_late_hours(cur: Any, rows: Sequence[Row], counted_to: datetime) -> None:
-    """Results for hours already counted: their hours are counted again."""
+def _late_hours(rows: Sequence[Row], counted_to: datetime) -> list[datetime]:
+    """Hours already counted that the batch has results for: they are counted again."""
     hours = {
         row[2].replace(minute=0, second=0, microsecond=0) for row in rows if row[2] < counted_to
     }
-    if hours:
-        cur.execute(QUERIES["queue_late_hours"], {"hours": sorted(hours)})
+    return sorted(hours)
 
 
 class ResultWriter:
@@ -178,13 +243,14 @@ class ResultWriter:
         self._stop = stop
         self._consumer: confluent_kafka.Consumer | None = None
         self._assigned: set[PartitionKey] = set()
-        self._open = Batch()
-        self._sealed: Batch | None = None
-        self._writing: Future[bool] | None = None
-        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer-db")
+        self._lanes = [
+            Lane(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"writer-db-{n}"))
+            for n in range(settings.writer_lanes)
+        ]
+        self._lane_of: dict[PartitionKey, int] = {}
         self._paused = False
-        self._backoff = Backoff()
         self._database = DependencyState("db", logger)
+        self._totals_lock = threading.Lock()
         self.totals = WriterTotals()
         self._metrics = metrics if metrics is not None else CheckerMetrics()
         self._heartbeat = self._metrics.health.component("writer")
@@ -211,7 +277,7 @@ class ResultWriter:
         try:
             while not self._stop.is_set():
                 self.poll_once()
-            self._finish(time.monotonic() + self._settings.grace_s)
+            self._flush(time.monotonic() + self._settings.grace_s)
         finally:
             self.close()
         t = self.totals
@@ -228,7 +294,10 @@ class ResultWriter:
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
-        self._db_thread.shutdown(wait=True)
+        for lane in self._lanes:
+            # A batch still queued behind one that gave up is dropped, not started: its
+            # offsets were never committed, and the stop stays within the grace period.
+            lane.thread.shutdown(wait=True, cancel_futures=True)
         self._producer.close()
 
     # -- the loop -------------------------------------------------------------------------
@@ -236,22 +305,31 @@ class ResultWriter:
     def poll_once(self) -> None:
         assert self._consumer is not None
         self._heartbeat.beat()
-        self._reap()
         batch_size = self._settings.writer_batch_size
-        full = self._open.messages >= batch_size
-        if full and self._writing is not None:
+        for lane in self._lanes:
+            self._reap(lane)
+        self._write_ready()
+        if any(lane.blocked(batch_size) for lane in self._lanes):
             if self._database.ok:
-                self._reap(timeout=POLL_TIMEOUT_S)  # both batches full: wait for the database
+                # Wait for the database: for any lane, so that none idles while another
+                # one's batch is still being written.
+                writing = [lane.in_flight[0][1] for lane in self._lanes if lane.in_flight]
+                wait_futures(writing, timeout=POLL_TIMEOUT_S, return_when=FIRST_COMPLETED)
                 return
             # PostgreSQL is away: pause (dropping prefetched messages, so only now) and keep
             # polling so that the group does not evict us.
             self._pause()
-        room = max(1, batch_size - self._open.messages)
+        fullest = max(lane.open.messages for lane in self._lanes)
+        room = max(1, batch_size - fullest)
         for msg in self._consumer.consume(room, timeout=POLL_TIMEOUT_S):
             self._add(msg)
-        aged = time.monotonic() - self._open.opened_at >= self._settings.writer_batch_age_s
-        if self._open.messages and (full or aged) and self._writing is None:
-            self._seal_and_write()
+        self._write_ready()
+
+    def _write_ready(self) -> None:
+        size, age = self._settings.writer_batch_size, self._settings.writer_batch_age_s
+        for lane in self._lanes:
+            if lane.ready(size, age):
+                self._seal_and_write(lane)
 
     def _add(self, msg: confluent_kafka.Message) -> None:
         err = msg.error()
@@ -265,7 +343,28 @@ class ResultWriter:
         except MessageError as exc:
             self._dead_letter(msg, str(exc))
             row = None
-        self._open.add((topic, partition), offset, row)
+        key = (topic, partition)
+        if key not in self._lane_of:  # consumed before its assignment was seen
+            self._place({key})
+        self._lanes[self._lane_of[key]].open.add(key, offset, row)
+
+    def _place(self, keys: set[PartitionKey]) -> None:
+        """Spread newly assigned partitions over the lanes. One whose earlier batch is still
+        in flight (a lost partition assigned back) stays in that lane, so that two
+        transactions never write the same sites at once."""
+        moving = {key for key in keys if not self._in_flight(key)}
+        loads = [0] * len(self._lanes)
+        for key in self._assigned - moving:
+            if key in self._lane_of:
+                loads[self._lane_of[key]] += 1
+        for key in sorted(moving):
+            lane = loads.index(min(loads))
+            self._lane_of[key] = lane
+            loads[lane] += 1
+
+    def _in_flight(self, key: PartitionKey) -> bool:
+        lane = self._lane_of.get(key)
+        return lane is not None and self._lanes[lane].holds(key)
 
     def _dead_letter(self, msg: confluent_kafka.Message, reason: str) -> None:
         logger.warning(
@@ -282,51 +381,65 @@ class ResultWriter:
 
     # -- durability -----------------------------------------------------------------------
 
-    def _seal_and_write(self, deadline: float | None = None) -> None:
-        self._sealed, self._open = self._open, Batch()
-        self._writing = self._db_thread.submit(self._write_until_durable, self._sealed, deadline)
+    def _seal_and_write(self, lane: Lane, deadline: float | None = None) -> None:
+        batch, lane.open = lane.open, Batch()
+        future = lane.thread.submit(self._write_until_durable, lane, batch, deadline)
+        lane.in_flight.append((batch, future))
 
-    def _reap(self, timeout: float = 0) -> bool:
-        """If the batch in flight is done, commit its offsets. True when nothing is in flight."""
-        if self._writing is None:
-            return True
-        try:
-            durable = self._writing.result(timeout=timeout)
-        except FutureTimeout:
-            return False
-        batch, self._sealed, self._writing = self._sealed, None, None
-        self._resume()
-        if durable and batch is not None:
-            self._commit(batch)
+    def _reap(self, lane: Lane, deadline: float | None = None) -> bool:
+        """Commit the offsets of the lane's batches that are written, in order; wait for
+        them until the deadline, if one is given. True when none is left in flight."""
+        while lane.in_flight:
+            batch, future = lane.in_flight[0]
+            timeout = 0.0 if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                durable = future.result(timeout=timeout)
+            except FutureTimeout:
+                return False
+            lane.in_flight.popleft()
+            self._resume()
+            if not durable:
+                lane.gave_up = True
+            elif not lane.gave_up:
+                self._commit(batch)
+        lane.gave_up = False
         return True
 
-    def _write_until_durable(self, batch: Batch, deadline: float | None) -> bool:
-        """Runs on the database thread. False: gave up (stopping, deadline passed)."""
+    def _reap_all(self, deadline: float) -> bool:
+        done = True
+        for lane in self._lanes:
+            done = self._reap(lane, deadline) and done
+        return done
+
+    def _write_until_durable(self, lane: Lane, batch: Batch, deadline: float | None) -> bool:
+        """Runs on the lane's thread. False: gave up (stopping, deadline passed)."""
         rows = batch.all_rows()
         while True:
             started = time.perf_counter()
             try:
                 inserted = write_results(self._db, rows) if rows else 0
             except DatabaseError as exc:
-                self.totals.db_failures += 1
                 unavailable = isinstance(exc, DatabaseUnavailable)
                 self._metrics.db_error("unavailable" if unavailable else "statement")
-                if unavailable:
-                    self._database.lost(exc)
-                else:  # a statement failed; retrying may work (a site deleted mid-batch)
+                with self._totals_lock:
+                    self.totals.db_failures += 1
+                    if unavailable:
+                        self._database.lost(exc)
+                if not unavailable:  # a statement failed; a retry may work (a site deleted)
                     logger.error("writer.write_failed rows=%d error=%s", len(rows), exc)
-                wait = self._backoff.fail()
+                wait = lane.backoff.fail()
                 if self._stop.is_set() and deadline is None:
                     deadline = time.monotonic() + self._settings.grace_s
                 if deadline is not None and time.monotonic() + wait >= deadline:
                     return False
                 time.sleep(wait)
                 continue
-            self._backoff.succeed()
-            self._database.recovered()
-            self.totals.batches += 1
-            self.totals.rows += len(rows)
-            self.totals.inserted += inserted
+            lane.backoff.succeed()
+            with self._totals_lock:
+                self._database.recovered()
+                self.totals.batches += 1
+                self.totals.rows += len(rows)
+                self.totals.inserted += inserted
             self._metrics.writer_rows_written.inc(len(rows))
             self._metrics.writer_rows_inserted.inc(inserted)
             self._metrics.writer_batch_seconds.observe(time.perf_counter() - started)
@@ -347,13 +460,14 @@ class ResultWriter:
             # The rows are stored; a redelivery of this batch adds nothing.
             logger.warning("writer.commit_failed error=%s", exc)
 
-    def _finish(self, deadline: float) -> None:
-        """On stop: wait for the batch in flight, write the open one, within the deadline."""
-        if not self._reap(timeout=max(0.0, deadline - time.monotonic())):
+    def _flush(self, deadline: float) -> None:
+        """Wait for the batches in flight, then write the open ones, within the deadline."""
+        if not self._reap_all(deadline):
             return
-        if self._open.messages:
-            self._seal_and_write(deadline)
-            self._reap(timeout=max(0.0, deadline - time.monotonic()) + 1)
+        for lane in self._lanes:
+            if lane.open.messages:
+                self._seal_and_write(lane, deadline)
+        self._reap_all(deadline + 1)
 
     def _pause(self) -> None:
         if self._consumer is not None and not self._paused:
@@ -368,19 +482,17 @@ class ResultWriter:
     # -- rebalances -----------------------------------------------------------------------
 
     def _on_assign(self, consumer: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
-        self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        self._assigned |= keys
+        self._place(keys)
         self._paused = False
         logger.info("writer.assigned partitions=%d", len(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
         """Make what we hold durable and commit it within the grace period; drop the rest."""
-        keys = {(tp.topic, tp.partition) for tp in partitions}
         if not self._stop.is_set():
-            deadline = time.monotonic() + self._settings.grace_s
-            if self._reap(timeout=self._settings.grace_s) and self._open.messages:
-                self._seal_and_write(deadline)
-                self._reap(timeout=max(0.0, deadline - time.monotonic()) + 1)
-        self._forget(keys)
+            self._flush(time.monotonic() + self._settings.grace_s)
+        self._forget({(tp.topic, tp.partition) for tp in partitions})
 
     def _on_lost(self, consumer: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
         """The partitions already belong to another member: commit nothing for them."""
@@ -389,5 +501,6 @@ class ResultWriter:
 
     def _forget(self, keys: set[PartitionKey]) -> None:
         self._assigned -= keys
-        self._open.drop(keys)
+        for lane in self._lanes:
+            lane.open.drop(keys)
         self._paused = False

@@ -13,12 +13,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal, TypeVar
 
+import msgspec
 import orjson
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import MessageError
 
 SCHEMA_VERSION = 1
+# What the result columns hold: bigint ids; durations far above any check's deadline
+# (timeout_s <= 600) are refused, so that none overflows a real column and fails its batch.
+MAX_BIGINT = 2**63 - 1
+MAX_MS = 1e7
+# The other bounds of a result, shared by `CheckResult` and its msgspec twin `_ResultWire`.
+MAX_URL = 8192
+MAX_ERROR = 64
+MAX_ERROR_DETAIL = 1000
+MAX_TLS_VERSION = 32
+MIN_STATUS, MAX_STATUS = 100, 999
+MAX_REDIRECTS = 1000
 
 
 def _no_nul(value: str) -> str:
@@ -80,8 +92,8 @@ class CheckTask(_Message):
     leaves out a GET method, as `encode_task` does, so a plain site's task stays small.
     """
 
-    site_id: int = Field(ge=1)
-    url: str = Field(min_length=1, max_length=8192)
+    site_id: int = Field(ge=1, le=MAX_BIGINT)
+    url: str = Field(min_length=1, max_length=MAX_URL)
     timeout_s: float = Field(gt=0, le=600)
     scheduled_at: AwareDatetime
     # The next slot: a task still unchecked by then is dropped as expired, not checked late.
@@ -102,30 +114,33 @@ class CheckTask(_Message):
         return orjson.dumps(body)
 
 
+Millisecond = Annotated[float, Field(ge=0, le=MAX_MS)]
+
+
 class CheckResult(_Message):
     """What one check found."""
 
-    site_id: int = Field(ge=1)
-    url: Text = Field(max_length=8192)
+    site_id: int = Field(ge=1, le=MAX_BIGINT)
+    url: Text = Field(max_length=MAX_URL)
     scheduled_at: AwareDatetime
     checked_at: AwareDatetime
-    response_time_ms: float | None = Field(default=None, ge=0)
-    status_code: int | None = Field(default=None, ge=100, le=999)
+    response_time_ms: Millisecond | None = None
+    status_code: int | None = Field(default=None, ge=MIN_STATUS, le=MAX_STATUS)
     regex_matched: bool | None = None
-    error: Text | None = Field(default=None, max_length=64)
-    error_detail: Text | None = Field(default=None, max_length=1000)
+    error: Text | None = Field(default=None, max_length=MAX_ERROR)
+    error_detail: Text | None = Field(default=None, max_length=MAX_ERROR_DETAIL)
     up: bool
     # Phase durations in ms, null where the phase did not happen or did not complete:
     # name resolution, TCP connect, TLS handshake (summed over redirect hops), and the
     # time from the start of the check to the first byte of the final response.
-    dns_ms: float | None = Field(default=None, ge=0)
-    connect_ms: float | None = Field(default=None, ge=0)
-    tls_ms: float | None = Field(default=None, ge=0)
-    ttfb_ms: float | None = Field(default=None, ge=0)
+    dns_ms: Millisecond | None = None
+    connect_ms: Millisecond | None = None
+    tls_ms: Millisecond | None = None
+    ttfb_ms: Millisecond | None = None
     # Redirect hops followed; null when no HTTP response arrived at all.
-    redirects: int | None = Field(default=None, ge=0, le=1000)
+    redirects: int | None = Field(default=None, ge=0, le=MAX_REDIRECTS)
     # Of the check's first TLS connection: protocol version and certificate expiry.
-    tls_version: Text | None = Field(default=None, max_length=32)
+    tls_version: Text | None = Field(default=None, max_length=MAX_TLS_VERSION)
     tls_expires_at: AwareDatetime | None = None
 
 
@@ -210,70 +225,61 @@ def result_row(result: CheckResult) -> ResultRow:
     )
 
 
-def _text(value: Any, limit: int) -> bool:
-    return value is None or (type(value) is str and len(value) <= limit and "\x00" not in value)
+_WireMillisecond = Annotated[float, msgspec.Meta(ge=0, le=MAX_MS)]
 
 
-def _ms(value: Any) -> bool:
-    return value is None or (type(value) is float and value >= 0)
+class _ResultWire(msgspec.Struct, kw_only=True):
+    """`CheckResult` as msgspec reads it: the same fields and bounds, strict types.
+
+    NUL characters are refused after decoding, in `decode_result_row`.
+    """
+
+    v: Literal[1] = 1
+    site_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_BIGINT)]
+    url: Annotated[str, msgspec.Meta(max_length=MAX_URL)]
+    scheduled_at: Annotated[datetime, msgspec.Meta(tz=True)]
+    checked_at: Annotated[datetime, msgspec.Meta(tz=True)]
+    response_time_ms: _WireMillisecond | None = None
+    status_code: Annotated[int, msgspec.Meta(ge=MIN_STATUS, le=MAX_STATUS)] | None = None
+    up: bool
+    regex_matched: bool | None = None
+    error: Annotated[str, msgspec.Meta(max_length=MAX_ERROR)] | None = None
+    error_detail: Annotated[str, msgspec.Meta(max_length=MAX_ERROR_DETAIL)] | None = None
+    dns_ms: _WireMillisecond | None = None
+    connect_ms: _WireMillisecond | None = None
+    tls_ms: _WireMillisecond | None = None
+    ttfb_ms: _WireMillisecond | None = None
+    redirects: Annotated[int, msgspec.Meta(ge=0, le=MAX_REDIRECTS)] | None = None
+    tls_version: Annotated[str, msgspec.Meta(max_length=MAX_TLS_VERSION)] | None = None
+    tls_expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+
+_decode_result_wire = msgspec.json.Decoder(_ResultWire).decode
 
 
 def decode_result_row(raw: bytes | None) -> ResultRow:
     """A result message as a row, or `MessageError`.
 
-    The writer's hot path: orjson and plain type checks accept the messages webmon itself
-    writes (~3.5x faster than pydantic); anything else goes through `CheckResult`, which
-    accepts or rejects it with the reason. The fast path accepts nothing the model would not.
+    The writer's hot path. msgspec reads the messages webmon itself writes in ~1 µs, with
+    datetime parsing and the bounds in C (the orjson-and-type-checks path before it took
+    ~4.5 µs, pydantic ~15 µs). It accepts nothing `CheckResult` would not; anything it
+    refuses goes through `CheckResult`, which accepts it (pydantic's lax mode converts a
+    little more) or rejects it with the reason.
     """
     try:
-        d = orjson.loads(raw or b"")
-        scheduled_at = datetime.fromisoformat(d["scheduled_at"])
-        checked_at = datetime.fromisoformat(d["checked_at"])
-        site_id, url, up = d["site_id"], d["url"], d["up"]
-        rt, status, matched = (
-            d.get("response_time_ms"),
-            d.get("status_code"),
-            d.get("regex_matched"),
-        )
-        error, detail = d.get("error"), d.get("error_detail")
-        dns, connect, tls, ttfb = (
-            d.get("dns_ms"),
-            d.get("connect_ms"),
-            d.get("tls_ms"),
-            d.get("ttfb_ms"),
-        )
-        redirects, tls_version, raw_expiry = (
-            d.get("redirects"),
-            d.get("tls_version"),
-            d.get("tls_expires_at"),
-        )
-        tls_expires_at = None if raw_expiry is None else datetime.fromisoformat(raw_expiry)
-        if (
-            d.get("v") == SCHEMA_VERSION
-            and type(site_id) is int
-            and site_id >= 1
-            and type(url) is str
-            and _text(url, 8192)
-            and scheduled_at.tzinfo is not None
-            and checked_at.tzinfo is not None
-            and (rt is None or (type(rt) is float and rt >= 0))
-            and (status is None or (type(status) is int and 100 <= status <= 999))
-            and type(up) is bool
-            and (matched is None or type(matched) is bool)
-            and _text(error, 64)
-            and _text(detail, 1000)
-            and _ms(dns)
-            and _ms(connect)
-            and _ms(tls)
-            and _ms(ttfb)
-            and (redirects is None or (type(redirects) is int and 0 <= redirects <= 1000))
-            and _text(tls_version, 32)
-            and (tls_expires_at is None or tls_expires_at.tzinfo is not None)
-        ):
-            return (
-                site_id, url, scheduled_at, checked_at, rt, status, up, matched, error, detail,
-                dns, connect, tls, ttfb, redirects, tls_version, tls_expires_at,
-            )  # fmt: skip
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-        pass
-    return result_row(decode(CheckResult, raw))
+        w = _decode_result_wire(raw or b"")
+    except msgspec.MsgspecError:
+        return result_row(decode(CheckResult, raw))
+    url, error, detail, tls_version = w.url, w.error, w.error_detail, w.tls_version
+    if (
+        "\x00" in url
+        or (error is not None and "\x00" in error)
+        or (detail is not None and "\x00" in detail)
+        or (tls_version is not None and "\x00" in tls_version)
+    ):
+        return result_row(decode(CheckResult, raw))
+    return (
+        w.site_id, url, w.scheduled_at, w.checked_at, w.response_time_ms, w.status_code, w.up,
+        w.regex_matched, error, detail, w.dns_ms, w.connect_ms, w.tls_ms, w.ttfb_ms,
+        w.redirects, tls_version, w.tls_expires_at,
+    )  # fmt: skip

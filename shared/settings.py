@@ -191,6 +191,7 @@ DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_GRACE_S = 10.0
 DEFAULT_WRITER_BATCH_SIZE = 5_000
 DEFAULT_WRITER_BATCH_AGE_S = 0.5
+DEFAULT_WRITER_LANES = 2
 
 
 class CheckerSettings(CommonSettings):
@@ -209,6 +210,8 @@ class CheckerSettings(CommonSettings):
     grace_s: float = Field(default=DEFAULT_GRACE_S, ge=0, le=300)
     writer_batch_size: int = Field(default=DEFAULT_WRITER_BATCH_SIZE, ge=1, le=100_000)
     writer_batch_age_s: float = Field(default=DEFAULT_WRITER_BATCH_AGE_S, gt=0, le=60)
+    # Batches written at once, each on its own connection, over disjoint partitions.
+    writer_lanes: int = Field(default=DEFAULT_WRITER_LANES, ge=1, le=16)
     metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
     metrics_port: int = Field(default=DEFAULT_CHECKER_METRICS_PORT, ge=0, le=65535)
 

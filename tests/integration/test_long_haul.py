@@ -406,6 +406,20 @@ def test_results_of_a_deleted_site_do_not_stop_the_batch(db: Conn, database: Dat
     assert db.execute("SELECT site_id FROM site_status").fetchall() == [(kept,)]
 
 
+def test_a_redelivered_batch_with_a_deleted_site_is_still_written(
+    db: Conn, database: Database
+) -> None:
+    kept, deleted = add_sites(db, 2)
+    slot = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert write_results(database, [result(kept, slot, True)]) == 1
+    db.execute("DELETE FROM sites WHERE id = %s", (deleted,))
+    # A stored check and a site deleted meanwhile in one batch: both fallbacks at once.
+    batch = [result(kept, slot, True), result(deleted, slot, False)]
+    assert write_results(database, batch) == 1
+    assert db.execute("SELECT site_id FROM site_status").fetchall() == [(kept,)]
+    assert db.execute("SELECT count(*) FROM check_results").fetchone() == (2,)
+
+
 def test_the_first_run_on_an_empty_database_sets_the_marks(
     db: Conn, database: Database, db_url: str
 ) -> None:

@@ -36,9 +36,11 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0, what: str =
 
 
 @contextmanager
-def running_writer(env: dict[str, str]) -> Iterator[ResultWriter]:
-    settings = settings_from_env(CheckerSettings, env, writer_batch_age_s=0.2)
-    db = Database(settings.database_url.get_secret_value(), max_size=1, pool_timeout_s=2)
+def running_writer(env: dict[str, str], **overrides: Any) -> Iterator[ResultWriter]:
+    settings = settings_from_env(CheckerSettings, env, writer_batch_age_s=0.2, **overrides)
+    db = Database(
+        settings.database_url.get_secret_value(), max_size=settings.writer_lanes, pool_timeout_s=2
+    )
     db.open()
     stop = threading.Event()
     writer = ResultWriter(settings, db, make_producer(settings), stop)
@@ -94,6 +96,39 @@ def test_results_land_once_even_when_delivered_twice(env: dict[str, str], db: Co
         (site_ids[0], T0),
     ).fetchone()
     assert row == (site_ids[0], 200, True, 12.5)
+
+
+def test_two_lanes_store_a_backlog_once_with_every_flip(env: dict[str, str], db: Conn) -> None:
+    # Small batches over four partitions: both lanes write at once, and a site's slots
+    # follow each other in consecutive batches of its lane.
+    site_ids = add_sites(db, 60)
+    slots = [T0 + timedelta(minutes=i) for i in range(6)]
+    backlog = [
+        (s, result(s, slot, up=(i // 2) % 2 == 0, status=200 if (i // 2) % 2 == 0 else 500))
+        for i, slot in enumerate(slots)
+        for s in site_ids
+    ]
+    produce(env, backlog + backlog[:30])  # and a redelivery
+    with running_writer(env, writer_lanes=2, writer_batch_size=40) as writer:
+        wait_for(lambda: writer.totals.rows >= len(backlog) + 30, what="the backlog")
+        lanes_used = set(writer._lane_of.values())
+    assert lanes_used == {0, 1}
+    assert writer.totals.batches >= len(backlog) // 40
+    assert count(db, "SELECT count(*) FROM check_results") == len(backlog)
+    assert count(db, "SELECT count(DISTINCT (site_id, scheduled_at)) FROM check_results") == len(
+        backlog
+    )
+    newest = db.execute("SELECT DISTINCT scheduled_at, up FROM site_status").fetchall()
+    assert newest == [(slots[-1], True)]
+    # Up, up, down, down, up, up: the first result and two flips per site.
+    events = db.execute(
+        "SELECT scheduled_at, from_up, to_up, count(*) FROM site_events GROUP BY 1, 2, 3 ORDER BY 1"
+    ).fetchall()
+    assert events == [
+        (slots[0], None, True, 60),
+        (slots[2], True, False, 60),
+        (slots[4], False, True, 60),
+    ]
 
 
 def test_site_status_keeps_the_newest_result(env: dict[str, str], db: Conn) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
@@ -10,6 +11,7 @@ from shared.errors import MessageError
 from shared.messages import (
     CheckResult,
     CheckTask,
+    _ResultWire,
     decode,
     decode_result_row,
     encode_task,
@@ -212,3 +214,51 @@ def test_fast_path_falls_back_for_what_the_model_accepts() -> None:
     # Integers where floats are expected: not webmon's own encoding, but valid.
     row = decode_result_row(_with(dns_ms=1, connect_ms=2))
     assert row[10:12] == (1.0, 2.0) and type(row[10]) is float
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"site_id": 2**63},  # past bigint: its COPY would fail the whole batch, every retry
+        {"site_id": 0},
+        {"response_time_ms": 1e39},  # past real
+        {"dns_ms": 2e7},
+        {"url": "http://a/\u0000"},
+        {"error": "e\u0000"},
+        {"error_detail": "x" * 1001},
+        {"status_code": 99},
+        {"up": "maybe"},
+        {"scheduled_at": "2026-11-23T12:00:00"},  # no time zone
+        {"v": 2},
+    ],
+)
+def test_values_no_column_can_hold_are_rejected(changes: dict[str, Any]) -> None:
+    with pytest.raises(MessageError, match="invalid CheckResult"):
+        decode_result_row(_with(**changes))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"site_id": 2**63 - 1},
+        {"response_time_ms": 0},
+        {"scheduled_at": "2026-11-23T12:00:00Z", "checked_at": "2026-11-23T13:00:00+01:00"},
+        {"error": None, "extra_field_from_a_newer_producer": [1, 2]},
+        {"up": 1},  # pydantic's lax mode takes it; the fast path hands it over
+    ],
+)
+def test_edge_values_decode_as_the_model_does(changes: dict[str, Any]) -> None:
+    raw = _with(**changes)
+    assert decode_result_row(raw) == result_row(decode(CheckResult, raw))
+
+
+def test_the_fast_decoder_reads_the_fields_of_the_model() -> None:
+    wire = {
+        f.name: f.default if f.required is False else "required"
+        for f in msgspec.structs.fields(_ResultWire)
+    }
+    model = {
+        name: "required" if f.is_required() else f.default
+        for name, f in CheckResult.model_fields.items()
+    }
+    assert wire == model
