@@ -165,9 +165,10 @@ class Fleet:
     def ledger(self, name: str, *, expiry_may_repeat: bool = False) -> Ledger:
         """Compare the task topic with check_results: every emitted slot is stored once or
         was dropped as expired. `expiry_may_repeat`: the checkers log how many tasks they
-        dropped, not which; where tasks are redelivered (lost partitions after a broker
-        pause) or emitted twice (a killed scheduler), one slot may be dropped twice, so the
-        drops may exceed the missing slots."""
+        dropped, not which; where tasks are redelivered (a killed checker's uncommitted tasks,
+        lost partitions after a broker pause) or emitted twice (a killed scheduler), a slot
+        may be dropped after it was stored, or dropped twice, so the drops may exceed the
+        missing slots."""
         messages, emitted = self.emitted_slots()
         stored = self.stored_slots()
         ledger = Ledger(

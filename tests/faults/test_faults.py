@@ -49,7 +49,9 @@ def test_kill_9_two_of_three_checkers(fleet: Fleet, targets: Targets, db: Conn) 
     fleet.stop(scheduler)
     fleet.settle()
     fleet.stop(checkers[2])
-    fleet.ledger("kill -9 two of three checkers")
+    # A killed checker's last tasks were checked and stored but their offsets not committed:
+    # the survivor is handed them again and, 15 s slots being short, may drop some as expired.
+    fleet.ledger("kill -9 two of three checkers", expiry_may_repeat=True)
 
 
 def test_kill_9_scheduler_mid_drain_then_restart(fleet: Fleet, targets: Targets, db: Conn) -> None:
