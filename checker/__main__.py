@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import threading
 from collections.abc import Coroutine
@@ -88,6 +89,10 @@ def run(settings: CheckerSettings, stop: threading.Event) -> int:
         ",".join(sorted(roles)),
         settings.concurrency,
     )
+    # What exists now (modules, settings, clients) lives as long as the process: keep it out
+    # of the cyclic collector's passes. A probe with 256 TLS checks in flight spent ~7.5 % of
+    # its CPU in the collector, ~4.5 % with this (gc.callbacks timing, bench_checker's load).
+    gc.freeze()
     writer = None
     if CheckerRole.WRITER in roles:
         writer = threading.Thread(

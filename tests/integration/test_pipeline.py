@@ -212,6 +212,64 @@ def test_sigterm_with_checks_in_flight_finishes_them(
     assert _SlowHandler.seen == 50
 
 
+class _GatedHandler(BaseHTTPRequestHandler):
+    """Holds every request until `gate` opens; counts how many were held at once."""
+
+    gate = threading.Event()
+    lock = threading.Lock()
+    in_flight = 0
+    most = 0
+
+    def do_GET(self) -> None:
+        cls = type(self)
+        with cls.lock:
+            cls.in_flight += 1
+            cls.most = max(cls.most, cls.in_flight)
+        try:
+            cls.gate.wait(30)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except OSError:
+            pass
+        finally:
+            with cls.lock:
+                cls.in_flight -= 1
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_probe_keeps_to_its_concurrency_and_refills_as_checks_finish(
+    env: dict[str, str], db: Conn, processes: list[Process], tmp_path: Path
+) -> None:
+    server = _SlowServer(("127.0.0.1", 0), _GatedHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/gated"
+        db.execute(
+            "INSERT INTO sites (url, interval_seconds, timeout_seconds, next_check_at) "
+            "SELECT %s || '?n=' || g, 60, 20, now() FROM generate_series(1, 12) g",
+            (url,),
+        )
+        probe_env = {**env, "WEBMON_CONCURRENCY": "4"}
+        checker = start(processes, "checker", probe_env, "checker", tmp_path)
+        scheduler = start(processes, "scheduler", env, "scheduler", tmp_path)
+        wait_for(lambda: _GatedHandler.in_flight == 4, what="4 checks held by the target")
+        # All 12 tasks are on the topic and the probe holds 4: none of the others may start
+        # until one of those finishes. The gate opens and the rest go through, 4 at a time.
+        _GatedHandler.gate.set()
+        wait_for(lambda: count(db, "SELECT count(*) FROM check_results") == 12, what="12 rows")
+        assert scheduler.stop()[0] == 0
+        assert checker.stop()[0] == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _GatedHandler.most == 4
+    assert count(db, "SELECT count(*) FROM check_results WHERE up") == 12
+
+
 def test_garbage_task_is_dead_lettered_and_checking_goes_on(
     env: dict[str, str],
     services: Services,
