@@ -4,7 +4,8 @@ In one run:
   - the bare HTTP engine (aiohttp, fresh connection per request, concurrency 256) against
     the target: the ceiling;
   - `python -m checker --role probe` at concurrency 256: tasks produced to the task topic,
-    checks/s counted from the results topic (plain HTTP and TLS);
+    checks/s counted from the results topic between 10 % and 90 % of them (plain HTTP and
+    TLS), with the probe's CPU per check beside the bare loop's;
   - the probe's peak RSS with 1,000 checks in flight against a target that answers after 3 s.
 
 The target is bench/http_engines.py's server: separate processes, a 2 KB page, every
@@ -24,6 +25,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +38,10 @@ from shared.messages import encode_task
 
 CONCURRENCY = 256
 RSS_CONCURRENCY = 1000
+# The probe's rate is taken between these shares of the results: its start (group join,
+# first fetch, imports warming) and its tail (the last checks, the producer's linger) are
+# not throughput. The bare loop likewise warms up and then counts a fixed window.
+STEADY_FROM, STEADY_TO = 0.1, 0.9
 SLOW_DELAY_S = 3.0
 
 
@@ -71,15 +78,24 @@ class ResultCounter:
         )
         self.consumer.consume(1, timeout=1)  # settle the assignment at the end
 
-    def wait_for(self, count: int, timeout_s: float) -> float:
-        """Seconds until `count` results arrived (raises on timeout)."""
+    def wait_for(
+        self, count: int, timeout_s: float, at: Callable[[int], None] | None = None
+    ) -> list[tuple[float, int]]:
+        """(perf_counter, results seen) after each poll until `count` results arrived (raises
+        on timeout); `at(seen)` is called after each poll."""
         started = time.perf_counter()
         seen = 0
+        samples: list[tuple[float, int]] = []
         while seen < count:
             if time.perf_counter() - started > timeout_s:
                 raise SystemExit(f"only {seen} of {count} results within {timeout_s:g}s")
-            seen += sum(1 for m in self.consumer.consume(2000, timeout=0.2) if m.error() is None)
-        return time.perf_counter() - started
+            got = sum(1 for m in self.consumer.consume(2000, timeout=0.05) if m.error() is None)
+            if got:
+                seen += got
+                samples.append((time.perf_counter(), seen))
+                if at is not None:
+                    at(seen)
+        return samples
 
     def close(self) -> None:
         self.consumer.close()
@@ -107,6 +123,10 @@ class Probe:
                 raise SystemExit(f"the probe did not join its group: {log.read_text()[-2000:]}")
             time.sleep(0.1)
 
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -122,19 +142,44 @@ class Probe:
             self.proc.wait()
 
 
+@dataclass(frozen=True)
+class CheckerRun:
+    rate: float  # checks/s between STEADY_FROM and STEADY_TO of the results
+    whole_rate: float  # checks/s from the first task produced to the last result
+    probe_cores: float  # the probe process's CPU over the steady window, in cores
+
+    @property
+    def cpu_ms_per_check(self) -> float:
+        return self.probe_cores / self.rate * 1000.0
+
+
 def checker_rate(
     env: BenchEnv, url: str, count: int, ca_file: Path, workdir: Path, name: str
-) -> float:
+) -> CheckerRun:
     counter = ResultCounter(env)
     probe = Probe(env, CONCURRENCY, ca_file, workdir / f"{name}.log")
+    cpu: dict[str, float] = {}
+
+    def note_cpu(seen: int) -> None:
+        for mark, share in (("from", STEADY_FROM), ("to", STEADY_TO)):
+            if mark not in cpu and seen >= share * count:
+                cpu[mark] = probe.cpu_seconds()
+
     try:
         started = time.perf_counter()
         produce_tasks(env, url, count, "benchmark page")
-        counter.wait_for(count, timeout_s=300)
-        return count / (time.perf_counter() - started)
+        samples = counter.wait_for(count, timeout_s=300, at=note_cpu)
     finally:
         probe.stop()
         counter.close()
+    t_from, n_from = next((t, n) for t, n in samples if n >= STEADY_FROM * count)
+    t_to, n_to = next((t, n) for t, n in samples if n >= STEADY_TO * count)
+    steady = t_to - t_from
+    return CheckerRun(
+        rate=(n_to - n_from) / steady,
+        whole_rate=count / (samples[-1][0] - started),
+        probe_cores=(cpu["to"] - cpu["from"]) / steady,
+    )
 
 
 SLOW_SERVER = """
@@ -199,19 +244,25 @@ def main() -> None:
         tls = f"https://127.0.0.1:{target.tls_port}/"
         rows: list[tuple[str, str]] = []
         with services() as (url, bootstrap):
-            results: dict[str, float] = {}
             for scheme, target_url in (("plain", plain), ("TLS", tls)):
-                bare, *_ = measure(
+                bare, _, bare_cores, _ = measure(
                     AiohttpEngine, ctx, target_url, args.seconds, CONCURRENCY, True, target
                 )
                 count = max(2000, int(bare * args.seconds))
                 with bench_env(url, bootstrap) as env:
-                    rate = checker_rate(env, target_url, count, workdir / "ca.pem", workdir, scheme)
-                results[scheme] = rate
+                    run = checker_rate(env, target_url, count, workdir / "ca.pem", workdir, scheme)
                 rows += [
-                    (f"bare aiohttp loop, {scheme}", f"{bare:,.0f} req/s"),
-                    (f"checker process, {scheme} ({count:,} checks)", f"{rate:,.0f} checks/s"),
-                    (f"checker / bare, {scheme}", f"{rate / bare:.2f}"),
+                    (
+                        f"bare aiohttp loop, {scheme}",
+                        f"{bare:,.0f} req/s, {bare_cores / bare * 1000:.2f} ms CPU each",
+                    ),
+                    (
+                        f"checker process, {scheme} ({count:,} checks)",
+                        f"{run.rate:,.0f} checks/s, {run.cpu_ms_per_check:.2f} ms CPU each"
+                        f" ({run.probe_cores:.2f} cores; first task to last result:"
+                        f" {run.whole_rate:,.0f}/s)",
+                    ),
+                    (f"checker / bare, {scheme}", f"{run.rate / bare:.2f}"),
                 ]
             with bench_env(url, bootstrap) as env:
                 idle, peak = peak_rss(env, workdir / "ca.pem", workdir)
