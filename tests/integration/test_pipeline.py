@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -144,22 +146,31 @@ def test_kill_9_of_one_checker_loses_and_doubles_nothing(
     assert "expired=0" in survivor.output
 
 
-class _SlowServer(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 drops SYNs from 50 simultaneous checks
     daemon_threads = True
 
 
-class _SlowHandler(BaseHTTPRequestHandler):
+class _HoldingHandler(BaseHTTPRequestHandler):
+    """Answers "ok" after `hold()`; counts the requests, those held now and the most at once
+    (each subclass its own counts)."""
+
+    lock = threading.Lock()
     in_flight = 0
     seen = 0
-    lock = threading.Lock()
+    most = 0
+
+    def hold(self) -> None:
+        raise NotImplementedError
 
     def do_GET(self) -> None:
-        with self.lock:
-            type(self).in_flight += 1
-            type(self).seen += 1
+        cls = type(self)
+        with cls.lock:
+            cls.in_flight += 1
+            cls.seen += 1
+            cls.most = max(cls.most, cls.in_flight)
         try:
-            time.sleep(3)
+            self.hold()
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -167,25 +178,48 @@ class _SlowHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
         finally:
-            with self.lock:
-                type(self).in_flight -= 1
+            with cls.lock:
+                cls.in_flight -= 1
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
+class _SlowHandler(_HoldingHandler):
+    def hold(self) -> None:
+        time.sleep(3)
+
+
+class _GatedHandler(_HoldingHandler):
+    gate = threading.Event()
+
+    def hold(self) -> None:
+        self.gate.wait(30)
+
+
+@contextmanager
+def _sites_served_by(
+    handler: type[_HoldingHandler], db: Conn, sites: int, timeout_s: int
+) -> Iterator[None]:
+    """`sites` due sites on a local server of `handler`, serving until the block ends."""
+    server = _Server(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        db.execute(
+            "INSERT INTO sites (url, interval_seconds, timeout_seconds, next_check_at) "
+            "SELECT %s || '?n=' || g, 60, %s, now() FROM generate_series(1, %s) g",
+            (f"http://127.0.0.1:{server.server_address[1]}/", timeout_s, sites),
+        )
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_sigterm_with_checks_in_flight_finishes_them(
     env: dict[str, str], db: Conn, processes: list[Process], tmp_path: Path
 ) -> None:
-    server = _SlowServer(("127.0.0.1", 0), _SlowHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/slow"
-        db.execute(
-            "INSERT INTO sites (url, interval_seconds, timeout_seconds, next_check_at) "
-            "SELECT %s || '?n=' || g, 60, 10, now() FROM generate_series(1, 50) g",
-            (url,),
-        )
+    with _sites_served_by(_SlowHandler, db, 50, timeout_s=10):
         checker = start(processes, "checker", env, "checker", tmp_path)
         scheduler = start(processes, "scheduler", env, "scheduler", tmp_path)
         wait_for(
@@ -205,54 +239,14 @@ def test_sigterm_with_checks_in_flight_finishes_them(
         )
         wait_for(lambda: count(db, "SELECT count(*) FROM check_results") == 50, what="50 rows")
         assert writer.stop()[0] == 0
-    finally:
-        server.shutdown()
-        server.server_close()
     assert count(db, "SELECT count(*) FROM check_results WHERE up") == 50
     assert _SlowHandler.seen == 50
-
-
-class _GatedHandler(BaseHTTPRequestHandler):
-    """Holds every request until `gate` opens; counts how many were held at once."""
-
-    gate = threading.Event()
-    lock = threading.Lock()
-    in_flight = 0
-    most = 0
-
-    def do_GET(self) -> None:
-        cls = type(self)
-        with cls.lock:
-            cls.in_flight += 1
-            cls.most = max(cls.most, cls.in_flight)
-        try:
-            cls.gate.wait(30)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-        except OSError:
-            pass
-        finally:
-            with cls.lock:
-                cls.in_flight -= 1
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 def test_probe_keeps_to_its_concurrency_and_refills_as_checks_finish(
     env: dict[str, str], db: Conn, processes: list[Process], tmp_path: Path
 ) -> None:
-    server = _SlowServer(("127.0.0.1", 0), _GatedHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/gated"
-        db.execute(
-            "INSERT INTO sites (url, interval_seconds, timeout_seconds, next_check_at) "
-            "SELECT %s || '?n=' || g, 60, 20, now() FROM generate_series(1, 12) g",
-            (url,),
-        )
+    with _sites_served_by(_GatedHandler, db, 12, timeout_s=20):
         probe_env = {**env, "WEBMON_CONCURRENCY": "4"}
         checker = start(processes, "checker", probe_env, "checker", tmp_path)
         scheduler = start(processes, "scheduler", env, "scheduler", tmp_path)
@@ -263,9 +257,6 @@ def test_probe_keeps_to_its_concurrency_and_refills_as_checks_finish(
         wait_for(lambda: count(db, "SELECT count(*) FROM check_results") == 12, what="12 rows")
         assert scheduler.stop()[0] == 0
         assert checker.stop()[0] == 0
-    finally:
-        server.shutdown()
-        server.server_close()
     assert _GatedHandler.most == 4
     assert count(db, "SELECT count(*) FROM check_results WHERE up") == 12
 
