@@ -6,6 +6,7 @@ COPY scheduler scheduler
 COPY checker checker
 COPY shared shared
 COPY migrations migrations
+COPY webmon webmon
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 webmon
 USER webmon
 # Metrics and /healthz: scheduler 9101, checker 9102.

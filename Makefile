@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # Exports the embedded stack's URLs unless WEBMON_DATABASE_URL and
 # WEBMON_KAFKA_BOOTSTRAP_SERVERS are configured (environment or .env).
-WITH_ENV = eval "$$($(BIN)/python -m shared.localstack env)" &&
+WITH_ENV = eval "$$($(BIN)/python -m devstack.localstack env)" &&
 
 .PHONY: help install up down status migrate run run-scheduler run-checker lint format test bench \
 	bench-engines clean
@@ -25,19 +25,19 @@ $(INSTALLED): pyproject.toml requirements_dev.txt
 	touch $@
 
 up: install ## start the embedded PostgreSQL and broker (unless configured) and print their URLs
-	$(BIN)/python -m shared.localstack up
+	$(BIN)/python -m devstack.localstack up
 
 down: install ## stop the embedded stack's processes
-	$(BIN)/python -m shared.localstack down
+	$(BIN)/python -m devstack.localstack down
 
 status: install ## show whether the embedded stack runs
-	$(BIN)/python -m shared.localstack status
+	$(BIN)/python -m devstack.localstack status
 
 migrate: up ## apply database migrations and create the Kafka topics
-	$(WITH_ENV) $(BIN)/python -m shared.migrate
+	$(WITH_ENV) $(BIN)/python -m migrations
 
 run: install ## run everything: local stack, demo sites, a scheduler, two checkers, a live table
-	$(BIN)/python -m shared.run
+	$(BIN)/python -m devstack.run
 
 run-scheduler: migrate ## run one scheduler
 	$(WITH_ENV) exec $(BIN)/python -m scheduler
@@ -66,5 +66,6 @@ bench: install ## benchmarks: scheduler, writer, checker, history volume (figure
 bench-engines: install ## compare the HTTP engines (httpx, aiohttp, the probe) on a local target
 	$(BIN)/python -m bench.http_engines
 
-clean: down ## stop the stack and remove .venv and .state
+clean: install ## stop the stack, delete its data, remove .venv and .state
+	$(BIN)/python -m devstack.localstack destroy
 	rm -rf $(VENV) .state

@@ -19,8 +19,8 @@ import psycopg
 
 from bench.common import BenchEnv, bench_env, report, services
 from scheduler.service import QUERIES, Scheduler, make_scheduler_producer
+from scheduler.settings import SchedulerSettings
 from shared.db import Database
-from shared.settings import SchedulerSettings
 
 
 def fill(db_url: str, sites: int) -> None:

@@ -12,7 +12,7 @@ In one run, on scratch databases created for it and dropped at the end:
     and, since this grid gives only ~33 checks per packed row, the same checks packed
     ~1,000 to a row (a site's 30 days in one row, in a scratch table of the same shape);
   - adds daily rollups for the year before the raw data (synthetic, so that a 1 y
-    uptime reads a year of rollups), and times every query of shared/history_queries.sql
+    uptime reads a year of rollups), and times every query of webmon/readmodel/history.sql
     for a few random sites: the median of 7 runs after a warm-up, planned on each run and
     prepared; then one more maintenance run, an hour later.
 
@@ -41,12 +41,11 @@ import psycopg
 from bench.common import report, scratch_database, services
 from checker.writer import write_results
 from scheduler.maintenance import Maintenance, MaintenanceReport
+from scheduler.settings import SchedulerSettings
 from shared.db import Connection, Database, connect
 from shared.messages import ResultRow
-from shared.queries import load_queries
-from shared.settings import SchedulerSettings
+from webmon.readmodel import HISTORY
 
-QUERIES = load_queries("shared", "history_queries.sql")
 DAYS = 30
 BATCH = 5_000
 DOWN_SHARE = 0.01
@@ -614,17 +613,17 @@ def main() -> None:
         synthetic = synthetic_year(url, args.sites, first_loaded, datetime.now(UTC).date())
         picked = random.Random(SEED + 1).sample(range(1, args.sites + 1), QUERY_SITES)
         timed = [
-            Timed("uptime 24 h", QUERIES["uptime"], lambda s: _since(s, hours=24)),
-            Timed("uptime 30 d", QUERIES["uptime"], lambda s: _since(s, days=30)),
-            Timed("uptime 1 y", QUERIES["uptime"], lambda s: _since(s, days=365)),
-            Timed("p95_per_day, 30 days", QUERIES["p95_per_day"],
+            Timed("uptime 24 h", HISTORY["uptime"], lambda s: _since(s, hours=24)),
+            Timed("uptime 30 d", HISTORY["uptime"], lambda s: _since(s, days=30)),
+            Timed("uptime 1 y", HISTORY["uptime"], lambda s: _since(s, days=365)),
+            Timed("p95_per_day, 30 days", HISTORY["p95_per_day"],
                   lambda s: {"site_id": s, "days": 30}),
-            Timed("site_events_of_site, 50", QUERIES["site_events_of_site"],
+            Timed("site_events_of_site, 50", HISTORY["site_events_of_site"],
                   lambda s: {"site_id": s, "limit": 50}),
-            Timed("down_now", QUERIES["down_now"], lambda s: {}, per_site=False),
-            Timed("recent_events, 50", QUERIES["recent_events"], lambda s: {"limit": 50},
+            Timed("down_now", HISTORY["down_now"], lambda s: {}, per_site=False),
+            Timed("recent_events, 50", HISTORY["recent_events"], lambda s: {"limit": 50},
                   per_site=False),
-            Timed("slowest_now, 20", QUERIES["slowest_now"], lambda s: {"limit": 20},
+            Timed("slowest_now, 20", HISTORY["slowest_now"], lambda s: {"limit": 20},
                   per_site=False),
         ]  # fmt: skip
         query_rows, seq_scans = time_queries(url, timed, picked, args.explain)

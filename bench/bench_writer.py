@@ -21,11 +21,11 @@ import confluent_kafka
 import psycopg
 
 from bench.common import BenchEnv, bench_env, report, services
+from checker.settings import DEFAULT_WRITER_LANES, CheckerSettings
 from checker.writer import COPY_TYPES, ResultWriter, write_results
 from shared.db import Database
 from shared.kafka import make_producer
 from shared.messages import CheckResult, ResultRow, result_row
-from shared.settings import DEFAULT_WRITER_LANES, CheckerSettings
 
 SITES = 10_000
 # The writer's rate is taken from its first stored batch until this share of the results

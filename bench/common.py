@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from migrations.runner import migrate_database
 from shared.kafka import ensure_topics
-from shared.migrate import migrate_database
 from shared.settings import CommonSettings
 
 BENCH_PARTITIONS = 12
@@ -59,7 +59,7 @@ def services() -> Iterator[tuple[str, str]]:
     if url and bootstrap:
         yield url, bootstrap
         return
-    from shared.localstack import LocalStack, free_port
+    from devstack.localstack import LocalStack, free_port
 
     state = Path(tempfile.mkdtemp(prefix="webmon-bench-stack-"))
     stack = LocalStack(state, free_port(), free_port())

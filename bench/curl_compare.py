@@ -1,6 +1,6 @@
 """What webmon records for each failure mode, beside what curl reports for the same endpoint.
 
-Starts the hostile local targets (tests/targets.py, loopback only), checks every endpoint
+Starts the hostile local targets (tests/support/targets.py, loopback only), checks every endpoint
 with webmon's probe (`Prober.check`, on uvloop as the checker runs it) and with
 `curl -w '%{time_namelookup} %{time_connect} %{time_appconnect} %{time_starttransfer}
 %{time_total}'`, and prints a Markdown table. Each figure is the median of `--runs` runs.
@@ -25,9 +25,9 @@ from typing import Any
 from urllib.parse import quote
 
 from checker.probe import Prober
-from shared.localstack import free_port
+from devstack.localstack import free_port
 from shared.messages import CheckResult, CheckTask
-from tests.targets import Targets
+from tests.support.targets import Targets
 
 MAX_REDIRECTS = 5
 NONE = "-"

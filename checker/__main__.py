@@ -15,15 +15,17 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
+from checker.metrics import CheckerMetrics
 from checker.probe import Prober
-from checker.probe_loop import ProbeLoop
-from checker.writer import ResultWriter
+from checker.probe.loop import ProbeLoop
+from checker.settings import CheckerRole, CheckerSettings
+from checker.writer.loop import ResultWriter
 from shared.db import Database
 from shared.kafka import make_producer
 from shared.lifecycle import install_stop_handlers, kafka_preflight
 from shared.logs import configure_logging
-from shared.metrics import CheckerMetrics, MetricsServer
-from shared.settings import CheckerRole, CheckerSettings, load_settings
+from shared.metrics import MetricsServer
+from shared.settings import load_settings
 
 logger = logging.getLogger("checker")
 

@@ -23,7 +23,7 @@ CREATE TABLE sites (
 CREATE INDEX sites_due_idx ON sites (next_check_at) WHERE enabled;
 
 -- Every claim updates the indexed next_check_at (no HOT updates), so the bloat lands in
--- sites_due_idx; vacuum early and without throttling (MEASUREMENTS.md).
+-- sites_due_idx; vacuum early and without throttling (docs/measurements.md).
 ALTER TABLE sites SET (
     autovacuum_vacuum_scale_factor = 0.01,
     autovacuum_vacuum_threshold = 1000,

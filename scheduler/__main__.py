@@ -6,17 +6,20 @@ import argparse
 import logging
 import threading
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from scheduler.maintenance import Maintenance
+from scheduler.metrics import SchedulerMetrics
 from scheduler.service import Scheduler, make_scheduler_producer
+from scheduler.settings import SchedulerSettings
 from shared.db import Database
 from shared.lifecycle import install_stop_handlers, kafka_preflight
-from shared.logs import configure_logging
-from shared.metrics import MetricsServer, SchedulerMetrics
-from shared.settings import SchedulerSettings, load_settings
+from shared.logs import configure_logging, log_summary
+from shared.metrics import MetricsServer
+from shared.settings import load_settings
 
 logger = logging.getLogger("scheduler")
 
@@ -40,7 +43,7 @@ def run(settings: SchedulerSettings, stop: threading.Event) -> int:
     producer = make_scheduler_producer(settings)
     metrics = SchedulerMetrics()
     scheduler = Scheduler(settings, db, producer, stop, metrics)
-    maintenance = Maintenance(db, settings, stop)
+    maintenance = Maintenance(db, settings, stop, metrics=metrics)
     server = MetricsServer(
         settings.metrics_host, settings.metrics_port, metrics.registry, metrics.health
     )
@@ -75,15 +78,13 @@ def run(settings: SchedulerSettings, stop: threading.Event) -> int:
     left = producer.close(CLOSE_FLUSH_TIMEOUT_S)
     db.close()
     server.stop()
-    totals = scheduler.totals
-    logger.info(
-        "scheduler.stopped emitted=%d batches=%d failed_batches=%d unflushed=%d uptime_s=%.1f",
-        totals.emitted,
-        totals.batches,
-        totals.failed_batches,
-        left,
-        time.monotonic() - started,
-    )
+    summary = {
+        **asdict(scheduler.totals),
+        **scheduler.outages(),
+        "unflushed": left,
+        "uptime_s": round(time.monotonic() - started, 1),
+    }
+    log_summary(logger, "scheduler.stopped", summary)
     return 0
 
 

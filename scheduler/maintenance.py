@@ -25,14 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-import psycopg
 from psycopg import sql
 
+from scheduler.metrics import SchedulerMetrics
+from scheduler.settings import SchedulerSettings
 from shared import locks
-from shared.db import Connection, Database
+from shared.db import Connection, Database, cancel
 from shared.errors import DatabaseError
 from shared.queries import load_queries
-from shared.settings import SchedulerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -84,21 +84,20 @@ class Maintenance:
         settings: SchedulerSettings,
         stop: threading.Event | None = None,
         clock: Callable[[], datetime] = utc_now,
+        metrics: SchedulerMetrics | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._stop = stop or threading.Event()
         self._clock = clock
+        self._metrics = metrics if metrics is not None else SchedulerMetrics()
         self._conn: Connection | None = None
 
     def cancel(self) -> None:
         """Interrupt the statement in flight (called on stop, from another thread)."""
         conn = self._conn
         if conn is not None:
-            try:
-                conn.cancel_safe(timeout=2)
-            except psycopg.Error as exc:  # the run ends with its connection anyway
-                logger.debug("maintenance.cancel_failed error=%s", exc)
+            cancel(conn)  # if it cannot be sent, the run ends with its connection anyway
 
     def run(self) -> MaintenanceReport | None:
         """One pass. None when another scheduler holds the maintenance lock."""
@@ -255,11 +254,13 @@ class Maintenance:
         return found
 
     def job(self) -> None:
-        """The periodic job: one run, never raises."""
+        """The periodic job: one run, never raises. A failure counts in
+        `webmon_scheduler_errors_total{kind="maintenance"}`; a stop's cancel does not."""
         try:
             self.run()
         except DatabaseError as exc:
             if self._stop.is_set():
                 logger.info("maintenance.interrupted")
             else:
+                self._metrics.error("maintenance")
                 logger.warning("maintenance.failed error=%s", exc)

@@ -5,7 +5,7 @@
 -- grid (next_check_at + k * interval, the smallest k that lands in the future): no drift,
 -- and one task for a site that was overdue by many intervals. The claimed slot is the
 -- grid point just before the new next_check_at. `id = ANY(ARRAY(...))` keeps the planner
--- on the primary key; `id IN (...)` flipped to a full scan at large batches (MEASUREMENTS.md).
+-- on the primary key; `id IN (...)` flipped to a full scan at large batches (docs/measurements.md).
 -- A site's method, headers and expected statuses come back NULL when they are the defaults,
 -- which the task leaves out; expected statuses as [low, high) pairs.
 UPDATE sites

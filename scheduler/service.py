@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from psycopg.rows import TupleRow
 
+from scheduler.metrics import SchedulerMetrics
+from scheduler.settings import SchedulerSettings
 from shared.db import Database, Transaction
 from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError
 from shared.health import Backoff, DependencyState
 from shared.kafka import Producer, make_producer
 from shared.messages import encode_task
-from shared.metrics import SchedulerMetrics
 from shared.queries import load_queries
-from shared.settings import SchedulerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +147,10 @@ class Scheduler:
 
     def close(self) -> None:
         self._claimer.shutdown(wait=True)
+
+    def outages(self) -> dict[str, int]:
+        """How often each dependency was lost, for the stop summary."""
+        return {"db_outages": self._database.outages, "kafka_outages": self._kafka.outages}
 
     def tick(self) -> None:
         """The periodic job: drain, or back off after a failure. Never raises."""

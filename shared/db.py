@@ -46,9 +46,11 @@ def translated_errors() -> Iterator[None]:
     except psycopg.Error as exc:
         summary = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if _is_unavailable(exc):
-            raise DatabaseUnavailable(summary) from exc
+            raise DatabaseUnavailable(summary, sqlstate=exc.sqlstate) from exc
         context = exc.diag.context.strip().splitlines()[-1] if exc.diag.context else None
-        raise DatabaseError(summary, context) from exc
+        raise DatabaseError(
+            summary, context, sqlstate=exc.sqlstate, constraint=exc.diag.constraint_name
+        ) from exc
 
 
 class Database:
@@ -158,6 +160,17 @@ class Transaction:
                     conn.rollback()
         finally:
             self._pool.putconn(conn)
+
+
+def cancel(conn: Connection, timeout_s: float = 2.0) -> bool:
+    """Ask the server to cancel the statement running on `conn` (safe from another thread).
+    False when the request could not be sent; the caller's statement then runs on."""
+    try:
+        conn.cancel_safe(timeout=timeout_s)
+    except psycopg.Error as exc:
+        logger.debug("db.cancel_failed error=%s", exc)
+        return False
+    return True
 
 
 def connect(url: str, *, autocommit: bool = False, application_name: str = "webmon") -> Connection:

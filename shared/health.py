@@ -47,7 +47,8 @@ class DependencyState:
         self.name = name
         self._logger = logger
         self._lost_at: float | None = None
-        self.failures = 0
+        self.failures = 0  # operations that failed
+        self.outages = 0  # times it was lost
 
     @property
     def ok(self) -> bool:
@@ -56,6 +57,7 @@ class DependencyState:
     def lost(self, reason: object) -> None:
         self.failures += 1
         if self._lost_at is None:
+            self.outages += 1
             self._lost_at = time.monotonic()
             self._logger.warning("%s.lost reason=%s", self.name, reason)
 

@@ -8,6 +8,7 @@ auto-commit or auto-store offsets: callers commit explicitly, after durability.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,51 @@ PRODUCE_RETRY_DEADLINE_S = 30.0
 POLL_EVERY = 1000
 
 DeliveryCallback = Callable[[Any, Any], None]
+# The same librdkafka error (say, a refused connection on every reconnect) is logged once
+# per this many seconds, with the count of repeats in between.
+ERROR_LOG_INTERVAL_S = 60.0
+
+
+class ClientLog:
+    """librdkafka's own log lines (`logger`) and errors (`error_cb`) as webmon log lines:
+    `kafka.log` and `kafka.error`, in the process's text or JSON format. Both are served
+    by the client's poll, on the thread that polls it."""
+
+    def __init__(self, log: logging.Logger = logger) -> None:
+        self._log = log
+        self._last: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def log(self, level: int, fmt: str, *args: object) -> None:
+        """The `logger` interface librdkafka's Python client calls: ("%s [%s] %s",
+        facility, client name, message)."""
+        facility, client, message = [*args, "", "", ""][:3]
+        self._log.log(
+            level, "kafka.log facility=%s client=%s message=%s", facility, client, message
+        )
+
+    def error(self, err: Any) -> None:
+        code = _error_code(err) or "?"
+        now = time.monotonic()
+        with self._lock:
+            last, repeats = self._last.get(code, (-ERROR_LOG_INTERVAL_S, 0))
+            if now - last < ERROR_LOG_INTERVAL_S:
+                self._last[code] = (last, repeats + 1)
+                return
+            self._last[code] = (now, 0)
+        reason = " ".join(str(err.str()).split())
+        self._log.warning("kafka.error code=%s repeated=%d reason=%s", code, repeats, reason)
+
+
+def client_config(settings: CommonSettings, **overrides: Any) -> dict[str, Any]:
+    """The connection settings of every webmon Kafka client, logging through webmon."""
+    client_log = ClientLog()
+    return {
+        **settings.kafka_config(),
+        "logger": client_log,
+        "error_cb": client_log.error,
+        **overrides,
+    }
 
 
 def _error_code(err: Any) -> str | None:
@@ -172,14 +218,14 @@ class Producer:
 
 
 def make_producer(settings: CommonSettings, **overrides: Any) -> Producer:
-    return Producer(settings.kafka_config(), overrides)
+    return Producer(client_config(settings), overrides)
 
 
 def make_consumer(
     settings: CommonSettings, group_id: str, **overrides: Any
 ) -> confluent_kafka.Consumer:
     config = {
-        **settings.kafka_config(),
+        **client_config(settings),
         **DEFAULT_CONSUMER_CONFIG,
         "group.id": group_id,
         "session.timeout.ms": settings.kafka_session_timeout_ms,
@@ -190,13 +236,20 @@ def make_consumer(
 
 
 def commit_offsets(
-    consumer: confluent_kafka.Consumer, offsets: Iterable[confluent_kafka.TopicPartition]
+    consumer: confluent_kafka.Consumer,
+    offsets: Iterable[confluent_kafka.TopicPartition],
+    *,
+    asynchronous: bool = False,
 ) -> None:
-    """Commit synchronously; raise if the broker refused any partition."""
+    """Commit; raise `KafkaError` if the broker refused any partition. Asynchronous: only
+    hand the commit to librdkafka (the consumer's `on_commit` callback sees the outcome)."""
     offsets = list(offsets)
     if not offsets:
         return
     try:
+        if asynchronous:
+            consumer.commit(offsets=offsets, asynchronous=True)
+            return
         result = consumer.commit(offsets=offsets, asynchronous=False)
     except confluent_kafka.KafkaException as exc:
         err = exc.args[0]
@@ -244,7 +297,7 @@ def ensure_topics(
     replication_factor: int | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
-    admin = AdminClient(settings.kafka_config())
+    admin = AdminClient(client_config(settings))
     try:
         existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
     except confluent_kafka.KafkaException as exc:
@@ -320,7 +373,12 @@ def describe_cluster(
     settings: CommonSettings, timeout_s: float = ADMIN_TIMEOUT_S, **overrides: Any
 ) -> ClusterInfo:
     """Brokers and topics as the cluster's metadata shows them; KafkaError if unreachable."""
-    admin = AdminClient({**settings.kafka_config(), **overrides})
+    return list_topics(client_config(settings, **overrides), timeout_s)
+
+
+def list_topics(config: dict[str, Any], timeout_s: float = ADMIN_TIMEOUT_S) -> ClusterInfo:
+    """`describe_cluster` for a raw librdkafka configuration."""
+    admin = AdminClient(config)
     try:
         metadata = admin.list_topics(timeout=timeout_s)
     except confluent_kafka.KafkaException as exc:

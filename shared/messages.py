@@ -2,7 +2,7 @@
 
 Both carry a schema version `v`. The identity of a check is (site_id, scheduled_at): the
 slot the scheduler claimed. Encoding goes through orjson (about 4x pydantic's own JSON on
-this hot path, see MEASUREMENTS.md); decoding validates through the pydantic model.
+this hot path, see docs/measurements.md); decoding validates through the pydantic model.
 Unknown fields are ignored so that a newer producer can add optional fields.
 """
 
@@ -201,6 +201,26 @@ ResultRow = tuple[
     float | None, float | None, float | None, float | None, int | None, str | None,
     datetime | None,
 ]  # fmt: skip
+
+# Where each field sits in a ResultRow: `row[UP]`, never `row[6]`. Literal ints, so a field
+# read by name costs what one read by number does, and mypy knows each field's type.
+SITE_ID: Final = 0
+URL: Final = 1
+SCHEDULED_AT: Final = 2
+CHECKED_AT: Final = 3
+RESPONSE_TIME_MS: Final = 4
+STATUS_CODE: Final = 5
+UP: Final = 6
+REGEX_MATCHED: Final = 7
+ERROR: Final = 8
+ERROR_DETAIL: Final = 9
+DNS_MS: Final = 10
+CONNECT_MS: Final = 11
+TLS_MS: Final = 12
+TTFB_MS: Final = 13
+REDIRECTS: Final = 14
+TLS_VERSION: Final = 15
+TLS_EXPIRES_AT: Final = 16
 
 
 def result_row(result: CheckResult) -> ResultRow:

@@ -11,10 +11,10 @@ import re
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self, TypeVar
+from typing import Any, Self, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "WEBMON_"
 
@@ -134,93 +134,8 @@ class CommonSettings(BaseSettings):
         return config
 
 
-class MigrateSettings(CommonSettings):
-    kafka_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=10_000)
-    # None: the broker's default (replication factor -1, KIP-464).
-    kafka_replication_factor: int | None = Field(default=None, ge=1, le=16)
-
-
-class CliSettings(BaseSettings):
-    """The `webmon` CLI's site and status commands: PostgreSQL only, no Kafka settings."""
-
-    model_config = CommonSettings.model_config
-
-    database_url: SecretStr
-
-
-# Prometheus metrics and /healthz, one port per process kind; 0 disables the endpoint.
+# Prometheus metrics and /healthz listen here unless a process says otherwise.
 DEFAULT_METRICS_HOST = "0.0.0.0"
-DEFAULT_SCHEDULER_METRICS_PORT = 9101
-DEFAULT_CHECKER_METRICS_PORT = 9102
-
-DEFAULT_CLAIM_BATCH_SIZE = 5_000
-DEFAULT_TICK_SECONDS = 1.0
-DEFAULT_FLUSH_TIMEOUT_S = 5.0
-
-
-class SchedulerSettings(CommonSettings):
-    claim_batch_size: int = Field(default=DEFAULT_CLAIM_BATCH_SIZE, ge=1, le=100_000)
-    # How often the scheduler looks for due sites; each tick drains everything due.
-    tick_seconds: float = Field(default=DEFAULT_TICK_SECONDS, gt=0, le=60)
-    # How long a batch may wait for the broker's acknowledgements before it is rolled back.
-    flush_timeout_s: float = Field(default=DEFAULT_FLUSH_TIMEOUT_S, gt=0, le=60)
-    # Days of check_results partitions kept ready ahead of time.
-    partitions_ahead_days: int = Field(default=3, ge=1, le=60)
-    # Raw results (raw or packed) older than this many days are dropped, a day at a time.
-    retention_days: int = Field(default=30, ge=1, le=3660)
-    # Hourly and daily rollups and site_events are kept this long (monthly partitions).
-    rollup_retention_days: int = Field(default=400, ge=1, le=36600)
-    # Whole days older than this are packed into one row per site and day.
-    pack_after_days: int = Field(default=1, ge=0, le=3660)
-    # How often maintenance runs: partitions, rollups, packing, retention.
-    maintenance_interval_s: float = Field(default=300, ge=1, le=86400)
-    metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
-    metrics_port: int = Field(default=DEFAULT_SCHEDULER_METRICS_PORT, ge=0, le=65535)
-
-
-class CheckerRole(StrEnum):
-    PROBE = "probe"
-    WRITER = "writer"
-
-
-DEFAULT_PROBE_GROUP = "webmon-probe"
-DEFAULT_WRITER_GROUP = "webmon-writer"
-DEFAULT_CONCURRENCY = 512
-DEFAULT_MAX_BODY_BYTES = 1_048_576
-DEFAULT_MAX_REDIRECTS = 5
-DEFAULT_GRACE_S = 10.0
-DEFAULT_WRITER_BATCH_SIZE = 5_000
-DEFAULT_WRITER_BATCH_AGE_S = 0.5
-DEFAULT_WRITER_LANES = 2
-
-
-class CheckerSettings(CommonSettings):
-    # Both roles by default; WEBMON_CHECKER_ROLES=probe or =writer runs one alone.
-    checker_roles: Annotated[set[CheckerRole], NoDecode] = Field(
-        default={CheckerRole.PROBE, CheckerRole.WRITER}, min_length=1
-    )
-    probe_group: str = Field(default=DEFAULT_PROBE_GROUP, min_length=1)
-    writer_group: str = Field(default=DEFAULT_WRITER_GROUP, min_length=1)
-    # Checks in flight at once per process.
-    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=20_000)
-    # Body bytes read per check, counted after decompression; the regex sees only these.
-    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0, le=64 * 1_048_576)
-    max_redirects: int = Field(default=DEFAULT_MAX_REDIRECTS, ge=0, le=30)
-    # On SIGTERM: how long in-flight checks may still finish before they are abandoned.
-    grace_s: float = Field(default=DEFAULT_GRACE_S, ge=0, le=300)
-    writer_batch_size: int = Field(default=DEFAULT_WRITER_BATCH_SIZE, ge=1, le=100_000)
-    writer_batch_age_s: float = Field(default=DEFAULT_WRITER_BATCH_AGE_S, gt=0, le=60)
-    # Batches written at once, each on its own connection, over disjoint partitions.
-    writer_lanes: int = Field(default=DEFAULT_WRITER_LANES, ge=1, le=16)
-    metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
-    metrics_port: int = Field(default=DEFAULT_CHECKER_METRICS_PORT, ge=0, le=65535)
-
-    @field_validator("checker_roles", mode="before")
-    @classmethod
-    def _split_roles(cls, value: object) -> object:
-        if isinstance(value, str):
-            return {part.strip() for part in value.split(",") if part.strip()}
-        return value
 
 
 S = TypeVar("S", bound=BaseSettings)

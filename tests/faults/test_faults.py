@@ -9,18 +9,17 @@ import time
 from typing import Any
 
 import confluent_kafka
-import psycopg
 import pytest
 
-from tests.conftest import Services
-from tests.faults.conftest import Fleet, add_sites
-from tests.processes import wait_for
-from tests.support import read_all
-from tests.targets import Targets
+from tests.support.db import Conn, add_sites
+from tests.support.fleet import Fleet
+from tests.support.processes import wait_for
+from tests.support.services import Services
+from tests.support.targets import Targets
+from tests.support.topics import read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
-Conn = psycopg.Connection[Any]
 # The length of each outage the issue asks for.
 OUTAGE_S = 30.0
 
@@ -37,7 +36,7 @@ def grows_by(fleet: Fleet, count: int, timeout_s: float = 120.0) -> None:
 
 
 def test_kill_9_two_of_three_checkers(fleet: Fleet, targets: Targets, db: Conn) -> None:
-    add_sites(db, targets.url("/ok"), 1000, 15)
+    add_sites(db, 1000, url=targets.url("/ok"), interval=15, timeout=5, spread=True)
     checkers = [fleet.checker(f"checker-{i}") for i in (1, 2, 3)]
     fleet.wait_joined(*checkers)
     scheduler = fleet.scheduler()
@@ -55,7 +54,7 @@ def test_kill_9_two_of_three_checkers(fleet: Fleet, targets: Targets, db: Conn) 
 
 
 def test_kill_9_scheduler_mid_drain_then_restart(fleet: Fleet, targets: Targets, db: Conn) -> None:
-    add_sites(db, targets.url("/ok"), 10_000, 300, spread=False)
+    add_sites(db, 10_000, url=targets.url("/ok"), interval=300, timeout=5, spread=False)
     checkers = [fleet.checker(f"checker-{i}") for i in (1, 2)]
     fleet.wait_joined(*checkers)
     small_batches = {"WEBMON_CLAIM_BATCH_SIZE": "20"}
@@ -78,7 +77,7 @@ def test_broker_paused_for_30_seconds(
     fleet: Fleet, services: Services, targets: Targets, db: Conn
 ) -> None:
     stack = needs_stack(services)
-    add_sites(db, targets.url("/ok"), 500, 15)
+    add_sites(db, 500, url=targets.url("/ok"), interval=15, timeout=5, spread=True)
     checkers = [fleet.checker(f"checker-{i}") for i in (1, 2)]
     fleet.wait_joined(*checkers)
     scheduler = fleet.scheduler()
@@ -102,7 +101,7 @@ def test_postgres_stopped_for_30_seconds(
     stack = needs_stack(services)
     # Checks take 2 s, so some are always in flight when PostgreSQL goes away: their
     # results reach the writers during the outage.
-    add_sites(db, targets.url("/delay?ms=2000"), 500, 15)
+    add_sites(db, 500, url=targets.url("/delay?ms=2000"), interval=15, timeout=5, spread=True)
     checkers = [fleet.checker(f"checker-{i}") for i in (1, 2)]
     fleet.wait_joined(*checkers)
     scheduler = fleet.scheduler()
@@ -120,15 +119,17 @@ def test_postgres_stopped_for_30_seconds(
         fleet.stop(c)
     ledger = fleet.ledger("PostgreSQL stopped 30 s")
     assert ledger.stored >= before + 1000
-    assert "db.lost" in scheduler.output and "db.recovered" in scheduler.output
+    assert scheduler.summary("scheduler.stopped")["db_outages"] >= 1
+    assert scheduler.logged("db.recovered")
     # Probes went on checking during the outage: the writer had results waiting.
-    assert any("db.lost" in c.output and "db.recovered" in c.output for c in checkers)
+    assert any(c.summary("writer.stopped")["db_outages"] >= 1 for c in checkers)
+    assert any(c.logged("db.recovered") for c in checkers)
 
 
 def test_sigterm_everything_under_load_then_restart(
     fleet: Fleet, targets: Targets, db: Conn
 ) -> None:
-    add_sites(db, targets.url("/delay?ms=500"), 1000, 15)
+    add_sites(db, 1000, url=targets.url("/delay?ms=500"), interval=15, timeout=5, spread=True)
     checkers = [fleet.checker(f"checker-{i}") for i in (1, 2)]
     fleet.wait_joined(*checkers)
     scheduler = fleet.scheduler()
@@ -172,7 +173,7 @@ def test_poison_on_both_topics_is_dead_lettered(
         for value in POISON.values():
             producer.produce(fleet.env[topic], value, b"poison")
     assert producer.flush(30) == 0
-    add_sites(db, targets.url("/ok"), 50, 60, spread=False)
+    add_sites(db, 50, url=targets.url("/ok"), interval=60, timeout=5, spread=False)
     checker = fleet.checker("checker-1")
     fleet.wait_joined(checker)
     scheduler = fleet.scheduler()

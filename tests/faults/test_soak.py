@@ -19,9 +19,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from shared.localstack import free_port
-from tests.faults.conftest import RSS_BOUND_MB, Fleet, add_sites
-from tests.targets import Targets
+from devstack.localstack import free_port
+from tests.support.db import add_sites
+from tests.support.fleet import RSS_BOUND_MB, Fleet
+from tests.support.targets import Targets
 
 pytestmark = [
     pytest.mark.integration,
@@ -44,8 +45,8 @@ def test_soak_with_hostile_targets(
     fleet: Fleet, targets: Targets, db: psycopg.Connection[Any]
 ) -> None:
     seconds = float(os.environ.get("WEBMON_SOAK_SECONDS", "600"))
-    add_sites(db, targets.url("/ok"), 1500, 15)
-    add_sites(db, targets.url("/delay?ms=300"), 300, 20)
+    add_sites(db, 1500, url=targets.url("/ok"), interval=15, timeout=5, spread=True)
+    add_sites(db, 300, url=targets.url("/delay?ms=300"), interval=20, timeout=5, spread=True)
     for path, count in (
         ("/drip", 20),
         ("/gzip-bomb", 10),
@@ -55,8 +56,10 @@ def test_soak_with_hostile_targets(
         ("/slow-headers?seconds=8", 20),
         ("/redirect/3", 20),
     ):
-        add_sites(db, targets.url(path), count, 30)
-    add_sites(db, f"http://127.0.0.1:{free_port()}/refused", 20, 30)
+        add_sites(db, count, url=targets.url(path), interval=30, timeout=5, spread=True)
+    add_sites(
+        db, 20, url=f"http://127.0.0.1:{free_port()}/refused", interval=30, timeout=5, spread=True
+    )
 
     checkers = [fleet.checker(f"checker-{i}") for i in (1, 2)]
     fleet.wait_joined(*checkers)

@@ -4,7 +4,6 @@ that carries them into tasks, and the writer that stores the new result columns.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 import pytest
@@ -15,10 +14,10 @@ from checker.writer import write_results
 from scheduler.service import QUERIES as SCHEDULER_QUERIES
 from shared.db import Database
 from shared.messages import CheckResult, CheckTask, decode, encode_task, result_row
+from tests.support.db import Conn
 
 pytestmark = pytest.mark.integration
 
-Conn = psycopg.Connection[Any]
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 EXPIRY = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
 

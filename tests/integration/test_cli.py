@@ -8,16 +8,13 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 
-from shared.cli import main
+from tests.support.db import Conn
+from webmon.cli import main
 
 pytestmark = pytest.mark.integration
-
-Conn = psycopg.Connection[Any]
 
 
 @pytest.fixture
@@ -258,7 +255,7 @@ def test_uptime(cli_env: dict[str, str], db: Conn, capsys: pytest.CaptureFixture
 def test_the_console_script_runs_as_a_process(cli_env: dict[str, str], db: Conn) -> None:
     add_site(db, "https://up.example/")
     done = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "sites", "list"],
+        [sys.executable, "-m", "webmon", "sites", "list"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -267,7 +264,7 @@ def test_the_console_script_runs_as_a_process(cli_env: dict[str, str], db: Conn)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines()[-1] == "1 site, 1 enabled"
     missing = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "status"],
+        [sys.executable, "-m", "webmon", "status"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,19 +5,16 @@ from __future__ import annotations
 import io
 import socket
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 
-from shared.cli import main
+from migrations.runner import available_migrations
 from shared.db import describe_url
-from shared.migrate import available_migrations
-from tests.conftest import TEST_PARTITIONS
+from tests.support.db import Conn
+from tests.support.services import TEST_PARTITIONS
+from webmon.cli import main
 
 pytestmark = pytest.mark.integration
-
-Conn = psycopg.Connection[Any]
 
 
 @pytest.fixture

@@ -15,26 +15,18 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-import psycopg
 import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from shared.localstack import free_port
-from tests.conftest import Services
-from tests.processes import Process, start, wait_for
-from tests.support import read_all
-from tests.targets import Targets
+from devstack.localstack import free_port
+from tests.support.db import Conn, scalar
+from tests.support.processes import Process, start, wait_for
+from tests.support.services import Services
+from tests.support.targets import Targets
+from tests.support.topics import read_all
 
 pytestmark = pytest.mark.integration
-
-Conn = psycopg.Connection[Any]
-
-
-def scalar(db: Conn, query: str | sql.Composed, *params: object) -> Any:
-    row = db.execute(query, params).fetchone()
-    assert row is not None
-    return row[0]
 
 
 # --- the new columns, end to end ------------------------------------------------------
@@ -204,7 +196,7 @@ def test_hanging_sites_do_not_hold_up_healthy_ones(
     assert scheduler.stop()[0] == 0, scheduler.output
     code, _ = checker.stop()
     assert code == 0, checker.output
-    assert "expired=0" in checker.output
+    assert checker.summary("probe.stopped")["expired"] == 0
 
     # Healthy sites: every slot checked, on time, up, while the hanging checks were held.
     healthy = db.execute(

@@ -12,21 +12,19 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 from psycopg import sql
 
 from checker.writer import write_results
 from scheduler.maintenance import Maintenance, MaintenanceReport
+from scheduler.settings import SchedulerSettings
 from shared import locks
 from shared.db import Database
 from shared.messages import CheckResult, ResultRow, result_row
-from shared.settings import SchedulerSettings
-from tests.support import add_sites
+from tests.support.db import Conn, add_sites
 
 pytestmark = pytest.mark.integration
 
-Conn = psycopg.Connection[Any]
 NOW = datetime(2026, 11, 23, 12, 20, tzinfo=UTC)
 TODAY = NOW.date()
 

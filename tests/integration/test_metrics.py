@@ -11,24 +11,24 @@ from pathlib import Path
 from typing import Any
 
 import confluent_kafka
-import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.localstack import free_port
+from scheduler.metrics import SchedulerMetrics
 from scheduler.service import Scheduler, make_scheduler_producer
+from scheduler.settings import SchedulerSettings
 from shared.db import Database
-from shared.localstack import free_port
 from shared.messages import CheckResult, CheckTask
-from shared.metrics import MetricsServer, SchedulerMetrics
-from shared.settings import SchedulerSettings
-from tests.conftest import Services
-from tests.processes import Process, wait_for
-from tests.support import settings_from_env
-from tests.targets import Targets
+from shared.metrics import MetricsServer
+from tests.support.db import Conn
+from tests.support.processes import Process, wait_for
+from tests.support.services import Services
+from tests.support.settings import settings_from_env
+from tests.support.targets import Targets
 
 pytestmark = pytest.mark.integration
 
-Conn = psycopg.Connection[Any]
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 

@@ -1,4 +1,5 @@
-"""Migrations from an empty database: the contract's columns, idempotence, concurrency."""
+"""Migrations: the contract's columns, idempotence, concurrency, and one schema whatever the
+path (from empty, or step by step from every earlier release)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from shared.migrate import available_migrations, migrate_database
-from tests.conftest import Services
+from migrations.runner import available_functions, available_migrations, migrate_database
+from tests.support.schema import schema_fingerprint
+from tests.support.services import Services, database
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +150,47 @@ def test_defaults_for_a_plain_insert(db: psycopg.Connection[Any]) -> None:
         "RETURNING timeout_seconds"
     ).fetchone()
     assert short == (5,)
+
+
+@pytest.fixture(scope="module")
+def fresh_schema(services: Services) -> dict[str, list[tuple[Any, ...]]]:
+    """The schema of a database migrated from empty in one run."""
+    with database(services.database_url, "webmon_fresh") as url:
+        migrate_database(url)
+        with psycopg.connect(url) as conn:
+            return schema_fingerprint(conn)
+
+
+@pytest.mark.parametrize("released", range(len(available_migrations())))
+def test_an_earlier_release_migrated_on_equals_a_fresh_database(
+    services: Services, fresh_schema: dict[str, list[tuple[Any, ...]]], released: int
+) -> None:
+    """A database left by an earlier release (its numbered migrations up to `released`,
+    the function bodies they created) and migrated by this one ends in the same schema as
+    a database migrated from empty."""
+    with database(services.database_url, "webmon_old") as url:
+        migrate_database(url, upto=released, functions=False)
+        migrate_database(url)
+        with psycopg.connect(url) as conn:
+            upgraded = schema_fingerprint(conn)
+    for kind, rows in fresh_schema.items():
+        assert upgraded[kind] == rows, kind
+
+
+def test_a_changed_function_file_is_applied_again(empty_db: str) -> None:
+    migrate_database(empty_db)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        # A database whose function differs from its file: as if the file had changed.
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION webmon_nonnull(a anyarray) RETURNS anyarray "
+            "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT a'"
+        )
+        conn.execute("UPDATE webmon_functions SET sha256 = 'older' WHERE file LIKE '030_%'")
+        assert conn.execute("SELECT webmon_nonnull(ARRAY[NULL]::int[])").fetchone() == ([None],)
+    assert migrate_database(empty_db) == []  # no numbered migration left to apply
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT webmon_nonnull(ARRAY[NULL]::int[])").fetchone() == (None,)
+        recorded: dict[str, str] = dict(
+            conn.execute("SELECT file, sha256 FROM webmon_functions").fetchall()
+        )
+    assert recorded == {f.file: f.sha256 for f in available_functions()}

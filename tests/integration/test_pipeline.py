@@ -8,52 +8,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import confluent_kafka
-import orjson
-import psycopg
 import pytest
 
-from shared.localstack import free_port
-from tests.conftest import Services
-from tests.processes import Process, start, wait_for
-from tests.support import read_all
-from tests.targets import Targets
+from devstack.localstack import free_port
+from tests.support.db import Conn, count
+from tests.support.processes import Process, start, wait_for
+from tests.support.services import Services
+from tests.support.slots import emitted_slots, stored_slots
+from tests.support.targets import Targets
+from tests.support.topics import read_all
 
 pytestmark = pytest.mark.integration
-
-Conn = psycopg.Connection[Any]
-
-
-def count(db: Conn, query: str, *params: object) -> int:
-    row = db.execute(query, params).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def emitted_slots(services: Services, env: dict[str, str]) -> set[tuple[int, str]]:
-    tasks = read_all(services.kafka_bootstrap, env["WEBMON_TASKS_TOPIC"])
-    decoded = [orjson.loads(m.value() or b"") for m in tasks]
-    return {(t["site_id"], t["scheduled_at"]) for t in decoded}
-
-
-def stored_slots(db: Conn) -> set[tuple[int, str]]:
-    rows = db.execute(
-        "SELECT site_id, to_char(scheduled_at AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US') FROM check_results"
-    ).fetchall()
-    return {(site_id, ts) for site_id, ts in rows}
-
-
-def normalise(slots: set[tuple[int, str]]) -> set[tuple[int, str]]:
-    """ISO timestamps from the task messages, in the same form as stored_slots."""
-    from datetime import UTC, datetime
-
-    return {
-        (s, datetime.fromisoformat(ts).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"))
-        for s, ts in slots
-    }
 
 
 def test_two_hundred_sites_end_to_end(
@@ -132,7 +99,7 @@ def test_kill_9_of_one_checker_loses_and_doubles_nothing(
     # Let the survivor take over and the schedule run on for a while, then stop emitting.
     wait_for(lambda: count(db, "SELECT count(*) FROM check_results") >= 500, timeout_s=120)
     assert scheduler.stop()[0] == 0
-    emitted = normalise(emitted_slots(services, env))
+    _, emitted = emitted_slots(services.kafka_bootstrap, env["WEBMON_TASKS_TOPIC"])
     wait_for(
         lambda: stored_slots(db) >= emitted,
         timeout_s=90,
@@ -143,7 +110,7 @@ def test_kill_9_of_one_checker_loses_and_doubles_nothing(
     stored = stored_slots(db)
     assert stored == emitted
     assert count(db, "SELECT count(*) FROM check_results") == len(emitted)
-    assert "expired=0" in survivor.output
+    assert survivor.summary("probe.stopped")["expired"] == 0
 
 
 class _Server(ThreadingHTTPServer):
@@ -230,7 +197,7 @@ def test_sigterm_with_checks_in_flight_finishes_them(
         code, took = checker.stop()
         assert code == 0, checker.output
         assert took < 10 + 2, took  # the grace period, plus the flush and commit
-        assert "abandoned=0" in checker.output
+        assert checker.summary("probe.stopped")["abandoned"] == 0
         # The checks finished during the grace period and their results were acknowledged
         # before the task offsets were committed. A writer started now stores all of them,
         # and nothing is checked twice.
@@ -285,4 +252,4 @@ def test_garbage_task_is_dead_lettered_and_checking_goes_on(
     dead = read_all(services.kafka_bootstrap, env["WEBMON_DEAD_LETTER_TOPIC"])
     assert len(dead) == 3
     assert all(dict(m.headers() or [])["webmon.error"] for m in dead)
-    assert "dead_lettered=3" in checker.output
+    assert checker.summary("probe.stopped")["dead_lettered"] == 3

@@ -17,15 +17,15 @@ import pytest
 
 from scheduler import slots
 from scheduler.service import QUERIES, Scheduler, make_scheduler_producer
+from scheduler.settings import SchedulerSettings
 from shared.db import Database
 from shared.kafka import Producer
-from shared.settings import SchedulerSettings
-from tests.conftest import Services
-from tests.support import read_all, settings_from_env
+from tests.support.db import Conn
+from tests.support.services import Services
+from tests.support.settings import settings_from_env
+from tests.support.topics import read_all
 
 pytestmark = pytest.mark.integration
-
-Conn = psycopg.Connection[Any]
 
 
 def insert_due_sites(db: Conn, count: int, *, due_at: datetime, interval: int = 60) -> None:
@@ -117,7 +117,7 @@ def test_two_schedulers_split_the_work_without_duplicates(
 def test_unreachable_broker_moves_no_site_and_recovers(
     env: dict[str, str], services: Services, db: Conn
 ) -> None:
-    from shared.localstack import free_port
+    from devstack.localstack import free_port
 
     insert_due_sites(db, 500, due_at=datetime.now(UTC) - timedelta(seconds=1))
     before = db.execute("SELECT id, next_check_at FROM sites ORDER BY id").fetchall()

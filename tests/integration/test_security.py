@@ -18,17 +18,16 @@ import psycopg
 import pytest
 
 from checker.probe import Prober
+from devstack.localstack import free_port
 from shared.kafka import ensure_topics
-from shared.localstack import free_port
 from shared.messages import CheckTask
 from shared.settings import CommonSettings
-from tests.processes import Process, wait_for
-from tests.targets import Targets
-from tests.tls_proxy import TlsProxy
+from tests.support.db import Conn
+from tests.support.processes import Process, wait_for
+from tests.support.targets import Targets
+from tests.support.tls_proxy import TlsProxy
 
 pytestmark = pytest.mark.integration
-
-Conn = psycopg.Connection[Any]
 
 
 def tansu_binary() -> Path:
@@ -176,7 +175,7 @@ def test_no_password_appears_in_any_output(
     # Startup errors: a broker that does not speak SASL, a database that is not there.
     run("scheduler, SASL refused", ["-m", "scheduler"], {**sasl, "WEBMON_DATABASE_URL": dead_db})
     run("checker, SASL refused", ["-m", "checker"], {**sasl, "WEBMON_DATABASE_URL": dead_db})
-    run("migrate, no database", ["-m", "shared.migrate"], {"WEBMON_DATABASE_URL": dead_db})
+    run("migrate, no database", ["-m", "migrations"], {"WEBMON_DATABASE_URL": dead_db})
     run(
         "scheduler, invalid setting",
         ["-m", "scheduler"],

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,26 +12,20 @@ import confluent_kafka
 import psycopg
 import pytest
 
+from checker.settings import CheckerSettings
 from checker.writer import ResultWriter
 from shared.db import Database
 from shared.kafka import make_producer
 from shared.messages import CheckResult
-from shared.settings import CheckerSettings
-from tests.conftest import Services
-from tests.support import add_sites, read_all, settings_from_env
+from tests.support.db import Conn, add_sites, count
+from tests.support.processes import wait_for
+from tests.support.services import Services
+from tests.support.settings import settings_from_env
+from tests.support.topics import read_all
 
 pytestmark = pytest.mark.integration
 
-Conn = psycopg.Connection[Any]
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.05)
 
 
 @contextmanager
@@ -74,12 +67,6 @@ def result(site_id: int, slot: datetime, *, up: bool = True, status: int = 200) 
         status_code=status,
         up=up,
     ).encode()
-
-
-def count(db: Conn, query: str, *params: object) -> int:
-    row = db.execute(query, params).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def test_results_land_once_even_when_delivered_twice(env: dict[str, str], db: Conn) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import QUERIES, build_parser
-from shared.cli_format import format_duration, format_table, parse_duration
+from migrations.runner import available_migrations
 from shared.db import describe_url
-from shared.doctor import Check, Outcome, migrations_check, topic_check
 from shared.kafka import ClusterInfo
-from shared.migrate import available_migrations
+from webmon.cli import QUERIES, build_parser
+from webmon.cli_format import format_duration, format_table, parse_duration
+from webmon.doctor import Check, Outcome, migrations_check, topic_check
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,5 +118,5 @@ def test_readme_shows_the_cli_queries_as_they_are(name: str) -> None:
 
 
 def test_every_query_the_cli_asks_for_exists() -> None:
-    asked = set(re.findall(r'QUERIES\["([a-z0-9_]+)"\]', (ROOT / "shared" / "cli.py").read_text()))
+    asked = set(re.findall(r'QUERIES\["([a-z0-9_]+)"\]', (ROOT / "webmon" / "cli.py").read_text()))
     assert asked and asked <= set(QUERIES), asked - set(QUERIES)

@@ -15,7 +15,10 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from shared.settings import ENV_PREFIX, CheckerSettings, MigrateSettings, SchedulerSettings
+from checker.settings import CheckerSettings
+from migrations.settings import MigrateSettings
+from scheduler.settings import SchedulerSettings
+from shared.settings import ENV_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS: dict[str, type[BaseSettings]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from checker.flips import site_flips
+from checker.writer.flips import site_flips
 from shared.messages import CheckResult, ResultRow, result_row
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.queries import load_queries
+from webmon.readmodel import HISTORY
 
 ROOT = Path(__file__).resolve().parents[2]
-QUERIES = load_queries("shared", "history_queries.sql")
+QUERIES = HISTORY
 DOCUMENTED = [
     "uptime",
     "p95_per_day",

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.settings import SchedulerSettings
 from shared.logs import JsonFormatter, configure_logging
-from shared.settings import LogFormat, SchedulerSettings, load_settings
-from tests.processes import Process, wait_for
+from shared.settings import LogFormat, load_settings
+from tests.support.processes import Process, wait_for
 
 SECRET = "s3cret-pa55"
 

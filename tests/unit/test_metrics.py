@@ -16,17 +16,12 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from checker.metrics import CheckerMetrics
+from devstack.localstack import free_port
+from scheduler.metrics import SchedulerMetrics
 from shared.health import DependencyState
-from shared.localstack import free_port
 from shared.messages import CheckResult
-from shared.metrics import (
-    CheckerMetrics,
-    Health,
-    MetricsServer,
-    SchedulerMetrics,
-    render_health,
-    sample_names,
-)
+from shared.metrics import Health, MetricsServer, render_health, sample_names
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("test")

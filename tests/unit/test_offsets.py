@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from checker.offsets import OffsetTracker
+from checker.probe.offsets import OffsetTracker
 
 P0 = ("tasks", 0)
 P1 = ("tasks", 1)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.queries import load_queries, parse_queries
+from shared.queries import parse_queries
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,16 +20,29 @@ def test_duplicate_names_are_refused() -> None:
         parse_queries("-- a --\nSELECT 1\n-- a --\nSELECT 2\n")
 
 
-@pytest.mark.parametrize("package", ["scheduler", "checker"])
-def test_every_query_the_code_asks_for_exists(package: str) -> None:
-    sql_file = ROOT / package / "queries.sql"
-    if not sql_file.exists():
-        pytest.skip(f"{package} has no queries.sql")
-    queries = load_queries(package)
+# Each .sql file of named blocks, and the Python modules that ask for its blocks by name.
+SQL_FILES = {
+    "scheduler/queries.sql": ["scheduler/*.py"],
+    "checker/writer/queries.sql": ["checker/writer/*.py"],
+    "webmon/readmodel/sites.sql": ["webmon/**/*.py"],
+    "webmon/readmodel/history.sql": ["webmon/**/*.py", "bench/*.py"],
+}
+USERS = {
+    "webmon/readmodel/sites.sql": re.compile(r'(?:QUERIES|SITES)\["([a-z0-9_]+)"\]'),
+    "webmon/readmodel/history.sql": re.compile(r'HISTORY\["([a-z0-9_]+)"\]'),
+}
+DEFAULT_USER = re.compile(r'QUERIES\["([a-z0-9_]+)"\]')
+
+
+@pytest.mark.parametrize("sql_file", sorted(SQL_FILES))
+def test_every_query_the_code_asks_for_exists(sql_file: str) -> None:
+    queries = parse_queries((ROOT / sql_file).read_text())
+    pattern = USERS.get(sql_file, DEFAULT_USER)
     asked = set()
-    for source in (ROOT / package).glob("*.py"):
-        asked |= set(re.findall(r'QUERIES\["([a-z0-9_]+)"\]', source.read_text()))
-    assert asked, f"{package} asks for no query by name"
+    for glob in SQL_FILES[sql_file]:
+        for source in ROOT.glob(glob):
+            asked |= set(pattern.findall(source.read_text()))
+    assert asked, f"nothing asks for a query of {sql_file} by name"
     assert asked <= set(queries), asked - set(queries)
 
 

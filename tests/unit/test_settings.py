@@ -7,12 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import (
-    CommonSettings,
-    SchedulerSettings,
-    SecurityProtocol,
-    describe_validation_error,
-)
+from scheduler.settings import SchedulerSettings
+from shared.settings import CommonSettings, SecurityProtocol, describe_validation_error
 
 BASE = {"WEBMON_DATABASE_URL": "postgresql://u:pw@db/x", "WEBMON_KAFKA_BOOTSTRAP_SERVERS": "k:9092"}
 

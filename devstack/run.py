@@ -18,13 +18,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
+from rich import box
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
 
-from shared.demo import DEFAULT_DEMO_PORT, DemoServer, demo_sites
+from checker.settings import DEFAULT_CHECKER_METRICS_PORT
+from devstack.demo import DEFAULT_DEMO_PORT, DemoServer, demo_sites
+from devstack.localstack import LocalStack, LocalStackError, configured_services
+from migrations.runner import main as migrate_main
+from scheduler.settings import DEFAULT_SCHEDULER_METRICS_PORT
+from shared.db import Connection, connect
 from shared.lifecycle import install_stop_handlers
-from shared.localstack import LocalStack, LocalStackError, configured_services
-from shared.migrate import main as migrate_main
-from shared.settings import DEFAULT_CHECKER_METRICS_PORT, DEFAULT_SCHEDULER_METRICS_PORT
 
 PROGRAM = "webmon-run"
 REFRESH_S = 3.0
@@ -45,12 +50,13 @@ def _say(message: str) -> None:
     print(f"{PROGRAM}: {message}", flush=True)
 
 
-def status_table(rows: list[tuple[object, ...]], now: datetime) -> str:
-    header = (
-        f"{'id':>4}  {'state':<5}  {'code':>4}  {'ms':>8}  {'regex':<8}  {'error':<18}  "
-        f"{'age':>5}  url"
-    )
-    lines = [header, "-" * len(header)]
+COLUMNS = ("id", "state", "code", "ms", "regex", "error", "age", "url")
+RIGHT_ALIGNED = {"id", "code", "ms", "age"}
+
+
+def status_cells(rows: list[tuple[object, ...]], now: datetime) -> list[list[str]]:
+    """The table's cells, one list per site, in COLUMNS' order."""
+    cells = []
     for site_id, url, up, code, ms, matched, error, checked_at in rows:
         state = "-" if up is None else ("UP" if up else "DOWN")
         age = "-"
@@ -58,15 +64,41 @@ def status_table(rows: list[tuple[object, ...]], now: datetime) -> str:
             age = f"{(now - checked_at).total_seconds():.0f}s"
         millis = f"{ms:.1f}" if isinstance(ms, float) else "-"
         regex = "-" if matched is None else ("match" if matched else "no match")
-        lines.append(
-            f"{site_id:>4}  {state:<5}  {code or '-':>4}  {millis:>8}  {regex:<8}  "
-            f"{error or '':<18}  "
-            f"{age:>5}  {url}"
+        cells.append(
+            [str(site_id), state, str(code or "-"), millis, regex, str(error or ""), age, str(url)]
         )
-    return "\n".join(lines)
+    return cells
 
 
-def register_demo_sites(conn: psycopg.Connection[tuple[object, ...]], port: int) -> int:
+def status_table(rows: list[tuple[object, ...]], now: datetime) -> str:
+    """Plain text, for a log or a pipe: a header, a rule and a line per site."""
+    cells = status_cells(rows, now)
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(COLUMNS)]
+
+    def line(values: list[str] | tuple[str, ...]) -> str:
+        out = [
+            v.rjust(w) if c in RIGHT_ALIGNED else v.ljust(w)
+            for c, v, w in zip(COLUMNS, values, widths, strict=True)
+        ]
+        return "  ".join(out).rstrip()
+
+    header = line(COLUMNS)
+    return "\n".join([header, "-" * len(header), *(line(r) for r in cells)])
+
+
+def rich_table(rows: list[tuple[object, ...]], now: datetime, title: str) -> Table:
+    """The same table for a terminal, redrawn in place: state in words and colour."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for column in COLUMNS:
+        table.add_column(column, justify="right" if column in RIGHT_ALIGNED else "left")
+    styles = {"UP": "bold green", "DOWN": "bold red"}
+    for cells in status_cells(rows, now):
+        state = cells[1]
+        table.add_row(*cells[:1], Text(state, style=styles.get(state, "")), *cells[2:])
+    return table
+
+
+def register_demo_sites(conn: Connection, port: int) -> int:
     row = conn.execute("SELECT count(*) FROM sites").fetchone()
     if row and int(str(row[0])) > 0:
         return 0
@@ -157,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"demo server cannot listen on 127.0.0.1:{args.demo_port}: {exc.strerror}")
             return 1
     url = env["WEBMON_DATABASE_URL"]
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url, autocommit=True, application_name=PROGRAM) as conn:
         added = register_demo_sites(conn, args.demo_port) if demo else 0
     if added:
         _say(f"registered {added} demo sites on http://127.0.0.1:{args.demo_port}")
@@ -167,13 +199,19 @@ def main(argv: list[str] | None = None) -> int:
     children = start_children(env, log_dir)
     _say(f"started 1 scheduler and 2 checkers (logs in {log_dir}/); Ctrl-C stops everything")
     clean = True
+    live = Live(auto_refresh=False, transient=False) if sys.stdout.isatty() else None
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
+        with connect(url, autocommit=True, application_name=PROGRAM) as conn:
+            if live is not None:
+                live.start()
             while not stop.is_set():
                 rows = conn.execute(STATUS_SQL).fetchall()
                 now = datetime.now(UTC)
-                clear = "\033[H\033[2J" if sys.stdout.isatty() else ""
-                print(f"{clear}webmon  {now:%H:%M:%S} UTC\n{status_table(rows, now)}\n", flush=True)
+                title = f"webmon  {now:%H:%M:%S} UTC  (Ctrl-C stops everything)"
+                if live is not None:
+                    live.update(rich_table(rows, now, title), refresh=True)
+                else:
+                    print(f"{title}\n{status_table(rows, now)}\n", flush=True)
                 for name, proc in children:
                     if proc.poll() is not None:
                         _say(
@@ -183,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                         clean = False
                 stop.wait(REFRESH_S)
     finally:
+        if live is not None:
+            live.stop()
         _say("stopping")
         clean = stop_children(children) and clean
         if demo is not None:

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
+from migrations.runner import applied_versions, available_migrations
+from migrations.settings import MigrateSettings
 from shared.db import connect, describe_url, translated_errors
 from shared.errors import WebmonError
 from shared.kafka import ClusterInfo, describe_cluster
-from shared.migrate import applied_versions, available_migrations
-from shared.settings import MigrateSettings
 
 KAFKA_TIMEOUT_S = 10.0
 # librdkafka logs every failed connection attempt to stderr; the doctor reports them itself.

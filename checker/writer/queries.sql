@@ -1,4 +1,5 @@
--- Named queries of the checker's result writer, loaded once by shared.queries.load_queries.
+-- Named queries of the checker's result writer (checker/writer/store.py), loaded once by
+-- shared.queries.load_queries. Each block is the whole statement that runs.
 
 -- create_staging --
 -- Per connection; emptied by every commit. One batch of results is COPYed here first.
@@ -29,7 +30,9 @@ COPY results_staging (site_id, url, scheduled_at, checked_at, response_time_ms, 
 FROM STDIN (FORMAT BINARY)
 
 -- insert_new_results --
--- The fast path: no result of the batch is stored yet (the usual case).
+-- The fast path: no result of the batch is stored yet (the usual case). Sent in one
+-- pipeline with upsert_status; a stored (site, slot) fails it, and the batch is written
+-- again with insert_results.
 INSERT INTO check_results (site_id, scheduled_at, checked_at, response_time_ms, status_code,
                            up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
                            ttfb_ms, redirects, tls_version, tls_expires_at)
@@ -52,10 +55,12 @@ SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
 -- upsert_status --
 -- The newest result of each site in the batch replaces the stored one only if it is for a
 -- later slot; the row lock taken by ON CONFLICT (kept until commit, also where the WHERE
--- fails) makes concurrent writers safe. The writer appends a RETURNING clause: the state
--- each replaced or new row replaced. A result of a site deleted meanwhile fails the
--- foreign key; then `drop_unknown_sites` runs and this again. (Joining `sites` here
--- always cost a hash of the whole table per batch: 2 ms at 10,000 sites.)
+-- fails) makes concurrent writers safe. It returns the state each replaced or new row
+-- replaced; the replaced slot only when `with_slots` (a site with several results in the
+-- batch), as loading it costs a tenth of the transaction. A result of a site deleted
+-- meanwhile fails the foreign key; then `drop_unknown_sites` runs and this again.
+-- (Joining `sites` here always cost a hash of the whole table per batch: 2 ms at 10,000
+-- sites.)
 INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
                          up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
                          ttfb_ms, redirects, tls_version, tls_expires_at, updated_at)
@@ -86,6 +91,8 @@ SELECT DISTINCT ON (r.site_id)
        previous_scheduled_at = site_status.scheduled_at,
        previous_up = site_status.up
  WHERE site_status.scheduled_at < EXCLUDED.scheduled_at
+RETURNING site_id, previous_up,
+          CASE WHEN %(with_slots)s THEN previous_scheduled_at END AS previous_scheduled_at
 
 -- drop_unknown_sites --
 -- After the status upsert hit the foreign key: results of sites deleted meanwhile keep

@@ -14,19 +14,20 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import confluent_kafka
 
-from checker.offsets import OffsetTracker, PartitionKey
-from checker.probe import Prober
+from checker.metrics import CheckerMetrics
+from checker.probe.offsets import OffsetTracker, PartitionKey
+from checker.probe.prober import Prober
+from checker.settings import CheckerSettings
 from shared.errors import KafkaError, MessageError
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
+from shared.logs import log_summary
 from shared.messages import CheckTask, decode
-from shared.metrics import CheckerMetrics
-from shared.settings import CheckerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -108,14 +109,7 @@ class ProbeLoop:
                 self._consumer = None
             await self._prober.close()
             self._producer.close(FLUSH_RESERVE_S)
-        t = self.totals
-        logger.info(
-            "probe.stopped checks=%d expired=%d dead_lettered=%d abandoned=%d",
-            t.checks,
-            t.expired,
-            t.dead_lettered,
-            t.abandoned,
-        )
+        log_summary(logger, "probe.stopped", asdict(self.totals))
 
     async def step(self) -> None:
         """One pass: take what fits, serve acknowledgements, commit now and then."""
@@ -285,11 +279,8 @@ class ProbeLoop:
             return
         offsets = [confluent_kafka.TopicPartition(t, p, o) for (t, p), o in positions.items()]
         try:
-            if asynchronous:
-                self._consumer.commit(offsets=offsets, asynchronous=True)
-            else:
-                commit_offsets(self._consumer, offsets)
-        except (KafkaError, confluent_kafka.KafkaException) as exc:
+            commit_offsets(self._consumer, offsets, asynchronous=asynchronous)
+        except KafkaError as exc:
             logger.warning("probe.commit_failed error=%s", exc)
             return
         self._offsets.committed(positions)

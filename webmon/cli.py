@@ -8,9 +8,10 @@
     webmon uptime SITE [--since 30d]
     webmon doctor
 
-Every command but `doctor` needs only WEBMON_DATABASE_URL; its SQL is in cli_queries.sql,
-the same statements the README shows (plain SQL stays a first-class way in). Output goes
-to stdout; an error is one line on stderr and exit status 1 (2 for a bad setting).
+Every command but `doctor` needs only WEBMON_DATABASE_URL; its SQL is the read model's
+`sites.sql`, the same statements the README shows (plain SQL stays a first-class way in).
+Output goes to stdout; an error is one line on stderr and exit status 1 (2 for a bad
+setting).
 """
 
 from __future__ import annotations
@@ -26,16 +27,18 @@ from typing import Any, TextIO
 
 from psycopg import sql
 
-from shared.cli_format import format_duration, format_table, format_timestamp, parse_duration
+from migrations.settings import MigrateSettings
 from shared.db import Connection, connect, translated_errors
-from shared.doctor import Outcome, database_checks, kafka_checks
 from shared.errors import DatabaseError, WebmonError
 from shared.logs import configure_logging
-from shared.queries import load_queries
-from shared.settings import CliSettings, MigrateSettings, load_settings
+from shared.settings import load_settings
+from webmon import readmodel
+from webmon.cli_format import format_duration, format_table, format_timestamp, parse_duration
+from webmon.doctor import Outcome, database_checks, kafka_checks
+from webmon.settings import CliSettings
 
 PROGRAM = "webmon"
-QUERIES = load_queries("shared", "cli_queries.sql")
+QUERIES = readmodel.SITES
 # The columns' defaults (migrations/0001_sites.sql): every 60 s; the timeout is filled in
 # by the database as min(10 s, interval).
 DEFAULT_EVERY = "60s"

@@ -1,7 +1,12 @@
-"""Running webmon's real processes in tests, and waiting for conditions with a deadline."""
+"""Running webmon's real processes in tests, and waiting for conditions with a deadline.
+
+Processes log JSON (`WEBMON_LOG_FORMAT=json`): a test asks whether an event was logged
+(`logged`) and reads a loop's totals from its stop summary (`summary`), never a line's text.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +14,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+# Every process a test starts logs JSON, so that its events and summaries can be read.
+JSON_LOGS = {"WEBMON_LOG_FORMAT": "json"}
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0, what: str = "") -> None:
@@ -30,7 +39,7 @@ class Process:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", module],
-                env={**os.environ, **env},
+                env={**os.environ, **JSON_LOGS, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -40,8 +49,28 @@ class Process:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def logged(self, text: str) -> bool:
-        return text in self.output
+    def events(self, event: str | None = None) -> list[dict[str, Any]]:
+        """The JSON lines logged so far (those of one event, if given)."""
+        lines = []
+        for text in self.output.splitlines():
+            try:
+                line = json.loads(text)
+            except ValueError:
+                continue  # a traceback from a crash, say
+            if isinstance(line, dict) and (event is None or line.get("event") == event):
+                lines.append(line)
+        return lines
+
+    def logged(self, event: str) -> bool:
+        return bool(self.events(event))
+
+    def summary(self, event: str) -> dict[str, Any]:
+        """The fields of the last stop summary `event` (e.g. "probe.stopped")."""
+        lines = self.events(event)
+        assert lines, f"{self.name} logged no {event}:\n{self.output[-3000:]}"
+        fields = lines[-1].get("fields")
+        assert isinstance(fields, dict), lines[-1]
+        return fields
 
     def signal_stop(self) -> None:
         """SIGTERM without waiting (`stop()` then waits and times from this moment)."""

@@ -13,7 +13,7 @@ spare over TLS: a client-side TLS handshake costs ~0.7-0.9 ms of CPU in OpenSSL 
 alone, and rounds of the same run differed by up to 35 %. Only this module knows the
 engine: the rest of the checker sees `Prober` and the `CheckTask`/`CheckResult` models.
 
-What a result means (the public contract, see DESIGN.md):
+What a result means (the public contract, see docs/design.md):
 
 * `checked_at`: wall-clock UTC when the request started.
 * `response_time_ms`: monotonic time from the start of the request (DNS, connect, TLS,
@@ -81,7 +81,7 @@ from aiohttp.client_proto import ResponseHandler
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
-from checker._regex import RegexError, compile_regex, search_body
+from checker.probe.regex import RegexError, compile_regex, search_body
 from shared.messages import DEFAULT_EXPECTED_STATUS, CheckResult, CheckTask
 
 logger = logging.getLogger(__name__)

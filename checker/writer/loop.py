@@ -1,16 +1,14 @@
-"""The result writer: results topic -> PostgreSQL, one transaction per batch.
+"""The result writer's loop: results topic -> lanes -> PostgreSQL -> offsets.
 
-A batch closes by size or age, whichever comes first. It is COPYed into a staging table,
-inserted into `check_results` ignoring (site, slot) duplicates, and folded into
-`site_status` where it is newer; only after PostgreSQL committed are its offsets
-committed.
+A batch closes by size or age, whichever comes first, and is written by `store` in one
+transaction; only after PostgreSQL committed are its offsets committed.
 
 The assigned partitions are split over lanes (`WEBMON_WRITER_LANES`), each with its own
 database thread and connection. A site's results all arrive through one partition, so two
 lanes never write the same site and their transactions never wait on each other's rows:
 PostgreSQL works on two batches at once while the consumer thread reads and decodes the
-next ones (bench_writer: two lanes 1.5x one on this two-core machine). Each lane has up to
-LANE_DEPTH batches in flight and commits its own partitions' offsets, in order.
+next ones (bench_writer: two lanes 1.5x one on this two-core machine). Each lane commits
+its own partitions' offsets, in order.
 
 While PostgreSQL is down each lane retries its batch with backoff; once a lane's next
 batch is full too, the consumer pauses (and keeps polling, so it stays in its group). The
@@ -22,50 +20,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import confluent_kafka
-from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
-from checker.flips import Event, Recount, site_flips
-from shared import locks
-from shared.db import Connection, Database
+from checker.metrics import CheckerMetrics
+from checker.settings import CheckerSettings
+from checker.writer.lanes import Batch, Lane, PartitionKey
+from checker.writer.store import write_results
+from shared.db import Database
 from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError, MessageError
-from shared.health import Backoff, DependencyState
+from shared.health import DependencyState
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
+from shared.logs import log_summary
 from shared.messages import ResultRow, decode_result_row
-from shared.metrics import CheckerMetrics
-from shared.queries import load_queries
-from shared.settings import CheckerSettings
 
 logger = logging.getLogger(__name__)
 
-QUERIES = load_queries("checker")
-COPY_TYPES = [
-    "int8", "text", "timestamptz", "timestamptz", "float8", "int2", "bool", "bool", "text", "text",
-    "float4", "float4", "float4", "float4", "int2", "text", "timestamptz",
-]  # fmt: skip
-# What the status upsert returns: the state each replaced row had. With one result per
-# site (the usual batch) its `up` is enough; loading the slot too costs ~10 % of the
-# writer's transaction (measured).
-RETURNING_UP = "\nRETURNING site_id, previous_up"
-RETURNING_UP_AND_SLOT = "\nRETURNING site_id, previous_up, previous_scheduled_at"
-# The usual batch: its checks and its site_status in one statement. Without ON CONFLICT
-# the insert is ~2x faster; a stored check (a redelivery) makes it fail instead.
-WRITE_BATCH = f"WITH stored AS (\n{QUERIES['insert_new_results']}\n)\n{QUERIES['upsert_status']}"
 POLL_TIMEOUT_S = 0.1
-LANE_DEPTH = 2
 DLQ_FLUSH_TIMEOUT_S = 10.0
-
-Row = ResultRow
-PartitionKey = tuple[str, int]
 
 
 @dataclass
@@ -75,155 +52,6 @@ class WriterTotals:
     inserted: int = 0
     dead_lettered: int = 0
     db_failures: int = 0
-
-
-@dataclass
-class Batch:
-    """Rows and the offsets they came from, per partition."""
-
-    rows: dict[PartitionKey, list[Row]] = field(default_factory=dict)
-    next_offsets: dict[PartitionKey, int] = field(default_factory=dict)
-    counts: dict[PartitionKey, int] = field(default_factory=dict)
-    messages: int = 0
-    opened_at: float = 0.0
-
-    def add(self, key: PartitionKey, offset: int, row: Row | None) -> None:
-        if not self.messages:
-            self.opened_at = time.monotonic()
-        if row is not None:
-            self.rows.setdefault(key, []).append(row)
-        self.next_offsets[key] = offset + 1
-        self.counts[key] = self.counts.get(key, 0) + 1
-        self.messages += 1
-
-    def all_rows(self) -> list[Row]:
-        return [row for rows in self.rows.values() for row in rows]
-
-    def drop(self, keys: set[PartitionKey]) -> None:
-        for key in keys:
-            self.rows.pop(key, None)
-            self.next_offsets.pop(key, None)
-            self.messages -= self.counts.pop(key, 0)
-
-
-@dataclass
-class Lane:
-    """A database thread, the batches queued on it in order, and the batch filling up.
-
-    Up to LANE_DEPTH batches are in flight: one being written and the next one waiting, so
-    that the thread starts on it at once rather than after the consumer thread comes round.
-    """
-
-    thread: ThreadPoolExecutor
-    open: Batch = field(default_factory=Batch)
-    in_flight: deque[tuple[Batch, Future[bool]]] = field(default_factory=deque)
-    backoff: Backoff = field(default_factory=Backoff)
-    # Set when a batch gave up unwritten: nothing queued behind it is committed either.
-    gave_up: bool = False
-
-    def ready(self, batch_size: int, age_s: float) -> bool:
-        """Its open batch should be written now, and there is room in flight for it."""
-        if len(self.in_flight) >= LANE_DEPTH or not self.open.messages:
-            return False
-        return self.open.messages >= batch_size or time.monotonic() - self.open.opened_at >= age_s
-
-    def blocked(self, batch_size: int) -> bool:
-        """Its open batch is full and the batches before it are still being written."""
-        return len(self.in_flight) >= LANE_DEPTH and self.open.messages >= batch_size
-
-    def holds(self, key: PartitionKey) -> bool:
-        return any(key in batch.next_offsets for batch, _ in self.in_flight)
-
-
-def write_results(db: Database, rows: Sequence[Row]) -> int:
-    """One transaction: stage, insert new checks, update site_status and site_events, queue
-    late hours for a rollup recount. Returns rows inserted.
-
-    The usual batch (no result stored before, every site still registered) takes one
-    statement for both tables and no savepoint, so fewer round trips, during each of which
-    the lane's thread must win the GIL back from the consumer thread. A batch that hits a
-    stored result or a deleted site is rolled back and written again the careful way.
-    """
-    try:
-        with db.transaction() as conn:
-            return _write(conn, rows, careful=False)
-    except DatabaseError as exc:
-        if not isinstance(exc.__cause__, (UniqueViolation, ForeignKeyViolation)):
-            raise
-    with db.transaction() as conn:
-        return _write(conn, rows, careful=True)
-
-
-def _write(conn: Connection, rows: Sequence[Row], *, careful: bool) -> int:
-    with conn.pipeline():  # BEGIN, the watermark and the staging table in one round trip
-        watermark = conn.execute(QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP})
-        conn.execute(QUERIES["create_staging"])
-    state = watermark.fetchone()
-    counted_to = state[1] if state is not None else None
-    with conn.cursor() as cur:
-        with cur.copy(QUERIES["copy_staging"]) as copy:
-            copy.set_types(COPY_TYPES)
-            for row in rows:
-                copy.write_row(row)
-        one_per_site = len(rows) == len({row[0] for row in rows})
-        returning = RETURNING_UP if one_per_site else RETURNING_UP_AND_SLOT
-        if careful:
-            inserted = cur.execute(QUERIES["insert_results"]).rowcount
-            replaced = _upsert_status(conn, returning)
-        else:
-            inserted = len(rows)
-            replaced = cur.execute(WRITE_BATCH + returning).fetchall()
-        events, recount = site_flips(rows, replaced)
-        hours = [] if counted_to is None else _late_hours(rows, counted_to)
-        if events or recount or hours:  # (an empty pipeline would still cost a round trip)
-            with conn.pipeline():
-                _write_flips(cur, events, recount)
-                if hours:
-                    cur.execute(QUERIES["queue_late_hours"], {"hours": hours})
-    return inserted
-
-
-def _upsert_status(conn: Connection, returning: str) -> list[tuple[Any, ...]]:
-    """The careful path's status upsert. Sites deleted meanwhile leave staging only after
-    the foreign key refused them: the check against `sites` costs a pass over it."""
-    try:
-        with conn.transaction():
-            return conn.execute(QUERIES["upsert_status"] + returning).fetchall()
-    except ForeignKeyViolation:
-        conn.execute(QUERIES["drop_unknown_sites"])
-        return conn.execute(QUERIES["upsert_status"] + returning).fetchall()
-
-
-def _write_flips(cur: Any, events: list[Event], recount: Recount) -> None:
-    if events:
-        cols = [list(col) for col in zip(*events, strict=True)]
-        names = ("site_ids", "slots", "checked", "from_up", "to_up", "status", "error", "detail")
-        cur.execute(QUERIES["insert_events"], dict(zip(names, cols, strict=True)))
-    if recount:
-        sites = list(recount)
-        spans = cur.execute(
-            QUERIES["recount_spans"],
-            {
-                "site_ids": sites,
-                "los": [recount[s][0] for s in sites],
-                "his": [recount[s][1] for s in sites],
-            },
-        ).fetchall()
-        params = {
-            "site_ids": [s[0] for s in spans],
-            "afters": [s[1] for s in spans],
-            "uptos": [s[2] for s in spans],
-        }
-        cur.execute(QUERIES["delete_span_events"], params)
-        cur.execute(QUERIES["insert_span_events"], params)
-
-
-def _late_hours(rows: Sequence[Row], counted_to: datetime) -> list[datetime]:
-    """Hours already counted that the batch has results for: they are counted again."""
-    hours = {
-        row[2].replace(minute=0, second=0, microsecond=0) for row in rows if row[2] < counted_to
-    }
-    return sorted(hours)
 
 
 class ResultWriter:
@@ -280,14 +108,8 @@ class ResultWriter:
             self._flush(time.monotonic() + self._settings.grace_s)
         finally:
             self.close()
-        t = self.totals
-        logger.info(
-            "writer.stopped batches=%d rows=%d inserted=%d dead_lettered=%d db_failures=%d",
-            t.batches,
-            t.rows,
-            t.inserted,
-            t.dead_lettered,
-            t.db_failures,
+        log_summary(
+            logger, "writer.stopped", {**asdict(self.totals), "db_outages": self._database.outages}
         )
 
     def close(self) -> None:
@@ -339,7 +161,7 @@ class ResultWriter:
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         assert topic is not None and partition is not None and offset is not None
         try:
-            row: Row | None = decode_result_row(msg.value())
+            row: ResultRow | None = decode_result_row(msg.value())
         except MessageError as exc:
             self._dead_letter(msg, str(exc))
             row = None

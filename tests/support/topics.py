@@ -1,17 +1,12 @@
-"""Helpers for tests: settings from a test's variables, reading a topic back."""
+"""Reading a topic back: until a condition holds, or every message, exactly."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
 
 import confluent_kafka
-
-from shared.settings import CommonSettings
-
-S = TypeVar("S", bound=CommonSettings)
 
 POLL_BATCH = 1000
 
@@ -97,22 +92,3 @@ def read_all(
     finally:
         consumer.close()
         producer.flush(5)
-
-
-def settings_from_env(model: type[S], env: dict[str, str], **overrides: object) -> S:
-    """Build a settings model from a test's WEBMON_* variables (no .env file, no os.environ)."""
-    values: dict[str, Any] = {
-        key.removeprefix("WEBMON_").lower(): value for key, value in env.items()
-    }
-    values.update(overrides)
-    return model(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-def add_sites(db: Any, count: int) -> list[int]:
-    """`count` enabled sites on a closed loopback port; their ids."""
-    rows = db.execute(
-        "INSERT INTO sites (url) SELECT 'http://127.0.0.1:9/' || g FROM generate_series(1, %s) g "
-        "RETURNING id",
-        (count,),
-    ).fetchall()
-    return [r[0] for r in rows]

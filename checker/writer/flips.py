@@ -15,7 +15,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.messages import ResultRow
+from shared.messages import (
+    CHECKED_AT,
+    ERROR,
+    ERROR_DETAIL,
+    SCHEDULED_AT,
+    SITE_ID,
+    STATUS_CODE,
+    UP,
+    ResultRow,
+)
 
 # (site_id, scheduled_at, checked_at, from_up, to_up, status_code, error, error_detail)
 Event = tuple[int, datetime, datetime, bool | None, bool, int | None, str | None, str | None]
@@ -28,39 +37,47 @@ def site_flips(
 ) -> tuple[list[Event], Recount]:
     """Flips found from the batch alone, and the sites that need a recount in SQL.
 
-    `replaced` holds (site_id, up[, slot]) of the latest result each site had before the
-    batch's newest replaced it, as the status upsert returned them. Up None: the site had
+    `replaced` holds (site_id, up, slot) of the latest result each site had before the
+    batch's newest replaced it, as the status upsert returned them (the slot only where
+    a site has more than one result in the batch). Up None: the site had
     no status, so nothing of it was stored before (the writer stores a site's results and
     its status in one transaction) and its batch is its whole history so far. Sites the
-    upsert did not return had nothing newer in the batch: a late or repeated result. The
-    slot is needed only when a site has more than one result in the batch.
+    upsert did not return had nothing newer in the batch: a late or repeated result.
     """
     before = {r[0]: r[1:] for r in replaced}
     events: list[Event] = []
     recount: Recount = {}
-    if len(rows) == len({row[0] for row in rows}):  # one result per site: the usual batch
+    if len(rows) == len({row[SITE_ID] for row in rows}):  # one result per site: the usual batch
         for row in rows:
-            site, slot, up = row[0], row[2], row[6]
+            site, slot, up = row[SITE_ID], row[SCHEDULED_AT], row[UP]
             state = before.get(site)
             if state is None:
                 recount[site] = (slot, slot)
             elif up != state[0]:
-                events.append((site, slot, row[3], state[0], up, row[5], row[8], row[9]))
+                events.append(
+                    (site, slot, row[CHECKED_AT], state[0], up, row[STATUS_CODE], row[ERROR],
+                     row[ERROR_DETAIL])
+                )  # fmt: skip
         return events, recount
     by_site: dict[int, list[ResultRow]] = {}
     for row in rows:
-        by_site.setdefault(row[0], []).append(row)
+        by_site.setdefault(row[SITE_ID], []).append(row)
     for site, site_rows in by_site.items():
-        site_rows.sort(key=lambda r: r[2])  # slot order
-        first, last = site_rows[0][2], site_rows[-1][2]
+        site_rows.sort(key=lambda r: r[SCHEDULED_AT])  # slot order
+        first, last = site_rows[0][SCHEDULED_AT], site_rows[-1][SCHEDULED_AT]
         state = before.get(site)
         if state is None or (state[0] is not None and first <= state[1]):
             recount[site] = (first, last)
             continue
         previous_up, previous_slot = state[0], (state[1] if state[0] is not None else None)
         for row in site_rows:
-            slot, checked, status, up = row[2], row[3], row[5], row[6]
-            error, detail = row[8], row[9]
+            slot, checked, status, up = (
+                row[SCHEDULED_AT],
+                row[CHECKED_AT],
+                row[STATUS_CODE],
+                row[UP],
+            )
+            error, detail = row[ERROR], row[ERROR_DETAIL]
             if slot == previous_slot:  # the same result twice in one batch
                 continue
             if up != previous_up:

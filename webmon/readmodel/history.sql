@@ -1,5 +1,5 @@
 -- Documented queries over the history: rollups, raw rows, site_status and site_events.
--- Loaded by shared.queries.load_queries("shared", "history_queries.sql"). The README's
+-- Part of the read model (webmon/readmodel). The README's
 -- "History: retention, rollups and queries" section quotes every block as it is here
 -- (tests/unit/test_history_queries.py keeps the two in step); bench/bench_volume.py times
 -- them on 10 M stored checks.

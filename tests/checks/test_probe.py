@@ -1,4 +1,4 @@
-"""`Prober.check` against real local servers (tests/targets.py): every outcome class.
+"""`Prober.check` against real local servers (tests/support/targets.py): every outcome class.
 
 No PostgreSQL or Kafka here. Each test runs its own event loop with `asyncio.run`.
 """
@@ -19,10 +19,9 @@ from urllib.parse import quote
 
 import pytest
 
-from checker import probe
-from checker.probe import DEFAULT_USER_AGENT, Prober
+from checker.probe import DEFAULT_USER_AGENT, Prober, prober
 from shared.messages import CheckResult, CheckTask
-from tests.targets import LATIN1_TEXT, UTF16_TEXT, Targets
+from tests.support.targets import LATIN1_TEXT, UTF16_TEXT, Targets
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -733,7 +732,7 @@ def test_internal_error_is_a_result_and_logged(
     def boom(*args: object) -> bool:
         raise RuntimeError("regex engine exploded")
 
-    monkeypatch.setattr(probe, "search_body", boom)
+    monkeypatch.setattr(prober, "search_body", boom)
     with caplog.at_level(logging.WARNING, logger="checker.probe"):
         result, _ = check(client_ctx, targets.url("/ok"), regex="hello")
     assert_failed(result, "internal")

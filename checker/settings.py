@@ -1,0 +1,58 @@
+"""Settings of `webmon-checker`, both roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from shared.settings import DEFAULT_METRICS_HOST, CommonSettings
+
+
+class CheckerRole(StrEnum):
+    PROBE = "probe"
+    WRITER = "writer"
+
+
+# Prometheus metrics and /healthz; 0 disables the endpoint. (The scheduler's is 9101.)
+DEFAULT_CHECKER_METRICS_PORT = 9102
+DEFAULT_PROBE_GROUP = "webmon-probe"
+DEFAULT_WRITER_GROUP = "webmon-writer"
+DEFAULT_CONCURRENCY = 512
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+DEFAULT_MAX_REDIRECTS = 5
+DEFAULT_GRACE_S = 10.0
+DEFAULT_WRITER_BATCH_SIZE = 5_000
+DEFAULT_WRITER_BATCH_AGE_S = 0.5
+DEFAULT_WRITER_LANES = 2
+
+
+class CheckerSettings(CommonSettings):
+    # Both roles by default; WEBMON_CHECKER_ROLES=probe or =writer runs one alone.
+    checker_roles: Annotated[set[CheckerRole], NoDecode] = Field(
+        default={CheckerRole.PROBE, CheckerRole.WRITER}, min_length=1
+    )
+    probe_group: str = Field(default=DEFAULT_PROBE_GROUP, min_length=1)
+    writer_group: str = Field(default=DEFAULT_WRITER_GROUP, min_length=1)
+    # Checks in flight at once per process.
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=20_000)
+    # Body bytes read per check, counted after decompression; the regex sees only these.
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0, le=64 * 1_048_576)
+    max_redirects: int = Field(default=DEFAULT_MAX_REDIRECTS, ge=0, le=30)
+    # On SIGTERM: how long in-flight checks may still finish before they are abandoned.
+    grace_s: float = Field(default=DEFAULT_GRACE_S, ge=0, le=300)
+    writer_batch_size: int = Field(default=DEFAULT_WRITER_BATCH_SIZE, ge=1, le=100_000)
+    writer_batch_age_s: float = Field(default=DEFAULT_WRITER_BATCH_AGE_S, gt=0, le=60)
+    # Batches written at once, each on its own connection, over disjoint partitions.
+    writer_lanes: int = Field(default=DEFAULT_WRITER_LANES, ge=1, le=16)
+    metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
+    metrics_port: int = Field(default=DEFAULT_CHECKER_METRICS_PORT, ge=0, le=65535)
+
+    @field_validator("checker_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: object) -> object:
+        if isinstance(value, str):
+            return {part.strip() for part in value.split(",") if part.strip()}
+        return value

@@ -1,0 +1,128 @@
+"""The writer's PostgreSQL work: one batch of results in one transaction.
+
+Every statement is a named block of `queries.sql`, complete as it runs. The usual batch
+(no result of it stored before, every site still registered) is staged with COPY, then
+inserted into `check_results` and folded into `site_status` by two statements sent in one
+pipeline, with no savepoint: few round trips, during each of which the lane's thread must
+win the GIL back from the consumer thread. A batch that meets a stored result (a
+redelivery) or a deleted site is rolled back and written again the careful way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from checker.writer.flips import Event, Recount, site_flips
+from shared import locks
+from shared.db import Connection, Database, translated_errors
+from shared.errors import FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, DatabaseError
+from shared.messages import SCHEDULED_AT, SITE_ID, ResultRow
+from shared.queries import load_queries
+
+QUERIES = load_queries("checker.writer")
+# The column types of `copy_staging`, in ResultRow's order.
+COPY_TYPES = [
+    "int8", "text", "timestamptz", "timestamptz", "float8", "int2", "bool", "bool", "text", "text",
+    "float4", "float4", "float4", "float4", "int2", "text", "timestamptz",
+]  # fmt: skip
+# A batch that fails with these is written again with ON CONFLICT and without the sites
+# deleted meanwhile.
+_RETRY_CAREFULLY = frozenset({UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION})
+
+
+def write_results(db: Database, rows: Sequence[ResultRow]) -> int:
+    """One transaction: stage, insert new checks, update site_status and site_events, queue
+    late hours for a rollup recount. Returns the rows inserted."""
+    try:
+        with db.transaction() as conn:
+            return _write(conn, rows, careful=False)
+    except DatabaseError as exc:
+        if exc.sqlstate not in _RETRY_CAREFULLY:
+            raise
+    with db.transaction() as conn:
+        return _write(conn, rows, careful=True)
+
+
+def _write(conn: Connection, rows: Sequence[ResultRow], *, careful: bool) -> int:
+    with conn.pipeline():  # BEGIN, the watermark and the staging table in one round trip
+        watermark = conn.execute(QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP})
+        conn.execute(QUERIES["create_staging"])
+    state = watermark.fetchone()
+    counted_to = state[1] if state is not None else None
+    # The status upsert returns the state each replaced row had. With one result per site
+    # (the usual batch) its `up` is enough; loading the slot too costs ~10 % of the
+    # transaction (measured), so it is asked for only when a site has several results.
+    status = {"with_slots": len(rows) != len({row[SITE_ID] for row in rows})}
+    with conn.cursor() as cur:
+        with cur.copy(QUERIES["copy_staging"]) as copy:
+            copy.set_types(COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
+        if careful:
+            inserted = cur.execute(QUERIES["insert_results"]).rowcount
+            replaced = _upsert_status(conn, status)
+        else:
+            # Without ON CONFLICT the insert is ~2x faster; a stored check (a redelivery)
+            # makes it fail instead, and the batch is written again carefully.
+            with conn.pipeline():
+                cur.execute(QUERIES["insert_new_results"])
+                upsert = conn.execute(QUERIES["upsert_status"], status)
+            inserted = len(rows)
+            replaced = upsert.fetchall()
+        events, recount = site_flips(rows, replaced)
+        hours = [] if counted_to is None else _late_hours(rows, counted_to)
+        if events or recount or hours:  # (an empty pipeline would still cost a round trip)
+            with conn.pipeline():
+                _write_flips(cur, events, recount)
+                if hours:
+                    cur.execute(QUERIES["queue_late_hours"], {"hours": hours})
+    return inserted
+
+
+def _upsert_status(conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The careful path's status upsert. Sites deleted meanwhile leave staging only after
+    the foreign key refused them: the check against `sites` costs a pass over it."""
+    try:
+        with translated_errors(), conn.transaction():
+            return conn.execute(QUERIES["upsert_status"], params).fetchall()
+    except DatabaseError as exc:
+        if exc.sqlstate != FOREIGN_KEY_VIOLATION:
+            raise
+    conn.execute(QUERIES["drop_unknown_sites"])
+    return conn.execute(QUERIES["upsert_status"], params).fetchall()
+
+
+def _write_flips(cur: Any, events: list[Event], recount: Recount) -> None:
+    if events:
+        cols = [list(col) for col in zip(*events, strict=True)]
+        names = ("site_ids", "slots", "checked", "from_up", "to_up", "status", "error", "detail")
+        cur.execute(QUERIES["insert_events"], dict(zip(names, cols, strict=True)))
+    if recount:
+        sites = list(recount)
+        spans = cur.execute(
+            QUERIES["recount_spans"],
+            {
+                "site_ids": sites,
+                "los": [recount[s][0] for s in sites],
+                "his": [recount[s][1] for s in sites],
+            },
+        ).fetchall()
+        params = {
+            "site_ids": [s[0] for s in spans],
+            "afters": [s[1] for s in spans],
+            "uptos": [s[2] for s in spans],
+        }
+        cur.execute(QUERIES["delete_span_events"], params)
+        cur.execute(QUERIES["insert_span_events"], params)
+
+
+def _late_hours(rows: Sequence[ResultRow], counted_to: datetime) -> list[datetime]:
+    """Hours already counted that the batch has results for: they are counted again."""
+    hours = {
+        row[SCHEDULED_AT].replace(minute=0, second=0, microsecond=0)
+        for row in rows
+        if row[SCHEDULED_AT] < counted_to
+    }
+    return sorted(hours)

@@ -1,0 +1,5 @@
+"""`python -m migrations`: the same as `webmon-migrate`."""
+
+from migrations.runner import main
+
+raise SystemExit(main())

@@ -1,0 +1,32 @@
+-- The functions behind the sites table's defaults and checks.
+
+-- On insert: a NULL timeout means min(10 s, interval); a NULL next_check_at a random moment
+-- within the first interval, so that sites inserted together do not fire together.
+CREATE OR REPLACE FUNCTION sites_fill_defaults() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.timeout_seconds IS NULL THEN
+        NEW.timeout_seconds := least(10, NEW.interval_seconds);
+    END IF;
+    IF NEW.next_check_at IS NULL THEN
+        NEW.next_check_at := now() + random() * make_interval(secs => NEW.interval_seconds);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Extra request headers of a site: a JSON object of string values, at most 50 of them and
+-- 8 KiB in all; names are HTTP tokens, values have no control characters (no header
+-- injection), and the headers that frame the message or the connection are webmon's own.
+CREATE OR REPLACE FUNCTION webmon_valid_headers(headers jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN jsonb_typeof(headers) <> 'object' OR length(headers::text) > 8192 THEN false
+        ELSE (SELECT count(*) <= 50 AND coalesce(bool_and(
+                         name ~ '^[!#$%&''*+.^_`|~0-9A-Za-z-]+$'
+                     AND lower(name) NOT IN ('content-length', 'transfer-encoding', 'connection',
+                                             'upgrade', 'te', 'trailer', 'keep-alive')
+                     AND jsonb_typeof(value) = 'string'
+                     AND (value #>> '{}') !~ '[[:cntrl:]]'), true)
+                FROM jsonb_each(headers) AS h(name, value))
+    END
+$$;
