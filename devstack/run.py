@@ -90,7 +90,11 @@ def rich_table(rows: list[tuple[object, ...]], now: datetime, title: str) -> Tab
     """The same table for a terminal, redrawn in place: state in words and colour."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for column in COLUMNS:
-        table.add_column(column, justify="right" if column in RIGHT_ALIGNED else "left")
+        # A narrow terminal folds a long URL onto the next line rather than cutting it.
+        if column == "url":
+            table.add_column(column, overflow="fold")
+        else:
+            table.add_column(column, justify="right" if column in RIGHT_ALIGNED else "left")
     styles = {"UP": "bold green", "DOWN": "bold red"}
     for cells in status_cells(rows, now):
         state = cells[1]
