@@ -67,7 +67,7 @@ def services() -> Iterator[tuple[str, str]]:
     try:
         yield stack.database_url, stack.kafka_bootstrap
     finally:
-        stack.down()
+        stack.destroy()
         shutil.rmtree(state, ignore_errors=True)
 
 
