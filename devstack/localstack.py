@@ -218,24 +218,36 @@ def _root_runtime_dir() -> Path:
 
 def _reachable_bindir(bindir: Path, user: pwd.struct_passwd) -> Path:
     """`bindir` if `user` can reach it, else that of a copy of its installation under the
-    root runtime directory (made once, then reused)."""
+    root runtime directory (made once, then reused).
+
+    The copy keeps the installation's place relative to the shared libraries a wheel
+    ships beside its package (`pgserver.libs/`, found through `$ORIGIN/../../../`):
+    `<copy>/pgserver/pginstall/bin` and `<copy>/pgserver.libs`.
+    """
     if _traversable(bindir, user):
         return bindir
-    prefix = bindir.parent
+    prefix = bindir.parent  # .../site-packages/pgserver/pginstall
+    package = prefix.parent  # .../site-packages/pgserver
     target = _root_runtime_dir() / f"pginstall-{_short_hash(str(prefix))}"
-    if (target / "bin" / "postgres").is_file():
-        return target / "bin"
+    installed = target / package.name / prefix.name
+    if (installed / "bin" / "postgres").is_file():
+        return installed / "bin"
     staging = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o755)
     for part in _INSTALL_PARTS:
         if (prefix / part).is_dir():
-            shutil.copytree(prefix / part, staging / part, symlinks=True)
+            shutil.copytree(prefix / part, staging / package.name / prefix.name / part)
+    for libs in package.parent.glob(f"{package.name}*.libs"):
+        shutil.copytree(libs, staging / libs.name)
+    for directory in (staging, *staging.rglob("*")):
+        if directory.is_dir():
+            directory.chmod(0o755)
     try:
         staging.rename(target)
     except OSError:  # another process made the same copy first
         shutil.rmtree(staging, ignore_errors=True)
-    return target / "bin"
+    return installed / "bin"
 
 
 @dataclass
