@@ -35,6 +35,11 @@ class CheckerSettings(CommonSettings):
         default={CheckerRole.PROBE, CheckerRole.WRITER}, min_length=1
     )
     probe_group: str = Field(default=DEFAULT_PROBE_GROUP, min_length=1)
+    # Static group membership (KIP-345): a stable name per replica. A replica restarted
+    # under the same name within the session timeout gets its partitions back without a
+    # rebalance, where the broker supports it. Unset: dynamic membership. Two running
+    # replicas must never share one (the broker fences the older).
+    checker_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
     writer_group: str = Field(default=DEFAULT_WRITER_GROUP, min_length=1)
     # Checks in flight at once per process.
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=20_000)
@@ -49,6 +54,12 @@ class CheckerSettings(CommonSettings):
     writer_lanes: int = Field(default=DEFAULT_WRITER_LANES, ge=1, le=16)
     metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
     metrics_port: int = Field(default=DEFAULT_CHECKER_METRICS_PORT, ge=0, le=65535)
+
+    def group_membership(self, role: str) -> dict[str, str]:
+        """The consumer options of `role` ("probe" or "writer") for static membership."""
+        if self.checker_instance_id is None:
+            return {}
+        return {"group.instance.id": f"{self.checker_instance_id}.{role}"}
 
     @field_validator("checker_roles", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from scheduler.maintenance import Maintenance
 from scheduler.metrics import SchedulerMetrics
 from scheduler.service import Scheduler, make_scheduler_producer
 from scheduler.settings import SchedulerSettings
+from scheduler.wakeups import SiteChanges
 from shared.db import Database
 from shared.lifecycle import install_stop_handlers, kafka_preflight
 from shared.logs import configure_logging, log_summary
@@ -33,10 +34,11 @@ CLOSE_FLUSH_TIMEOUT_S = 2.0
 
 def run(settings: SchedulerSettings, stop: threading.Event) -> int:
     started = time.monotonic()
-    # Two connections for the pipelined claims, one for the backlog count, one for maintenance.
+    # Two connections for the pipelined claims, one for the backlog count, one for maintenance,
+    # one to spare. (The claim loop's LISTEN connection is its own.)
     db = Database(
         settings.database_url.get_secret_value(),
-        max_size=4,
+        max_size=5,
         application_name=PROGRAM,
         pool_timeout_s=POOL_TIMEOUT_S,
     )
@@ -50,7 +52,6 @@ def run(settings: SchedulerSettings, stop: threading.Event) -> int:
     jobs = BackgroundScheduler(timezone=UTC)
     now = datetime.now(UTC)
     common = {"max_instances": 1, "coalesce": True, "next_run_time": now}
-    jobs.add_job(scheduler.tick, "interval", seconds=settings.tick_seconds, id="claim", **common)
     jobs.add_job(
         maintenance.job,
         "interval",
@@ -61,11 +62,14 @@ def run(settings: SchedulerSettings, stop: threading.Event) -> int:
     jobs.add_job(
         scheduler.measure_backlog, "interval", seconds=BACKLOG_INTERVAL_S, id="backlog", **common
     )
+    changes = SiteChanges(settings.database_url.get_secret_value(), stop)
+    claims = threading.Thread(target=scheduler.run, args=(changes,), name="claims", daemon=True)
     db.open()
     server.start()
     jobs.start()
+    claims.start()
     logger.info(
-        "scheduler.started batch_size=%d tick_s=%g topic=%s",
+        "scheduler.started batch_size=%d max_wait_s=%g topic=%s",
         settings.claim_batch_size,
         settings.tick_seconds,
         settings.tasks_topic,
@@ -73,7 +77,9 @@ def run(settings: SchedulerSettings, stop: threading.Event) -> int:
     stop.wait()
     logger.info("scheduler.stopping")
     maintenance.cancel()  # a long pack or recount would hold up the stop
-    jobs.shutdown(wait=True)  # lets the batch in flight commit or roll back
+    claims.join()  # the batch in flight commits or rolls back
+    jobs.shutdown(wait=True)
+    changes.close()
     scheduler.close()
     left = producer.close(CLOSE_FLUSH_TIMEOUT_S)
     db.close()

@@ -133,3 +133,15 @@ DELETE FROM check_results_default WHERE scheduled_at < %(before)s
 
 -- delete_old_events --
 DELETE FROM site_events WHERE scheduled_at < %(before)s
+
+-- next_due_in --
+-- Seconds until the earliest enabled site is due (negative: overdue; NULL: none), from the
+-- first entry of the claim's index, on the database's clock.
+SELECT extract(epoch FROM min(next_check_at) - now())::float8 FROM sites WHERE enabled
+
+-- shortest_interval --
+-- How often the busiest site is checked: the claim loop's looks are a twentieth of it apart.
+SELECT min(interval_seconds) FROM sites WHERE enabled
+
+-- listen_for_sites --
+LISTEN webmon_sites

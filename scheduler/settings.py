@@ -16,7 +16,8 @@ DEFAULT_FLUSH_TIMEOUT_S = 5.0
 
 class SchedulerSettings(CommonSettings):
     claim_batch_size: int = Field(default=DEFAULT_CLAIM_BATCH_SIZE, ge=1, le=100_000)
-    # How often the scheduler looks for due sites; each tick drains everything due.
+    # The longest the scheduler waits between looks for due sites. It looks sooner when the
+    # earliest site is due or a change of `sites` wakes it; each look drains everything due.
     tick_seconds: float = Field(default=DEFAULT_TICK_SECONDS, gt=0, le=60)
     # How long a batch may wait for the broker's acknowledgements before it is rolled back.
     flush_timeout_s: float = Field(default=DEFAULT_FLUSH_TIMEOUT_S, gt=0, le=60)

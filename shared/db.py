@@ -173,6 +173,16 @@ def cancel(conn: Connection, timeout_s: float = 2.0) -> bool:
     return True
 
 
+def notifications(conn: Connection, timeout_s: float) -> int:
+    """Wait up to `timeout_s` for LISTEN notifications on `conn` (autocommit); return how
+    many arrived (all that are pending are taken)."""
+    with translated_errors():
+        received = sum(1 for _ in conn.notifies(timeout=timeout_s, stop_after=1))
+        if received:
+            received += sum(1 for _ in conn.notifies(timeout=0))
+    return received
+
+
 def connect(url: str, *, autocommit: bool = False, application_name: str = "webmon") -> Connection:
     """A single connection outside any pool (migrations, tools, tests)."""
     with translated_errors():

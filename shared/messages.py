@@ -11,11 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, Self, TypeVar
 
 import msgspec
 import orjson
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from shared.errors import MessageError
 
@@ -117,8 +125,13 @@ class CheckTask(_Message):
 Millisecond = Annotated[float, Field(ge=0, le=MAX_MS)]
 
 
+# The error class of a slot that was emitted but not checked before its next slot came.
+MISSED: Final = "missed"
+
+
 class CheckResult(_Message):
-    """What one check found."""
+    """What one check found, or that a slot was missed: `error` "missed" and `up` None
+    (and nothing else measured), the only result whose `up` is None."""
 
     site_id: int = Field(ge=1, le=MAX_BIGINT)
     url: Text = Field(max_length=MAX_URL)
@@ -129,7 +142,8 @@ class CheckResult(_Message):
     regex_matched: bool | None = None
     error: Text | None = Field(default=None, max_length=MAX_ERROR)
     error_detail: Text | None = Field(default=None, max_length=MAX_ERROR_DETAIL)
-    up: bool
+    # None only for a missed slot (encoded without it, as every null is).
+    up: bool | None = None
     # Phase durations in ms, null where the phase did not happen or did not complete:
     # name resolution, TCP connect, TLS handshake (summed over redirect hops), and the
     # time from the start of the check to the first byte of the final response.
@@ -142,6 +156,27 @@ class CheckResult(_Message):
     # Of the check's first TLS connection: protocol version and certificate expiry.
     tls_version: Text | None = Field(default=None, max_length=MAX_TLS_VERSION)
     tls_expires_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _up_is_none_only_when_missed(self) -> Self:
+        if (self.up is None) != (self.error == MISSED):
+            raise ValueError("up is null exactly when error is 'missed'")
+        return self
+
+    @classmethod
+    def missed(cls, task: CheckTask, at: datetime) -> CheckResult:
+        """The record of a task dropped unchecked at `at`, past its `expires_at`."""
+        late = (at - task.scheduled_at).total_seconds()
+        return cls(
+            site_id=task.site_id,
+            url=task.url,
+            scheduled_at=task.scheduled_at,
+            checked_at=at,
+            error=MISSED,
+            error_detail=f"not checked before the next slot: the task reached a checker "
+            f"{late:.1f} s after its slot",
+            up=None,
+        )
 
 
 M = TypeVar("M", bound=_Message)
@@ -195,7 +230,7 @@ def decode(model: type[M], raw: bytes | None) -> M:
 
 # The column order of a result row, as the writer COPYs it.
 ResultRow = tuple[
-    int, str, datetime, datetime, float | None, int | None, bool, bool | None, str | None,
+    int, str, datetime, datetime, float | None, int | None, bool | None, bool | None, str | None,
     str | None,
     # dns_ms, connect_ms, tls_ms, ttfb_ms, redirects, tls_version, tls_expires_at
     float | None, float | None, float | None, float | None, int | None, str | None,
@@ -261,7 +296,7 @@ class _ResultWire(msgspec.Struct, kw_only=True):
     checked_at: Annotated[datetime, msgspec.Meta(tz=True)]
     response_time_ms: _WireMillisecond | None = None
     status_code: Annotated[int, msgspec.Meta(ge=MIN_STATUS, le=MAX_STATUS)] | None = None
-    up: bool
+    up: bool | None = None
     regex_matched: bool | None = None
     error: Annotated[str, msgspec.Meta(max_length=MAX_ERROR)] | None = None
     error_detail: Annotated[str, msgspec.Meta(max_length=MAX_ERROR_DETAIL)] | None = None
@@ -292,7 +327,8 @@ def decode_result_row(raw: bytes | None) -> ResultRow:
         return result_row(decode(CheckResult, raw))
     url, error, detail, tls_version = w.url, w.error, w.error_detail, w.tls_version
     if (
-        "\x00" in url
+        (w.up is None) != (error == MISSED)
+        or "\x00" in url
         or (error is not None and "\x00" in error)
         or (detail is not None and "\x00" in detail)
         or (tls_version is not None and "\x00" in tls_version)

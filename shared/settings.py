@@ -22,8 +22,10 @@ DEFAULT_TASKS_TOPIC = "webmon.tasks"
 DEFAULT_RESULTS_TOPIC = "webmon.results"
 DEFAULT_DEAD_LETTER_TOPIC = "webmon.dead-letter"
 DEFAULT_PARTITIONS = 12
-# librdkafka's old default; Tansu takes about half the session timeout to form a group.
-DEFAULT_SESSION_TIMEOUT_MS = 10_000
+# How long a dead consumer holds its partitions before the group hands them on: the
+# failover gap. 6 s is the least Apache Kafka accepts by default
+# (group.min.session.timeout.ms); Tansu forms a group in about half of it.
+DEFAULT_SESSION_TIMEOUT_MS = 6_000
 
 
 class SecurityProtocol(StrEnum):

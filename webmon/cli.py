@@ -260,10 +260,12 @@ def cmd_uptime(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
         QUERIES["uptime"], {"site_id": site_id, "since": timedelta(seconds=args.since)}
     ).fetchone()
     assert row is not None
-    checks, up_checks, uptime_pct, p50, p95 = row
+    checks, up_checks, uptime_pct, p50, p95, missed = row
     print(f"site     {site_id} {url}", file=out)
     print(f"period   last {format_duration(args.since)}", file=out)
     print(f"checks   {checks} ({up_checks} up)", file=out)
+    if missed:
+        print(f"missed   {missed} slots not checked in time (not in the uptime)", file=out)
     print(f"uptime   {'-' if uptime_pct is None else f'{uptime_pct:.2f}%'}", file=out)
     latency = "-" if p50 is None else f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
     print(f"latency  {latency}", file=out)

@@ -4,8 +4,8 @@ One asyncio loop does everything: it polls the consumer without blocking, starts
 per task up to the concurrency bound, produces each result (key = site id) and marks the
 task finished when the broker acknowledged the result. Task offsets are committed up to
 the first unfinished one (`OffsetTracker`), so a crash re-runs, never skips, a check.
-Expired tasks (past their next slot) are dropped and counted; unparsable ones go to the
-dead-letter topic.
+Expired tasks (past their next slot) are not checked: each becomes a `missed` result,
+stored like any other, and is counted; unparsable ones go to the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from checker.settings import CheckerSettings
 from shared.errors import KafkaError, MessageError
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
 from shared.logs import log_summary
-from shared.messages import CheckTask, decode
+from shared.messages import CheckResult, CheckTask, decode
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class ProbeLoop:
             self._settings.probe_group,
             on_commit=self._on_commit,
             **self._metrics.consumer_config("probe", logger),
+            **self._settings.group_membership("probe"),
         )
         consumer.subscribe(
             [self._settings.tasks_topic],
@@ -166,11 +167,15 @@ class ProbeLoop:
         except MessageError as exc:
             self._dead_letter(msg, key, offset, str(exc))
             return
-        if datetime.now(UTC) >= task.expires_at:
+        now = datetime.now(UTC)
+        if now >= task.expires_at:
+            # Too late to check: recorded as a missed slot, a result like any other (its
+            # offset is finished once that is acknowledged), not checked late.
             self.totals.expired += 1
             self._metrics.tasks_expired.inc()
             self._expired_since_log += 1
-            self._offsets.finished(key, offset)
+            missed = CheckResult.missed(task, now)
+            self._produce_result(key, offset, task.site_id, missed.encode())
             return
         check = asyncio.create_task(self._check(key, offset, task))
         self._in_flight.add(check)
@@ -265,7 +270,7 @@ class ProbeLoop:
 
     def _log_expired(self, now: float) -> None:
         if self._expired_since_log and now - self._last_expired_log >= EXPIRED_LOG_INTERVAL_S:
-            logger.warning("probe.expired_dropped count=%d", self._expired_since_log)
+            logger.warning("probe.expired_missed count=%d", self._expired_since_log)
             self._expired_since_log = 0
             self._last_expired_log = now
 

@@ -1,7 +1,8 @@
 """Which results of a batch flip their site between up and down.
 
-A flip is defined on each site's results in slot order: a result whose `up` differs from
-the result of the slot before it (or the site's first result ever). The writer's status
+A flip is defined on each site's checks in slot order: a check whose `up` differs from
+the check of the slot before it (or the site's first check ever). Missed slots (`up`
+None) are no checks: they flip nothing and are skipped. The writer's status
 upsert locks the batch's `site_status` rows and returns the state each one replaced, so
 for a site whose replaced slot is older than every slot in the batch, the flips follow
 from the batch alone, walked in slot order from that state. Anything else (a late or
@@ -32,6 +33,13 @@ Event = tuple[int, datetime, datetime, bool | None, bool, int | None, str | None
 Recount = dict[int, tuple[datetime, datetime]]
 
 
+def several_per_site(rows: Sequence[ResultRow]) -> bool:
+    """Whether some site has more than one performed check in the batch (missed slots, up
+    None, are no checks)."""
+    sites = [row[SITE_ID] for row in rows if row[UP] is not None]
+    return len(sites) != len(set(sites))
+
+
 def site_flips(
     rows: Sequence[ResultRow], replaced: Iterable[tuple[Any, ...]]
 ) -> tuple[list[Event], Recount]:
@@ -47,9 +55,11 @@ def site_flips(
     before = {r[0]: r[1:] for r in replaced}
     events: list[Event] = []
     recount: Recount = {}
-    if len(rows) == len({row[SITE_ID] for row in rows}):  # one result per site: the usual batch
+    if not several_per_site(rows):  # one result per site: the usual batch
         for row in rows:
             site, slot, up = row[SITE_ID], row[SCHEDULED_AT], row[UP]
+            if up is None:  # a missed slot: no check, no flip
+                continue
             state = before.get(site)
             if state is None:
                 recount[site] = (slot, slot)
@@ -61,7 +71,8 @@ def site_flips(
         return events, recount
     by_site: dict[int, list[ResultRow]] = {}
     for row in rows:
-        by_site.setdefault(row[SITE_ID], []).append(row)
+        if row[UP] is not None:
+            by_site.setdefault(row[SITE_ID], []).append(row)
     for site, site_rows in by_site.items():
         site_rows.sort(key=lambda r: r[SCHEDULED_AT])  # slot order
         first, last = site_rows[0][SCHEDULED_AT], site_rows[-1][SCHEDULED_AT]
@@ -78,7 +89,7 @@ def site_flips(
                 row[UP],
             )
             error, detail = row[ERROR], row[ERROR_DETAIL]
-            if slot == previous_slot:  # the same result twice in one batch
+            if slot == previous_slot or up is None:  # the same result twice in one batch
                 continue
             if up != previous_up:
                 events.append((site, slot, checked, previous_up, up, status, error, detail))

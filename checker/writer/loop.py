@@ -91,6 +91,7 @@ class ResultWriter:
             self._settings,
             self._settings.writer_group,
             **self._metrics.consumer_config("writer", logger),
+            **self._settings.group_membership("writer"),
         )
         consumer.subscribe(
             [self._settings.results_topic],

@@ -10,7 +10,7 @@ CREATE TEMP TABLE IF NOT EXISTS results_staging (
     checked_at       timestamptz NOT NULL,
     response_time_ms double precision,
     status_code      smallint,
-    up               boolean NOT NULL,
+    up               boolean,  -- NULL: a missed slot
     regex_matched    boolean,
     error            text,
     error_detail     text,
@@ -41,8 +41,18 @@ SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
        ttfb_ms, redirects, tls_version, tls_expires_at
   FROM results_staging
 
+-- drop_missed_rows_checked_since --
+-- The careful path, first: a slot stored as missed that the batch has a performed check
+-- of (a redelivered task checked in time after all) keeps the check, not the miss.
+DELETE FROM check_results c
+ USING results_staging s
+ WHERE c.site_id = s.site_id AND c.scheduled_at = s.scheduled_at
+   AND c.up IS NULL AND s.up IS NOT NULL
+
 -- insert_results --
 -- (site_id, scheduled_at) is the identity of a check: a redelivered result adds nothing.
+-- Performed checks first, so that of a check and a miss of one slot in the same batch the
+-- check is the one kept.
 INSERT INTO check_results (site_id, scheduled_at, checked_at, response_time_ms, status_code,
                            up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
                            ttfb_ms, redirects, tls_version, tls_expires_at)
@@ -50,6 +60,7 @@ SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
        up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
        ttfb_ms, redirects, tls_version, tls_expires_at
   FROM results_staging
+ ORDER BY up IS NULL
     ON CONFLICT (site_id, scheduled_at) DO NOTHING
 
 -- upsert_status --
@@ -69,6 +80,7 @@ SELECT DISTINCT ON (r.site_id)
        r.up, r.regex_matched, r.error, r.error_detail, r.dns_ms, r.connect_ms, r.tls_ms,
        r.ttfb_ms, r.redirects, r.tls_version, r.tls_expires_at, now()
   FROM results_staging r
+ WHERE r.up IS NOT NULL  -- a missed slot says nothing of the site's state
  ORDER BY r.site_id, r.scheduled_at DESC
     ON CONFLICT (site_id) DO UPDATE
    SET url = EXCLUDED.url,
@@ -120,13 +132,15 @@ SELECT * FROM unnest(%(site_ids)s::bigint[], %(slots)s::timestamptz[],
     ON CONFLICT (site_id, scheduled_at) DO NOTHING
 
 -- recount_spans --
--- For each site with a late result: the stored slot just before the batch's earliest and
--- the one just after its latest (NULL: none before). The flips between them are recounted.
+-- For each site with a late result: the stored check just before the batch's earliest and
+-- the one just after its latest (NULL: none before). The flips between them are recounted;
+-- missed slots are no checks and flip nothing.
 SELECT b.site_id,
        (SELECT max(c.scheduled_at) FROM check_results c
-         WHERE c.site_id = b.site_id AND c.scheduled_at < b.lo),
+         WHERE c.site_id = b.site_id AND c.scheduled_at < b.lo AND c.up IS NOT NULL),
        coalesce((SELECT min(c.scheduled_at) FROM check_results c
-                  WHERE c.site_id = b.site_id AND c.scheduled_at > b.hi), b.hi)
+                  WHERE c.site_id = b.site_id AND c.scheduled_at > b.hi
+                    AND c.up IS NOT NULL), b.hi)
   FROM unnest(%(site_ids)s::bigint[], %(los)s::timestamptz[], %(his)s::timestamptz[])
        AS b(site_id, lo, hi)
 
@@ -148,5 +162,5 @@ SELECT site_id, scheduled_at, checked_at, previous_up, up, status_code, error, e
                       %(uptos)s::timestamptz[]) AS s(site_id, after, upto)
           JOIN check_results c
             ON c.site_id = s.site_id AND c.scheduled_at >= coalesce(s.after, '-infinity')
-           AND c.scheduled_at <= s.upto) AS span
+           AND c.scheduled_at <= s.upto AND c.up IS NOT NULL) AS span
  WHERE scheduled_at > after AND previous_up IS DISTINCT FROM up

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from checker.writer.flips import Event, Recount, site_flips
+from checker.writer.flips import Event, Recount, several_per_site, site_flips
 from shared import locks
 from shared.db import Connection, Database, translated_errors
 from shared.errors import FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, DatabaseError
-from shared.messages import SCHEDULED_AT, SITE_ID, ResultRow
+from shared.messages import SCHEDULED_AT, ResultRow
 from shared.queries import load_queries
 
 QUERIES = load_queries("checker.writer")
@@ -54,13 +54,14 @@ def _write(conn: Connection, rows: Sequence[ResultRow], *, careful: bool) -> int
     # The status upsert returns the state each replaced row had. With one result per site
     # (the usual batch) its `up` is enough; loading the slot too costs ~10 % of the
     # transaction (measured), so it is asked for only when a site has several results.
-    status = {"with_slots": len(rows) != len({row[SITE_ID] for row in rows})}
+    status = {"with_slots": several_per_site(rows)}
     with conn.cursor() as cur:
         with cur.copy(QUERIES["copy_staging"]) as copy:
             copy.set_types(COPY_TYPES)
             for row in rows:
                 copy.write_row(row)
         if careful:
+            cur.execute(QUERIES["drop_missed_rows_checked_since"])
             inserted = cur.execute(QUERIES["insert_results"]).rowcount
             replaced = _upsert_status(conn, status)
         else:

@@ -1,4 +1,6 @@
--- Rollups of closed hours and days, exact, from the raw and packed checks.
+-- Rollups of closed hours and days, exact, from the raw and packed checks. `checks` counts
+-- the checks performed, `missed` the slots recorded as missed (up NULL), which uptime
+-- leaves out.
 
 -- The checks of one hour, raw and packed (usually only raw: an hour is rolled up minutes
 -- after it closes, days before its day is packed). Maintenance folds late rows of packed
@@ -26,11 +28,13 @@ BEGIN
     PERFORM webmon_month_partition('check_rollups_hourly',
                                    date_trunc('month', h AT TIME ZONE 'UTC')::date);
     DELETE FROM check_rollups_hourly WHERE hour = h;
-    INSERT INTO check_rollups_hourly
-    SELECT site_id, h, count(*), count(*) FILTER (WHERE up),
+    INSERT INTO check_rollups_hourly (site_id, hour, checks, up_checks, rt_min_ms, rt_avg_ms,
+                                      rt_max_ms, rt_p50_ms, rt_p95_ms, missed)
+    SELECT site_id, h, count(*) FILTER (WHERE up IS NOT NULL), count(*) FILTER (WHERE up),
            min(rt), avg(rt), max(rt),
            percentile_cont(0.5) WITHIN GROUP (ORDER BY rt),
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY rt)
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY rt),
+           count(*) FILTER (WHERE up IS NULL)
       FROM (SELECT site_id, up,
                    CASE WHEN status_code IS NOT NULL THEN response_time_ms END AS rt
               FROM webmon_hour_results(h)) r
@@ -47,11 +51,13 @@ DECLARE
 BEGIN
     PERFORM webmon_month_partition('check_rollups_daily', date_trunc('month', d)::date);
     DELETE FROM check_rollups_daily WHERE day = d;
-    INSERT INTO check_rollups_daily
-    SELECT site_id, d, count(*), count(*) FILTER (WHERE up),
+    INSERT INTO check_rollups_daily (site_id, day, checks, up_checks, rt_min_ms, rt_avg_ms,
+                                     rt_max_ms, rt_p50_ms, rt_p95_ms, missed)
+    SELECT site_id, d, count(*) FILTER (WHERE up IS NOT NULL), count(*) FILTER (WHERE up),
            min(rt), avg(rt), max(rt),
            percentile_cont(0.5) WITHIN GROUP (ORDER BY rt),
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY rt)
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY rt),
+           count(*) FILTER (WHERE up IS NULL)
       FROM (SELECT site_id, up,
                    CASE WHEN status_code IS NOT NULL THEN response_time_ms END AS rt
               FROM webmon_day_results(d)) r

@@ -20,8 +20,9 @@ from scheduler.maintenance import Maintenance, MaintenanceReport
 from scheduler.settings import SchedulerSettings
 from shared import locks
 from shared.db import Database
-from shared.messages import CheckResult, ResultRow, result_row
+from shared.messages import CheckResult, CheckTask, ResultRow, result_row
 from tests.support.db import Conn, add_sites
+from webmon.readmodel import HISTORY
 
 pytestmark = pytest.mark.integration
 
@@ -430,3 +431,35 @@ def test_the_first_run_on_an_empty_database_sets_the_marks(
     assert db.execute("SELECT hour FROM webmon_rollup_queue").fetchall() == [
         (datetime(2026, 11, 23, 11, tzinfo=UTC),)
     ]
+
+
+def test_missed_slots_are_counted_apart_and_left_out_of_uptime(
+    db: Conn, database: Database, db_url: str
+) -> None:
+    (site,) = add_sites(db, 1)
+    start = datetime(2026, 11, 22, 22, 0, tzinfo=UTC)
+    rows: list[ResultRow] = []
+    for k in range(60):
+        slot = start + timedelta(minutes=k)
+        if k % 10 == 9:  # six slots nobody checked in time
+            task = CheckTask(
+                site_id=site, url="http://x", timeout_s=5, scheduled_at=slot,
+                expires_at=slot + timedelta(minutes=1),
+            )  # fmt: skip
+            rows.append(result_row(CheckResult.missed(task, slot + timedelta(minutes=1))))
+        else:
+            rows.append(result(site, slot, up=k % 3 != 0))
+    write_results(database, rows)
+    maintain(database, db_url, datetime(2026, 11, 23, 3, 10, tzinfo=UTC))
+    performed = [r for r in rows if r[6] is not None]
+    up_checks = sum(1 for r in performed if r[6])
+    for table, key in (("check_rollups_hourly", "hour"), ("check_rollups_daily", "day")):
+        stored = db.execute(
+            sql.SQL("SELECT checks, up_checks, missed FROM {}").format(sql.Identifier(table))
+        ).fetchall()
+        assert stored == [(len(performed), up_checks, 6)], (table, key)
+    uptime = db.execute(HISTORY["uptime"], {"site_id": site, "since": "30 days"}).fetchone()
+    assert uptime is not None
+    checks, ups, pct, missed = uptime
+    assert (checks, ups, missed) == (54, up_checks, 6)
+    assert float(pct) == pytest.approx(100 * up_checks / 54, abs=1e-3)

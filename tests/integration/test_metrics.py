@@ -150,12 +150,13 @@ def test_checker_series_move_when_checks_are_done(
     def done() -> bool:
         s = scrape(port)
         return (
-            value(s, "webmon_writer_rows_written_total") >= 3
+            value(s, "webmon_writer_rows_written_total") >= 4
             and value(s, "webmon_tasks_expired_total") >= 1
             and value(s, "webmon_dead_lettered_total", role="probe") >= 1
         )
 
-    wait_for(done, timeout_s=60, what="three checks written, one expired, one dead letter")
+    # Three checks and the expired task's missed slot are written.
+    wait_for(done, timeout_s=60, what="four rows written, one expired, one dead letter")
     s = scrape(port)
     assert value(s, "webmon_checks_total", result="up") == 1
     assert value(s, "webmon_checks_total", result="down") == 1
@@ -164,8 +165,8 @@ def test_checker_series_move_when_checks_are_done(
     assert value(s, "webmon_check_duration_seconds_sum") > 0
     assert value(s, "webmon_tasks_expired_total") == 1
     assert value(s, "webmon_dead_lettered_total", role="probe") == 1
-    assert value(s, "webmon_writer_rows_written_total") == 3
-    assert value(s, "webmon_writer_rows_inserted_total") == 3
+    assert value(s, "webmon_writer_rows_written_total") == 4
+    assert value(s, "webmon_writer_rows_inserted_total") == 4
     assert value(s, "webmon_writer_batch_seconds_count") >= 1
     assert value(s, "webmon_checks_in_flight") == 0
     assert value(s, "webmon_writer_db_errors_total", kind="unavailable") == 0

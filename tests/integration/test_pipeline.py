@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import confluent_kafka
 import pytest
 
 from devstack.localstack import free_port
-from tests.support.db import Conn, count
+from shared.messages import encode_task
+from tests.support.db import Conn, add_sites, count
 from tests.support.processes import Process, start, wait_for
 from tests.support.services import Services
 from tests.support.slots import emitted_slots, stored_slots
@@ -253,3 +255,30 @@ def test_garbage_task_is_dead_lettered_and_checking_goes_on(
     assert len(dead) == 3
     assert all(dict(m.headers() or [])["webmon.error"] for m in dead)
     assert checker.summary("probe.stopped")["dead_lettered"] == 3
+
+
+def test_a_task_past_its_next_slot_is_recorded_as_missed_not_checked(
+    env: dict[str, str],
+    services: Services,
+    db: Conn,
+    targets: Targets,
+    processes: list[Process],
+    tmp_path: Path,
+) -> None:
+    (site_id,) = add_sites(db, 1, url=targets.url("/ok"))
+    slot = datetime.now(UTC) - timedelta(minutes=2)
+    producer = confluent_kafka.Producer({"bootstrap.servers": services.kafka_bootstrap})
+    task = encode_task(site_id, targets.url("/ok"), 5.0, None, slot, slot + timedelta(minutes=1))
+    producer.produce(env["WEBMON_TASKS_TOPIC"], task, str(site_id).encode())
+    assert producer.flush(10) == 0
+    checker = start(processes, "checker", env, "checker", tmp_path)
+    wait_for(lambda: count(db, "SELECT count(*) FROM check_results") == 1, what="the missed row")
+    code, _ = checker.stop()
+    assert code == 0, checker.output
+    row = db.execute(
+        "SELECT site_id, scheduled_at, up, error, status_code, response_time_ms FROM check_results"
+    ).fetchone()
+    assert row == (site_id, slot, None, "missed", None, None)
+    assert count(db, "SELECT count(*) FROM site_status") == 0
+    assert checker.summary("probe.stopped")["expired"] == 1
+    assert checker.summary("probe.stopped")["checks"] == 0

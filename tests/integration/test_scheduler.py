@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,12 +20,14 @@ import pytest
 from scheduler import slots
 from scheduler.service import QUERIES, Scheduler, make_scheduler_producer
 from scheduler.settings import SchedulerSettings
+from scheduler.wakeups import SiteChanges
 from shared.db import Database
 from shared.kafka import Producer
-from tests.support.db import Conn
+from tests.support.db import Conn, scalar
+from tests.support.processes import wait_for
 from tests.support.services import Services
 from tests.support.settings import settings_from_env
-from tests.support.topics import read_all
+from tests.support.topics import count_at_least, read_all, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +53,15 @@ class Resources:
         self.db.close()
 
 
-def make_scheduler(env: dict[str, str], **overrides: object) -> tuple[Scheduler, Resources]:
+def make_scheduler(
+    env: dict[str, str], stop: threading.Event | None = None, **overrides: object
+) -> tuple[Scheduler, Resources]:
     """An in-process scheduler on the test's database and topic; close the second item."""
     settings = settings_from_env(SchedulerSettings, env, **overrides)
     db = Database(settings.database_url.get_secret_value(), pool_timeout_s=3)
     db.open()
     producer = make_scheduler_producer(settings)
-    scheduler = Scheduler(settings, db, producer)
+    scheduler = Scheduler(settings, db, producer, stop)
     return scheduler, Resources(db, producer, scheduler)
 
 
@@ -321,3 +327,75 @@ def test_database_outage_is_survived_and_logged_once(
     assert events.count("db.lost") == 1, events
     assert events.count("db.recovered") == 1, events
     assert len(tasks(env, services)) == 100
+
+
+# --- waking up when work is due ------------------------------------------------------------
+
+
+@contextmanager
+def claim_loop(env: dict[str, str], **overrides: object) -> Iterator[SiteChanges]:
+    """`Scheduler.run` in a thread, as webmon-scheduler runs it, until the block ends."""
+    stop = threading.Event()
+    scheduler, pool = make_scheduler(env, stop, **overrides)
+    changes = SiteChanges(env["WEBMON_DATABASE_URL"], stop)
+    thread = threading.Thread(target=scheduler.run, args=(changes,), daemon=True)
+    thread.start()
+    try:
+        yield changes
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        changes.close()
+        pool.close()
+    assert not thread.is_alive()
+
+
+def first_task_at(env: dict[str, str], services: Services) -> datetime:
+    """When the broker got the first task on the test's topic (its CreateTime)."""
+    messages = read_topic(
+        services.kafka_bootstrap, env["WEBMON_TASKS_TOPIC"], until=count_at_least(1)
+    )
+    assert messages, "no task"
+    return datetime.fromtimestamp(messages[0].timestamp()[1] / 1000, UTC)
+
+
+def test_a_site_inserted_while_the_scheduler_sleeps_gets_its_first_task_within_a_second(
+    env: dict[str, str], services: Services, db: Conn
+) -> None:
+    # Nothing is due and the longest sleep is 30 s: only the insert's notification can wake
+    # the scheduler in time.
+    with claim_loop(env, tick_seconds=30) as changes:
+        wait_for(lambda: changes.listening, what="the scheduler to listen")
+        inserted_at = scalar(
+            db,
+            "INSERT INTO sites (url, next_check_at) VALUES ('http://127.0.0.1:9/new', now()) "
+            "RETURNING now()",
+        )
+        emitted_at = first_task_at(env, services)
+    assert changes.wakeups >= 1
+    assert timedelta(0) <= emitted_at - inserted_at < timedelta(seconds=1)
+
+
+def test_the_scheduler_wakes_when_the_earliest_site_is_due(
+    env: dict[str, str], services: Services, db: Conn
+) -> None:
+    due_at = scalar(
+        db,
+        "INSERT INTO sites (url, next_check_at) "
+        "VALUES ('http://127.0.0.1:9/soon', now() + interval '2 seconds') RETURNING next_check_at",
+    )
+    with claim_loop(env, tick_seconds=30):
+        emitted_at = first_task_at(env, services)
+    # Not before the site is due, and not a tick (30 s) later either.
+    assert timedelta(0) <= emitted_at - due_at < timedelta(seconds=0.5)
+
+
+def test_a_claim_moving_a_site_later_wakes_no_scheduler(db: Conn) -> None:
+    """Only changes that make a site due sooner notify; the claims themselves do not."""
+    db.execute("INSERT INTO sites (url, next_check_at) VALUES ('http://127.0.0.1:9/a', now())")
+    with psycopg.connect(db.info.dsn, autocommit=True) as listener:
+        listener.execute("LISTEN webmon_sites")
+        db.execute("UPDATE sites SET next_check_at = next_check_at + interval '1 minute'")
+        assert list(listener.notifies(timeout=0.5, stop_after=1)) == []
+        db.execute("UPDATE sites SET next_check_at = now() - interval '1 minute'")
+        assert len(list(listener.notifies(timeout=5, stop_after=1))) == 1

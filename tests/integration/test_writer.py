@@ -16,7 +16,7 @@ from checker.settings import CheckerSettings
 from checker.writer import ResultWriter
 from shared.db import Database
 from shared.kafka import make_producer
-from shared.messages import CheckResult
+from shared.messages import CheckResult, CheckTask
 from tests.support.db import Conn, add_sites, count
 from tests.support.processes import wait_for
 from tests.support.services import Services
@@ -172,3 +172,67 @@ def test_results_produced_while_postgres_is_down_are_all_stored(
         assert count(conn, "SELECT count(*) FROM check_results") == 200
         assert count(conn, "SELECT count(*) FROM site_status WHERE scheduled_at = %s",
                      T0 + timedelta(minutes=1)) == 100  # fmt: skip
+
+
+def missed(site_id: int, slot: datetime) -> bytes:
+    task = CheckTask(
+        site_id=site_id,
+        url=f"http://127.0.0.1:9/{site_id}",
+        timeout_s=5,
+        scheduled_at=slot,
+        expires_at=slot + timedelta(minutes=1),
+    )
+    return CheckResult.missed(task, slot + timedelta(minutes=1, seconds=1)).encode()
+
+
+def test_a_missed_slot_is_stored_but_changes_neither_status_nor_events(
+    env: dict[str, str], db: Conn
+) -> None:
+    (site_id,) = add_sites(db, 1)
+    slots = [T0 + timedelta(minutes=i) for i in range(3)]
+    produce(
+        env,
+        [
+            (site_id, result(site_id, slots[0], up=False, status=500)),
+            (site_id, missed(site_id, slots[1])),
+            (site_id, result(site_id, slots[2], up=False, status=500)),
+        ],
+    )
+    with running_writer(env) as writer:
+        wait_for(lambda: writer.totals.rows >= 3, what="three results")
+    rows = db.execute(
+        "SELECT scheduled_at, up, error FROM check_results ORDER BY scheduled_at"
+    ).fetchall()
+    assert rows == [(slots[0], False, None), (slots[1], None, "missed"), (slots[2], False, None)]
+    assert db.execute("SELECT scheduled_at, up FROM site_status").fetchall() == [(slots[2], False)]
+    # The site's first check is its only flip: the miss between two downs is none.
+    assert db.execute("SELECT scheduled_at, from_up, to_up FROM site_events").fetchall() == [
+        (slots[0], None, False)
+    ]
+    # A miss after the newest check leaves the status on that check.
+    produce(env, [(site_id, missed(site_id, slots[2] + timedelta(minutes=1)))])
+    with running_writer(env) as writer:
+        wait_for(lambda: writer.totals.rows >= 1, what="the later miss")
+    assert db.execute("SELECT scheduled_at FROM site_status").fetchall() == [(slots[2],)]
+
+
+def test_a_slot_is_one_row_whether_missed_or_checked_first(env: dict[str, str], db: Conn) -> None:
+    """A redelivered task may be checked by one checker and missed by another: the slot
+    keeps one row, the check, in whatever order the two arrive (also in one batch)."""
+    first, second, third = add_sites(db, 3)
+    produce(
+        env,
+        [
+            (first, missed(first, T0)),  # missed, and the check comes later
+            (second, result(second, T0)),  # checked, and the miss comes later
+            (third, missed(third, T0)),  # both in the batch after
+            (third, result(third, T0)),
+        ],
+    )
+    with running_writer(env, writer_batch_size=2) as writer:
+        wait_for(lambda: writer.totals.rows >= 4, what="the first results")
+        produce(env, [(first, result(first, T0)), (second, missed(second, T0))])
+        wait_for(lambda: writer.totals.rows >= 6, what="the second results")
+    rows = db.execute("SELECT site_id, up, error FROM check_results ORDER BY site_id").fetchall()
+    assert rows == [(first, True, None), (second, True, None), (third, True, None)]
+    assert count(db, "SELECT count(*) FROM site_status WHERE up") == 3

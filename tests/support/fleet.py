@@ -3,9 +3,9 @@
 A test starts processes with a `Fleet` (the `fleet` fixture of tests/faults), injects one
 fault, lets the system recover, stops the scheduler, waits until every emitted (site, slot)
 is stored, stops the checkers, and then `Fleet.ledger()` compares the task topic with
-check_results: nothing missing (but what the checkers' stop summaries count as expired),
-nothing stored that was not emitted, each process exited 0 and stayed within its memory
-bound.
+check_results: every emitted slot has exactly one row, checked or missed (a task that
+reached a checker after its next slot is stored as a miss), nothing stored that was not
+emitted, each process exited 0 and stayed within its memory bound.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Ledger:
     stored: int
     missing: int
     unexpected: int
-    expired: int
+    missed: int  # stored rows of slots not checked in time (error = 'missed')
 
     @property
     def duplicates_emitted(self) -> int:
@@ -49,7 +49,8 @@ class Ledger:
         return (
             f"LEDGER {name}: emitted={self.emitted} (messages {self.emitted_messages},"
             f" duplicate emissions {self.duplicates_emitted}) stored={self.stored}"
-            f" missing={self.missing} unexpected={self.unexpected} expired={self.expired}"
+            f" (checked {self.stored - self.missed}, missed {self.missed})"
+            f" missing={self.missing} unexpected={self.unexpected}"
         )
 
 
@@ -117,36 +118,19 @@ class Fleet:
         with psycopg.connect(self.db_url, autocommit=True) as conn:
             return stored_slots(conn)
 
-    def expired_summed(self) -> int:
-        """Tasks the checkers dropped as expired, by their stop summaries (a checker that
-        was killed, or restarted, has one per run that stopped cleanly)."""
-        return sum(
-            line["fields"]["expired"]
-            for p in self.processes
-            if p.name.startswith("checker")
-            for line in p.events("probe.stopped")
+    def settle(self, timeout_s: float = 120.0) -> None:
+        """After the scheduler stopped: wait until every emitted slot has its row, checked
+        or missed."""
+        _, emitted = self.emitted_slots()
+        wait_for(
+            lambda: not emitted - self.stored_slots(),
+            timeout_s=timeout_s,
+            what="a row for every emitted slot",
         )
 
-    def settle(self, timeout_s: float = 120.0) -> None:
-        """After the scheduler stopped: wait until every emitted slot is stored or expired."""
-        _, emitted = self.emitted_slots()
-
-        def done() -> bool:
-            return len(emitted - self.stored_slots()) == 0
-
-        # Tasks may also expire: then they never arrive. Wait for the others, bounded.
-        try:
-            wait_for(done, timeout_s=timeout_s, what="every emitted slot stored")
-        except AssertionError:
-            pass  # the ledger below tells whether the gap is accounted for as expired
-
-    def ledger(self, name: str, *, expiry_may_repeat: bool = False) -> Ledger:
-        """Compare the task topic with check_results: every emitted slot is stored once or
-        was dropped as expired. `expiry_may_repeat`: the checkers log how many tasks they
-        dropped, not which; where tasks are redelivered (a killed checker's uncommitted tasks,
-        lost partitions after a broker pause) or emitted twice (a killed scheduler), a slot
-        may be dropped after it was stored, or dropped twice, so the drops may exceed the
-        missing slots."""
+    def ledger(self, name: str) -> Ledger:
+        """Compare the task topic with check_results, from rows alone: every emitted slot
+        has exactly one row, a check or a miss, and nothing else is stored."""
         messages, emitted = self.emitted_slots()
         stored = self.stored_slots()
         ledger = Ledger(
@@ -155,16 +139,14 @@ class Fleet:
             stored=len(stored),
             missing=len(emitted - stored),
             unexpected=len(stored - emitted),
-            expired=self.expired_summed(),
+            missed=self.count("SELECT count(*) FROM check_results WHERE error = 'missed'"),
         )
         print(ledger.line(name))
         for proc, rss in sorted(self.peak_rss_mb.items()):
             print(f"  peak RSS {proc}: {rss:.0f} MB")
         assert ledger.unexpected == 0, ledger
-        if expiry_may_repeat:
-            assert ledger.missing <= ledger.expired, ledger
-        else:
-            assert ledger.missing == ledger.expired, ledger
+        assert ledger.missing == 0, ledger
+        assert self.count("SELECT count(*) FROM check_results WHERE up IS NULL") == ledger.missed
         assert self.count("SELECT count(*) FROM check_results") == ledger.stored
         assert all(rss < RSS_BOUND_MB for rss in self.peak_rss_mb.values()), self.peak_rss_mb
         return ledger

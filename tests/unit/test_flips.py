@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from checker.writer.flips import site_flips
+from checker.writer.flips import several_per_site, site_flips
 from shared.messages import CheckResult, ResultRow, result_row
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -68,3 +68,24 @@ def test_one_result_per_site_uses_the_replaced_state() -> None:
     assert [(e[0], e[3], e[4]) for e in events] == [(1, True, False), (4, None, True)]
     slot = T0 + timedelta(minutes=2)
     assert recount == {3: (slot, slot)}
+
+
+def test_a_missed_slot_flips_nothing_and_does_not_count_as_a_result_of_its_site() -> None:
+    missed = result_row(
+        CheckResult(
+            site_id=1,
+            url="http://h",
+            scheduled_at=T0 + timedelta(minutes=2),
+            checked_at=T0 + timedelta(minutes=2),
+            up=None,
+            error="missed",
+        )
+    )
+    # Between two down checks, a miss: no flip, and the batch still has one check per
+    # site, as far as the status upsert is concerned.
+    batch = [row(1, 1, False), missed, row(1, 3, False)]
+    assert several_per_site([row(1, 1, False), missed]) is False
+    events, recount = site_flips(batch, [(1, False, T0)])
+    assert events == [] and recount == {}
+    events, _ = site_flips([missed], [])
+    assert events == []

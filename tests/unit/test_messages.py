@@ -262,3 +262,45 @@ def test_the_fast_decoder_reads_the_fields_of_the_model() -> None:
         for name, f in CheckResult.model_fields.items()
     }
     assert wire == model
+
+
+# --- missed slots --------------------------------------------------------------------------
+
+
+def test_a_missed_slot_is_a_result_without_up() -> None:
+    task = CheckTask(
+        site_id=7,
+        url="https://e.example/",
+        timeout_s=5,
+        scheduled_at=SLOT,
+        expires_at=SLOT + timedelta(seconds=10),
+    )
+    missed = CheckResult.missed(task, SLOT + timedelta(seconds=12.5))
+    assert (missed.up, missed.error, missed.status_code, missed.response_time_ms) == (
+        None,
+        "missed",
+        None,
+        None,
+    )
+    assert missed.error_detail is not None and "12.5 s after its slot" in missed.error_detail
+    row = decode_result_row(missed.encode())
+    assert row == result_row(missed)
+    assert row[6] is None and row[8] == "missed"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"up": None}, {"up": None, "error": "timeout"}, {"up": False, "error": "missed"}],
+)
+def test_up_is_null_exactly_when_the_slot_was_missed(changes: dict[str, Any]) -> None:
+    """Both decoders refuse a result whose `up` and `error` disagree about a miss."""
+    body = {
+        "site_id": 1,
+        "url": "https://e.example/",
+        "scheduled_at": SLOT.isoformat(),
+        "checked_at": SLOT.isoformat(),
+        "up": True,
+        **changes,
+    }
+    with pytest.raises(MessageError, match="missed"):
+        decode_result_row(orjson.dumps(body))

@@ -5,7 +5,8 @@
 -- them on 10 M stored checks.
 
 -- uptime --
--- Uptime of one site over the period that ends now (%(since)s: an interval such as '30 days').
+-- Uptime of one site over the period that ends now (%(since)s: an interval such as '30 days'):
+-- performed checks, up checks, uptime, and the slots missed, which uptime leaves out.
 WITH w AS (
     SELECT start, mark, (start AT TIME ZONE 'UTC')::date + 1 AS first_day,
            greatest((start AT TIME ZONE 'UTC')::date + 1, days_rolled_to) AS end_day
@@ -14,27 +15,29 @@ WITH w AS (
               FROM webmon_rollup_state) AS state
 ), parts AS (
     -- whole UTC days, rolled up
-    SELECT checks, up_checks FROM check_rollups_daily
+    SELECT checks, up_checks, missed FROM check_rollups_daily
      WHERE site_id = %(site_id)s
        AND day >= (SELECT first_day FROM w) AND day < (SELECT end_day FROM w)
     UNION ALL
     -- the whole hours before them, and those after them up to the mark
-    SELECT checks, up_checks FROM check_rollups_hourly
+    SELECT checks, up_checks, missed FROM check_rollups_hourly
      WHERE site_id = %(site_id)s
        AND hour >= (SELECT start FROM w)
        AND hour < (SELECT least(first_day::timestamp AT TIME ZONE 'UTC', mark) FROM w)
     UNION ALL
-    SELECT checks, up_checks FROM check_rollups_hourly
+    SELECT checks, up_checks, missed FROM check_rollups_hourly
      WHERE site_id = %(site_id)s
        AND hour >= (SELECT end_day::timestamp AT TIME ZONE 'UTC' FROM w)
        AND hour < (SELECT mark FROM w)
     UNION ALL
-    -- raw rows since the mark
-    SELECT count(*), count(*) FILTER (WHERE up) FROM check_results
+    -- raw rows since the mark (a missed slot, up NULL, is no check)
+    SELECT count(*) FILTER (WHERE up IS NOT NULL), count(*) FILTER (WHERE up),
+           count(*) FILTER (WHERE up IS NULL) FROM check_results
      WHERE site_id = %(site_id)s AND scheduled_at >= (SELECT greatest(start, mark) FROM w)
 )
 SELECT sum(checks) AS checks, sum(up_checks) AS up_checks,
-       round(100.0 * sum(up_checks) / nullif(sum(checks), 0), 3) AS uptime_pct
+       round(100.0 * sum(up_checks) / nullif(sum(checks), 0), 3) AS uptime_pct,
+       sum(missed) AS missed
   FROM parts
 
 -- p95_per_day --

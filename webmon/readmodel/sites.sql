@@ -37,10 +37,12 @@ SELECT s.id, st.up, st.status_code, st.response_time_ms, st.regex_matched, st.ch
  ORDER BY s.id
 
 -- uptime --
-SELECT count(*) AS checks,
+SELECT count(*) FILTER (WHERE up IS NOT NULL) AS checks,
        count(*) FILTER (WHERE up) AS up_checks,
-       round(100.0 * count(*) FILTER (WHERE up) / nullif(count(*), 0), 2) AS uptime_pct,
+       round(100.0 * count(*) FILTER (WHERE up)
+             / nullif(count(*) FILTER (WHERE up IS NOT NULL), 0), 2) AS uptime_pct,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY response_time_ms) AS p50_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) AS p95_ms
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) AS p95_ms,
+       count(*) FILTER (WHERE up IS NULL) AS missed  -- slots not checked in time
   FROM check_results_all  -- raw and packed days
  WHERE site_id = %(site_id)s AND scheduled_at > now() - %(since)s
