@@ -145,3 +145,6 @@ SELECT min(interval_seconds) FROM sites WHERE enabled
 
 -- listen_for_sites --
 LISTEN webmon_sites
+
+-- listen_for_tasks --
+LISTEN webmon_tasks

@@ -7,12 +7,13 @@ here and nowhere else.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import psycopg
 import psycopg_pool
+from psycopg import sql
 from psycopg.rows import TupleRow
 
 from shared.errors import DatabaseError, DatabaseUnavailable
@@ -202,3 +203,75 @@ def describe_url(url: str) -> str:
         return "(unparsable database URL)"
     host = parts.get("host") or parts.get("hostaddr") or "localhost"
     return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+AsyncConnection = psycopg.AsyncConnection[TupleRow]
+
+
+class AsyncDatabase:
+    """`Database` for asyncio code (the HTTP API): an async pool opened explicitly, with the
+    same error translation. The constructor does no I/O."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        application_name: str = "webmon",
+        pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
+    ) -> None:
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            timeout=pool_timeout_s,
+            kwargs={
+                "connect_timeout": DEFAULT_CONNECT_TIMEOUT_S,
+                "application_name": application_name,
+                "autocommit": True,
+            },
+            check=psycopg_pool.AsyncConnectionPool.check_connection,
+            reconnect_timeout=0,
+            name=application_name,
+        )
+
+    async def open(self) -> None:
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self._pool.close(timeout=5)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """An autocommit connection: each statement, or `conn.transaction()` block, commits
+        on its own."""
+        with translated_errors():
+            async with self._pool.connection() as conn:
+                yield conn
+
+    async def fetch(self, query: str, params: dict[str, Any] | None = None) -> list[TupleRow]:
+        async with self.connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+
+    async def fetchone(self, query: str, params: dict[str, Any] | None = None) -> TupleRow | None:
+        async with self.connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchone()
+
+
+async def listen(url: str, channel: str) -> AsyncIterator[None]:
+    """Yield once when LISTEN on `channel` is in place, then once per notification, until
+    the connection is lost (`DatabaseError`) or the caller stops iterating. `channel` is
+    one of webmon's own names, never user input."""
+    with translated_errors():
+        conn = await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=DEFAULT_CONNECT_TIMEOUT_S
+        )
+        async with conn:
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            yield
+            async for _ in conn.notifies():
+                yield

@@ -6,3 +6,7 @@ MIGRATION = 0x7765626D6F6E  # "webmon"
 MAINTENANCE = 0x7765626D6F6E01
 # Shared by each writer batch, exclusive while maintenance moves the rollup mark.
 ROLLUP = 0x7765626D6F6E02
+# The class half of the (class, key id) advisory lock that serialises one API key's task
+# submissions, so that its limits count every concurrent one. (A 32-bit value: the
+# two-integer form of pg_advisory_xact_lock.)
+TASK_LIMITS = 0x776D7401

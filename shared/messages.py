@@ -97,7 +97,12 @@ class CheckTask(_Message):
 
     `method`, `headers` and `expected_status` are optional: a task without them (as every
     task before they existed) is a GET with webmon's headers, up on 200-399. `encode`
-    leaves out a GET method, as `encode_task` does, so a plain site's task stays small.
+    leaves out a GET method and a false `restricted`, as `encode_task` does, so a plain
+    site's task stays small.
+
+    `restricted`: the URL came from an untrusted user (the HTTP API), so the check may
+    connect only to addresses the target policy permits (`shared.netpolicy`). Sites the
+    operator registered (with SQL) are not restricted.
     """
 
     site_id: int = Field(ge=1, le=MAX_BIGINT)
@@ -114,11 +119,14 @@ class CheckTask(_Message):
     expected_status: tuple[StatusRange, ...] | None = Field(
         default=None, min_length=1, max_length=64
     )
+    restricted: bool = False
 
     def encode(self) -> bytes:
         body = self.model_dump(mode="python", exclude_none=True)
         if body["method"] == DEFAULT_METHOD:
             del body["method"]
+        if not body["restricted"]:
+            del body["restricted"]
         return orjson.dumps(body)
 
 
@@ -192,10 +200,12 @@ def encode_task(
     method: str | None = None,
     headers: dict[str, str] | None = None,
     expected_status: Sequence[Sequence[int]] | None = None,
+    restricted: bool = False,
 ) -> bytes:
     """The scheduler's fast path: same bytes as `CheckTask(...).encode()`, no validation.
 
-    `method` None or "GET", and `expected_status` None, are the defaults and left out.
+    `method` None or "GET", `expected_status` None and `restricted` False are the defaults
+    and left out.
     """
     body: dict[str, Any] = {
         "v": SCHEMA_VERSION,
@@ -213,6 +223,8 @@ def encode_task(
         body["headers"] = headers
     if expected_status is not None:
         body["expected_status"] = expected_status
+    if restricted:
+        body["restricted"] = True
     return orjson.dumps(body)
 
 

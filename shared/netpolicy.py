@@ -7,9 +7,10 @@ like a literal one (healthchecks.io refuses private addresses in its socket-open
 same idea here, in aiohttp's resolver and socket factory).
 
 An address is refused when it lies in a blocked network and in no allowed one. Addresses
-that carry an IPv4 address inside an IPv6 one (IPv4-mapped `::ffff:a.b.c.d`, the
-deprecated IPv4-compatible `::a.b.c.d`, 6to4 `2002:…`, NAT64 `64:ff9b::/96`) are judged
-by the IPv4 address too, so `::ffff:127.0.0.1` is loopback.
+that carry an IPv4 address inside an IPv6 one (IPv4-mapped `::ffff:a.b.c.d`, SIIT's
+IPv4-translated `::ffff:0:a.b.c.d`, the deprecated IPv4-compatible `::a.b.c.d`, 6to4
+`2002:…`, NAT64 `64:ff9b::/96`) are judged by the IPv4 address too, so `::ffff:127.0.0.1`
+is loopback.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # registries), plus multicast: "this network", private (RFC 1918), shared address space
 # (CGNAT), loopback, link-local (cloud metadata at 169.254.169.254), the IETF and
 # documentation ranges, benchmarking, multicast, reserved and broadcast; for IPv6
-# unspecified, loopback, discard, ULA, link-local, site-local, multicast and NAT64's
-# local-use prefix.
+# unspecified, loopback, discard, ULA, link-local, site-local, multicast, NAT64's
+# local-use prefix, the IETF protocol assignments, documentation (both prefixes) and SRv6
+# SIDs.
 DEFAULT_BLOCKED_NETWORKS: tuple[str, ...] = (
     "0.0.0.0/8",
     "10.0.0.0/8",
@@ -49,6 +51,8 @@ DEFAULT_BLOCKED_NETWORKS: tuple[str, ...] = (
     "100::/64",
     "2001::/23",
     "2001:db8::/32",
+    "3fff::/20",
+    "5f00::/16",
     "fc00::/7",
     "fe80::/10",
     "fec0::/10",
@@ -56,6 +60,7 @@ DEFAULT_BLOCKED_NETWORKS: tuple[str, ...] = (
 )
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # RFC 2765 (SIIT)
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
@@ -88,7 +93,11 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+    if (
+        address in _NAT64
+        or address in _IPV4_TRANSLATED
+        or (address in _IPV4_COMPATIBLE and int(address) > 1)
+    ):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 

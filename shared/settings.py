@@ -11,10 +11,12 @@ import re
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from shared.netpolicy import DEFAULT_BLOCKED_NETWORKS, TargetPolicy, parse_networks
 
 ENV_PREFIX = "WEBMON_"
 
@@ -134,6 +136,33 @@ class CommonSettings(BaseSettings):
             config["sasl.password"] = self.kafka_sasl_password.get_secret_value()
         config.update(self.kafka_extra)
         return config
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class TargetPolicySettings(BaseSettings):
+    """WEBMON_BLOCKED_NETWORKS / WEBMON_ALLOWED_NETWORKS: CIDRs, comma-separated."""
+
+    model_config = CommonSettings.model_config
+
+    # Whom webmon may connect to for URLs an untrusted user gave it (shared.netpolicy).
+    blocked_networks: Annotated[tuple[str, ...], NoDecode] = DEFAULT_BLOCKED_NETWORKS
+    allowed_networks: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("blocked_networks", "allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        value = _split(value)
+        if isinstance(value, tuple | list):
+            parse_networks(value)  # ValueError names the bad one
+        return value
+
+    def target_policy(self) -> TargetPolicy:
+        return TargetPolicy.from_settings(self.blocked_networks, self.allowed_networks)
 
 
 # Prometheus metrics and /healthz listen here unless a process says otherwise.

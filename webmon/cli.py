@@ -6,6 +6,8 @@
     webmon sites disable SITE... / webmon sites enable SITE...   (SITE: an id or a URL)
     webmon status [--down]
     webmon uptime SITE [--since 30d]
+    webmon keys create --name NAME --scope read|write|admin   (the key is the last line)
+    webmon keys list / webmon keys revoke KEY                 (KEY: an id or a name)
     webmon doctor
 
 Every command but `doctor` needs only WEBMON_DATABASE_URL; its SQL is the read model's
@@ -35,6 +37,8 @@ from shared.settings import load_settings
 from webmon import readmodel
 from webmon.cli_format import format_duration, format_table, format_timestamp, parse_duration
 from webmon.doctor import Outcome, database_checks, kafka_checks
+from webmon.keys import Scope, key_hash, new_key, shown_part
+from webmon.readmodel import KEYS
 from webmon.settings import CliSettings
 
 PROGRAM = "webmon"
@@ -105,6 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
     uptime.add_argument("site", metavar="SITE")
     uptime.add_argument("--since", type=_seconds, default=DEFAULT_SINCE, help="period (30d)")
     uptime.set_defaults(run=cmd_uptime)
+
+    keys = commands.add_parser("keys", help="create, list or revoke API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="make a key; it is shown this once")
+    create.add_argument("--name", required=True, help="what the key is for")
+    create.add_argument("--scope", required=True, choices=[s.value for s in Scope])
+    create.set_defaults(run=cmd_keys_create)
+    key_list = key_commands.add_parser("list", help="every key (never the keys themselves)")
+    key_list.set_defaults(run=cmd_keys_list)
+    revoke = key_commands.add_parser("revoke", help="revoke a key by id or name")
+    revoke.add_argument("key", metavar="KEY")
+    revoke.set_defaults(run=cmd_keys_revoke)
 
     doctor = commands.add_parser("doctor", help="check PostgreSQL, migrations, Kafka, topics")
     doctor.set_defaults(run=None)
@@ -269,6 +285,53 @@ def cmd_uptime(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
     print(f"uptime   {'-' if uptime_pct is None else f'{uptime_pct:.2f}%'}", file=out)
     latency = "-" if p50 is None else f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
     print(f"latency  {latency}", file=out)
+    return 0
+
+
+def cmd_keys_create(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    key = new_key()
+    params = {
+        "name": args.name,
+        "scope": args.scope,
+        "prefix": shown_part(key),
+        "sha256": key_hash(key),
+    }
+    row = conn.execute(KEYS["create_key"], params).fetchone()
+    assert row is not None
+    print(f"created key {row[0]} ({args.name}, scope {args.scope});"
+          " it is shown this once, keep it:", file=out)  # fmt: skip
+    print(key, file=out)
+    return 0
+
+
+def cmd_keys_list(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    rows = conn.execute(KEYS["list_keys"]).fetchall()
+    cells = [
+        [
+            str(key_id),
+            name,
+            scope,
+            f"{prefix}…",
+            format_timestamp(created_at),
+            format_timestamp(last_used_at),
+            "revoked " + format_timestamp(revoked_at) if revoked_at else "live",
+        ]
+        for key_id, name, scope, prefix, created_at, last_used_at, revoked_at in rows
+    ]
+    headers = ["id", "name", "scope", "key", "created (UTC)", "last used (UTC)", "state"]
+    print(format_table(headers, cells, "rllllll"), file=out)
+    return 0
+
+
+def cmd_keys_revoke(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    key = args.key
+    params = {"key_id": int(key) if key.isdigit() else None, "name": None if key.isdigit() else key}
+    rows = conn.execute(KEYS["revoke_key"], params).fetchall()
+    if not rows:
+        raise CliError(f"no live key with {'id' if key.isdigit() else 'name'} {key}")
+    conn.execute(KEYS["notify_keys_changed"])
+    for key_id, name in rows:
+        print(f"revoked key {key_id} ({name})", file=out)
     return 0
 
 

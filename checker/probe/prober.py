@@ -49,6 +49,15 @@ there too: a hop starts with its DNS lookup or, for an IP address, its first soc
 (aiohttp's TraceConfig would also do, at ~10 signal sends per request whether anyone
 listens or not.)
 
+The target policy (`shared.netpolicy`, an SSRF guard) applies to restricted tasks only (a
+URL an untrusted API user submitted): a second context variable carries the check's
+policy, the resolver drops the addresses it refuses and the socket factory refuses the
+rest before a socket exists, so an IP-literal URL, a name that resolves to an internal
+address and every redirect hop are judged by the address actually connected to. (The idea
+of guarding the socket open comes from healthchecks.io.) This depends on `force_close`: a
+pooled connection would be reused without a new socket. Unrestricted checks pay one
+context-variable read per hook.
+
 The deadline `task.timeout_s` covers DNS, connect, TLS, every redirect hop, headers and
 body together. The regex search runs after it (RE2, linear time, on at most
 `max_body_bytes`) and, for large bodies, in a worker thread so that a hostile pattern
@@ -83,6 +92,7 @@ from yarl import URL
 
 from checker.probe.regex import RegexError, compile_regex, search_body
 from shared.messages import DEFAULT_EXPECTED_STATUS, CheckResult, CheckTask
+from shared.netpolicy import TargetBlocked, TargetPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +128,10 @@ _LOCAL_ERRNOS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, err
 # socket.gaierror or an ssl.SSLError wrapped in aiohttp's connector errors) decides
 # before the generic wrapper does.
 _ERRORS: Final[tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...]] = (
+    # The target policy refused the address: first, because aiohttp wraps the refusal in
+    # ClientConnectorDNSError (from the resolver) or ClientConnectorError (from the socket
+    # factory), which would read as `dns` or `connect`.
+    (TargetBlocked, "blocked"),
     (TimeoutError, "timeout"),  # our deadline (asyncio.timeout), or the kernel's connect
     ((socket.gaierror, aiohttp.ClientConnectorDNSError), "dns"),
     ((ssl.SSLError, ssl.CertificateError, aiohttp.ClientSSLError), "tls"),
@@ -207,6 +221,8 @@ def _detail(
     max_redirects: int,
 ) -> str:
     where = f"{url.host}:{url.port}" if url.host else "the site"
+    if error == "blocked":
+        return f"refused by the target policy: {_reason(link)}"
     if error == "timeout":
         if status is not None:
             return f"no complete body within {task.timeout_s:g} s (status {status} arrived)"
@@ -333,9 +349,47 @@ _TRACE: contextvars.ContextVar[_Trace | None] = contextvars.ContextVar(
 )
 
 
+@dataclass(slots=True)
+class _Guard:
+    """The target policy of one restricted check, and the first address it refused.
+
+    The refusal is kept because aiohappyeyeballs replaces the exceptions of several
+    failed addresses with one plain OSError ("Multiple exceptions: ..."), which would
+    lose the `TargetBlocked` from the chain; `Prober._check` consults it then.
+    """
+
+    policy: TargetPolicy
+    refused: TargetBlocked | None = None
+
+    def refuse(self, address: str) -> TargetBlocked:
+        blocked = TargetBlocked(address)
+        if self.refused is None:
+            self.refused = blocked
+        return blocked
+
+
+# The running restricted check's guard; None (not set) for an unrestricted check. Set
+# around the request in `Prober._check`, like `_TRACE`.
+_GUARD: contextvars.ContextVar[_Guard | None] = contextvars.ContextVar(
+    "webmon_probe_guard", default=None
+)
+
+
 def _open_socket(addr_info: AddrInfoType) -> socket.socket:
-    """The connector's socket factory: called just before a TCP connect starts."""
+    """The connector's socket factory: called just before a TCP connect starts.
+
+    For a restricted check, the last word on the address: it sees every connect,
+    including those to an IP-literal URL or redirect target, which aiohttp does not
+    resolve. A refusal raises before any socket exists, so no packet is sent.
+    """
     trace = _TRACE.get()
+    guard = _GUARD.get()
+    if guard is not None:
+        if trace is not None:
+            trace.hop()  # the hop started (a redirect to it was followed), never connected
+        ip = str(addr_info[4][0])
+        if not guard.policy.permits(ip):
+            raise guard.refuse(ip)
     if trace is not None:
         trace.connecting()
     family, type_, proto, _, _ = addr_info
@@ -385,7 +439,11 @@ def status_expected(status: int, expected: tuple[tuple[int, int], ...] | None) -
 
 
 class _Resolver(AbstractResolver):
-    """getaddrinfo() per check (no DNS cache) on the probe's own thread pool."""
+    """getaddrinfo() per check (no DNS cache) on the probe's own thread pool.
+
+    For a restricted check, the addresses the target policy refuses are dropped; if none
+    is left, `TargetBlocked` (for the first one) ends the check before any connect.
+    """
 
     def __init__(self, executor: concurrent.futures.Executor) -> None:
         self._executor = executor
@@ -426,6 +484,12 @@ class _Resolver(AbstractResolver):
                     flags=flags,
                 )
             )  # fmt: skip
+        guard = _GUARD.get()
+        if guard is not None and results:
+            permitted = [r for r in results if guard.policy.permits(r["host"])]
+            if not permitted:
+                raise guard.refuse(results[0]["host"])
+            results = permitted
         return results
 
     async def close(self) -> None:
@@ -447,13 +511,17 @@ class Prober:
         max_redirects: int = 5,
         user_agent: str = DEFAULT_USER_AGENT,
         ssl_context: ssl.SSLContext | None = None,
+        policy: TargetPolicy | None = None,
     ) -> None:
+        """`policy`: what a restricted task may connect to (None: `TargetPolicy.default()`);
+        unrestricted tasks are not subject to it."""
         if max_body_bytes < 0 or max_redirects < 0:
             raise ValueError("max_body_bytes and max_redirects must be >= 0")
         self._max_body_bytes = max_body_bytes
         self._max_redirects = max_redirects
         self._user_agent = user_agent
         self._ssl_context = ssl_context
+        self._policy = policy if policy is not None else TargetPolicy.default()
         self._session: aiohttp.ClientSession | None = None
         self._dns_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._regex_pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -588,6 +656,8 @@ class Prober:
         head = task.method == "HEAD"
         trace = _Trace()
         token = _TRACE.set(trace)
+        guard = _Guard(self._policy) if task.restricted else None
+        guard_token = _GUARD.set(guard) if guard is not None else None
         started = time.perf_counter()
         try:
             async with asyncio.timeout(task.timeout_s):
@@ -606,6 +676,16 @@ class Prober:
                     elapsed = time.perf_counter() - started
         except Exception as exc:
             error, link = classify(exc)
+            if guard is not None and guard.refused is not None and error == "connect":
+                # No address could be connected to, and the policy refused one of them:
+                # the refusal is the reason, even where aiohappyeyeballs lost it.
+                error, link = "blocked", guard.refused
+            if error == "blocked":
+                logger.info(
+                    "check.blocked site_id=%s address=%s",
+                    task.site_id,
+                    link.address if isinstance(link, TargetBlocked) else None,
+                )
             if error == "internal":
                 return self._internal(task, checked_at, url, exc)
             detail = _scrub(_detail(error, link, task, url, status, self._max_redirects), url)
@@ -620,6 +700,8 @@ class Prober:
             )
         finally:
             _TRACE.reset(token)
+            if guard_token is not None:
+                _GUARD.reset(guard_token)
 
         matched: bool | None = None
         if regex is not None and not head:

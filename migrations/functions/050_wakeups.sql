@@ -21,3 +21,16 @@ CREATE TRIGGER sites_wake_on_update
     WHEN (NEW.enabled AND (NOT OLD.enabled OR NEW.next_check_at < OLD.next_check_at
                            OR NEW.interval_seconds < OLD.interval_seconds))
     EXECUTE FUNCTION webmon_wake_schedulers();
+
+-- An accepted on-demand task wakes the schedulers at once on its own channel: they emit it
+-- before they look at due sites.
+CREATE OR REPLACE FUNCTION webmon_wake_for_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('webmon_tasks', '');
+    RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS tasks_wake_on_insert ON tasks;
+CREATE TRIGGER tasks_wake_on_insert AFTER INSERT ON tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION webmon_wake_for_tasks();

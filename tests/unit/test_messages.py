@@ -32,6 +32,9 @@ SLOT = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
         {"headers": {}},
         {"expected_status": [[200, 300], [404, 405]]},
         {"method": "HEAD", "headers": {"A": "b"}, "expected_status": [[500, 600]]},
+        {"restricted": False},
+        {"restricted": True},
+        {"method": "HEAD", "expected_status": [[200, 300]], "restricted": True},
     ],
 )
 def test_fast_task_encoding_equals_the_model_encoding(
@@ -57,6 +60,7 @@ def test_fast_task_encoding_equals_the_model_encoding(
         options.get("method"),
         options.get("headers"),
         options.get("expected_status"),
+        options.get("restricted", False),
     )
     assert fast == task.encode()
     assert decode(CheckTask, fast) == task
@@ -65,8 +69,16 @@ def test_fast_task_encoding_equals_the_model_encoding(
 def test_defaults_are_left_out_of_a_task() -> None:
     raw = encode_task(1, "http://a", 1.0, None, SLOT, SLOT + timedelta(seconds=1), "GET")
     assert b"method" not in raw and b"headers" not in raw and b"expected_status" not in raw
+    assert b"restricted" not in raw
     task = decode(CheckTask, raw)
     assert (task.method, task.headers, task.expected_status) == ("GET", None, None)
+    assert task.restricted is False
+
+
+def test_a_restricted_task_round_trips() -> None:
+    raw = encode_task(1, "http://a", 1.0, None, SLOT, SLOT + timedelta(seconds=1), restricted=True)
+    assert b'"restricted":true' in raw
+    assert decode(CheckTask, raw).restricted is True
 
 
 def test_a_task_from_before_the_options_still_validates() -> None:
@@ -76,6 +88,7 @@ def test_a_task_from_before_the_options_still_validates() -> None:
     )
     task = decode(CheckTask, raw)
     assert (task.method, task.headers, task.expected_status) == ("GET", None, None)
+    assert task.restricted is False  # a task from before `restricted` is unrestricted
 
 
 def test_expected_status_pairs_decode_as_tuples() -> None:

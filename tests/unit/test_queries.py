@@ -26,10 +26,16 @@ SQL_FILES = {
     "checker/writer/queries.sql": ["checker/writer/*.py"],
     "webmon/readmodel/sites.sql": ["webmon/**/*.py"],
     "webmon/readmodel/history.sql": ["webmon/**/*.py", "bench/*.py"],
+    "webmon/readmodel/site_history.sql": ["webmon/**/*.py"],
+    "webmon/readmodel/keys.sql": ["webmon/**/*.py"],
+    "webmon/readmodel/tasks.sql": ["webmon/**/*.py"],
 }
 USERS = {
     "webmon/readmodel/sites.sql": re.compile(r'(?:QUERIES|SITES)\["([a-z0-9_]+)"\]'),
-    "webmon/readmodel/history.sql": re.compile(r'HISTORY\["([a-z0-9_]+)"\]'),
+    "webmon/readmodel/history.sql": re.compile(r'\bHISTORY\["([a-z0-9_]+)"\]'),
+    "webmon/readmodel/site_history.sql": re.compile(r'SITE_HISTORY\["([a-z0-9_]+)"\]'),
+    "webmon/readmodel/keys.sql": re.compile(r'KEYS\["([a-z0-9_]+)"\]'),
+    "webmon/readmodel/tasks.sql": re.compile(r'TASKS\["([a-z0-9_]+)"\]'),
 }
 DEFAULT_USER = re.compile(r'QUERIES\["([a-z0-9_]+)"\]')
 

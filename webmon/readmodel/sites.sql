@@ -46,3 +46,76 @@ SELECT count(*) FILTER (WHERE up IS NOT NULL) AS checks,
        count(*) FILTER (WHERE up IS NULL) AS missed  -- slots not checked in time
   FROM check_results_all  -- raw and packed days
  WHERE site_id = %(site_id)s AND scheduled_at > now() - %(since)s
+
+-- api_sites --
+-- A page of sites with their latest status, by id after a cursor, filtered: `state` up,
+-- down or unchecked; `enabled`; `q` a piece of the URL (case-insensitive). The primary
+-- key drives the scan and site_status is joined per row, so a page costs its size.
+SELECT s.id, s.url, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.headers,
+       ARRAY(SELECT ARRAY[lower(r), upper(r)] FROM unnest(s.expected_status) AS r),
+       s.enabled, s.restricted, s.created_at, s.next_check_at,
+       st.up, st.status_code, st.response_time_ms, st.error, st.error_detail, st.checked_at,
+       st.scheduled_at, st.tls_version, st.tls_expires_at
+  FROM sites s
+  LEFT JOIN site_status st ON st.site_id = s.id
+ WHERE s.id > %(after)s
+   AND (%(site_id)s::bigint IS NULL OR s.id = %(site_id)s)
+   AND (%(enabled)s::boolean IS NULL OR s.enabled = %(enabled)s)
+   AND (%(state)s::text IS NULL
+        OR (%(state)s = 'up' AND st.up)
+        OR (%(state)s = 'down' AND NOT st.up)
+        OR (%(state)s = 'unchecked' AND st.site_id IS NULL))
+   AND (%(q)s::text IS NULL OR strpos(lower(s.url), lower(%(q)s)) > 0)
+ ORDER BY s.id
+ LIMIT %(limit)s
+
+-- api_create_site --
+INSERT INTO sites (url, interval_seconds, timeout_seconds, regex, method, headers,
+                   expected_status, enabled, restricted)
+     VALUES (%(url)s, %(interval_seconds)s, %(timeout_seconds)s, %(regex)s, %(method)s,
+             %(headers)s, %(expected_status)s::int4multirange, %(enabled)s, %(restricted)s)
+  RETURNING id
+
+-- api_reserve_site_ids --
+-- Ids for a bulk import, so that its single COPY can name each row's id.
+SELECT nextval(pg_get_serial_sequence('sites', 'id')) FROM generate_series(1, %(count)s)
+
+-- api_copy_sites --
+COPY sites (id, url, interval_seconds, timeout_seconds, regex, method, headers,
+            expected_status, enabled, restricted)
+FROM STDIN
+
+-- api_update_site --
+-- A PATCH: each field changes only when the request names it. A URL set through the API
+-- makes the site restricted (checked under the target policy) from then on.
+UPDATE sites
+   SET url = CASE WHEN %(set_url)s THEN %(url)s ELSE url END,
+       restricted = restricted OR %(set_url)s,
+       interval_seconds = CASE WHEN %(set_interval)s THEN %(interval_seconds)s
+                               ELSE interval_seconds END,
+       timeout_seconds = CASE WHEN %(set_timeout)s
+                              THEN coalesce(%(timeout_seconds)s,
+                                            least(10, CASE WHEN %(set_interval)s
+                                                           THEN %(interval_seconds)s
+                                                           ELSE interval_seconds END))
+                              ELSE timeout_seconds END,
+       regex = CASE WHEN %(set_regex)s THEN %(regex)s ELSE regex END,
+       method = CASE WHEN %(set_method)s THEN %(method)s ELSE method END,
+       headers = CASE WHEN %(set_headers)s THEN %(headers)s ELSE headers END,
+       expected_status = CASE WHEN %(set_expected)s THEN %(expected_status)s::int4multirange
+                              ELSE expected_status END,
+       enabled = CASE WHEN %(set_enabled)s THEN %(enabled)s ELSE enabled END
+ WHERE id = %(site_id)s
+RETURNING id
+
+-- api_delete_site --
+DELETE FROM sites WHERE id = %(site_id)s RETURNING id
+
+-- status_summary --
+-- Enabled sites up, down, and not checked yet; disabled sites.
+SELECT count(*) FILTER (WHERE s.enabled AND st.up),
+       count(*) FILTER (WHERE s.enabled AND NOT st.up),
+       count(*) FILTER (WHERE s.enabled AND st.site_id IS NULL),
+       count(*) FILTER (WHERE NOT s.enabled)
+  FROM sites s
+  LEFT JOIN site_status st ON st.site_id = s.id

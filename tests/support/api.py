@@ -1,0 +1,68 @@
+"""The HTTP API in a test: the real application on the test's database, through
+Starlette's TestClient (its lifespan runs: pool, key listener), and keys made as
+`webmon keys create` makes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.support.db import Conn
+from webmon.api.app import create_app
+from webmon.api.settings import ApiSettings
+from webmon.keys import key_hash, new_key, shown_part
+from webmon.readmodel import KEYS
+
+
+def make_key(db: Conn, scope: str, name: str | None = None) -> str:
+    key = new_key()
+    db.execute(
+        KEYS["create_key"],
+        {
+            "name": name or f"test-{scope}-{key[-6:]}",
+            "scope": scope,
+            "prefix": shown_part(key),
+            "sha256": key_hash(key),
+        },
+    )
+    return key
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class Api:
+    client: TestClient
+    read: dict[str, str]
+    write: dict[str, str]
+    admin: dict[str, str]
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, headers=self.read, **kwargs)
+
+    def post(self, path: str, body: Any, **kwargs: Any) -> Any:
+        headers = {**self.write, **kwargs.pop("headers", {})}
+        return self.client.post(path, json=body, headers=headers, **kwargs)
+
+
+@contextmanager
+def running_api(db_url: str, db: Conn, **settings: Any) -> Iterator[Api]:
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "allowed_networks": ("127.0.0.1/32",),  # 127.0.0.2 stands in for an internal address
+        **settings,
+    }
+    app = create_app(ApiSettings(_env_file=None, **values))  # type: ignore[call-arg]
+    with TestClient(app) as client:
+        yield Api(
+            client,
+            bearer(make_key(db, "read")),
+            bearer(make_key(db, "write")),
+            bearer(make_key(db, "admin")),
+        )

@@ -1,0 +1,36 @@
+"""`webmon-api` / `python -m webmon.api`: the HTTP API (and, later, the dashboard) on
+uvicorn, one process, on WEBMON_API_HOST:WEBMON_API_PORT (127.0.0.1:8080)."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from shared.logs import configure_logging
+from shared.settings import load_settings
+from webmon.api.app import create_app
+from webmon.api.settings import ApiSettings
+
+PROGRAM = "webmon-api"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__)
+    parser.parse_args(argv)
+    settings = load_settings(ApiSettings, PROGRAM)
+    configure_logging(settings.log_level, settings.log_format)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,  # webmon's own logging, text or JSON
+        access_log=False,  # per-request lines are metrics, not operator news
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

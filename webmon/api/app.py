@@ -1,0 +1,97 @@
+"""The FastAPI application: routers, problem+json handlers, metrics, the documentation page.
+
+`create_app(settings)` builds it without I/O; the lifespan opens the PostgreSQL pool and the
+listener that drops cached keys when one is revoked, and closes both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+
+from shared.db import AsyncDatabase
+from shared.version import version
+from webmon.api import problems
+from webmon.api.auth import KeyCache
+from webmon.api.metrics import ApiMetrics, MetricsMiddleware
+from webmon.api.routes import history, ops, sites, status, tasks
+from webmon.api.settings import ApiSettings
+
+logger = logging.getLogger(__name__)
+
+OPENAPI_URL = "/api/v1/openapi.json"
+DOCS_URL = "/api/docs"
+STATIC_URL = "/static"
+SWAGGER = "vendor/swagger-ui-dist-5.35.0"
+
+
+def static_dir() -> Path:
+    return Path(str(resources.files("webmon.web").joinpath("static")))
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    db = AsyncDatabase(
+        settings.database_url.get_secret_value(),
+        max_size=settings.api_db_pool_size,
+        application_name="webmon-api",
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await db.open()
+        listener = asyncio.create_task(
+            app.state.keys.listen(settings.database_url.get_secret_value())
+        )
+        logger.info("api.started host=%s port=%d", settings.api_host, settings.api_port)
+        try:
+            yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await db.close()
+            logger.info("api.stopped")
+
+    app = FastAPI(
+        title="webmon",
+        version=version(),
+        description="Sites, their history, and on-demand checks. Every route but /healthz "
+        "needs `Authorization: Bearer <key>` (`webmon keys create`). Errors are "
+        'application/problem+json (RFC 9457); lists page by `Link: <…>; rel="next"`.',
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    metrics = ApiMetrics()
+    app.state.settings = settings
+    app.state.db = db
+    app.state.keys = KeyCache(db)
+    app.state.policy = settings.target_policy()
+    app.state.metrics = metrics
+    problems.install(app)
+    for module in (sites, history, tasks, status, ops):
+        app.include_router(module.router)
+    app.mount(STATIC_URL, StaticFiles(directory=static_dir()), name="static")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    async def docs(request: Request) -> Response:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="webmon API",
+            swagger_js_url=f"{STATIC_URL}/{SWAGGER}/swagger-ui-bundle.js",
+            swagger_css_url=f"{STATIC_URL}/{SWAGGER}/swagger-ui.css",
+            swagger_favicon_url=f"{STATIC_URL}/favicon.svg",
+        )
+
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,197 @@
+"""`/api/v1/sites`: list, create (one or many), read, change, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from psycopg.types.json import Jsonb
+
+from shared.db import AsyncConnection, AsyncDatabase, translated_errors
+from shared.errors import DatabaseError
+from webmon.api.auth import READ, WRITE, Caller
+from webmon.api.common import json_response, multirange, refuse_blocked_literal
+from webmon.api.pages import decode_cursor, next_link
+from webmon.api.problems import Problem, constraint_problem
+from webmon.api.schemas import BulkResult, SiteIn, SiteOut, SitePatch, site_out
+from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from webmon.readmodel import SITES
+
+router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
+
+MAX_BULK = 10_000
+MAX_SITE_ID = 2**63 - 1
+SiteId = Annotated[int, Path(ge=1, le=MAX_SITE_ID)]
+
+
+def _db(request: Request) -> AsyncDatabase:
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+async def _one(request: Request, site_id: int) -> dict[str, Any]:
+    rows = await _db(request).fetch(
+        SITES["api_sites"],
+        {"after": 0, "site_id": site_id, "enabled": None, "state": None, "q": None, "limit": 1},
+    )
+    if not rows:
+        raise Problem(404, f"no site with id {site_id}")
+    return site_out(rows[0])
+
+
+@router.get("", response_model=list[SiteOut], summary="Sites with their latest status")
+async def list_sites(
+    request: Request,
+    caller: Caller = READ,
+    state: Literal["up", "down", "unchecked"] | None = None,
+    enabled: bool | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, description="in the URL")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> Response:
+    after = int(decode_cursor(cursor, 1)[0]) if cursor else 0
+    if "\x00" in (q or ""):
+        raise Problem(422, "q: contains a NUL character")
+    rows = await _db(request).fetch(
+        SITES["api_sites"],
+        {
+            "after": after,
+            "site_id": None,
+            "enabled": enabled,
+            "state": state,
+            "q": q,
+            "limit": limit + 1,
+        },
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    headers = next_link(request, [rows[-1][0]] if more else None)
+    return json_response([site_out(row) for row in rows], headers=headers)
+
+
+def _site_params(site: SiteIn) -> dict[str, Any]:
+    return {
+        "url": site.url,
+        "interval_seconds": site.interval_seconds,
+        "timeout_seconds": site.timeout_seconds,
+        "regex": site.regex,
+        "method": site.method,
+        "headers": None if site.headers is None else Jsonb(site.headers),
+        "expected_status": multirange(site.expected_status),
+        "enabled": site.enabled,
+        "restricted": True,
+    }
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SiteOut,
+    summary="Register a site (checked under the target policy)",
+)
+async def create_site(request: Request, site: SiteIn, caller: Caller = WRITE) -> Response:
+    refuse_blocked_literal(request, site.url)
+    row = await _db(request).fetchone(SITES["api_create_site"], _site_params(site))
+    assert row is not None
+    body = await _one(request, int(row[0]))
+    return json_response(body, 201, {"Location": f"/api/v1/sites/{row[0]}"})
+
+
+@router.post(
+    "/bulk",
+    status_code=201,
+    response_model=BulkResult,
+    summary="Register many sites in one transaction: all or none",
+)
+async def create_sites(
+    request: Request,
+    sites: Annotated[list[SiteIn], Body(min_length=1, max_length=MAX_BULK)],
+    caller: Caller = WRITE,
+) -> Response:
+    for item, site in enumerate(sites):
+        refuse_blocked_literal(request, site.url, f"item {item}: url")
+    async with _db(request).connection() as conn, conn.transaction():
+        cur = await conn.execute(SITES["api_reserve_site_ids"], {"count": len(sites)})
+        ids = [int(r[0]) for r in await cur.fetchall()]
+        try:
+            with translated_errors():
+                await _copy_sites(conn, ids, sites)
+        except DatabaseError as exc:
+            raise _bulk_problem(exc) from None
+    return json_response({"ids": ids}, 201)
+
+
+async def _copy_sites(conn: AsyncConnection, ids: list[int], sites: list[SiteIn]) -> None:
+    """One COPY for every item, each row with its reserved id."""
+    async with conn.cursor().copy(SITES["api_copy_sites"]) as copy:
+        for site_id, site in zip(ids, sites, strict=True):
+            p = _site_params(site)
+            await copy.write_row(
+                (
+                    site_id, p["url"], p["interval_seconds"], p["timeout_seconds"], p["regex"],
+                    p["method"], p["headers"], p["expected_status"], p["enabled"],
+                    p["restricted"],
+                )
+            )  # fmt: skip
+
+
+def _bulk_problem(exc: DatabaseError) -> Problem:
+    """COPY names the line that failed in its CONTEXT ("COPY sites, line 3"): item 2."""
+    item = None
+    if exc.context and ", line " in exc.context:
+        number = exc.context.split(", line ", 1)[1].split(":", 1)[0].split(",", 1)[0]
+        if number.strip().isdigit():
+            item = int(number) - 1
+    if exc.integrity:
+        return constraint_problem(exc, item)
+    where = "" if item is None else f"item {item}: "
+    return Problem(422, f"{where}{exc}", title="Invalid value")
+
+
+@router.get("/{site_id}", response_model=SiteOut, summary="One site with its latest status")
+async def get_site(request: Request, site_id: SiteId, caller: Caller = READ) -> Response:
+    return json_response(await _one(request, site_id))
+
+
+@router.patch("/{site_id}", response_model=SiteOut, summary="Change some of a site's fields")
+async def update_site(
+    request: Request, site_id: SiteId, patch: SitePatch, caller: Caller = WRITE
+) -> Response:
+    given = patch.model_fields_set
+    if "url" in given:
+        if patch.url is None:
+            raise Problem(422, "url: may not be null")
+        refuse_blocked_literal(request, patch.url)
+    for field in ("interval_seconds", "method", "enabled"):
+        if field in given and getattr(patch, field) is None:
+            raise Problem(422, f"{field}: may not be null")
+    params = {
+        "site_id": site_id,
+        "set_url": "url" in given,
+        "url": patch.url,
+        "set_interval": "interval_seconds" in given,
+        "interval_seconds": patch.interval_seconds,
+        "set_timeout": "timeout_seconds" in given,
+        "timeout_seconds": patch.timeout_seconds,
+        "set_regex": "regex" in given,
+        "regex": patch.regex,
+        "set_method": "method" in given,
+        "method": patch.method,
+        "set_headers": "headers" in given,
+        "headers": None if patch.headers is None else Jsonb(patch.headers),
+        "set_expected": "expected_status" in given,
+        "expected_status": multirange(patch.expected_status),
+        "set_enabled": "enabled" in given,
+        "enabled": patch.enabled,
+    }
+    row = await _db(request).fetchone(SITES["api_update_site"], params)
+    if row is None:
+        raise Problem(404, f"no site with id {site_id}")
+    return json_response(await _one(request, site_id))
+
+
+@router.delete("/{site_id}", status_code=204, summary="Delete a site (its history stays)")
+async def delete_site(request: Request, site_id: SiteId, caller: Caller = WRITE) -> Response:
+    row = await _db(request).fetchone(SITES["api_delete_site"], {"site_id": site_id})
+    if row is None:
+        raise Problem(404, f"no site with id {site_id}")
+    return Response(status_code=204)

@@ -1,0 +1,36 @@
+"""Settings of `webmon-api`: PostgreSQL, where to listen, the target policy, task limits.
+
+The API needs no Kafka: it writes accepted tasks to PostgreSQL, and the scheduler emits
+them (and any a crashed API left behind).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from shared.settings import CommonSettings, LogFormat, TargetPolicySettings
+
+DEFAULT_API_HOST = "127.0.0.1"
+DEFAULT_API_PORT = 8080
+DEFAULT_TASKS_PER_MINUTE = 60
+DEFAULT_TASKS_IN_FLIGHT = 20
+# A task that no checker started within this long after it was accepted is not checked.
+DEFAULT_TASK_START_WITHIN_S = 60.0
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+class ApiSettings(TargetPolicySettings):
+    model_config = CommonSettings.model_config
+
+    database_url: SecretStr
+    api_host: str = Field(default=DEFAULT_API_HOST, min_length=1)
+    api_port: int = Field(default=DEFAULT_API_PORT, ge=0, le=65535)
+    # Per API key: tasks accepted per minute, and tasks not final yet.
+    tasks_per_minute: int = Field(default=DEFAULT_TASKS_PER_MINUTE, ge=1, le=1_000_000)
+    tasks_in_flight: int = Field(default=DEFAULT_TASKS_IN_FLIGHT, ge=1, le=1_000_000)
+    task_start_within_s: float = Field(default=DEFAULT_TASK_START_WITHIN_S, ge=5, le=3600)
+    # Connections the API holds to PostgreSQL at most.
+    api_db_pool_size: int = Field(default=10, ge=1, le=200)
+    log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
+    log_format: LogFormat = LogFormat.TEXT

@@ -1,0 +1,1 @@
+"""The web dashboard: templates and static files (vendored scripts under static/vendor)."""
