@@ -36,6 +36,10 @@ class BenchEnv:
             "WEBMON_TASKS_TOPIC": f"bench.tasks.{self.suffix}",
             "WEBMON_RESULTS_TOPIC": f"bench.results.{self.suffix}",
             "WEBMON_DEAD_LETTER_TOPIC": f"bench.dead-letter.{self.suffix}",
+            "WEBMON_ONDEMAND_TASKS_TOPIC": f"bench.ondemand-tasks.{self.suffix}",
+            "WEBMON_ONDEMAND_RESULTS_TOPIC": f"bench.ondemand-results.{self.suffix}",
+            "WEBMON_ONDEMAND_PROBE_GROUP": f"bench.ondemand-probe.{self.suffix}",
+            "WEBMON_ONDEMAND_WRITER_GROUP": f"bench.ondemand-writer.{self.suffix}",
             "WEBMON_PROBE_GROUP": f"bench.probe.{self.suffix}",
             "WEBMON_WRITER_GROUP": f"bench.writer.{self.suffix}",
             "WEBMON_KAFKA_SESSION_TIMEOUT_MS": "6000",
@@ -97,7 +101,7 @@ def bench_env(url: str, bootstrap: str) -> Iterator[BenchEnv]:
     with scratch_database(url, "webmon_bench") as db_url:
         env = BenchEnv(db_url, bootstrap, uuid.uuid4().hex[:8])
         s = env.settings()
-        ensure_topics(s, [s.tasks_topic, s.results_topic, s.dead_letter_topic], BENCH_PARTITIONS)
+        ensure_topics(s, s.topics(), BENCH_PARTITIONS)
         yield env
 
 

@@ -20,6 +20,7 @@ from checker.probe import Prober
 from checker.probe.loop import ProbeLoop
 from checker.settings import CheckerRole, CheckerSettings
 from checker.writer.loop import ResultWriter
+from checker.writer.tasks import TaskWriter
 from shared.db import Database
 from shared.kafka import make_producer
 from shared.lifecycle import install_stop_handlers, kafka_preflight
@@ -48,10 +49,39 @@ def run_writer(
         pool_timeout_s=WRITER_POOL_TIMEOUT_S,
     )
     db.open()
+    tasks = threading.Thread(
+        target=run_task_writer, args=(settings, stop, failed, metrics), name="tasks", daemon=True
+    )
+    tasks.start()
     try:
         ResultWriter(settings, db, make_producer(settings), stop, metrics).run()
     except Exception:
         logger.exception("writer.crashed")
+        failed.set()
+        stop.set()
+    finally:
+        tasks.join(timeout=settings.grace_s + 5)
+        db.close()
+
+
+def run_task_writer(
+    settings: CheckerSettings,
+    stop: threading.Event,
+    failed: threading.Event,
+    metrics: CheckerMetrics,
+) -> None:
+    """The on-demand side of the writer role, on its own thread and connection."""
+    db = Database(
+        settings.database_url.get_secret_value(),
+        max_size=1,
+        application_name=PROGRAM,
+        pool_timeout_s=WRITER_POOL_TIMEOUT_S,
+    )
+    db.open()
+    try:
+        TaskWriter(settings, db, make_producer(settings), stop, metrics).run()
+    except Exception:
+        logger.exception("tasks_writer.crashed")
         failed.set()
         stop.set()
     finally:
@@ -61,7 +91,11 @@ def run_writer(
 async def run_probe(
     settings: CheckerSettings, stop: threading.Event, metrics: CheckerMetrics
 ) -> None:
-    prober = Prober(max_body_bytes=settings.max_body_bytes, max_redirects=settings.max_redirects)
+    prober = Prober(
+        max_body_bytes=settings.max_body_bytes,
+        max_redirects=settings.max_redirects,
+        policy=settings.target_policy(),
+    )
     # Results wait in the producer for as long as the broker is away (message.timeout.ms=0):
     # a task offset is only committed once its result is acknowledged.
     producer = make_producer(settings, **{"message.timeout.ms": 0})

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from shared.settings import DEFAULT_METRICS_HOST, CommonSettings
+from shared.settings import DEFAULT_METRICS_HOST, CommonSettings, TargetPolicySettings
 
 
 class CheckerRole(StrEnum):
@@ -20,6 +20,8 @@ class CheckerRole(StrEnum):
 DEFAULT_CHECKER_METRICS_PORT = 9102
 DEFAULT_PROBE_GROUP = "webmon-probe"
 DEFAULT_WRITER_GROUP = "webmon-writer"
+DEFAULT_ONDEMAND_PROBE_GROUP = "webmon-probe-ondemand"
+DEFAULT_ONDEMAND_WRITER_GROUP = "webmon-writer-ondemand"
 DEFAULT_CONCURRENCY = 512
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 DEFAULT_MAX_REDIRECTS = 5
@@ -29,7 +31,7 @@ DEFAULT_WRITER_BATCH_AGE_S = 0.5
 DEFAULT_WRITER_LANES = 2
 
 
-class CheckerSettings(CommonSettings):
+class CheckerSettings(CommonSettings, TargetPolicySettings):
     # Both roles by default; WEBMON_CHECKER_ROLES=probe or =writer runs one alone.
     checker_roles: Annotated[set[CheckerRole], NoDecode] = Field(
         default={CheckerRole.PROBE, CheckerRole.WRITER}, min_length=1
@@ -41,6 +43,9 @@ class CheckerSettings(CommonSettings):
     # replicas must never share one (the broker fences the older).
     checker_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
     writer_group: str = Field(default=DEFAULT_WRITER_GROUP, min_length=1)
+    # The groups of the on-demand topics (a consumer each, beside the scheduled ones).
+    ondemand_probe_group: str = Field(default=DEFAULT_ONDEMAND_PROBE_GROUP, min_length=1)
+    ondemand_writer_group: str = Field(default=DEFAULT_ONDEMAND_WRITER_GROUP, min_length=1)
     # Checks in flight at once per process.
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=20_000)
     # Body bytes read per check, counted after decompression; the regex sees only these.

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         if not applied:
             logger.info("migrate.up_to_date")
         if not args.skip_kafka:
-            topics = [settings.tasks_topic, settings.results_topic, settings.dead_letter_topic]
+            topics = settings.topics()
             created = ensure_topics(
                 settings, topics, settings.kafka_partitions, settings.kafka_replication_factor
             )

@@ -10,7 +10,8 @@ Each run, under a session advisory lock that the other schedulers' runs skip:
    after its hour was counted) is recounted in the transaction that takes it off the
    queue, and so is each closed day with a recounted hour.
 4. Raw days older than `pack_after_days` (and already rolled up) are packed.
-5. Days past `retention_days` and rollup months past `rollup_retention_days` are dropped.
+5. Days past `retention_days` and rollup months past `rollup_retention_days` are dropped,
+   and on-demand tasks finished more than `task_retention_days` ago are deleted.
 
 Every step is its own transaction and can be repeated: a run cut short by a stop or a
 lost connection leaves nothing half done that the next run does not finish. `now` comes
@@ -228,6 +229,10 @@ class Maintenance:
                 if month_end <= rollups_from:
                     self._drop(conn, name, report)
         conn.execute(QUERIES["delete_old_events"], {"before": day_start(rollups_from)})
+        tasks_before = self._clock() - timedelta(days=s.task_retention_days)
+        deleted = conn.execute(QUERIES["delete_old_tasks"], {"before": tasks_before}).rowcount
+        if deleted:
+            logger.info("maintenance.tasks_deleted count=%d", deleted)
 
     def _drop(self, conn: Connection, name: str, report: MaintenanceReport) -> None:
         self._step()

@@ -134,6 +134,10 @@ DELETE FROM check_results_default WHERE scheduled_at < %(before)s
 -- delete_old_events --
 DELETE FROM site_events WHERE scheduled_at < %(before)s
 
+-- delete_old_tasks --
+-- On-demand tasks finished before the retention (WEBMON_TASK_RETENTION_DAYS).
+DELETE FROM tasks WHERE finished_at < %(before)s
+
 -- next_due_in --
 -- Seconds until the earliest enabled site is due (negative: overdue; NULL: none), from the
 -- first entry of the claim's index, on the database's clock.
@@ -148,3 +152,32 @@ LISTEN webmon_sites
 
 -- listen_for_tasks --
 LISTEN webmon_tasks
+
+-- expire_tasks --
+-- On-demand tasks that will not be performed end as ERROR, so that none stays NEW or
+-- PROCESSING: one accepted but not emitted before it expired (no scheduler ran), or one
+-- emitted that still has no result well after it expired (the checker that had it died).
+UPDATE tasks
+   SET status = 4, finished_at = now(),
+       result = jsonb_build_object(
+           'up', false, 'error', 'expired', 'error_detail',
+           CASE WHEN emitted_at IS NULL
+                THEN 'not started in time: no scheduler emitted it before it expired'
+                ELSE 'no result from a checker in time' END)
+ WHERE status < 3 AND expires_at < now()
+   AND (emitted_at IS NULL
+        OR expires_at + make_interval(secs => timeout_seconds + %(grace_s)s) < now())
+
+-- claim_tasks --
+-- Accepted tasks not yet emitted, oldest first, locked like claimed sites: committed only
+-- once Kafka acknowledged their messages, rolled back (and emitted again) otherwise.
+UPDATE tasks
+   SET emitted_at = now()
+ WHERE task_id = ANY(ARRAY(
+           SELECT task_id
+             FROM tasks
+            WHERE status = 1 AND emitted_at IS NULL
+            ORDER BY created_at
+            LIMIT %(batch_size)s
+              FOR UPDATE SKIP LOCKED))
+RETURNING task_id, url, timeout_seconds, regex, created_at, expires_at, method, headers

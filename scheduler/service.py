@@ -27,7 +27,7 @@ from shared.db import Database, Transaction
 from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError
 from shared.health import Backoff, DependencyState
 from shared.kafka import Producer, make_producer
-from shared.messages import encode_task
+from shared.messages import CheckTask, encode_task
 from shared.queries import load_queries
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def make_scheduler_producer(settings: SchedulerSettings) -> Producer:
 @dataclass
 class SchedulerTotals:
     emitted: int = 0
+    tasks_emitted: int = 0  # on-demand tasks
     batches: int = 0
     failed_batches: int = 0
 
@@ -215,13 +216,60 @@ class Scheduler:
         due_in = rows[0][0] if rows else None
         return tick if due_in is None else min(tick, max(0.0, float(due_in)))
 
+    def drain_tasks(self) -> int:
+        """Emit the accepted on-demand tasks to their own topic, batch by batch, each
+        committed after its acknowledgements; end those that will never run."""
+        self._db.execute(QUERIES["expire_tasks"], {"grace_s": self._settings.task_result_grace_s})
+        emitted = 0
+        while not self._stop.is_set():
+            tx = self._db.begin()
+            try:
+                rows = tx.fetchall(QUERIES["claim_tasks"], self._claim_params)
+                if rows:
+                    self._emit_tasks(rows)
+            except BaseException:
+                tx.rollback()
+                raise
+            tx.commit()
+            emitted += len(rows)
+            if len(rows) < self._settings.claim_batch_size:
+                break
+        if emitted:
+            self.totals.tasks_emitted += emitted
+            logger.debug("claim.tasks tasks=%d", emitted)
+        return emitted
+
+    def _emit_tasks(self, rows: list[TupleRow]) -> None:
+        topic = self._settings.ondemand_tasks_topic
+        try:
+            for task_id, url, timeout, regex, created_at, expires_at, method, headers in rows:
+                task = CheckTask(
+                    site_id=0,
+                    task_id=task_id,
+                    url=url,
+                    timeout_s=timeout,
+                    regex=regex,
+                    scheduled_at=created_at,
+                    expires_at=expires_at,
+                    method=method,
+                    headers=headers,
+                    restricted=True,  # a URL from the API: the target policy applies
+                )
+                self._producer.produce(topic, task.encode(), str(task_id).encode())
+            self._producer.flush(self._settings.flush_timeout_s)
+        except KafkaError:
+            self._producer.reset()
+            raise
+
     def tick(self) -> int:
-        """One look: drain, or back off after a failure; the tasks emitted. Never raises."""
+        """One look: the on-demand tasks, then the due sites, or back off after a
+        failure; the tasks emitted. Never raises."""
         self._heartbeat.beat()
         if not self._backoff.ready():
             return 0
         try:
-            emitted = self.drain()
+            emitted = self.drain_tasks()
+            emitted += self.drain()
         except DatabaseUnavailable as exc:
             self._failed(self._database, exc)
         except KafkaError as exc:

@@ -29,6 +29,11 @@ class SchedulerSettings(CommonSettings):
     rollup_retention_days: int = Field(default=400, ge=1, le=36600)
     # Whole days older than this are packed into one row per site and day.
     pack_after_days: int = Field(default=1, ge=0, le=3660)
+    # Finished on-demand tasks are kept this long, then deleted by maintenance.
+    task_retention_days: int = Field(default=7, ge=1, le=3660)
+    # An emitted task still without a result this long after it expired, plus its timeout,
+    # is ended as ERROR (the checker that had it died): no task stays NEW or PROCESSING.
+    task_result_grace_s: float = Field(default=30.0, ge=1, le=3600)
     # How often maintenance runs: partitions, rollups, packing, retention.
     maintenance_interval_s: float = Field(default=300, ge=1, le=86400)
     metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)

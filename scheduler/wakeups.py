@@ -1,6 +1,6 @@
 """When the claim loop looks for due sites again: as soon as the earliest one is due, or
-at once when a site is added or made due sooner (LISTEN `webmon_sites`), and at least every
-`WEBMON_TICK_SECONDS`.
+at once when a site is added or made due sooner (LISTEN `webmon_sites`) or an on-demand
+task is accepted (`webmon_tasks`), and at least every `WEBMON_TICK_SECONDS`.
 
 The notifications arrive on a connection of their own. While it is lost the loop falls
 back to its timed looks and reconnects with backoff; nothing depends on a notification
@@ -67,6 +67,7 @@ class SiteChanges:
             conn = connect(self._url, autocommit=True, application_name="webmon-scheduler")
             with translated_errors():
                 conn.execute(QUERIES["listen_for_sites"])
+                conn.execute(QUERIES["listen_for_tasks"])
         except DatabaseError as exc:
             self._backoff.fail()
             logger.debug("wakeups.unavailable error=%s", exc)

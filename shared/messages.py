@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal, Self, TypeVar
+from uuid import UUID
 
 import msgspec
 import orjson
@@ -105,7 +106,9 @@ class CheckTask(_Message):
     operator registered (with SQL) are not restricted.
     """
 
-    site_id: int = Field(ge=1, le=MAX_BIGINT)
+    # A site's task, or (site 0) an on-demand check of the task `task_id`.
+    site_id: int = Field(ge=0, le=MAX_BIGINT)
+    task_id: UUID | None = None
     url: str = Field(min_length=1, max_length=MAX_URL)
     timeout_s: float = Field(gt=0, le=600)
     scheduled_at: AwareDatetime
@@ -120,6 +123,12 @@ class CheckTask(_Message):
         default=None, min_length=1, max_length=64
     )
     restricted: bool = False
+
+    @model_validator(mode="after")
+    def _a_site_or_a_task(self) -> Self:
+        if (self.site_id == 0) != (self.task_id is not None):
+            raise ValueError("a task names a site (site_id >= 1) or a task_id, not both")
+        return self
 
     def encode(self) -> bytes:
         body = self.model_dump(mode="python", exclude_none=True)
@@ -141,7 +150,8 @@ class CheckResult(_Message):
     """What one check found, or that a slot was missed: `error` "missed" and `up` None
     (and nothing else measured), the only result whose `up` is None."""
 
-    site_id: int = Field(ge=1, le=MAX_BIGINT)
+    site_id: int = Field(ge=0, le=MAX_BIGINT)  # 0: an on-demand task's check
+    task_id: UUID | None = None
     url: Text = Field(max_length=MAX_URL)
     scheduled_at: AwareDatetime
     checked_at: AwareDatetime
@@ -177,6 +187,7 @@ class CheckResult(_Message):
         late = (at - task.scheduled_at).total_seconds()
         return cls(
             site_id=task.site_id,
+            task_id=task.task_id,
             url=task.url,
             scheduled_at=task.scheduled_at,
             checked_at=at,
@@ -185,6 +196,58 @@ class CheckResult(_Message):
             f"{late:.1f} s after its slot",
             up=None,
         )
+
+
+# What an on-demand task's result keeps of its CheckResult: the fields of a check_results
+# row that describe the check (not the site, the URL or the slot).
+TASK_RESULT_EXCLUDE = frozenset({"v", "site_id", "task_id", "url", "scheduled_at"})
+
+
+# An on-demand task's status: NEW (accepted, in PostgreSQL only), PROCESSING, COMPLETED
+# (the check produced a result, up or down), ERROR (it could not be performed).
+TASK_NEW: Final = 1
+TASK_PROCESSING: Final = 2
+TASK_COMPLETED: Final = 3
+TASK_ERROR: Final = 4
+# Results that mean the check was not performed: the task ends as ERROR.
+NOT_PERFORMED = frozenset({"blocked", "expired"})
+
+
+def expired_result(task: CheckTask, at: datetime) -> CheckResult:
+    """The result of an on-demand task no checker started before it expired."""
+    return CheckResult(
+        site_id=task.site_id,
+        task_id=task.task_id,
+        url=task.url,
+        scheduled_at=task.scheduled_at,
+        checked_at=at,
+        error="expired",
+        error_detail="not started before it expired: the checkers were busy or down",
+        up=False,
+    )
+
+
+class TaskUpdate(_Message):
+    """An on-demand task's status moving on, on the on-demand results topic: PROCESSING
+    (2) when a checker starts it, then COMPLETED (3, the check produced a result, up or
+    down) or ERROR (4, it could not be performed: expired, blocked), with the result."""
+
+    task_id: UUID
+    status: Literal[2, 3, 4]
+    at: AwareDatetime
+    result: CheckResult | None = None
+
+    @model_validator(mode="after")
+    def _final_has_a_result(self) -> Self:
+        if (self.status >= 3) != (self.result is not None):
+            raise ValueError("a final status carries a result, PROCESSING none")
+        return self
+
+    def stored_result(self) -> dict[str, Any] | None:
+        """The result as the task's `result` column holds it."""
+        if self.result is None:
+            return None
+        return self.result.model_dump(mode="json", exclude=set(TASK_RESULT_EXCLUDE))
 
 
 M = TypeVar("M", bound=_Message)
@@ -302,7 +365,8 @@ class _ResultWire(msgspec.Struct, kw_only=True):
     """
 
     v: Literal[1] = 1
-    site_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_BIGINT)]
+    site_id: Annotated[int, msgspec.Meta(ge=0, le=MAX_BIGINT)]
+    task_id: UUID | None = None
     url: Annotated[str, msgspec.Meta(max_length=MAX_URL)]
     scheduled_at: Annotated[datetime, msgspec.Meta(tz=True)]
     checked_at: Annotated[datetime, msgspec.Meta(tz=True)]
@@ -324,6 +388,15 @@ class _ResultWire(msgspec.Struct, kw_only=True):
 _decode_result_wire = msgspec.json.Decoder(_ResultWire).decode
 
 
+NO_SITE = "invalid CheckResult: site_id: 0 is an on-demand task's result, with no site to store"
+
+
+def _site_row(result: CheckResult) -> ResultRow:
+    if result.site_id == 0:
+        raise MessageError(NO_SITE)
+    return result_row(result)
+
+
 def decode_result_row(raw: bytes | None) -> ResultRow:
     """A result message as a row, or `MessageError`.
 
@@ -336,7 +409,9 @@ def decode_result_row(raw: bytes | None) -> ResultRow:
     try:
         w = _decode_result_wire(raw or b"")
     except msgspec.MsgspecError:
-        return result_row(decode(CheckResult, raw))
+        return _site_row(decode(CheckResult, raw))
+    if w.site_id == 0:
+        raise MessageError(NO_SITE)
     url, error, detail, tls_version = w.url, w.error, w.error_detail, w.tls_version
     if (
         (w.up is None) != (error == MISSED)
@@ -345,7 +420,7 @@ def decode_result_row(raw: bytes | None) -> ResultRow:
         or (detail is not None and "\x00" in detail)
         or (tls_version is not None and "\x00" in tls_version)
     ):
-        return result_row(decode(CheckResult, raw))
+        return _site_row(decode(CheckResult, raw))
     return (
         w.site_id, url, w.scheduled_at, w.checked_at, w.response_time_ms, w.status_code, w.up,
         w.regex_matched, error, detail, w.dns_ms, w.connect_ms, w.tls_ms, w.ttfb_ms,

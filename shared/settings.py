@@ -23,6 +23,10 @@ ENV_PREFIX = "WEBMON_"
 DEFAULT_TASKS_TOPIC = "webmon.tasks"
 DEFAULT_RESULTS_TOPIC = "webmon.results"
 DEFAULT_DEAD_LETTER_TOPIC = "webmon.dead-letter"
+# On-demand checks (the HTTP API's tasks) have topics of their own, so that a backlog of
+# scheduled checks never delays them.
+DEFAULT_ONDEMAND_TASKS_TOPIC = "webmon.ondemand.tasks"
+DEFAULT_ONDEMAND_RESULTS_TOPIC = "webmon.ondemand.results"
 DEFAULT_PARTITIONS = 12
 # How long a dead consumer holds its partitions before the group hands them on: the
 # failover gap. 6 s is the least Apache Kafka accepts by default
@@ -87,6 +91,8 @@ class CommonSettings(BaseSettings):
     tasks_topic: str = Field(default=DEFAULT_TASKS_TOPIC, min_length=1)
     results_topic: str = Field(default=DEFAULT_RESULTS_TOPIC, min_length=1)
     dead_letter_topic: str = Field(default=DEFAULT_DEAD_LETTER_TOPIC, min_length=1)
+    ondemand_tasks_topic: str = Field(default=DEFAULT_ONDEMAND_TASKS_TOPIC, min_length=1)
+    ondemand_results_topic: str = Field(default=DEFAULT_ONDEMAND_RESULTS_TOPIC, min_length=1)
 
     log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
     log_format: LogFormat = LogFormat.TEXT
@@ -113,6 +119,16 @@ class CommonSettings(BaseSettings):
             if missing:
                 raise ValueError(f"{missing[0]}: required with {protocol.value}")
         return self
+
+    def topics(self) -> list[str]:
+        """Every topic webmon uses, as `webmon-migrate` creates them."""
+        return [
+            self.tasks_topic,
+            self.results_topic,
+            self.dead_letter_topic,
+            self.ondemand_tasks_topic,
+            self.ondemand_results_topic,
+        ]
 
     def kafka_config(self) -> dict[str, Any]:
         """librdkafka settings shared by producers, consumers and the admin client."""

@@ -74,7 +74,7 @@ def kafka_checks(settings: MigrateSettings) -> Iterator[Check]:
         return
     brokers = f"{cluster.brokers} broker{'s' if cluster.brokers != 1 else ''}"
     yield Check(Outcome.OK, "kafka", f"connected to {where}, {brokers}")
-    for topic in (settings.tasks_topic, settings.results_topic, settings.dead_letter_topic):
+    for topic in settings.topics():
         yield topic_check(cluster, topic, settings.kafka_partitions)
 
 

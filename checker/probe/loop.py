@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import confluent_kafka
 
@@ -27,7 +27,17 @@ from checker.settings import CheckerSettings
 from shared.errors import KafkaError, MessageError
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
 from shared.logs import log_summary
-from shared.messages import CheckResult, CheckTask, decode
+from shared.messages import (
+    NOT_PERFORMED,
+    TASK_COMPLETED,
+    TASK_ERROR,
+    TASK_PROCESSING,
+    CheckResult,
+    CheckTask,
+    TaskUpdate,
+    decode,
+    expired_result,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +77,9 @@ class ProbeLoop:
         self._producer = producer
         self._stop = stop
         self._consumer: confluent_kafka.Consumer | None = None
+        # On-demand tasks come through a consumer of their own, read before the scheduled
+        # one on every pass: a backlog of scheduled checks does not delay them.
+        self._ondemand: confluent_kafka.Consumer | None = None
         self._offsets = OffsetTracker()
         self._in_flight: set[asyncio.Task[None]] = set()
         # Set while step() waits for a check to finish; the first one to finish wakes it.
@@ -96,6 +109,20 @@ class ProbeLoop:
             on_lost=self._on_lost,
         )
         self._consumer = consumer
+        ondemand = make_consumer(
+            self._settings,
+            self._settings.ondemand_probe_group,
+            on_commit=self._on_commit,
+            **self._metrics.consumer_config("probe", logger),
+            **self._settings.group_membership("probe-ondemand"),
+        )
+        ondemand.subscribe(
+            [self._settings.ondemand_tasks_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        self._ondemand = ondemand
 
     async def run(self) -> None:
         self.start()
@@ -105,23 +132,27 @@ class ProbeLoop:
                 await self.step()
             await self._finish(time.monotonic() + self._settings.grace_s)
         finally:
-            if self._consumer is not None:
-                self._consumer.close()
-                self._consumer = None
+            for consumer in (self._consumer, self._ondemand):
+                if consumer is not None:
+                    consumer.close()
+            self._consumer = self._ondemand = None
             await self._prober.close()
             self._producer.close(FLUSH_RESERVE_S)
         log_summary(logger, "probe.stopped", asdict(self.totals))
 
     async def step(self) -> None:
         """One pass: take what fits, serve acknowledgements, commit now and then."""
-        assert self._consumer is not None
+        assert self._consumer is not None and self._ondemand is not None
         self._heartbeat.beat()
-        free = self._settings.concurrency - len(self._in_flight)
         messages: list[confluent_kafka.Message] = []
-        if free > 0:
-            messages = self._consumer.consume(min(free, MAX_CONSUME_BATCH), timeout=0)
-            for msg in messages:
-                self._dispatch(msg)
+        for consumer in (self._ondemand, self._consumer):
+            free = self._settings.concurrency - len(self._in_flight)
+            if free > 0:
+                taken = consumer.consume(min(free, MAX_CONSUME_BATCH), timeout=0)
+                for msg in taken:
+                    self._dispatch(msg)
+                messages += taken
+        free = self._settings.concurrency - len(self._in_flight)
         self._producer.poll(0)
         now = time.monotonic()
         if now - self._last_commit >= COMMIT_INTERVAL_S:
@@ -170,13 +201,23 @@ class ProbeLoop:
         now = datetime.now(UTC)
         if now >= task.expires_at:
             # Too late to check: recorded as a missed slot, a result like any other (its
-            # offset is finished once that is acknowledged), not checked late.
+            # offset is finished once that is acknowledged), not checked late. An on-demand
+            # task that expired is an ERROR.
             self.totals.expired += 1
             self._metrics.tasks_expired.inc()
             self._expired_since_log += 1
-            missed = CheckResult.missed(task, now)
-            self._produce_result(key, offset, task.site_id, missed.encode())
+            if task.task_id is None:
+                missed = CheckResult.missed(task, now)
+                self._produce_result(key, offset, task.site_id, missed.encode())
+            else:
+                self._task_finished(key, offset, task, expired_result(task, now))
             return
+        if task.task_id is not None:
+            # Started: best effort (the final update moves the task on even without it).
+            started = TaskUpdate(task_id=task.task_id, status=TASK_PROCESSING, at=now)
+            self._producer.produce(
+                self._settings.ondemand_results_topic, started.encode(), task.task_id.bytes
+            )
         check = asyncio.create_task(self._check(key, offset, task))
         self._in_flight.add(check)
         check.add_done_callback(self._check_done)
@@ -207,7 +248,29 @@ class ProbeLoop:
         result = await self._prober.check(task)
         self.totals.checks += 1
         self._metrics.check_done(result, time.perf_counter() - started)
-        self._produce_result(key, offset, task.site_id, result.encode())
+        if task.task_id is None:
+            self._produce_result(key, offset, task.site_id, result.encode())
+        else:
+            self._task_finished(key, offset, task, result)
+
+    def _task_finished(
+        self, key: PartitionKey, offset: int, task: CheckTask, result: CheckResult
+    ) -> None:
+        """An on-demand task's final update: COMPLETED when the check produced a result, up
+        or down; ERROR when it could not be performed (blocked, expired)."""
+        assert task.task_id is not None
+        status: Literal[3, 4] = TASK_ERROR if result.error in NOT_PERFORMED else TASK_COMPLETED
+        update = TaskUpdate(
+            task_id=task.task_id, status=status, at=datetime.now(UTC), result=result
+        )
+        self._produce_until_acked(
+            self._settings.ondemand_results_topic,
+            update.encode(),
+            task.task_id.bytes,
+            None,
+            key,
+            offset,
+        )
 
     def _produce_result(self, key: PartitionKey, offset: int, site_id: int, value: bytes) -> None:
         self._produce_until_acked(
@@ -277,25 +340,33 @@ class ProbeLoop:
     # -- offsets --------------------------------------------------------------------------
 
     def _commit(self, *, asynchronous: bool, keys: set[PartitionKey] | None = None) -> None:
-        if self._consumer is None:
-            return
-        positions = self._offsets.to_commit(keys)
-        if not positions:
-            return
-        offsets = [confluent_kafka.TopicPartition(t, p, o) for (t, p), o in positions.items()]
-        try:
-            commit_offsets(self._consumer, offsets, asynchronous=asynchronous)
-        except KafkaError as exc:
-            logger.warning("probe.commit_failed error=%s", exc)
-            return
-        self._offsets.committed(positions)
+        """Commit each consumer's finished positions to that consumer."""
+        for consumer, topic in (
+            (self._consumer, self._settings.tasks_topic),
+            (self._ondemand, self._settings.ondemand_tasks_topic),
+        ):
+            if consumer is None:
+                continue
+            positions = {k: o for k, o in self._offsets.to_commit(keys).items() if k[0] == topic}
+            if not positions:
+                continue
+            offsets = [confluent_kafka.TopicPartition(t, p, o) for (t, p), o in positions.items()]
+            try:
+                commit_offsets(consumer, offsets, asynchronous=asynchronous)
+            except KafkaError as exc:
+                logger.warning("probe.commit_failed topic=%s error=%s", topic, exc)
+                continue
+            self._offsets.committed(positions)
 
     def _on_commit(self, err: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
         if err is not None:
             logger.warning("probe.commit_failed error=%s", err.str())
 
     def _on_assign(self, consumer: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
-        logger.info("probe.assigned partitions=%d", len(partitions))
+        if consumer is self._ondemand:
+            logger.info("probe.ondemand_assigned partitions=%d", len(partitions))
+        else:
+            logger.info("probe.assigned partitions=%d", len(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
         """Commit what is durable for the partitions leaving us, within a deadline."""

@@ -164,3 +164,17 @@ SELECT site_id, scheduled_at, checked_at, previous_up, up, status_code, error, e
             ON c.site_id = s.site_id AND c.scheduled_at >= coalesce(s.after, '-infinity')
            AND c.scheduled_at <= s.upto AND c.up IS NOT NULL) AS span
  WHERE scheduled_at > after AND previous_up IS DISTINCT FROM up
+
+-- apply_task_updates --
+-- On-demand tasks moving on, one row per task: the latest state the batch has of it. A
+-- status only moves forward and a final one never changes (`t.status < u.status`), so a
+-- PROCESSING delivered after a COMPLETED, or a redelivered result, changes nothing.
+UPDATE tasks t
+   SET status = u.status,
+       started_at = coalesce(t.started_at, u.started_at),
+       finished_at = u.finished_at,
+       result = u.result
+  FROM unnest(%(task_ids)s::uuid[], %(statuses)s::smallint[], %(started)s::timestamptz[],
+              %(finished)s::timestamptz[], %(results)s::jsonb[])
+       AS u(task_id, status, started_at, finished_at, result)
+ WHERE t.task_id = u.task_id AND t.status < u.status

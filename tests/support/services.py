@@ -82,6 +82,10 @@ def variables_for(services: Services, db_url: str) -> dict[str, str]:
         "WEBMON_TASKS_TOPIC": f"test.tasks.{suffix}",
         "WEBMON_RESULTS_TOPIC": f"test.results.{suffix}",
         "WEBMON_DEAD_LETTER_TOPIC": f"test.dead-letter.{suffix}",
+        "WEBMON_ONDEMAND_TASKS_TOPIC": f"test.ondemand-tasks.{suffix}",
+        "WEBMON_ONDEMAND_RESULTS_TOPIC": f"test.ondemand-results.{suffix}",
+        "WEBMON_ONDEMAND_PROBE_GROUP": f"test.ondemand-probe.{suffix}",
+        "WEBMON_ONDEMAND_WRITER_GROUP": f"test.ondemand-writer.{suffix}",
         "WEBMON_KAFKA_SESSION_TIMEOUT_MS": str(TEST_SESSION_TIMEOUT_MS),
         "WEBMON_PROBE_GROUP": f"test.probe.{suffix}",
         "WEBMON_WRITER_GROUP": f"test.writer.{suffix}",
@@ -93,6 +97,7 @@ def variables_for(services: Services, db_url: str) -> dict[str, str]:
         kafka_bootstrap_servers=services.kafka_bootstrap,
         _env_file=None,  # type: ignore[call-arg]
     )
-    topics = [variables[f"WEBMON_{kind}_TOPIC"] for kind in ("TASKS", "RESULTS", "DEAD_LETTER")]
+    kinds = ("TASKS", "RESULTS", "DEAD_LETTER", "ONDEMAND_TASKS", "ONDEMAND_RESULTS")
+    topics = [variables[f"WEBMON_{kind}_TOPIC"] for kind in kinds]
     ensure_topics(settings, topics, TEST_PARTITIONS)
     return variables

@@ -4,9 +4,11 @@ uvicorn, one process, on WEBMON_API_HOST:WEBMON_API_PORT (127.0.0.1:8080)."""
 from __future__ import annotations
 
 import argparse
+import threading
 
 import uvicorn
 
+from shared.lifecycle import install_stop_handlers
 from shared.logs import configure_logging
 from shared.settings import load_settings
 from webmon.api.app import create_app
@@ -20,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     settings = load_settings(ApiSettings, PROGRAM)
     configure_logging(settings.log_level, settings.log_format)
+    # uvicorn shuts down gracefully on SIGINT or SIGTERM and then raises the signal again
+    # under the handlers it found: ours only set a flag, so the process exits 0 after a
+    # clean stop, as every webmon process does.
+    install_stop_handlers(threading.Event())
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
