@@ -52,6 +52,8 @@ def test_all_is_well(doctor_env: dict[str, str], db: Conn) -> None:
             f"ok   topic      {doctor_env['WEBMON_TASKS_TOPIC']}: 4 partitions",
             f"ok   topic      {doctor_env['WEBMON_RESULTS_TOPIC']}: 4 partitions",
             f"ok   topic      {doctor_env['WEBMON_DEAD_LETTER_TOPIC']}: 4 partitions",
+            f"ok   topic      {doctor_env['WEBMON_ONDEMAND_TASKS_TOPIC']}: 4 partitions",
+            f"ok   topic      {doctor_env['WEBMON_ONDEMAND_RESULTS_TOPIC']}: 4 partitions",
         ],
     )
 
@@ -71,7 +73,7 @@ def test_a_missing_topic_and_a_missing_migration(
         f"(missing: {last.version:04d}_{last.name}; run webmon-migrate)"
     )
     assert lines[4] == f"FAIL topic      {missing_topic} missing (run webmon-migrate)"
-    assert [line[:4] for line in lines] == ["ok  ", "FAIL", "ok  ", "ok  ", "FAIL", "ok  "]
+    assert [line[:4] for line in lines] == ["ok  ", "FAIL", "ok  ", "ok  ", "FAIL"] + ["ok  "] * 3
 
 
 def test_a_database_that_refuses_connections(
