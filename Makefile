@@ -58,6 +58,7 @@ format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 test: install ## run the whole test suite (starts a private embedded stack when none is configured)
+	$(BIN)/python -m devstack.browser
 	$(BIN)/pytest
 
 bench: install ## benchmarks: scheduler, writer, checker, history volume (figures and ratios)

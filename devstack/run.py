@@ -2,8 +2,9 @@
 
 Starts the embedded stack unless WEBMON_DATABASE_URL and WEBMON_KAFKA_BOOTSTRAP_SERVERS
 are configured, migrates, registers the demo sites when `sites` is empty, starts one
-scheduler and two checker replicas, and prints `site_status` every few seconds. Ctrl-C
-(or SIGTERM) stops everything it started, and it exits 0.
+scheduler, two checker replicas and the API with its dashboard, prints a one-time login
+link for the dashboard, and prints `site_status` every few seconds. Ctrl-C (or SIGTERM)
+stops everything it started, and it exits 0.
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ from migrations.runner import main as migrate_main
 from scheduler.settings import DEFAULT_SCHEDULER_METRICS_PORT
 from shared.db import Connection, connect
 from shared.lifecycle import install_stop_handlers
+from shared.settings import load_settings
+from webmon.api.settings import ApiSettings
+from webmon.users import ensure_user, login_link
 
 PROGRAM = "webmon-run"
+DASHBOARD_USER = "admin"
 REFRESH_S = 3.0
 CHILD_STOP_TIMEOUT_S = 15.0
 
@@ -118,10 +123,12 @@ def register_demo_sites(conn: Connection, port: int) -> int:
 def start_children(env: dict[str, str], log_dir: Path) -> list[tuple[str, subprocess.Popen[bytes]]]:
     children = []
     # Each process its own metrics port (unless WEBMON_METRICS_PORT says otherwise).
+    # (The API serves its metrics on its own port, at /metrics.)
     for name, module, metrics_port in (
         ("scheduler", "scheduler", DEFAULT_SCHEDULER_METRICS_PORT),
         ("checker-1", "checker", DEFAULT_CHECKER_METRICS_PORT),
         ("checker-2", "checker", DEFAULT_CHECKER_METRICS_PORT + 1),
+        ("api", "webmon.api", 0),
     ):
         log = open(log_dir / f"{name}.log", "ab")
         proc = subprocess.Popen(
@@ -135,6 +142,23 @@ def start_children(env: dict[str, str], log_dir: Path) -> list[tuple[str, subpro
         log.close()
         children.append((name, proc))
     return children
+
+
+def dashboard_line(database_url: str) -> str:
+    """Where the dashboard is, with a one-time login link for its first user."""
+    api = load_settings(ApiSettings, PROGRAM)
+    base = f"http://{api.api_host}:{api.api_port}"
+    if not api.dashboard:
+        return f"the API listens on {base} (WEBMON_DASHBOARD=false: no dashboard)"
+    with connect(database_url, autocommit=True, application_name=PROGRAM) as conn:
+        ensure_user(conn, DASHBOARD_USER)
+        path = login_link(conn, DASHBOARD_USER)
+    if path is None:
+        return f"the dashboard is on {base}/ (`webmon users link NAME` prints a login link)"
+    return (
+        f"the dashboard: {base}{path} (a login link for {DASHBOARD_USER!r}, once, within "
+        f"an hour; `webmon users add {DASHBOARD_USER}` sets a password)"
+    )
 
 
 def stop_children(children: list[tuple[str, subprocess.Popen[bytes]]]) -> bool:
@@ -201,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(os.environ.get("WEBMON_LOCAL_STATE_DIR", ".state")) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     children = start_children(env, log_dir)
-    _say(f"started 1 scheduler and 2 checkers (logs in {log_dir}/); Ctrl-C stops everything")
+    _say(f"started 1 scheduler, 2 checkers and the API (logs in {log_dir}/)")
+    _say(dashboard_line(url))
     clean = True
     live = Live(auto_refresh=False, transient=False) if sys.stdout.isatty() else None
     try:

@@ -8,6 +8,8 @@
     webmon uptime SITE [--since 30d]
     webmon keys create --name NAME --scope read|write|admin   (the key is the last line)
     webmon keys list / webmon keys revoke KEY                 (KEY: an id or a name)
+    webmon users add NAME        (the password: asked on a terminal, else one line of stdin)
+    webmon users link NAME       (a one-time login path)
     webmon doctor
 
 Every command but `doctor` needs only WEBMON_DATABASE_URL; its SQL is the read model's
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -40,6 +43,7 @@ from webmon.doctor import Outcome, database_checks, kafka_checks
 from webmon.keys import Scope, key_hash, new_key, shown_part
 from webmon.readmodel import KEYS
 from webmon.settings import CliSettings
+from webmon.users import add_user, login_link
 
 PROGRAM = "webmon"
 QUERIES = readmodel.SITES
@@ -49,6 +53,7 @@ DEFAULT_EVERY = "60s"
 DEFAULT_SINCE = "30d"
 IMPORT_COLUMNS = ("url", "interval_seconds", "timeout_seconds", "regex")
 COPY_CHUNK_CHARS = 1 << 20
+MIN_PASSWORD = 8
 
 
 class CliError(WebmonError):
@@ -121,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key by id or name")
     revoke.add_argument("key", metavar="KEY")
     revoke.set_defaults(run=cmd_keys_revoke)
+
+    users = commands.add_parser("users", help="dashboard users")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add_user = user_commands.add_parser(
+        "add", help="add a user (or set a password): asked on a terminal, else one stdin line"
+    )
+    add_user.add_argument("name")
+    add_user.set_defaults(run=cmd_users_add)
+    link = user_commands.add_parser("link", help="print a one-time login path for a user")
+    link.add_argument("name")
+    link.set_defaults(run=cmd_users_link)
 
     doctor = commands.add_parser("doctor", help="check PostgreSQL, migrations, Kafka, topics")
     doctor.set_defaults(run=None)
@@ -332,6 +348,35 @@ def cmd_keys_revoke(conn: Connection, args: argparse.Namespace, out: TextIO) -> 
     conn.execute(KEYS["notify_keys_changed"])
     for key_id, name in rows:
         print(f"revoked key {key_id} ({name})", file=out)
+    return 0
+
+
+def read_password(prompt: str = "Password: ") -> str:
+    """From the terminal (asked twice, not echoed), or one line of standard input."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if first != getpass.getpass("Again: "):
+            raise CliError("the two passwords differ")
+        password = first
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD:
+        raise CliError(f"a password needs at least {MIN_PASSWORD} characters")
+    return password
+
+
+def cmd_users_add(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    user_id = add_user(conn, args.name, read_password())
+    print(f"user {args.name} can log in to the dashboard (id {user_id})", file=out)
+    return 0
+
+
+def cmd_users_link(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    path = login_link(conn, args.name)
+    if path is None:
+        raise CliError(f"no user {args.name}")
+    print(f"a login link for {args.name}, valid once within an hour:", file=out)
+    print(path, file=out)
     return 0
 
 

@@ -145,6 +145,7 @@ def test_create_read_change_delete_a_site(api: Api, db: Conn) -> None:
         ({"url": "http://127.0.0.2/"}, None),  # a blocked address: the target policy
         ({"url": "http://[::1]:8080/"}, None),
         ({"url": "https://a.example", "surprise": 1}, None),
+        ({"url": "https://a.example", "regex": "(unclosed"}, None),  # RE2 refuses it
     ],
 )  # fmt: skip
 def test_every_bad_site_is_a_422_that_names_what_is_wrong(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import socketserver
 import threading
-from types import TracebackType
+
+from tests.support.serving import InThread
 
 INTERNAL_ADDRESS = "127.0.0.2"  # blocked: tests allow only 127.0.0.1/32
 
@@ -22,7 +23,7 @@ class _Handler(socketserver.BaseRequestHandler):
         )
 
 
-class InternalServer(socketserver.ThreadingTCPServer):
+class InternalServer(InThread, socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
@@ -30,21 +31,7 @@ class InternalServer(socketserver.ThreadingTCPServer):
         super().__init__((INTERNAL_ADDRESS, 0), _Handler)
         self.lock = threading.Lock()
         self.accepted = 0
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://{INTERNAL_ADDRESS}:{self.server_address[1]}/"
-
-    def __enter__(self) -> InternalServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.shutdown()
-        self.server_close()

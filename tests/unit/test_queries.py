@@ -29,6 +29,7 @@ SQL_FILES = {
     "webmon/readmodel/site_history.sql": ["webmon/**/*.py"],
     "webmon/readmodel/keys.sql": ["webmon/**/*.py"],
     "webmon/readmodel/tasks.sql": ["webmon/**/*.py"],
+    "webmon/readmodel/dashboard.sql": ["webmon/**/*.py"],
 }
 USERS = {
     "webmon/readmodel/sites.sql": re.compile(r'(?:QUERIES|SITES)\["([a-z0-9_]+)"\]'),
@@ -36,6 +37,7 @@ USERS = {
     "webmon/readmodel/site_history.sql": re.compile(r'SITE_HISTORY\["([a-z0-9_]+)"\]'),
     "webmon/readmodel/keys.sql": re.compile(r'KEYS\["([a-z0-9_]+)"\]'),
     "webmon/readmodel/tasks.sql": re.compile(r'TASKS\["([a-z0-9_]+)"\]'),
+    "webmon/readmodel/dashboard.sql": re.compile(r'DASHBOARD\["([a-z0-9_]+)"\]'),
 }
 DEFAULT_USER = re.compile(r'QUERIES\["([a-z0-9_]+)"\]')
 

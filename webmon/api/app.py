@@ -1,4 +1,5 @@
-"""The FastAPI application: routers, problem+json handlers, metrics, the documentation page.
+"""The FastAPI application: routers, problem+json handlers, metrics, the documentation page,
+and the web dashboard (webmon/web) unless WEBMON_DASHBOARD=false.
 
 `create_app(settings)` builds it without I/O; the lifespan opens the PostgreSQL pool and the
 listener that drops cached keys when one is revoked, and closes both.
@@ -25,6 +26,7 @@ from webmon.api.auth import KeyCache
 from webmon.api.metrics import ApiMetrics, MetricsMiddleware
 from webmon.api.routes import history, ops, sites, status, tasks
 from webmon.api.settings import ApiSettings
+from webmon.web import views
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     problems.install(app)
     for module in (sites, history, tasks, status, ops):
         app.include_router(module.router)
+    if settings.dashboard:
+        views.install(app)
     app.mount(STATIC_URL, StaticFiles(directory=static_dir()), name="static")
 
     @app.get(DOCS_URL, include_in_schema=False)

@@ -6,12 +6,10 @@ from typing import Any
 
 import orjson
 from fastapi import Request, Response
-from yarl import URL
 
 from shared.netpolicy import TargetPolicy
 from webmon.api.problems import Problem
-
-DEFAULT_EXPECTED_STATUS = "{[200,400)}"
+from webmon.targets import blocked_literal
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -31,20 +29,10 @@ def policy(request: Request) -> TargetPolicy:
 def refuse_blocked_literal(request: Request, url: str, field: str = "url") -> None:
     """A URL whose host is an IP literal the target policy refuses is refused now (422);
     a name is judged when a checker connects, and every redirect hop with it."""
-    try:
-        host = URL(url).raw_host
-    except (ValueError, TypeError):
-        return  # the database's constraints say what is wrong with it
-    if host and policy(request).literal_refused(host):
+    host = blocked_literal(policy(request), url)
+    if host is not None:
         raise Problem(
             422,
             f"{field}: {host} is in a blocked network (WEBMON_BLOCKED_NETWORKS)",
             title="Target refused",
         )
-
-
-def multirange(pairs: list[tuple[int, int]] | None) -> str:
-    """[low, high) pairs as PostgreSQL's int4multirange text."""
-    if pairs is None:
-        return DEFAULT_EXPECTED_STATUS
-    return "{" + ",".join(f"[{low},{high})" for low, high in pairs) + "}"

@@ -7,12 +7,24 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.messages import HeaderName, HeaderValue, StatusRange
+from webmon.regexes import regex_problem
 
 Url = Annotated[str, Field(min_length=1, max_length=2048, examples=["https://example.com/health"])]
 Regex = Annotated[str, Field(min_length=1, max_length=1000, examples=['"status":\\s*"ok"'])]
+
+
+def _compiles(pattern: str) -> str:
+    if (problem := regex_problem(pattern)) is not None:
+        raise ValueError(problem)
+    return pattern
+
+
+# A site's regex is judged when it is saved, by the checkers' own RE2 compiler; a task's
+# is judged in webmon.submit, which answers with the task API's own problem.
+SiteRegex = Annotated[Regex, AfterValidator(_compiles)]
 Headers = Annotated[dict[HeaderName, HeaderValue], Field(max_length=50)]
 ExpectedStatus = Annotated[
     list[StatusRange],
@@ -35,7 +47,7 @@ class SiteIn(_In):
     timeout_seconds: float | None = Field(
         default=None, gt=0, le=120, description="default: min(10, interval_seconds)"
     )
-    regex: Regex | None = None
+    regex: SiteRegex | None = None
     method: Literal["GET", "HEAD"] = "GET"
     headers: Headers | None = None
     expected_status: ExpectedStatus | None = None
@@ -48,7 +60,7 @@ class SitePatch(_In):
     url: Url | None = None
     interval_seconds: int | None = Field(default=None, ge=1, le=86400)
     timeout_seconds: float | None = Field(default=None, gt=0, le=120)
-    regex: Regex | None = None
+    regex: SiteRegex | None = None
     method: Literal["GET", "HEAD"] | None = None
     headers: Headers | None = None
     expected_status: ExpectedStatus | None = None
@@ -65,6 +77,7 @@ class SiteStatus(BaseModel):
     scheduled_at: datetime
     tls_version: str | None
     tls_expires_at: datetime | None
+    regex_matched: bool | None
 
 
 class SiteOut(BaseModel):
@@ -78,6 +91,7 @@ class SiteOut(BaseModel):
     expected_status: list[tuple[int, int]]
     enabled: bool
     restricted: bool = Field(description="checked under the target policy (came through the API)")
+    public: bool = Field(description="shown on the dashboard's public status page")
     created_at: datetime
     next_check_at: datetime
     status: SiteStatus | None = Field(description="the latest check; null before the first")
@@ -86,8 +100,8 @@ class SiteOut(BaseModel):
 def site_out(row: tuple[Any, ...]) -> dict[str, Any]:
     (
         site_id, url, interval, timeout, regex, method, headers, expected, enabled,
-        restricted, created_at, next_check_at, up, code, ms, error, detail, checked_at,
-        scheduled_at, tls_version, tls_expires_at,
+        restricted, public, created_at, next_check_at, up, code, ms, error, detail, checked_at,
+        scheduled_at, tls_version, tls_expires_at, regex_matched,
     ) = row  # fmt: skip
     status = None
     if up is not None:
@@ -101,6 +115,7 @@ def site_out(row: tuple[Any, ...]) -> dict[str, Any]:
             "scheduled_at": scheduled_at,
             "tls_version": tls_version,
             "tls_expires_at": tls_expires_at,
+            "regex_matched": regex_matched,
         }
     return {
         "id": site_id,
@@ -113,6 +128,7 @@ def site_out(row: tuple[Any, ...]) -> dict[str, Any]:
         "expected_status": [list(pair) for pair in expected],
         "enabled": enabled,
         "restricted": restricted,
+        "public": public,
         "created_at": created_at,
         "next_check_at": next_check_at,
         "status": status,

@@ -30,6 +30,8 @@ class ApiSettings(TargetPolicySettings):
     tasks_per_minute: int = Field(default=DEFAULT_TASKS_PER_MINUTE, ge=1, le=1_000_000)
     tasks_in_flight: int = Field(default=DEFAULT_TASKS_IN_FLIGHT, ge=1, le=1_000_000)
     task_start_within_s: float = Field(default=DEFAULT_TASK_START_WITHIN_S, ge=5, le=3600)
+    # The web dashboard, served by the API process (WEBMON_DASHBOARD=false: the API only).
+    dashboard: bool = True
     # Connections the API holds to PostgreSQL at most.
     api_db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")

@@ -53,9 +53,9 @@ SELECT count(*) FILTER (WHERE up IS NOT NULL) AS checks,
 -- key drives the scan and site_status is joined per row, so a page costs its size.
 SELECT s.id, s.url, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.headers,
        ARRAY(SELECT ARRAY[lower(r), upper(r)] FROM unnest(s.expected_status) AS r),
-       s.enabled, s.restricted, s.created_at, s.next_check_at,
+       s.enabled, s.restricted, s.public, s.created_at, s.next_check_at,
        st.up, st.status_code, st.response_time_ms, st.error, st.error_detail, st.checked_at,
-       st.scheduled_at, st.tls_version, st.tls_expires_at
+       st.scheduled_at, st.tls_version, st.tls_expires_at, st.regex_matched
   FROM sites s
   LEFT JOIN site_status st ON st.site_id = s.id
  WHERE s.id > %(after)s

@@ -7,22 +7,28 @@ SELECT task_id, name, url, regex, timeout_seconds, method, headers
   FROM tasks
  WHERE key_id = %(key_id)s AND idempotency_key = %(idempotency_key)s
 
--- key_task_counts --
--- A key's tasks not final yet, and those it submitted in the last minute, with the first
--- of those (when a place frees up). The transaction-scoped lock on the key makes
--- concurrent submissions of one key count each other.
-SELECT pg_advisory_xact_lock(%(lock_class)s, %(key_id)s::integer),
-       (SELECT count(*) FROM tasks WHERE key_id = %(key_id)s AND status < 3),
+-- task_counts --
+-- Tasks not final yet, and those submitted in the last minute, of one API key or one
+-- dashboard user (the other is NULL), with when the oldest of those leaves the minute. The
+-- transaction-scoped lock on the submitter makes its concurrent submissions count each
+-- other.
+SELECT pg_advisory_xact_lock(%(lock_class)s, %(lock_id)s::integer),
        (SELECT count(*) FROM tasks
-         WHERE key_id = %(key_id)s AND created_at > now() - interval '1 minute'),
+         WHERE status < 3 AND (key_id = %(key_id)s OR user_id = %(user_id)s)),
+       (SELECT count(*) FROM tasks
+         WHERE (key_id = %(key_id)s OR user_id = %(user_id)s)
+           AND created_at > now() - interval '1 minute'),
        (SELECT extract(epoch FROM min(created_at) + interval '1 minute' - now())::float8
-          FROM tasks WHERE key_id = %(key_id)s AND created_at > now() - interval '1 minute')
+          FROM tasks
+         WHERE (key_id = %(key_id)s OR user_id = %(user_id)s)
+           AND created_at > now() - interval '1 minute')
 
 -- create_task --
-INSERT INTO tasks (task_id, key_id, name, url, regex, timeout_seconds, method, headers,
-                   expires_at, idempotency_key)
-     VALUES (%(task_id)s, %(key_id)s, %(name)s, %(url)s, %(regex)s, %(timeout_seconds)s,
-             %(method)s, %(headers)s, now() + %(start_within)s::interval, %(idempotency_key)s)
+INSERT INTO tasks (task_id, key_id, user_id, name, url, regex, timeout_seconds, method,
+                   headers, expires_at, idempotency_key)
+     VALUES (%(task_id)s, %(key_id)s, %(user_id)s, %(name)s, %(url)s, %(regex)s,
+             %(timeout_seconds)s, %(method)s, %(headers)s, now() + %(start_within)s::interval,
+             %(idempotency_key)s)
 
 -- get_task --
 SELECT task_id, name, url, status, created_at, started_at, finished_at, result

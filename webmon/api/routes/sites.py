@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-from psycopg.types.json import Jsonb
 
 from shared.db import AsyncConnection, AsyncDatabase, translated_errors
 from shared.errors import DatabaseError
 from webmon.api.auth import READ, WRITE, Caller
-from webmon.api.common import json_response, multirange, refuse_blocked_literal
+from webmon.api.common import json_response, refuse_blocked_literal
 from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem, constraint_problem
 from webmon.api.schemas import BulkResult, SiteIn, SiteOut, SitePatch, site_out
 from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from webmon.readmodel import SITES
+from webmon.sites import create_params, update_params
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 
@@ -68,20 +68,6 @@ async def list_sites(
     return json_response([site_out(row) for row in rows], headers=headers)
 
 
-def _site_params(site: SiteIn) -> dict[str, Any]:
-    return {
-        "url": site.url,
-        "interval_seconds": site.interval_seconds,
-        "timeout_seconds": site.timeout_seconds,
-        "regex": site.regex,
-        "method": site.method,
-        "headers": None if site.headers is None else Jsonb(site.headers),
-        "expected_status": multirange(site.expected_status),
-        "enabled": site.enabled,
-        "restricted": True,
-    }
-
-
 @router.post(
     "",
     status_code=201,
@@ -90,7 +76,7 @@ def _site_params(site: SiteIn) -> dict[str, Any]:
 )
 async def create_site(request: Request, site: SiteIn, caller: Caller = WRITE) -> Response:
     refuse_blocked_literal(request, site.url)
-    row = await _db(request).fetchone(SITES["api_create_site"], _site_params(site))
+    row = await _db(request).fetchone(SITES["api_create_site"], create_params(site))
     assert row is not None
     body = await _one(request, int(row[0]))
     return json_response(body, 201, {"Location": f"/api/v1/sites/{row[0]}"})
@@ -124,7 +110,7 @@ async def _copy_sites(conn: AsyncConnection, ids: list[int], sites: list[SiteIn]
     """One COPY for every item, each row with its reserved id."""
     async with conn.cursor().copy(SITES["api_copy_sites"]) as copy:
         for site_id, site in zip(ids, sites, strict=True):
-            p = _site_params(site)
+            p = create_params(site)
             await copy.write_row(
                 (
                     site_id, p["url"], p["interval_seconds"], p["timeout_seconds"], p["regex"],
@@ -164,25 +150,7 @@ async def update_site(
     for field in ("interval_seconds", "method", "enabled"):
         if field in given and getattr(patch, field) is None:
             raise Problem(422, f"{field}: may not be null")
-    params = {
-        "site_id": site_id,
-        "set_url": "url" in given,
-        "url": patch.url,
-        "set_interval": "interval_seconds" in given,
-        "interval_seconds": patch.interval_seconds,
-        "set_timeout": "timeout_seconds" in given,
-        "timeout_seconds": patch.timeout_seconds,
-        "set_regex": "regex" in given,
-        "regex": patch.regex,
-        "set_method": "method" in given,
-        "method": patch.method,
-        "set_headers": "headers" in given,
-        "headers": None if patch.headers is None else Jsonb(patch.headers),
-        "set_expected": "expected_status" in given,
-        "expected_status": multirange(patch.expected_status),
-        "set_enabled": "enabled" in given,
-        "enabled": patch.enabled,
-    }
+    params = update_params(site_id, patch)
     row = await _db(request).fetchone(SITES["api_update_site"], params)
     if row is None:
         raise Problem(404, f"no site with id {site_id}")

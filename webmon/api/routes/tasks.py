@@ -1,46 +1,38 @@
 """`/api/v1/tasks`: on-demand checks, NEW → PROCESSING → COMPLETED / ERROR.
 
-A task is accepted into PostgreSQL (202) and nothing else happens in the request: the
-scheduler emits accepted tasks to Kafka (woken by a notification), so a task accepted just
-before this process or any other dies is emitted all the same. Limits per key: tasks in
-flight and tasks a minute, answered 429 with Retry-After. `Idempotency-Key` makes a
-retried POST return the task of the first one.
+A task is accepted into PostgreSQL (202, `webmon.submit`) and nothing else happens in the
+request: the scheduler emits accepted tasks to Kafka (woken by a notification), so a task
+accepted just before this process or any other dies is emitted all the same. Limits per
+key: tasks in flight and tasks a minute, answered 429 with Retry-After. `Idempotency-Key`
+makes a retried POST return the task of the first one.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from psycopg.types.json import Jsonb
 
 from shared.db import AsyncDatabase
-from shared.locks import TASK_LIMITS
 from webmon.api.auth import READ, WRITE, Caller
-from webmon.api.common import json_response, refuse_blocked_literal
+from webmon.api.common import json_response
 from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem
 from webmon.api.schemas import TaskAccepted, TaskIn, TaskOut, task_out
-from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ApiSettings
+from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from webmon.readmodel import TASKS
-from webmon.regexes import regex_problem
+from webmon.submit import Submitter, TaskRefused, accept_task
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
-DEFAULT_TASK_TIMEOUT_S = 10.0
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 STATUSES = {"NEW": 1, "PROCESSING": 2, "COMPLETED": 3, "ERROR": 4}
 
 
 def _db(request: Request) -> AsyncDatabase:
     return request.app.state.db  # type: ignore[no-any-return]
-
-
-def _settings(request: Request) -> ApiSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
 
 
 @router.post(
@@ -55,78 +47,21 @@ async def submit(
     task: TaskIn,
     caller: Caller = WRITE,
     idempotency_key: Annotated[
-        str | None,
-        Header(min_length=1, max_length=200, description="a retry returns the same task"),
+        str | None, Header(min_length=1, max_length=200, description="a retry gets the same task")
     ] = None,
 ) -> Response:
-    refuse_blocked_literal(request, task.url)
-    if task.regex is not None and (problem := regex_problem(task.regex)) is not None:
-        raise Problem(422, f"regex: {problem}", title="Invalid regex", field="regex")
-    if idempotency_key is not None and "\x00" in idempotency_key:
-        raise Problem(422, "Idempotency-Key: contains a NUL character")
-    settings = _settings(request)
-    timeout = task.timeout_seconds if task.timeout_seconds is not None else DEFAULT_TASK_TIMEOUT_S
-    async with _db(request).connection() as conn, conn.transaction():
-        if idempotency_key is not None:
-            cur = await conn.execute(
-                TASKS["task_by_idempotency_key"],
-                {"key_id": caller.key_id, "idempotency_key": idempotency_key},
-            )
-            earlier = await cur.fetchone()
-            if earlier is not None:
-                if _differs(earlier, task, timeout):
-                    raise Problem(
-                        409, "Idempotency-Key: already used for a different task", title="Conflict"
-                    )
-                return _accepted(earlier[0])
-        cur = await conn.execute(
-            TASKS["key_task_counts"], {"lock_class": TASK_LIMITS, "key_id": caller.key_id}
+    try:
+        task_id = await accept_task(
+            _db(request),
+            request.app.state.settings,
+            request.app.state.policy,
+            Submitter(key_id=caller.key_id),
+            task,
+            idempotency_key,
         )
-        counts = await cur.fetchone()
-        assert counts is not None
-        _, in_flight, last_minute, frees_in = counts
-        if in_flight >= settings.tasks_in_flight:
-            raise Problem(
-                429,
-                f"this key has {in_flight} tasks in flight (WEBMON_TASKS_IN_FLIGHT is"
-                f" {settings.tasks_in_flight}); wait for some to finish",
-                headers={"Retry-After": "1"},
-            )
-        if last_minute >= settings.tasks_per_minute:
-            wait = max(1, math.ceil(frees_in or 1))
-            raise Problem(
-                429,
-                f"this key submitted {last_minute} tasks in the last minute"
-                f" (WEBMON_TASKS_PER_MINUTE is {settings.tasks_per_minute})",
-                headers={"Retry-After": str(wait)},
-            )
-        task_id = uuid.uuid4()
-        await conn.execute(
-            TASKS["create_task"],
-            {
-                "task_id": task_id,
-                "key_id": caller.key_id,
-                "name": task.name,
-                "url": task.url,
-                "regex": task.regex,
-                "timeout_seconds": timeout,
-                "method": task.method,
-                "headers": None if task.headers is None else Jsonb(task.headers),
-                "start_within": timedelta(seconds=settings.task_start_within_s),
-                "idempotency_key": idempotency_key,
-            },
-        )
-    return _accepted(task_id)
-
-
-def _differs(earlier: tuple[Any, ...], task: TaskIn, timeout: float) -> bool:
-    _, name, url, regex, timeout_s, method, headers = earlier
-    return (name, url, regex, float(timeout_s), method, headers) != (
-        task.name, task.url, task.regex, float(timeout), task.method, task.headers,
-    )  # fmt: skip
-
-
-def _accepted(task_id: uuid.UUID) -> Response:
+    except TaskRefused as refused:
+        extra = {} if refused.about is None else {"field": refused.about}
+        raise Problem(refused.status, refused.detail, headers=refused.headers, **extra) from None
     return json_response({"task_id": str(task_id)}, 202, {"Location": f"/api/v1/tasks/{task_id}"})
 
 
