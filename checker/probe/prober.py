@@ -71,7 +71,6 @@ import concurrent.futures
 import contextvars
 import errno
 import functools
-import importlib.metadata
 import logging
 import os
 import socket
@@ -93,18 +92,12 @@ from yarl import URL
 from checker.probe.regex import RegexError, compile_regex, search_body
 from shared.messages import DEFAULT_EXPECTED_STATUS, CheckResult, CheckTask
 from shared.netpolicy import TargetBlocked, TargetPolicy
+from shared.version import version
 
 logger = logging.getLogger(__name__)
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("webmon")
-    except importlib.metadata.PackageNotFoundError:
-        return "0.0.0"
-
-
-DEFAULT_USER_AGENT: Final = f"webmon/{_version()} (+https://github.com/webmon)"
+DEFAULT_USER_AGENT: Final = f"webmon/{version()} (+https://github.com/webmon)"
 
 # Bodies larger than this are decoded and searched in a worker thread (RE2 releases the
 # GIL); smaller ones inline, where a thread hop would cost more than the search.
