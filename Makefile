@@ -61,11 +61,13 @@ test: install ## run the whole test suite (starts a private embedded stack when 
 	$(BIN)/python -m devstack.browser
 	$(BIN)/pytest
 
-bench: install ## benchmarks: scheduler, writer, checker, history volume (figures and ratios)
+bench: install ## benchmarks: scheduler, writer, checker, history volume, API, dashboard (figures and ratios)
 	$(BIN)/python -m bench.bench_scheduler
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
 	$(BIN)/python -m bench.bench_volume
+	$(BIN)/python -m bench.bench_api
+	$(BIN)/python -m bench.bench_dashboard
 
 bench-engines: install ## compare the HTTP engines (httpx, aiohttp, the probe) on a local target
 	$(BIN)/python -m bench.http_engines

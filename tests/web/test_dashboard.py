@@ -181,4 +181,11 @@ def test_screenshots_for_the_readme(
     page.goto(dashboard.base + f"/sites/{site_id}")
     page.wait_for_function("window.webmonChart !== undefined")
     page.screenshot(path=str(shots / "site.png"), full_page=True)
-    assert (shots / "overview.png").stat().st_size > 10_000
+    page.goto(dashboard.base + "/tasks")
+    page.fill("input[name=url]", targets.url("/status/201"))
+    page.click("text=Check it")
+    row = task_row(page, targets.url("/status/201"))
+    expect()(row).to_have_attribute("data-status", "COMPLETED", timeout=LIVE_MS)
+    page.screenshot(path=str(shots / "tasks.png"), full_page=True)
+    for name in ("overview.png", "site.png", "tasks.png"):
+        assert (shots / name).stat().st_size > 10_000

@@ -350,6 +350,10 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
         "p95": [r[7] for r in series],
         "uptime": [r[4] for r in series],
         "step": step,
+        # The x axis spans the period asked for, however few points it has.
+        "from": int((now - PERIODS[since]).timestamp()),
+        "to": int(now.timestamp()),
+        "phase_from": int((now - timedelta(days=1)).timestamp()),
     }
     phases = await _phases(db, site_id, since)
     chart.update(phases)

@@ -36,7 +36,7 @@
     var data = [d.t, d.p50, d.p95, d.avg];
     var plot = new uPlot({
       width: width, height: 260, series: series,
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: function () { return [d.from, d.to]; } } },
       axes: [{ stroke: cssVar("--muted") }, { stroke: cssVar("--muted"), label: "ms" }],
     }, data, holder);
     window.webmonChart = { points: d.t.length, data: data, plot: plot };
@@ -64,7 +64,8 @@
       data.push(stacked[k]);
     }
     holder.innerHTML = "";
-    new uPlot({ width: width, height: 180, series: series, scales: { x: { time: true } },
+    var span = { time: true, range: function () { return [d.phase_from, d.to]; } };
+    new uPlot({ width: width, height: 180, series: series, scales: { x: span },
       axes: [{ stroke: cssVar("--muted") }, { stroke: cssVar("--muted"), label: "ms, stacked" }] },
       data, holder);
   }

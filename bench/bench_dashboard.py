@@ -1,0 +1,128 @@
+"""The dashboard at 100,000 sites: its pages on the server, and in headless Chromium.
+
+Loads the same history as bench_api (100,000 sites, a day of rollups, ten minutes of raw
+checks, one site in 97 down), starts `webmon-api` with the dashboard, logs in, and
+measures, one request at a time from this process:
+
+  - the overview `/` (first page, 50 sites), the sites down now (`/?state=down`), a search
+    (`/?q=...`), a deep page (`/?after=90000`), its live part (`/ui/overview`) and a site's
+    page (`/sites/{id}`): p50 / p99;
+  - the baseline, in the same run: `GET /api/v1/sites?limit=50`, the same page of sites as
+    JSON, which the overview's HTML adds counts, uptimes and strips to;
+  - in Chromium, five fresh loads each: DOMContentLoaded of `/`, and of a site's page with
+    the time until its chart is drawn (uPlot's canvas, `window.webmonChart`).
+
+    .venv/bin/python -m bench.bench_dashboard [--requests 200] [--sites 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.bench_api import load_history, make_key
+from bench.common import bench_env, report, services
+from bench.system import Runner, stop, wait_until
+from devstack.localstack import free_port
+from tests.support.browser import CHROMIUM_ARGS, system_chromium
+from webmon.users import add_user, login_link
+
+LOADS = 5
+
+
+def latencies(client: httpx.Client, paths: list[str], requests: int) -> list[float]:
+    """Seconds per request, `requests` of them, cycling through `paths`; every answer 200."""
+    out = []
+    for i in range(requests):
+        started = time.perf_counter()
+        answer = client.get(paths[i % len(paths)])
+        out.append(time.perf_counter() - started)
+        if answer.status_code != 200:
+            raise SystemExit(f"{paths[i % len(paths)]} answered {answer.status_code}")
+    return out
+
+
+def figures(seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"p50 {statistics.median(ordered) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+
+
+def in_chromium(base: str, link: str, site_id: int) -> list[tuple[str, str]]:
+    from playwright.sync_api import sync_playwright
+
+    overview, site, drawn = [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=system_chromium(), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(link)
+        for _ in range(LOADS):
+            overview.append(_dom_ready(page, base + "/"))
+            site.append(_dom_ready(page, f"{base}/sites/{site_id}"))
+            page.wait_for_function("window.webmonChart !== undefined", timeout=30_000)
+            drawn.append(float(page.evaluate("performance.now()")))
+        browser.close()
+    return [
+        ("Chromium: / DOMContentLoaded", f"median {statistics.median(overview):.0f} ms"),
+        ("Chromium: /sites/{id} DOMContentLoaded", f"median {statistics.median(site):.0f} ms"),
+        ("Chromium: /sites/{id} chart drawn", f"median {statistics.median(drawn):.0f} ms"),
+    ]
+
+
+def _dom_ready(page: Any, url: str) -> float:
+    page.goto(url, wait_until="domcontentloaded")
+    entry = page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
+    return float(entry)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--sites", type=int, default=100_000)
+    args = parser.parse_args()
+    logs = Path(tempfile.mkdtemp(prefix="webmon-bench-dashboard-"))
+    rows: list[tuple[str, str]] = []
+    with services() as (server, bootstrap), bench_env(server, bootstrap) as env:
+        load_history(env.database_url, args.sites)
+        key = make_key(env.database_url)
+        with psycopg.connect(env.database_url, autocommit=True) as conn:
+            add_user(conn, "bench", "a password for the bench")
+            links = [login_link(conn, "bench") for _ in range(2)]
+        port = free_port()
+        runner = Runner(env, logs)
+        api = runner.start("webmon.api", "api", WEBMON_API_PORT=str(port))
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: runner.logged("api", "api.started"), 60, "the API")
+        sites = [random.randint(1, args.sites) for _ in range(args.requests)]
+        with httpx.Client(base_url=base, timeout=30) as client:
+            client.get(str(links[0]), follow_redirects=True)
+            api_headers = {"Authorization": f"Bearer {key}"}
+            with httpx.Client(base_url=base, headers=api_headers, timeout=30) as api_client:
+                baseline = latencies(api_client, ["/api/v1/sites?limit=50"], args.requests)
+            pages = [
+                ("/ (overview, first page)", ["/"]),
+                ("/?state=down (sites down now)", ["/?state=down"]),
+                ("/?q=site-4242 (search)", ["/?q=site-4242"]),
+                ("/?after=90000 (a deep page)", ["/?after=90000"]),
+                ("/ui/overview (the live part)", ["/ui/overview"]),
+                ("/sites/{id} (random sites)", [f"/sites/{i}" for i in sites]),
+            ]
+            rows.append(("baseline: GET /api/v1/sites?limit=50 (JSON)", figures(baseline)))
+            for name, paths in pages:
+                rows.append((f"GET {name}", figures(latencies(client, paths, args.requests))))
+        rows += in_chromium(base, base + str(links[1]), sites[0])
+        stop(api)
+    report(f"Dashboard: {args.sites:,} sites, one API process, one request at a time", rows)
+
+
+if __name__ == "__main__":
+    main()
