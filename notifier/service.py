@@ -218,6 +218,24 @@ class Notifier:
         sent, retries, failures = self._sent, self._retries, self._failures
         if not (sent or retries or failures):
             return
+        # Sends that finish meanwhile add to fresh lists.
+        self._sent, self._retries, self._failures = [], [], []
+        try:
+            delivered = await self._record(sent, retries, failures)
+        except BaseException:
+            self._sent[:0], self._retries[:0], self._failures[:0] = sent, retries, failures
+            raise
+        now = time.time()
+        for _, created_at in delivered:
+            self._metrics.delivery_seconds.observe(max(0.0, now - created_at.timestamp()))
+
+    async def _record(
+        self,
+        sent: list[int],
+        retries: list[tuple[int, float, str]],
+        failures: list[tuple[int, str]],
+    ) -> list[tuple[Any, ...]]:
+        delivered: list[tuple[Any, ...]] = []
         async with self._db.connection() as conn, conn.transaction():
             if sent:
                 cur = await conn.execute(QUERIES["mark_sent"], {"ids": sent})
@@ -241,10 +259,7 @@ class Notifier:
                         "me": self._me,
                     },
                 )
-        now = time.time()
-        for _, created_at in delivered if sent else ():
-            self._metrics.delivery_seconds.observe(max(0.0, now - created_at.timestamp()))
-        self._sent, self._retries, self._failures = [], [], []
+        return delivered
 
     # -- stopping -------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@
     webmon keys create --name NAME --scope read|write|admin   (the key is the last line)
     webmon keys list / webmon keys revoke KEY                 (KEY: an id or a name)
     webmon doctor
+    webmon channels / thresholds / windows / incidents / notifications   (alerting: see
+                                                              webmon/cli_alerting.py)
 
 Every command but `doctor` needs only WEBMON_DATABASE_URL; its SQL is the read model's
 `sites.sql`, the same statements the README shows (plain SQL stays a first-class way in).
@@ -34,7 +36,7 @@ from shared.db import Connection, connect, translated_errors
 from shared.errors import DatabaseError, WebmonError
 from shared.logs import configure_logging
 from shared.settings import load_settings
-from webmon import readmodel
+from webmon import cli_alerting, readmodel
 from webmon.cli_format import format_duration, format_table, format_timestamp, parse_duration
 from webmon.doctor import Outcome, database_checks, kafka_checks
 from webmon.keys import Scope, key_hash, new_key, shown_part
@@ -121,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key by id or name")
     revoke.add_argument("key", metavar="KEY")
     revoke.set_defaults(run=cmd_keys_revoke)
+
+    cli_alerting.add_commands(commands)
 
     doctor = commands.add_parser("doctor", help="check PostgreSQL, migrations, Kafka, topics")
     doctor.set_defaults(run=None)

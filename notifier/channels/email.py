@@ -29,6 +29,7 @@ class _GuardedSMTP(smtplib.SMTP):
         super().__init__(timeout=timeout)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        self._host = host  # STARTTLS checks the certificate against it
         return guarded_socket(host, port, timeout, self.policy)
 
 
@@ -38,8 +39,9 @@ class _GuardedSMTPS(smtplib.SMTP_SSL):
         super().__init__(timeout=timeout, context=context)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        self._host = host
         raw = guarded_socket(host, port, timeout, self.policy)
-        return self.context.wrap_socket(raw, server_hostname=self._host)  # type: ignore[attr-defined]
+        return self.context.wrap_socket(raw, server_hostname=host)
 
 
 def _recipients(value: Any) -> list[str]:

@@ -3,7 +3,8 @@
 `sites.sql` registers, lists and changes sites and reads their latest status; `history.sql`
 holds the queries over rollups, raw rows and state changes (the README quotes the
 documented ones); `site_history.sql` one site's pages of history and chart series;
-`keys.sql` the API keys; `tasks.sql` the on-demand check tasks. Each is a
+`keys.sql` the API keys; `tasks.sql` the on-demand check tasks; `alerting.sql` channels,
+routing, thresholds, maintenance windows and incidents. Each is a
 file of named blocks, loaded once.
 """
 
@@ -14,3 +15,4 @@ HISTORY = load_queries("webmon.readmodel", "history.sql")
 SITE_HISTORY = load_queries("webmon.readmodel", "site_history.sql")
 KEYS = load_queries("webmon.readmodel", "keys.sql")
 TASKS = load_queries("webmon.readmodel", "tasks.sql")
+ALERTING = load_queries("webmon.readmodel", "alerting.sql")
