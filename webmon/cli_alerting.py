@@ -19,21 +19,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import uuid
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
 
-from notifier.channels import KINDS, describe_error, sender_for
-from notifier.channels.base import SendContext
-from notifier.payload import Channel, Outgoing
-from notifier.service import open_session
+from notifier.channels import KINDS
+from notifier.payload import Channel
 from notifier.settings import NotifierSettings
+from notifier.trial import send_test_notification
 from shared.db import Connection
 from shared.errors import WebmonError
 from shared.settings import load_settings
-from shared.version import version
 from webmon.cli_format import format_duration, format_table, format_timestamp, parse_duration
 from webmon.readmodel import ALERTING, SITES
 
@@ -238,31 +235,15 @@ def cmd_channels_test(conn: Connection, args: argparse.Namespace, out: TextIO) -
         raise AlertingCliError(f"no channel named {args.name}")
     channel = Channel(row[0], row[1], row[2], row[3], row[4])
     settings = load_settings(NotifierSettings, PROGRAM)
-    error = asyncio.run(send_test(channel, settings))
+    error = asyncio.run(
+        send_test_notification(
+            channel, settings.target_policy(), settings.notifier_request_timeout_s
+        )
+    )
     if error is not None:
         raise AlertingCliError(f"test notification to {channel.name} failed: {error}")
     print(f"sent a test notification to {channel.name} ({channel.kind})", file=out)
     return 0
-
-
-async def send_test(channel: Channel, settings: NotifierSettings) -> str | None:
-    """Send a test notification to `channel` as the notifier would; None, or what failed."""
-    now = datetime.now(UTC)
-    n = Outgoing(
-        id=0, key=f"test-{uuid.uuid4()}", kind="test", event_at=now, attempts=1,
-        created_at=now, channel=channel,
-    )  # fmt: skip
-    async with open_session(settings) as http:
-        ctx = SendContext(
-            http=http, policy=settings.target_policy(),
-            timeout_s=settings.notifier_request_timeout_s,
-            user_agent=f"webmon-notifier/{version()}",
-        )  # fmt: skip
-        try:
-            await sender_for(channel.kind)(n, ctx)
-        except Exception as exc:
-            return str(describe_error(exc))
-    return None
 
 
 def cmd_channels_route(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
