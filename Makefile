@@ -63,11 +63,12 @@ format: install ## apply ruff's fixes and formatting
 test: install ## run the whole test suite (starts a private embedded stack when none is configured)
 	$(BIN)/pytest
 
-bench: install ## benchmarks: scheduler, writer, checker, history volume (figures and ratios)
+bench: install ## benchmarks: scheduler, writer, checker, history volume, notifier (figures and ratios)
 	$(BIN)/python -m bench.bench_scheduler
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
 	$(BIN)/python -m bench.bench_volume
+	$(BIN)/python -m bench.bench_notifier
 
 bench-engines: install ## compare the HTTP engines (httpx, aiohttp, the probe) on a local target
 	$(BIN)/python -m bench.http_engines

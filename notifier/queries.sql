@@ -1,4 +1,4 @@
--- Named queries of the notifier (notifier/outbox.py), loaded once by
+-- Named queries of the notifier (notifier/service.py), loaded once by
 -- shared.queries.load_queries. Each block is the whole statement that runs.
 
 -- claim --
