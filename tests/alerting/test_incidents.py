@@ -6,14 +6,17 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import confluent_kafka
 import pytest
 
 from checker.writer import write_results
 from shared.db import Database
 from shared.messages import CheckResult, ResultRow, result_row
-from tests.support.db import Conn, add_sites
+from tests.support.db import Conn, add_sites, count
+from tests.support.processes import Process, start, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +135,49 @@ def test_out_of_order_and_redelivered_results_give_the_same_incidents(
     assert kinds == sorted(
         [(o, "down", 1) for o in opened] + [(o, "resolved", 1) for o in resolved]
     )
+
+
+def test_a_writer_process_given_shuffled_and_redelivered_results_agrees(
+    env: dict[str, str], db: Conn, database: Database, processes: list[Process], tmp_path: Path
+) -> None:
+    """The same through Kafka and a real writer process, in small batches: the in-order
+    site is written first, the other's results arrive shuffled, some twice."""
+    add_default_channel(db)
+    in_order, shuffled = add_sites(db, 2)
+    for n, ch in enumerate(PATTERN):
+        write_results(database, [row(in_order, n, ch)])
+    rng = random.Random(11)
+    messages = [message(shuffled, n, ch) for n, ch in enumerate(PATTERN)]
+    messages += rng.sample(messages, 15)
+    rng.shuffle(messages)
+    producer = confluent_kafka.Producer(
+        {"bootstrap.servers": env["WEBMON_KAFKA_BOOTSTRAP_SERVERS"]}
+    )
+    for value in messages:
+        producer.produce(env["WEBMON_RESULTS_TOPIC"], value, str(shuffled).encode())
+    assert producer.flush(10) == 0
+    writer = start(
+        processes, "checker", {**env, "WEBMON_CHECKER_ROLES": "writer",
+                               "WEBMON_WRITER_BATCH_SIZE": "3"}, "writer", tmp_path,
+    )  # fmt: skip
+    stored = "SELECT count(*) FROM check_results WHERE site_id = %s"
+    wait_for(lambda: count(db, stored, shuffled) == len(PATTERN), 60, "every result stored")
+    code, _ = writer.stop()
+    assert code == 0
+    assert writer.summary("writer.stopped")["rows"] == len(messages)
+    assert site_incidents(db, shuffled) == site_incidents(db, in_order)
+    downs = "SELECT count(*) FROM notifications WHERE site_id = %s AND kind = 'down'"
+    assert count(db, downs, shuffled) == count(db, downs, in_order)
+
+
+def message(site: int, n: int, ch: str) -> bytes:
+    slot = T0 + timedelta(minutes=n)
+    if ch == ".":
+        return CheckResult(site_id=site, url="http://127.0.0.1:9/", scheduled_at=slot,
+                           checked_at=slot, up=None, error="missed").encode()  # fmt: skip
+    return CheckResult(
+        site_id=site, url="http://127.0.0.1:9/", scheduled_at=slot,
+        checked_at=slot + timedelta(seconds=2), response_time_ms=3.0,
+        status_code=None if ch == "T" else (200 if ch == "U" else 503), up=ch == "U",
+        error="timeout" if ch == "T" else None,
+    ).encode()  # fmt: skip
