@@ -147,3 +147,18 @@ def test_windows_thresholds_and_incidents_commands(cli_env: None, db: Conn) -> N
     code, incidents = webmon("incidents", "--open")
     assert code == 0 and "timeout" in incidents and "open" in incidents
     assert webmon("channels", "add", "--name", "x", "--kind", "telegram", "--secret", "t")[0] == 1
+
+
+# apprise 2.2 imports the stdlib's deprecated imghdr.
+@pytest.mark.filterwarnings("ignore:.*imghdr.*:DeprecationWarning")
+def test_apprise_is_sent_and_bypasses_the_target_policy(cli_env: None) -> None:
+    pytest.importorskip("apprise")
+    with Receiver(host="127.0.0.2") as internal:  # blocked for every native channel
+        code, _ = webmon("channels", "add", "--name", "other", "--kind", "apprise",
+                         "--secret", f"json://127.0.0.2:{internal.port}/apprise")  # fmt: skip
+        assert code == 0
+        assert webmon("channels", "test", "other") == (
+            0, "sent a test notification to other (apprise)\n"
+        )  # fmt: skip
+        [got] = internal.requests
+    assert got.path == "/apprise" and got.json()["title"] == "webmon test notification"
