@@ -4,6 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY scheduler scheduler
 COPY checker checker
+COPY notifier notifier
 COPY shared shared
 COPY migrations migrations
 COPY webmon webmon
