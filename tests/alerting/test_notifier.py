@@ -133,3 +133,21 @@ def test_sigterm_releases_what_it_holds_and_exits_0(
 
 def _in_flight(db: Conn) -> int:
     return count(db, "SELECT count(*) FROM notifications WHERE claimed_by IS NOT NULL")
+
+
+def test_a_reminder_per_interval_while_an_incident_stays_open(
+    env: dict[str, str], db: Conn, processes: list[Process], tmp_path: Path
+) -> None:
+    with Receiver() as r:
+        hook = add_channel(db, "hook", config={"url": r.url()}, default=True)
+        open_incidents(db, 1, [hook])
+        # Open for 2.5 intervals of a minute: its second reminder is due.
+        db.execute("UPDATE sites SET reminder_interval_seconds = 60")
+        db.execute("UPDATE incidents SET opening_checked_at = now() - interval '150 seconds'")
+        notifier(processes, env, tmp_path)
+        notifier(processes, env, tmp_path, "notifier-2")  # two sweeps: still one reminder
+        wait_for(lambda: len(r.accepted()) == 2, 20, "the DOWN and a reminder")
+        wait_for(lambda: states(db) == {"sent": 2}, 5, "both marked sent")
+        got = sorted((q.json()["event"], q.json()["idempotency_key"]) for q in r.accepted())
+    assert [g[0] for g in got] == ["down", "reminder"]
+    assert got[1][1].endswith("-reminder-2")
