@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -72,7 +72,7 @@ class Outgoing:
 
 
 def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 def payload(n: Outgoing) -> dict[str, Any]:
@@ -131,7 +131,7 @@ def text(n: Outgoing) -> str:
     i = n.incident
     if i is None:
         return f"{title(n)} (channel {n.channel.name})"
-    since = i.opened_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    since = i.opened_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     if n.kind == "resolved" and i.resolved_at is not None:
         lasted = i.resolved_at - i.opened_at
         return f"{title(n)}: up again after {lasted} (down since {since}, cause {i.cause})"

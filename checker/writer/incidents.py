@@ -246,8 +246,12 @@ def _write_states(
             QUERIES["mark_alerting"],
             {"site_ids": sites, "alerting": [not s.clean for s in states]},
         )
-        if events:
-            cols = list(zip(*events, strict=True))
+        # The DOWNs first: a RESOLVED queued after them sees whether its DOWN is held.
+        for kind in ("down", "resolved"):
+            of_kind = [e for e in events if e[2] == kind]
+            if not of_kind:
+                continue
+            cols = list(zip(*of_kind, strict=True))
             cur.execute(
                 QUERIES["queue_notifications"],
                 {

@@ -181,3 +181,40 @@ def message(site: int, n: int, ch: str) -> bytes:
         status_code=None if ch == "T" else (200 if ch == "U" else 503), up=ch == "U",
         error="timeout" if ch == "T" else None,
     ).encode()  # fmt: skip
+
+
+def test_a_resolved_whose_down_is_held_is_held_too(database: Database, db: Conn) -> None:
+    add_default_channel(db)
+    [site] = add_sites(db, 1)
+    # The window covers the DOWN's check (minute 2) and is over by the RESOLVED (minute 4).
+    db.execute(
+        "INSERT INTO maintenance_windows (name, site_id, starts_at, duration_seconds)"
+        " VALUES ('short', %s, %s, 180)",
+        (site, T0),
+    )
+    write_results(database, [row(site, n, ch) for n, ch in enumerate("DDDUU")])  # one batch
+    held = db.execute(
+        "SELECT kind, state FROM notifications WHERE site_id = %s ORDER BY kind", (site,)
+    ).fetchall()
+    assert held == [("down", "suppressed"), ("resolved", "suppressed")]
+
+
+def test_window_matching(db: Conn) -> None:
+    def covers(starts: str, duration: int, recurrence: str, until: str | None, at: str) -> bool:
+        return bool(
+            db.execute(
+                "SELECT webmon_window_covers(%s::timestamptz, %s, %s, %s::timestamptz,"
+                " %s::timestamptz)",
+                (starts, duration, recurrence, until, at),
+            ).fetchone()[0]  # type: ignore[index]
+        )
+
+    monday_22 = "2026-11-30T22:00Z"
+    assert covers(monday_22, 7200, "none", None, "2026-11-30T23:59Z")
+    assert not covers(monday_22, 7200, "none", None, "2026-12-01T00:00Z")  # the end is open
+    assert not covers(monday_22, 7200, "none", None, "2026-11-30T21:59Z")
+    assert covers(monday_22, 7200, "weekly", None, "2026-12-07T23:00Z")  # a week later
+    assert not covers(monday_22, 7200, "weekly", None, "2026-12-08T23:00Z")  # a Tuesday
+    assert covers(monday_22, 3600, "daily", None, "2026-12-03T22:30Z")
+    assert not covers(monday_22, 3600, "daily", "2026-12-02T00:00Z", "2026-12-03T22:30Z")
+    assert covers(monday_22, 3600, "daily", "2026-12-02T00:00Z", "2026-12-01T22:30Z")
