@@ -10,6 +10,6 @@ COPY migrations migrations
 COPY webmon webmon
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 webmon
 USER webmon
-# Metrics and /healthz: scheduler 9101, checker 9102, notifier 9103.
-EXPOSE 9101 9102 9103
+# Metrics and /healthz: scheduler 9101, checker 9102, notifier 9104.
+EXPOSE 9101 9102 9104
 CMD ["webmon-checker"]

@@ -7,8 +7,8 @@ from pydantic import Field, SecretStr
 from shared.settings import DEFAULT_METRICS_HOST, CommonSettings, LogFormat, TargetPolicySettings
 
 # Prometheus metrics and /healthz; 0 disables the endpoint. (The scheduler's is 9101, the
-# checker's 9102.)
-DEFAULT_NOTIFIER_METRICS_PORT = 9103
+# checker's 9102, and `make run`'s second checker's 9103.)
+DEFAULT_NOTIFIER_METRICS_PORT = 9104
 
 
 class NotifierSettings(TargetPolicySettings):
