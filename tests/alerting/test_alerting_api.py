@@ -27,6 +27,7 @@ def test_channels_crud_and_test(db_url: str, db: Conn) -> None:
         assert SECRET not in api.get("/api/v1/channels").text
         test = api.client.post(f"/api/v1/channels/{channel['id']}/test", headers=api.admin)
         assert test.status_code == 200, test.text
+        assert test.json() == {"sent": True, "channel_id": channel["id"], "error": None}
         [sent] = r.requests
         assert sent.json()["event"] == "test"
         assert verify(SECRET, sent.body, sent.headers["X-Webmon-Signature"])
@@ -55,7 +56,8 @@ def test_a_channel_test_to_a_blocked_address_fails(db_url: str, db: Conn) -> Non
     )
     with running_api(db_url, db) as api:
         test = api.client.post(f"/api/v1/channels/{hook}/test", headers=api.admin)
-    assert test.status_code == 502 and "blocked" in test.json()["detail"]
+    assert test.status_code == 200
+    assert test.json()["sent"] is False and test.json()["error"].startswith("blocked: 127.0.0.2")
 
 
 def test_incidents_notifications_and_windows(db_url: str, db: Conn) -> None:
@@ -72,6 +74,8 @@ def test_incidents_notifications_and_windows(db_url: str, db: Conn) -> None:
         assert [n["last_error"] for n in failed] == ["status 500"] * 3
         window = {"name": "deploy", "site_id": site, "starts_at": "2026-12-24T22:00:00Z",
                   "duration_seconds": 3600, "recurrence": "weekly"}  # fmt: skip
+        nul = api.post("/api/v1/windows", {**window, "name": "a\x00b"})
+        assert nul.status_code == 422 and "NUL" in nul.text
         made = api.post("/api/v1/windows", window)
         assert made.status_code == 201, made.text
         assert made.json()["recurrence"] == "weekly" and made.json()["active"] is False
