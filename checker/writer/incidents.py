@@ -8,9 +8,11 @@ Every other site is walked (`thresholds.walk`) over its stored checks in slot or
   - from where its walk stands (`site_alert_state`) when the batch only adds later checks;
   - from the batch's earliest check when the site is clean (the checks before it since the
     last walk were all up, or they would have been walked);
-  - for a late or redelivered result, from the anchor (`webmon_incident_anchor`): the
-    latest up check before it that no incident covers, and the incidents after it are
-    matched with the walk's (`thresholds.reconcile`).
+  - for a late or redelivered result, from a point before it where the state is known:
+    the opening check of the incident that covers it (the incident open, whatever came
+    before), else the latest up or resolving check before it (`webmon_clean_anchor`:
+    nothing open, no streak); the stored incidents after that point are matched with the
+    walk's (`thresholds.reconcile`).
 So the incidents only depend on the checks in slot order, like `site_events`. The site's
 `site_status` row, locked by the status upsert until commit, keeps two writers from
 walking one site at once. Notifications go into the outbox in the same transaction.
@@ -135,15 +137,35 @@ class _Plan:
 def _plan(row: tuple[Any, ...], lo: datetime) -> _Plan:
     (site, failure, success, last_slot, down_streak, down_since, down_status, down_error,
      down_detail, up_streak, up_since, open_id, opened_at, opening_slot, opening_checked,
-     status_code, error, detail, cause, recount, anchor) = row  # fmt: skip
+     status_code, error, detail, cause, recount, cover_id, cover_opened, cover_opening,
+     cover_checked, cover_status, cover_error, cover_detail, cover_cause,
+     anchor) = row  # fmt: skip
     plan = _Plan(site, failure, success)
+    if recount and cover_id is not None:
+        # Walk again from the covering incident's opening check, the incident open. The
+        # walk decides its resolution anew; it is matched with the stored one by id.
+        plan.recount = True
+        plan.anchor = cover_opened - _TICK  # the stored incidents from this one on
+        covering = Incident(
+            site_id=site, opened_at=cover_opened, opening_slot=cover_opening,
+            opening_checked_at=cover_checked, status_code=cover_status, error=cover_error,
+            error_detail=cover_detail, cause=cover_cause, id=cover_id,
+        )  # fmt: skip
+        plan.state = WalkState(
+            last_slot=cover_opening, down_streak=failure, down_since=cover_opened,
+            down_status_code=cover_status, down_error=cover_error, down_detail=cover_detail,
+            open_incident=covering,
+        )  # fmt: skip
+        plan.since = cover_opening + _TICK
+        return plan
     if recount:
         plan.recount = True
         plan.anchor = anchor
         plan.state = WalkState(last_slot=anchor)  # clean after the anchor
-        plan.since = lo if anchor is None else anchor + _TICK
         if anchor is None:
             plan.since = datetime.min.replace(tzinfo=lo.tzinfo)
+        else:
+            plan.since = anchor + _TICK
         return plan
     open_incident = None
     if open_id is not None:

@@ -184,18 +184,28 @@ UPDATE tasks t
 -- alert_states --
 -- Incidents (checker/writer/incidents.py), for the sites of a batch that need a walk: the
 -- thresholds, where the walk stands, its open incident, and, for a site with a result at
--- or before where it stands (late or redelivered), the anchor to walk again from.
+-- or before where it stands (late or redelivered), where to walk again from: the
+-- incident that covers the result (from its opening check), else the clean anchor.
 SELECT b.site_id, s.failure_threshold, s.success_threshold,
        a.last_slot, a.down_streak, a.down_since, a.down_status_code, a.down_error,
        a.down_detail, a.up_streak, a.up_since,
        i.id, i.opened_at, i.opening_slot, i.opening_checked_at, i.status_code, i.error,
        i.error_detail, i.cause,
        b.lo <= a.last_slot AS recount,
-       CASE WHEN b.lo <= a.last_slot THEN webmon_incident_anchor(b.site_id, b.lo) END
+       ci.id, ci.opened_at, ci.opening_slot, ci.opening_checked_at, ci.status_code, ci.error,
+       ci.error_detail, ci.cause,
+       CASE WHEN b.lo <= a.last_slot AND ci.id IS NULL
+            THEN webmon_clean_anchor(b.site_id, b.lo) END
   FROM unnest(%(site_ids)s::bigint[], %(los)s::timestamptz[]) AS b(site_id, lo)
   JOIN sites s ON s.id = b.site_id
   LEFT JOIN site_alert_state a ON a.site_id = b.site_id
   LEFT JOIN incidents i ON i.id = a.open_incident_id
+  LEFT JOIN LATERAL (
+        SELECT c.* FROM incidents c
+         WHERE b.lo <= a.last_slot AND c.site_id = b.site_id AND c.opening_slot < b.lo
+           AND (c.resolving_slot IS NULL OR c.resolving_slot >= b.lo)
+         ORDER BY c.opening_slot DESC
+         LIMIT 1) ci ON true
 
 -- walk_checks --
 -- The performed checks of each site from `since` on, in slot order.
@@ -207,7 +217,7 @@ SELECT c.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
  ORDER BY c.site_id, c.scheduled_at
 
 -- stored_incidents --
--- A recounted site's incidents after its anchor (NULL: all of them).
+-- A recounted site's incidents that opened after its anchor (NULL: all of them).
 SELECT i.site_id, i.id, i.opened_at, i.opening_slot, i.opening_checked_at, i.status_code,
        i.error, i.error_detail, i.cause, i.resolved_at, i.resolving_slot,
        i.resolving_checked_at

@@ -157,17 +157,25 @@ class Reconciled:
 def reconcile(stored: Sequence[Incident], computed: Sequence[Incident]) -> Reconciled:
     """Pair each computed incident with the stored one it overlaps (both lists in slot
     order, neither overlapping itself), so that an incident a late result moves keeps its
-    id, and so its notifications' idempotency keys. Incidents with an id in `computed`
-    (the one a walk continued) are stored already and pair with themselves."""
+    id, and so its notifications' idempotency keys. An incident with an id in `computed`
+    (one the walk started with, open) is stored already: it pairs with the stored one of
+    that id if `stored` has it, else it is the open incident of an incremental walk."""
     out = Reconciled()
+    by_id = {s.id: s for s in stored}
     pending = [s for s in stored if all(s.id != c.id for c in computed)]
     i = 0
     for c in computed:
         was_open: bool
         if c.id is not None:
-            was_open = True  # an open incident the walk continued
-            if c.resolved_at is not None:
-                out.updated.append(c)
+            match = by_id.get(c.id)
+            if match is None:  # the open incident an incremental walk continued
+                was_open = True
+                if c.resolved_at is not None:
+                    out.updated.append(c)
+            else:
+                was_open = match.resolved_at is None
+                if not c.same_as(match):
+                    out.updated.append(c)
         else:
             while i < len(pending) and pending[i].end() < c.opened_at.timestamp():
                 out.deleted.append(_id(pending[i]))

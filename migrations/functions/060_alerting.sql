@@ -41,32 +41,19 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
        AND NOT EXISTS (SELECT 1 FROM site_channels sc WHERE sc.site_id = site)
 $$;
 
--- Where a site's incident walk can start again for a result at slot `lo`: the latest up
--- check before it that no incident covers (an incident covers its opening check up to,
--- not including, its resolving one). After such a check the walk's state is known
--- without looking further back: no down streak, no open incident. NULL: walk from the
--- first check. Two looks at most: the latest up check before an incident's first down
--- check is never inside the incident before it.
-CREATE OR REPLACE FUNCTION webmon_incident_anchor(site bigint, lo timestamptz)
-RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    candidate timestamptz;
-    covering timestamptz;
-BEGIN
-    SELECT max(c.scheduled_at) INTO candidate FROM check_results c
-     WHERE c.site_id = site AND c.scheduled_at < lo AND c.up;
-    IF candidate IS NULL THEN
-        RETURN NULL;
-    END IF;
-    SELECT i.opened_at INTO covering FROM incidents i
-     WHERE i.site_id = site AND i.opening_slot <= candidate
-       AND (i.resolving_slot IS NULL OR i.resolving_slot > candidate)
-     ORDER BY i.opened_at DESC LIMIT 1;
-    IF covering IS NULL THEN
-        RETURN candidate;
-    END IF;
-    SELECT max(c.scheduled_at) INTO candidate FROM check_results c
-     WHERE c.site_id = site AND c.scheduled_at < covering AND c.up;
-    RETURN candidate;
-END
+-- Where a site's incident walk can start again, for a result at slot `lo` that no
+-- incident covers (the writer looks for a covering one first: its opening check is a
+-- start too, with the incident open): the latest moment before `lo` after which the walk's
+-- state is known to be clean, no down streak and nothing open. That is the latest up
+-- check before it (an incident covering that check would cover `lo`, or have resolved
+-- before it) or the latest resolving check before it, whichever is later: a resolving
+-- check's raw row may be gone (packed), its incident says where it was. NULL: walk from
+-- the first check.
+CREATE OR REPLACE FUNCTION webmon_clean_anchor(site bigint, lo timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT greatest(
+        (SELECT max(c.scheduled_at) FROM check_results c
+          WHERE c.site_id = site AND c.scheduled_at < lo AND c.up),
+        (SELECT max(i.resolving_slot) FROM incidents i
+          WHERE i.site_id = site AND i.resolving_slot < lo))
 $$;

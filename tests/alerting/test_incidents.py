@@ -218,3 +218,38 @@ def test_window_matching(db: Conn) -> None:
     assert covers(monday_22, 3600, "daily", None, "2026-12-03T22:30Z")
     assert not covers(monday_22, 3600, "daily", "2026-12-02T00:00Z", "2026-12-03T22:30Z")
     assert covers(monday_22, 3600, "daily", "2026-12-02T00:00Z", "2026-12-01T22:30Z")
+
+
+def test_a_late_result_inside_a_long_incident_whose_start_was_packed_away(
+    database: Database, db: Conn
+) -> None:
+    """Raw rows of old days are packed (check_results_packed): a walk again can only start
+    where the state is known without them: the covering incident's opening check."""
+    add_default_channel(db)
+    [site] = add_sites(db, 1)
+    pattern = "DDDUUUUDDDDD.UD"  # one incident resolved at 4, one opened at 9; 12 arrives late
+    for n, ch in enumerate(pattern):
+        if ch != ".":
+            write_results(database, [row(site, n, ch)])
+    before = db.execute(
+        "SELECT id, opened_at - %s, resolved_at - %s FROM incidents WHERE site_id = %s"
+        " ORDER BY opened_at",
+        (T0, T0, site),
+    ).fetchall()
+    assert [b[1:] for b in before] == [(m(0), m(3)), (m(7), None)]
+    db.execute(
+        "DELETE FROM check_results WHERE site_id = %s AND scheduled_at < %s", (site, T0 + m(8))
+    )
+    write_results(database, [row(site, 12, "U")])  # up at 12 and 13, down at 14: resolved at 12
+    after = db.execute(
+        "SELECT id, opened_at - %s, resolved_at - %s FROM incidents WHERE site_id = %s"
+        " ORDER BY opened_at",
+        (T0, T0, site),
+    ).fetchall()
+    assert after == [before[0], (before[1][0], m(7), m(12))]
+    resolved = db.execute(
+        "SELECT incident_id FROM notifications WHERE kind = 'resolved' AND site_id = %s"
+        " ORDER BY incident_id",
+        (site,),
+    ).fetchall()
+    assert resolved == [(before[0][0],), (before[1][0],)]
