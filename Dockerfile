@@ -7,6 +7,7 @@ RUN pip install --no-cache-dir build==1.6.1
 COPY pyproject.toml README.md LICENSE NOTICE ./
 COPY scheduler scheduler
 COPY checker checker
+COPY notifier notifier
 COPY shared shared
 COPY migrations migrations
 COPY webmon webmon
@@ -19,6 +20,6 @@ RUN pip install --no-cache-dir /dist/*.whl && rm -rf /dist \
     && useradd --system --uid 10001 webmon
 USER webmon
 WORKDIR /app
-# Metrics and /healthz: scheduler 9101, checker 9102.
-EXPOSE 9101 9102
+# Metrics and /healthz: scheduler 9101, checker 9102, notifier 9104.
+EXPOSE 9101 9102 9104
 CMD ["webmon-checker"]

@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 # WEBMON_KAFKA_BOOTSTRAP_SERVERS are configured (environment or .env).
 WITH_ENV = eval "$$($(BIN)/python -m devstack.localstack env)" &&
 
-.PHONY: help install up down status migrate run run-scheduler run-checker run-api lint format test bench \
+.PHONY: help install up down status migrate run run-scheduler run-checker run-api run-notifier lint format test bench \
 	bench-engines clean
 
 help: ## list the targets
@@ -45,6 +45,9 @@ run-scheduler: migrate ## run one scheduler
 run-checker: migrate ## run one checker replica (probe and writer)
 	$(WITH_ENV) exec $(BIN)/python -m checker
 
+run-notifier: migrate ## run one notifier replica: sends the outbox's notifications to their channels
+	$(WITH_ENV) exec $(BIN)/python -m notifier
+
 run-api: migrate ## run the HTTP API on WEBMON_API_HOST:WEBMON_API_PORT (127.0.0.1:8080)
 	$(WITH_ENV) exec $(BIN)/python -m webmon.api
 
@@ -61,13 +64,14 @@ test: install ## run the whole test suite (starts a private embedded stack when 
 	$(BIN)/python -m devstack.browser
 	$(BIN)/pytest
 
-bench: install ## benchmarks: scheduler, writer, checker, history volume, API, dashboard (figures and ratios)
+bench: install ## benchmarks: scheduler, writer, checker, history volume, API, dashboard, notifier (figures and ratios)
 	$(BIN)/python -m bench.bench_scheduler
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
 	$(BIN)/python -m bench.bench_volume
 	$(BIN)/python -m bench.bench_api
 	$(BIN)/python -m bench.bench_dashboard
+	$(BIN)/python -m bench.bench_notifier
 
 bench-engines: install ## compare the HTTP engines (httpx, aiohttp, the probe) on a local target
 	$(BIN)/python -m bench.http_engines

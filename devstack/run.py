@@ -2,9 +2,9 @@
 
 Starts the embedded stack unless WEBMON_DATABASE_URL and WEBMON_KAFKA_BOOTSTRAP_SERVERS
 are configured, migrates, registers the demo sites when `sites` is empty, starts one
-scheduler, two checker replicas and the API with its dashboard, prints a one-time login
-link for the dashboard, and prints `site_status` every few seconds. Ctrl-C (or SIGTERM)
-stops everything it started, and it exits 0.
+scheduler, two checker replicas, a notifier and the API with its dashboard, prints a
+one-time login link for the dashboard, and prints `site_status` every few seconds. Ctrl-C
+(or SIGTERM) stops everything it started, and it exits 0.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from checker.settings import DEFAULT_CHECKER_METRICS_PORT
 from devstack.demo import DEFAULT_DEMO_PORT, DemoServer, demo_sites
 from devstack.localstack import LocalStack, LocalStackError, configured_services
 from migrations.runner import main as migrate_main
+from notifier.settings import DEFAULT_NOTIFIER_METRICS_PORT
 from scheduler.settings import DEFAULT_SCHEDULER_METRICS_PORT
 from shared.db import Connection, connect
 from shared.lifecycle import install_stop_handlers
@@ -128,6 +129,7 @@ def start_children(env: dict[str, str], log_dir: Path) -> list[tuple[str, subpro
         ("scheduler", "scheduler", DEFAULT_SCHEDULER_METRICS_PORT),
         ("checker-1", "checker", DEFAULT_CHECKER_METRICS_PORT),
         ("checker-2", "checker", DEFAULT_CHECKER_METRICS_PORT + 1),
+        ("notifier", "notifier", DEFAULT_NOTIFIER_METRICS_PORT),  # idle until a channel exists
         ("api", "webmon.api", 0),
     ):
         log = open(log_dir / f"{name}.log", "ab")
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(os.environ.get("WEBMON_LOCAL_STATE_DIR", ".state")) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     children = start_children(env, log_dir)
-    _say(f"started 1 scheduler, 2 checkers and the API (logs in {log_dir}/)")
+    _say(f"started 1 scheduler, 2 checkers, a notifier and the API (logs in {log_dir}/)")
     _say(dashboard_line(url))
     clean = True
     live = Live(auto_refresh=False, transient=False) if sys.stdout.isatty() else None

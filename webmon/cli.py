@@ -11,6 +11,8 @@
     webmon users add NAME        (the password: asked on a terminal, else one line of stdin)
     webmon users link NAME       (a one-time login path)
     webmon doctor
+    webmon channels / thresholds / windows / incidents / notifications   (alerting: see
+                                                              webmon/cli_alerting.py)
 
 Every command but `doctor` needs only WEBMON_DATABASE_URL; its SQL is the read model's
 `sites.sql`, the same statements the README shows (plain SQL stays a first-class way in).
@@ -37,7 +39,7 @@ from shared.db import Connection, connect, translated_errors
 from shared.errors import DatabaseError, WebmonError
 from shared.logs import configure_logging
 from shared.settings import load_settings
-from webmon import readmodel
+from webmon import cli_alerting, readmodel
 from webmon.cli_format import format_duration, format_table, format_timestamp, parse_duration
 from webmon.doctor import Outcome, database_checks, kafka_checks
 from webmon.keys import Scope, key_hash, new_key, shown_part
@@ -137,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     link = user_commands.add_parser("link", help="print a one-time login path for a user")
     link.add_argument("name")
     link.set_defaults(run=cmd_users_link)
+    cli_alerting.add_commands(commands)
 
     doctor = commands.add_parser("doctor", help="check PostgreSQL, migrations, Kafka, topics")
     doctor.set_defaults(run=None)

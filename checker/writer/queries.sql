@@ -70,6 +70,7 @@ SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
 -- replaced; the replaced slot only when `with_slots` (a site with several results in the
 -- batch), as loading it costs a tenth of the transaction. A result of a site deleted
 -- meanwhile fails the foreign key; then `drop_unknown_sites` runs and this again.
+-- `alerting` (not replaced) tells the incident walk which sites it can skip.
 -- (Joining `sites` here always cost a hash of the whole table per batch: 2 ms at 10,000
 -- sites.)
 INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
@@ -104,7 +105,8 @@ SELECT DISTINCT ON (r.site_id)
        previous_up = site_status.up
  WHERE site_status.scheduled_at < EXCLUDED.scheduled_at
 RETURNING site_id, previous_up,
-          CASE WHEN %(with_slots)s THEN previous_scheduled_at END AS previous_scheduled_at
+          CASE WHEN %(with_slots)s THEN previous_scheduled_at END AS previous_scheduled_at,
+          alerting
 
 -- drop_unknown_sites --
 -- After the status upsert hit the foreign key: results of sites deleted meanwhile keep
@@ -178,3 +180,117 @@ UPDATE tasks t
               %(finished)s::timestamptz[], %(results)s::jsonb[])
        AS u(task_id, status, started_at, finished_at, result)
  WHERE t.task_id = u.task_id AND t.status < u.status
+
+-- alert_states --
+-- Incidents (checker/writer/incidents.py), for the sites of a batch that need a walk: the
+-- thresholds, where the walk stands, its open incident, and, for a site with a result at
+-- or before where it stands (late or redelivered), where to walk again from: the
+-- incident that covers the result (from its opening check), else the clean anchor.
+SELECT b.site_id, s.failure_threshold, s.success_threshold,
+       a.last_slot, a.down_streak, a.down_since, a.down_status_code, a.down_error,
+       a.down_detail, a.up_streak, a.up_since,
+       i.id, i.opened_at, i.opening_slot, i.opening_checked_at, i.status_code, i.error,
+       i.error_detail, i.cause,
+       b.lo <= a.last_slot AS recount,
+       ci.id, ci.opened_at, ci.opening_slot, ci.opening_checked_at, ci.status_code, ci.error,
+       ci.error_detail, ci.cause,
+       CASE WHEN b.lo <= a.last_slot AND ci.id IS NULL
+            THEN webmon_clean_anchor(b.site_id, b.lo) END
+  FROM unnest(%(site_ids)s::bigint[], %(los)s::timestamptz[]) AS b(site_id, lo)
+  JOIN sites s ON s.id = b.site_id
+  LEFT JOIN site_alert_state a ON a.site_id = b.site_id
+  LEFT JOIN incidents i ON i.id = a.open_incident_id
+  LEFT JOIN LATERAL (
+        SELECT c.* FROM incidents c
+         WHERE b.lo <= a.last_slot AND c.site_id = b.site_id AND c.opening_slot < b.lo
+           AND (c.resolving_slot IS NULL OR c.resolving_slot >= b.lo)
+         ORDER BY c.opening_slot DESC
+         LIMIT 1) ci ON true
+
+-- walk_checks --
+-- The performed checks of each site from `since` on, in slot order.
+SELECT c.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
+       c.error_detail, c.regex_matched
+  FROM unnest(%(site_ids)s::bigint[], %(sinces)s::timestamptz[]) AS f(site_id, since)
+  JOIN check_results c ON c.site_id = f.site_id AND c.scheduled_at >= f.since
+ WHERE c.up IS NOT NULL AND c.scheduled_at >= %(earliest)s
+ ORDER BY c.site_id, c.scheduled_at
+
+-- stored_incidents --
+-- A recounted site's incidents that opened after its anchor (NULL: all of them).
+SELECT i.site_id, i.id, i.opened_at, i.opening_slot, i.opening_checked_at, i.status_code,
+       i.error, i.error_detail, i.cause, i.resolved_at, i.resolving_slot,
+       i.resolving_checked_at
+  FROM unnest(%(site_ids)s::bigint[], %(anchors)s::timestamptz[]) AS f(site_id, anchor)
+  JOIN incidents i ON i.site_id = f.site_id AND i.opened_at > coalesce(f.anchor, '-infinity')
+ ORDER BY i.site_id, i.opened_at
+
+-- delete_incidents --
+DELETE FROM incidents WHERE id = ANY(%(ids)s::bigint[])
+
+-- update_incidents --
+UPDATE incidents i
+   SET opened_at = u.opened_at, opening_slot = u.opening_slot,
+       opening_checked_at = u.opening_checked_at, cause = u.cause,
+       status_code = u.status_code, error = u.error, error_detail = u.error_detail,
+       resolved_at = u.resolved_at, resolving_slot = u.resolving_slot,
+       resolving_checked_at = u.resolving_checked_at
+  FROM unnest(%(ids)s::bigint[], %(opened)s::timestamptz[], %(opening)s::timestamptz[],
+              %(opening_checked)s::timestamptz[], %(causes)s::text[], %(status)s::smallint[],
+              %(errors)s::text[], %(details)s::text[], %(resolved)s::timestamptz[],
+              %(resolving)s::timestamptz[], %(resolving_checked)s::timestamptz[])
+       AS u(id, opened_at, opening_slot, opening_checked_at, cause, status_code, error,
+            error_detail, resolved_at, resolving_slot, resolving_checked_at)
+ WHERE i.id = u.id
+
+-- insert_incidents --
+INSERT INTO incidents (site_id, opened_at, opening_slot, opening_checked_at, cause,
+                       status_code, error, error_detail, resolved_at, resolving_slot,
+                       resolving_checked_at)
+SELECT * FROM unnest(%(site_ids)s::bigint[], %(opened)s::timestamptz[],
+                     %(opening)s::timestamptz[], %(opening_checked)s::timestamptz[],
+                     %(causes)s::text[], %(status)s::smallint[], %(errors)s::text[],
+                     %(details)s::text[], %(resolved)s::timestamptz[],
+                     %(resolving)s::timestamptz[], %(resolving_checked)s::timestamptz[])
+RETURNING id, site_id, opening_slot
+
+-- save_alert_states --
+INSERT INTO site_alert_state (site_id, last_slot, down_streak, down_since, down_status_code,
+                              down_error, down_detail, up_streak, up_since, open_incident_id)
+SELECT * FROM unnest(%(site_ids)s::bigint[], %(last_slots)s::timestamptz[],
+                     %(down_streaks)s::int[], %(down_since)s::timestamptz[],
+                     %(down_status)s::smallint[], %(down_errors)s::text[],
+                     %(down_details)s::text[], %(up_streaks)s::int[],
+                     %(up_since)s::timestamptz[], %(open_ids)s::bigint[])
+    ON CONFLICT (site_id) DO UPDATE
+   SET last_slot = EXCLUDED.last_slot, down_streak = EXCLUDED.down_streak,
+       down_since = EXCLUDED.down_since, down_status_code = EXCLUDED.down_status_code,
+       down_error = EXCLUDED.down_error, down_detail = EXCLUDED.down_detail,
+       up_streak = EXCLUDED.up_streak, up_since = EXCLUDED.up_since,
+       open_incident_id = EXCLUDED.open_incident_id
+
+-- mark_alerting --
+-- Only rows whose flag changes are written.
+UPDATE site_status st SET alerting = f.alerting
+  FROM unnest(%(site_ids)s::bigint[], %(alerting)s::boolean[]) AS f(site_id, alerting)
+ WHERE st.site_id = f.site_id AND st.alerting IS DISTINCT FROM f.alerting
+
+-- queue_notifications --
+-- The outbox rows of incidents opened or resolved: one per channel the site routes to,
+-- held (`suppressed`) inside a maintenance window, and a RESOLVED also while its DOWN is
+-- held. A redelivered result finds the key taken and adds nothing.
+INSERT INTO notifications (idempotency_key, channel_id, site_id, incident_id, kind, event_at,
+                           state)
+SELECT e.key, r.channel_id, e.site_id, e.incident_id, e.kind, e.event_at,
+       CASE WHEN webmon_in_maintenance(e.site_id, e.event_at)
+              OR (e.kind = 'resolved' AND EXISTS (
+                      SELECT 1 FROM notifications d
+                       WHERE d.idempotency_key = 'incident-' || e.incident_id || '-down'
+                         AND d.channel_id = r.channel_id AND d.state = 'suppressed'))
+            THEN 'suppressed' ELSE 'pending' END
+  FROM unnest(%(site_ids)s::bigint[], %(incident_ids)s::bigint[], %(kinds)s::text[],
+              %(event_at)s::timestamptz[])
+       AS e0(site_id, incident_id, kind, event_at)
+ CROSS JOIN LATERAL (SELECT 'incident-' || e0.incident_id || '-' || e0.kind AS key, e0.*) AS e
+ CROSS JOIN LATERAL webmon_routes(e.site_id) AS r(channel_id)
+    ON CONFLICT (idempotency_key, channel_id) DO NOTHING

@@ -1,5 +1,9 @@
 """The writer's PostgreSQL work: one batch of results in one transaction.
 
+Incidents and their notifications are written in the same transaction
+(`checker.writer.incidents`): only for the sites that are down or alerting, or have a
+late result; the rest cost one more column of the status upsert.
+
 Every statement is a named block of `queries.sql`, complete as it runs. The usual batch
 (no result of it stored before, every site still registered) is staged with COPY, then
 inserted into `check_results` and folded into `site_status` by two statements sent in one
@@ -15,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from checker.writer.flips import Event, Recount, several_per_site, site_flips
+from checker.writer.incidents import sites_to_walk, update_incidents
 from shared import locks
 from shared.db import Connection, Database, translated_errors
 from shared.errors import FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, DatabaseError
@@ -79,6 +84,9 @@ def _write(conn: Connection, rows: Sequence[ResultRow], *, careful: bool) -> int
                 _write_flips(cur, events, recount)
                 if hours:
                     cur.execute(QUERIES["queue_late_hours"], {"hours": hours})
+        walks = sites_to_walk(rows, replaced)
+        if walks:
+            update_incidents(cur, conn, walks)
     return inserted
 
 

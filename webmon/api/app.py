@@ -24,7 +24,7 @@ from shared.version import version
 from webmon.api import problems
 from webmon.api.auth import KeyCache
 from webmon.api.metrics import ApiMetrics, MetricsMiddleware
-from webmon.api.routes import history, ops, sites, status, tasks
+from webmon.api.routes import alerting, history, ops, sites, status, tasks
 from webmon.api.settings import ApiSettings
 from webmon.web import views
 
@@ -83,6 +83,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     problems.install(app)
     for module in (sites, history, tasks, status, ops):
         app.include_router(module.router)
+    for router in alerting.routers:
+        app.include_router(router)
     if settings.dashboard:
         views.install(app)
     app.mount(STATIC_URL, StaticFiles(directory=static_dir()), name="static")

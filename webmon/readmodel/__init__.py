@@ -4,7 +4,8 @@
 holds the queries over rollups, raw rows and state changes (the README quotes the
 documented ones); `site_history.sql` one site's pages of history and chart series;
 `keys.sql` the API keys; `tasks.sql` the on-demand check tasks; `dashboard.sql` the web
-dashboard's users, sessions and overview extras. Each is a
+dashboard's users, sessions and overview extras; `alerting.sql` channels, routing,
+thresholds, maintenance windows and incidents. Each is a
 file of named blocks, loaded once.
 """
 
@@ -16,3 +17,4 @@ SITE_HISTORY = load_queries("webmon.readmodel", "site_history.sql")
 KEYS = load_queries("webmon.readmodel", "keys.sql")
 TASKS = load_queries("webmon.readmodel", "tasks.sql")
 DASHBOARD = load_queries("webmon.readmodel", "dashboard.sql")
+ALERTING = load_queries("webmon.readmodel", "alerting.sql")

@@ -1,0 +1,138 @@
+"""What a notification says: the documented JSON payload, its HMAC signature, and the
+one-line text the chat channels show.
+
+The payload (version 1), the same bytes on every attempt:
+
+    {"version": 1, "idempotency_key": "incident-42-down", "event": "down",
+     "notification_id": 7, "event_at": "2026-12-01T10:03:00.412000+00:00",
+     "site": {"id": 3, "url": "https://example.com/health"},
+     "incident": {"id": 42, "opened_at": "...", "opening_check_at": "...",
+                  "resolved_at": null, "resolving_check_at": null, "cause": "status 503",
+                  "status_code": 503, "error": null, "error_detail": null}}
+
+`event` is down, resolved, reminder or test (a test has no site nor incident). A webhook
+with a secret gets `X-Webmon-Signature: sha256=<hex HMAC-SHA256 of the body>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+PAYLOAD_VERSION = 1
+SIGNATURE_HEADER = "X-Webmon-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+EVENT_HEADER = "X-Webmon-Event"
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: int
+    name: str
+    kind: str
+    config: dict[str, Any]
+    secret: str | None
+
+    def __repr__(self) -> str:  # never the secret
+        return f"Channel(id={self.id}, name={self.name!r}, kind={self.kind!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFacts:
+    id: int
+    opened_at: datetime
+    opening_check_at: datetime
+    resolved_at: datetime | None
+    resolving_check_at: datetime | None
+    cause: str
+    status_code: int | None
+    error: str | None
+    error_detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One claimed notification, with what it is about."""
+
+    id: int
+    key: str
+    kind: str
+    event_at: datetime
+    attempts: int
+    created_at: datetime
+    channel: Channel
+    site_id: int | None = None
+    site_url: str | None = None
+    incident: IncidentFacts | None = None
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def payload(n: Outgoing) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "version": PAYLOAD_VERSION,
+        "idempotency_key": n.key,
+        "event": n.kind,
+        "notification_id": n.id,
+        "event_at": _time(n.event_at),
+        "site": None if n.site_id is None else {"id": n.site_id, "url": n.site_url},
+        "incident": None,
+    }
+    i = n.incident
+    if i is not None:
+        body["incident"] = {
+            "id": i.id,
+            "opened_at": _time(i.opened_at),
+            "opening_check_at": _time(i.opening_check_at),
+            "resolved_at": _time(i.resolved_at),
+            "resolving_check_at": _time(i.resolving_check_at),
+            "cause": i.cause,
+            "status_code": i.status_code,
+            "error": i.error,
+            "error_detail": i.error_detail,
+        }
+    return body
+
+
+def body_bytes(n: Outgoing) -> bytes:
+    return orjson.dumps(payload(n), option=orjson.OPT_SORT_KEYS)
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The `X-Webmon-Signature` value: a receiver recomputes it over the raw body with the
+    shared secret and compares with `hmac.compare_digest`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, header: str) -> bool:
+    return hmac.compare_digest(signature(secret, body), header)
+
+
+def title(n: Outgoing) -> str:
+    where = n.site_url or "webmon"
+    if n.kind == "down":
+        return f"DOWN {where}"
+    if n.kind == "resolved":
+        return f"RESOLVED {where}"
+    if n.kind == "reminder":
+        return f"STILL DOWN {where}"
+    return "webmon test notification"
+
+
+def text(n: Outgoing) -> str:
+    """One or two lines for people: what, since when, why."""
+    i = n.incident
+    if i is None:
+        return f"{title(n)} (channel {n.channel.name})"
+    since = i.opened_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if n.kind == "resolved" and i.resolved_at is not None:
+        lasted = i.resolved_at - i.opened_at
+        return f"{title(n)}: up again after {lasted} (down since {since}, cause {i.cause})"
+    return f"{title(n)}: {i.cause} since {since} (incident {i.id})"
