@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.browser import Dashboard
 from tests.support.db import Conn, count, scalar
+from tests.support.processes import wait_for
 from tests.support.switch import SwitchServer
 from tests.support.targets import Targets
 
@@ -189,3 +190,32 @@ def test_screenshots_for_the_readme(
     page.screenshot(path=str(shots / "tasks.png"), full_page=True)
     for name in ("overview.png", "site.png", "tasks.png"):
         assert (shots / name).stat().st_size > 10_000
+
+
+def test_alerts_show_an_open_incident_and_a_channel_answers_a_test(
+    page: Any, dashboard: Dashboard, db: Conn, tmp_path: Path
+) -> None:
+    from tests.support.alerting import add_channel
+    from tests.support.receivers import Receiver
+
+    with SwitchServer() as target, Receiver() as receiver:
+        target.healthy = False
+        db.execute(
+            "INSERT INTO sites (url, interval_seconds, failure_threshold, next_check_at)"
+            " VALUES (%s, 2, 2, now())",
+            (target.url,),
+        )
+        add_channel(db, "ops", config={"url": receiver.url()})
+        page.goto(dashboard.base + "/alerts")
+        expect()(page.locator("#open-incidents")).to_have_count(0)  # not two checks yet
+        wait_for(lambda: count(db, "SELECT count(*) FROM incidents") == 1, what="an incident")
+        page.reload()
+        expect()(page.locator("#open-incidents tr", has_text=target.url)).to_contain_text(
+            "HTTP 503"
+        )
+        page.click("text=Send a test")
+        expect()(page.locator("#channels [role=status]")).to_contain_text("accepted")
+        tests = [r for r in receiver.accepted() if r.json().get("event") == "test"]
+        assert len(tests) == 1
+        shots = Path(os.environ.get("WEBMON_SCREENSHOT_DIR") or tmp_path)
+        page.screenshot(path=str(shots / "alerts.png"), full_page=True)

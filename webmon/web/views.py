@@ -707,9 +707,12 @@ async def badge(request: Request, site_id: int, kind: str, token: str = "") -> R
 
 def install(app: FastAPI) -> None:
     """Add the dashboard to the API's application."""
+    from webmon.web import alerts  # it builds on this module's helpers
+
     app.state.pages = Pages()
     app.state.login_failures = forms.FailureLimiter(LOGIN_FAILURES, LOGIN_WINDOW_S)
     app.include_router(router)
+    app.include_router(alerts.router)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

@@ -102,7 +102,7 @@ def _shown_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _channel_out(row: tuple[Any, ...]) -> dict[str, Any]:
+def channel_out(row: tuple[Any, ...]) -> dict[str, Any]:
     cid, name, kind, config, has_secret, default, enabled, created = row
     return {
         "id": cid, "name": name, "kind": kind, "config": _shown_config(kind, config),
@@ -143,13 +143,13 @@ async def _channel(request: Request, channel_id: int) -> dict[str, Any]:
     rows = await _db(request).fetch(ALERTING["api_channels"], {"channel_id": channel_id})
     if not rows:
         raise Problem(404, f"no channel with id {channel_id}")
-    return _channel_out(rows[0])
+    return channel_out(rows[0])
 
 
 @channels.get("", response_model=list[ChannelOut], summary="Notification channels")
 async def list_channels(request: Request, caller: Caller = READ) -> Response:
     rows = await _db(request).fetch(ALERTING["api_channels"], {"channel_id": None})
-    return json_response([_channel_out(r) for r in rows])
+    return json_response([channel_out(r) for r in rows])
 
 
 @channels.post("", status_code=201, response_model=ChannelOut, summary="Add a channel")
