@@ -215,15 +215,26 @@ SELECT b.site_id, s.failure_threshold, s.success_threshold,
 -- walk_checks --
 -- The performed checks of each site from `since` on, in slot order: an index range per
 -- site and partition (OFFSET 0: not flattened into a hash join over the partitions;
--- `earliest` prunes the partitions before any `since`).
+-- `earliest` prunes the partitions before any `since`). For a site whose incident is
+-- open with no up check since (`from_up`), the down checks before its first up check
+-- after `since`, or before `lo`, change nothing and are not read: the batches that
+-- skipped it left them.
 SELECT f.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
        c.error_detail, c.regex_matched
-  FROM unnest(%(site_ids)s::bigint[], %(sinces)s::timestamptz[]) AS f(site_id, since)
+  FROM unnest(%(site_ids)s::bigint[], %(sinces)s::timestamptz[], %(from_up)s::boolean[],
+              %(los)s::timestamptz[]) AS f(site_id, since, from_up, lo)
+ CROSS JOIN LATERAL (
+        SELECT CASE WHEN f.from_up THEN least(f.lo, (
+                   SELECT min(u.scheduled_at) FROM check_results u
+                    WHERE u.site_id = f.site_id AND u.scheduled_at >= f.since
+                      AND u.scheduled_at >= %(earliest)s AND u.up))
+               ELSE f.since END AS start
+        OFFSET 0) w
  CROSS JOIN LATERAL (
         SELECT c.scheduled_at, c.checked_at, c.up, c.status_code, c.error, c.error_detail,
                c.regex_matched
           FROM check_results c
-         WHERE c.site_id = f.site_id AND c.scheduled_at >= f.since
+         WHERE c.site_id = f.site_id AND c.scheduled_at >= w.start
            AND c.scheduled_at >= %(earliest)s AND c.up IS NOT NULL
         OFFSET 0) c
  ORDER BY f.site_id, c.scheduled_at
@@ -285,9 +296,9 @@ SELECT * FROM unnest(%(site_ids)s::bigint[], %(last_slots)s::timestamptz[],
        open_incident_id = EXCLUDED.open_incident_id
 
 -- mark_alerting --
--- Only rows whose flag changes are written.
+-- Only rows whose value changes are written.
 UPDATE site_status st SET alerting = f.alerting
-  FROM unnest(%(site_ids)s::bigint[], %(alerting)s::boolean[]) AS f(site_id, alerting)
+  FROM unnest(%(site_ids)s::bigint[], %(alerting)s::smallint[]) AS f(site_id, alerting)
  WHERE st.site_id = f.site_id AND st.alerting IS DISTINCT FROM f.alerting
 
 -- queue_notifications --
