@@ -38,7 +38,7 @@ CLEAN, WALK, STEADY = 0, 1, 2
 
 
 def sites_to_walk(
-    rows: Sequence[ResultRow], replaced: Iterable[tuple[Any, ...]]
+    rows: Sequence[ResultRow], replaced: Iterable[tuple[Any, ...]], *, several: bool = True
 ) -> dict[int, datetime]:
     """site_id -> its earliest performed check in the batch, for the sites that need a walk.
 
@@ -46,8 +46,21 @@ def sites_to_walk(
     status upsert returned them; a site it did not return had nothing newer in the batch.
     A site with only later results is skipped when they cannot change its state: all up
     and it is clean (`alerting` 0), or all down and its incident is open with no up check
-    since (2).
+    since (2). `several`: whether some site has more than one performed check in the
+    batch (`flips.several_per_site`).
     """
+    if not several:  # one result per site, the usual batch: decided row by row
+        alerting = {r[0]: r[3] for r in replaced}
+        found: dict[int, datetime] = {}
+        for row in rows:
+            result = row[UP]
+            if result is None:
+                continue
+            state = alerting.get(row[SITE_ID])  # None: not newer than its status, late
+            if (state == CLEAN and result) or (state == STEADY and not result):
+                continue
+            found[row[SITE_ID]] = row[SCHEDULED_AT]
+        return found
     earliest: dict[int, datetime] = {}
     down: set[int] = set()
     up: set[int] = set()
