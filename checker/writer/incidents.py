@@ -1,8 +1,11 @@
 """Incidents, in the writer's transaction: which sites to walk, from where, and the writes.
 
-A site needs no walk when its results in the batch are all up, all later than its stored
-status, and its status is not `alerting` (no down streak, no open incident): an up check
-leaves such a site as it is. That is the usual batch, and it costs nothing here.
+A site needs no walk when its results in the batch are all later than its stored status
+and cannot change its state, which `site_status.alerting` says without a lookup: all up
+and the site clean (no down streak, no open incident: the usual batch, which costs
+nothing here), or all down and its incident open with no up check since (a site that
+stays down costs nothing either; the walk that ends its incident starts at its first up
+check).
 
 Every other site is walked (`thresholds.walk`) over its stored checks in slot order:
   - from where its walk stands (`site_alert_state`) when the batch only adds later checks;
@@ -30,37 +33,52 @@ from shared.queries import load_queries
 
 QUERIES = load_queries("checker.writer")
 _TICK = timedelta(microseconds=1)  # PostgreSQL's resolution: "after t" is ">= t + 1 us"
+# site_status.alerting: which results cannot change a site's walk.
+CLEAN, WALK, STEADY = 0, 1, 2
 
 
 def sites_to_walk(
-    rows: Sequence[ResultRow], replaced: Iterable[tuple[Any, ...]]
+    rows: Sequence[ResultRow], replaced: Iterable[tuple[Any, ...]], *, several: bool = True
 ) -> dict[int, datetime]:
     """site_id -> its earliest performed check in the batch, for the sites that need a walk.
 
     `replaced` rows are (site_id, previous_up, previous_slot or None, alerting) as the
     status upsert returned them; a site it did not return had nothing newer in the batch.
+    A site with only later results is skipped when they cannot change its state: all up
+    and it is clean (`alerting` 0), or all down and its incident is open with no up check
+    since (2). `several`: whether some site has more than one performed check in the
+    batch (`flips.several_per_site`).
     """
+    if not several:  # one result per site, the usual batch: decided row by row
+        alerting = {r[0]: r[3] for r in replaced}
+        found: dict[int, datetime] = {}
+        for row in rows:
+            result = row[UP]
+            if result is None:
+                continue
+            state = alerting.get(row[SITE_ID])  # None: not newer than its status, late
+            if (state == CLEAN and result) or (state == STEADY and not result):
+                continue
+            found[row[SITE_ID]] = row[SCHEDULED_AT]
+        return found
     earliest: dict[int, datetime] = {}
     down: set[int] = set()
+    up: set[int] = set()
     for row in rows:
-        up = row[UP]
-        if up is None:  # a missed slot is no check
+        result = row[UP]
+        if result is None:  # a missed slot is no check
             continue
         site, slot = row[SITE_ID], row[SCHEDULED_AT]
         if site not in earliest or slot < earliest[site]:
             earliest[site] = slot
-        if not up:
-            down.add(site)
+        (up if result else down).add(site)
     status = {r[0]: r for r in replaced}
     work: dict[int, datetime] = {}
     for site, first in earliest.items():
         r = status.get(site)
-        if (
-            r is None
-            or site in down
-            or r[3]
-            or (r[2] is not None and first <= r[2])  # a late check beside newer ones
-        ):
+        if r is None or (r[2] is not None and first <= r[2]):  # a late check
+            work[site] = first
+        elif not ((r[3] == CLEAN and site not in down) or (r[3] == STEADY and site not in up)):
             work[site] = first
     return work
 
@@ -84,7 +102,13 @@ def update_incidents(cur: Any, conn: Any, work: dict[int, datetime]) -> int:
         checks_cur = conn.cursor()
         checks_cur.execute(
             QUERIES["walk_checks"],
-            {"site_ids": walk_sites, "sinces": sinces, "earliest": min(sinces)},
+            {
+                "site_ids": walk_sites,
+                "sinces": sinces,
+                "from_up": [plans[s].from_up for s in walk_sites],
+                "los": [work[s] for s in walk_sites],
+                "earliest": min(sinces),
+            },
         )
         stored_cur = None
         if recount:
@@ -121,7 +145,8 @@ def update_incidents(cur: Any, conn: Any, work: dict[int, datetime]) -> int:
 
 class _Plan:
     __slots__ = (
-        "anchor", "failure_threshold", "recount", "since", "site_id", "state", "success_threshold",
+        "anchor", "failure_threshold", "from_up", "recount", "since", "site_id", "state",
+        "success_threshold",
     )  # fmt: skip
 
     def __init__(self, site_id: int, failure: int, success: int) -> None:
@@ -132,6 +157,8 @@ class _Plan:
         self.anchor: datetime | None = None
         self.state = WalkState()
         self.since = datetime.min
+        # Open with no up check since: the downs before the first up check are not read.
+        self.from_up = False
 
 
 def _plan(row: tuple[Any, ...], lo: datetime) -> _Plan:
@@ -185,7 +212,14 @@ def _plan(row: tuple[Any, ...], lo: datetime) -> _Plan:
     else:
         plan.state = state
         plan.since = last_slot + _TICK
+        plan.from_up = state.open_incident is not None and state.up_streak == 0
     return plan
+
+
+def _alerting(state: WalkState) -> int:
+    if state.clean:
+        return CLEAN
+    return STEADY if state.open_incident is not None and state.up_streak == 0 else WALK
 
 
 def _stored_incident(i: tuple[Any, ...]) -> Incident:
@@ -266,7 +300,7 @@ def _write_states(
         )
         cur.execute(
             QUERIES["mark_alerting"],
-            {"site_ids": sites, "alerting": [not s.clean for s in states]},
+            {"site_ids": sites, "alerting": [_alerting(s) for s in states]},
         )
         # The DOWNs first: a RESOLVED queued after them sees whether its DOWN is held.
         for kind in ("down", "resolved"):

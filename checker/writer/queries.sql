@@ -186,6 +186,8 @@ UPDATE tasks t
 -- thresholds, where the walk stands, its open incident, and, for a site with a result at
 -- or before where it stands (late or redelivered), where to walk again from: the
 -- incident that covers the result (from its opening check), else the clean anchor.
+-- Every lookup is by key, per site: a LATERAL subquery with OFFSET 0 is not flattened
+-- into a join, which the planner would make a hash join reading whole tables.
 SELECT b.site_id, s.failure_threshold, s.success_threshold,
        a.last_slot, a.down_streak, a.down_since, a.down_status_code, a.down_error,
        a.down_detail, a.up_streak, a.up_since,
@@ -197,9 +199,12 @@ SELECT b.site_id, s.failure_threshold, s.success_threshold,
        CASE WHEN b.lo <= a.last_slot AND ci.id IS NULL
             THEN webmon_clean_anchor(b.site_id, b.lo) END
   FROM unnest(%(site_ids)s::bigint[], %(los)s::timestamptz[]) AS b(site_id, lo)
-  JOIN sites s ON s.id = b.site_id
-  LEFT JOIN site_alert_state a ON a.site_id = b.site_id
-  LEFT JOIN incidents i ON i.id = a.open_incident_id
+ CROSS JOIN LATERAL (SELECT failure_threshold, success_threshold FROM sites
+                      WHERE id = b.site_id OFFSET 0) s
+  LEFT JOIN LATERAL (SELECT * FROM site_alert_state WHERE site_id = b.site_id OFFSET 0) a
+    ON true
+  LEFT JOIN LATERAL (SELECT * FROM incidents WHERE id = a.open_incident_id OFFSET 0) i
+    ON true
   LEFT JOIN LATERAL (
         SELECT c.* FROM incidents c
          WHERE b.lo <= a.last_slot AND c.site_id = b.site_id AND c.opening_slot < b.lo
@@ -208,22 +213,43 @@ SELECT b.site_id, s.failure_threshold, s.success_threshold,
          LIMIT 1) ci ON true
 
 -- walk_checks --
--- The performed checks of each site from `since` on, in slot order.
-SELECT c.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
+-- The performed checks of each site from `since` on, in slot order: an index range per
+-- site and partition (OFFSET 0: not flattened into a hash join over the partitions;
+-- `earliest` prunes the partitions before any `since`). For a site whose incident is
+-- open with no up check since (`from_up`), the down checks before its first up check
+-- after `since`, or before `lo`, change nothing and are not read: the batches that
+-- skipped it left them.
+SELECT f.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
        c.error_detail, c.regex_matched
-  FROM unnest(%(site_ids)s::bigint[], %(sinces)s::timestamptz[]) AS f(site_id, since)
-  JOIN check_results c ON c.site_id = f.site_id AND c.scheduled_at >= f.since
- WHERE c.up IS NOT NULL AND c.scheduled_at >= %(earliest)s
- ORDER BY c.site_id, c.scheduled_at
+  FROM unnest(%(site_ids)s::bigint[], %(sinces)s::timestamptz[], %(from_up)s::boolean[],
+              %(los)s::timestamptz[]) AS f(site_id, since, from_up, lo)
+ CROSS JOIN LATERAL (
+        SELECT CASE WHEN f.from_up THEN least(f.lo, (
+                   SELECT min(u.scheduled_at) FROM check_results u
+                    WHERE u.site_id = f.site_id AND u.scheduled_at >= f.since
+                      AND u.scheduled_at >= %(earliest)s AND u.up))
+               ELSE f.since END AS start
+        OFFSET 0) w
+ CROSS JOIN LATERAL (
+        SELECT c.scheduled_at, c.checked_at, c.up, c.status_code, c.error, c.error_detail,
+               c.regex_matched
+          FROM check_results c
+         WHERE c.site_id = f.site_id AND c.scheduled_at >= w.start
+           AND c.scheduled_at >= %(earliest)s AND c.up IS NOT NULL
+        OFFSET 0) c
+ ORDER BY f.site_id, c.scheduled_at
 
 -- stored_incidents --
 -- A recounted site's incidents that opened after its anchor (NULL: all of them).
-SELECT i.site_id, i.id, i.opened_at, i.opening_slot, i.opening_checked_at, i.status_code,
+SELECT f.site_id, i.id, i.opened_at, i.opening_slot, i.opening_checked_at, i.status_code,
        i.error, i.error_detail, i.cause, i.resolved_at, i.resolving_slot,
        i.resolving_checked_at
   FROM unnest(%(site_ids)s::bigint[], %(anchors)s::timestamptz[]) AS f(site_id, anchor)
-  JOIN incidents i ON i.site_id = f.site_id AND i.opened_at > coalesce(f.anchor, '-infinity')
- ORDER BY i.site_id, i.opened_at
+ CROSS JOIN LATERAL (
+        SELECT * FROM incidents i
+         WHERE i.site_id = f.site_id AND i.opened_at > coalesce(f.anchor, '-infinity')
+        OFFSET 0) i
+ ORDER BY f.site_id, i.opened_at
 
 -- delete_incidents --
 DELETE FROM incidents WHERE id = ANY(%(ids)s::bigint[])
@@ -270,9 +296,9 @@ SELECT * FROM unnest(%(site_ids)s::bigint[], %(last_slots)s::timestamptz[],
        open_incident_id = EXCLUDED.open_incident_id
 
 -- mark_alerting --
--- Only rows whose flag changes are written.
+-- Only rows whose value changes are written.
 UPDATE site_status st SET alerting = f.alerting
-  FROM unnest(%(site_ids)s::bigint[], %(alerting)s::boolean[]) AS f(site_id, alerting)
+  FROM unnest(%(site_ids)s::bigint[], %(alerting)s::smallint[]) AS f(site_id, alerting)
  WHERE st.site_id = f.site_id AND st.alerting IS DISTINCT FROM f.alerting
 
 -- queue_notifications --

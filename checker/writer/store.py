@@ -84,7 +84,7 @@ def _write(conn: Connection, rows: Sequence[ResultRow], *, careful: bool) -> int
                 _write_flips(cur, events, recount)
                 if hours:
                     cur.execute(QUERIES["queue_late_hours"], {"hours": hours})
-        walks = sites_to_walk(rows, replaced)
+        walks = sites_to_walk(rows, replaced, several=status["with_slots"])
         if walks:
             update_incidents(cur, conn, walks)
     return inserted

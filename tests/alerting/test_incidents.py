@@ -83,7 +83,23 @@ def test_down_five_up_three_opens_and_resolves_one_incident(database: Database, 
         ("down", m(4) + timedelta(seconds=2)), ("resolved", m(8) + timedelta(seconds=2)),
     ]  # fmt: skip
     alerting = db.execute("SELECT alerting FROM site_status WHERE site_id = %s", (site,))
-    assert alerting.fetchone() == (False,)
+    assert alerting.fetchone() == (0,)  # clean: its up results are skipped
+
+
+def test_a_site_that_stays_down_is_not_walked_until_it_comes_back(
+    database: Database, db: Conn
+) -> None:
+    [site] = add_sites(db, 1)
+    state = "SELECT a.last_slot - %s, st.alerting FROM site_alert_state a"
+    state += " JOIN site_status st USING (site_id) WHERE site_id = %s"
+    for n, ch in enumerate("DDDDDDDD"):
+        write_results(database, [row(site, n, ch)])
+    # Open since the third check, steady: the five downs after it were not walked.
+    assert db.execute(state, (T0, site)).fetchone() == (m(2), 2)
+    for n, ch in enumerate("UDUU", start=8):
+        write_results(database, [row(site, n, ch)])
+    assert db.execute(state, (T0, site)).fetchone() == (m(11), 0)
+    assert site_incidents(db, site) == [(m(0), m(2), "status 503", m(10), m(11))]
 
 
 def test_flapping_below_the_thresholds_records_nothing(database: Database, db: Conn) -> None:
