@@ -55,12 +55,10 @@ CREATE INDEX incidents_site_opened ON incidents (site_id, opened_at);
 CREATE INDEX incidents_recent ON incidents (opened_at DESC);
 CREATE INDEX incidents_open ON incidents (site_id) WHERE resolved_at IS NULL;
 
--- Where each site's threshold walk stands after its latest walked check (`last_slot`):
--- the writer continues from here when a batch brings only later checks, and recounts from
--- the checks themselves otherwise. `site_status.alerting` tells the writer, without a
--- lookup, which results it may skip: 0 clean (no streak, nothing open: up results change
--- nothing), 2 an open incident with no up check since its last down (down results change
--- nothing), 1 anything else (every result is walked).
+-- Where each site's threshold walk stands after its latest check (`last_slot`): the
+-- writer continues from here when a batch brings only later checks, and recounts from
+-- the checks themselves otherwise. `site_status.alerting` mirrors "this site has a down
+-- streak or an open incident", so that the writer skips every other site without a lookup.
 CREATE TABLE site_alert_state (
     site_id          bigint PRIMARY KEY REFERENCES sites (id) ON DELETE CASCADE,
     last_slot        timestamptz NOT NULL,
@@ -75,8 +73,7 @@ CREATE TABLE site_alert_state (
     open_incident_id bigint REFERENCES incidents (id) ON DELETE SET NULL
 );
 ALTER TABLE site_alert_state SET (fillfactor = 70);
-ALTER TABLE site_status ADD COLUMN alerting smallint NOT NULL DEFAULT 0,
-    ADD CONSTRAINT site_status_alerting CHECK (alerting BETWEEN 0 AND 2);
+ALTER TABLE site_status ADD COLUMN alerting boolean NOT NULL DEFAULT false;
 
 -- A channel is a named configuration. `config` holds what is not secret (a URL, a chat
 -- id, SMTP host and addresses); `secret` the HMAC key, bot token, access token, SMTP
