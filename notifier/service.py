@@ -187,6 +187,8 @@ class Notifier:
                 )  # fmt: skip
             else:
                 delay = retry_delay(n.attempts, s.notifier_backoff_base_s, s.notifier_backoff_cap_s)
+                if error.retry_after_s is not None:  # the receiver's wish, within the cap
+                    delay = max(delay, min(error.retry_after_s, s.notifier_backoff_cap_s))
                 self._retries.append((n.id, delay, str(error)))
                 self._metrics.count(kind, "retried")
                 self.totals.retried += 1

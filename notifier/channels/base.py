@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import aiohttp
@@ -14,9 +16,30 @@ from shared.netpolicy import TargetBlocked, TargetPolicy
 
 
 class SendError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        # What the receiver asked for (Retry-After on a 429 or 503): no retry before it.
+        self.retry_after_s = retry_after_s
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a Retry-After header asks to wait (delta-seconds or an HTTP date, RFC 9110
+    10.2.3), or None when there is none or it does not parse."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 @dataclass(frozen=True)

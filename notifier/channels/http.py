@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from notifier.channels.base import SendContext, SendError, config_text
+from notifier.channels.base import SendContext, SendError, config_text, retry_after
 from notifier.payload import (
     EVENT_HEADER,
     IDEMPOTENCY_HEADER,
@@ -39,7 +39,12 @@ async def _post(
             return
         # 4xx other than 408/429 will not get better by itself, but a channel's owner may
         # fix it within the retry budget: retried like the rest.
-        raise SendError(f"status {response.status}")
+        wait = (
+            retry_after(response.headers.get("Retry-After"))
+            if response.status in (429, 503)
+            else None
+        )
+        raise SendError(f"status {response.status}", retry_after_s=wait)
 
 
 async def send_webhook(n: Outgoing, ctx: SendContext) -> None:
