@@ -219,3 +219,38 @@ def test_alerts_show_an_open_incident_and_a_channel_answers_a_test(
         assert len(tests) == 1
         shots = Path(os.environ.get("WEBMON_SCREENSHOT_DIR") or tmp_path)
         page.screenshot(path=str(shots / "alerts.png"), full_page=True)
+
+
+def test_channels_and_windows_are_added_and_removed_on_the_alerts_page(
+    page: Any, dashboard: Dashboard, db: Conn
+) -> None:
+    from tests.support.internal import INTERNAL_ADDRESS, InternalServer
+
+    page.goto(dashboard.base + "/alerts")
+    with InternalServer() as internal:
+        page.fill("#channels input[name=name]", "inside")
+        page.fill("#channels input[name=url]", internal.url)
+        page.click("text=Add the channel")
+        expect()(page.locator("#alerts-error")).to_contain_text(INTERNAL_ADDRESS)
+        assert count(db, "SELECT count(*) FROM channels") == 0
+        assert internal.accepted == 0
+    page.fill("#channels input[name=name]", "ops")
+    page.fill("#channels input[name=url]", "http://127.0.0.1:9/hook")
+    page.check("#channels input[name=is_default]")
+    page.click("text=Add the channel")
+    expect()(page.locator("#channels tbody tr", has_text="ops")).to_contain_text("yes")
+    assert scalar(db, "SELECT config->>'url' FROM channels WHERE is_default") == (
+        "http://127.0.0.1:9/hook"
+    )
+    page.fill("#windows input[name=name]", "upgrade")
+    page.fill("#windows input[name=starts_at]", "2026-12-24T22:00")
+    page.fill("#windows input[name=duration_minutes]", "90")
+    page.click("text=Add the window")
+    row = page.locator("#windows tbody tr", has_text="upgrade")
+    expect()(row).to_contain_text("every site")
+    assert scalar(db, "SELECT duration_seconds FROM maintenance_windows") == 5400
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("#channels tbody tr", has_text="ops").locator("text=Remove").click()
+    expect()(page.locator("#channels tbody tr", has_text="ops")).to_have_count(0)
+    row.locator("text=Remove").click()
+    expect()(page.locator("#windows tbody tr", has_text="upgrade")).to_have_count(0)

@@ -1,6 +1,8 @@
-"""The dashboard's alerting page: open and recent incidents, the channels with a test
-button, and the maintenance windows. Channels and windows are added with the CLI or the
-API (`webmon channels add`, `POST /api/v1/channels`); here they are seen and tried."""
+"""The dashboard's alerting page: open and recent incidents, the channels (add one that
+posts to a URL, test, remove) and the maintenance windows (add, remove). The channels
+that need more than a URL (Telegram, e-mail, apprise) are added with the CLI or the API.
+What is posted goes through the same checks as the API: the models, the target policy
+for a channel's URL, and PostgreSQL's constraints."""
 
 from __future__ import annotations
 
@@ -10,11 +12,22 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
+from psycopg.types.json import Jsonb
+from pydantic import ValidationError
 
 from notifier.payload import Channel
 from notifier.trial import send_test_notification
+from shared.errors import DatabaseError
 from webmon.api.common import policy
-from webmon.api.routes.alerting import TEST_TIMEOUT_S, channel_out
+from webmon.api.problems import Problem
+from webmon.api.routes.alerting import (
+    TEST_TIMEOUT_S,
+    ChannelIn,
+    WindowIn,
+    channel_out,
+    check_config,
+    check_input,
+)
 from webmon.readmodel import ALERTING
 from webmon.web.views import _db, form_of, render, user
 
@@ -40,8 +53,15 @@ async def _incidents(request: Request, open_only: bool) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+URL_KINDS = ("webhook", "slack", "discord", "ntfy")
+
+
 @router.get("/alerts")
 async def alerts_page(request: Request) -> Response:
+    return await _page(request)
+
+
+async def _page(request: Request, error: str | None = None, status: int = 200) -> Response:
     who = await user(request)
     db = _db(request)
     channels = [
@@ -60,7 +80,85 @@ async def alerts_page(request: Request) -> Response:
         windows=windows,
         tested=tested,
         test_error=request.query_params.get("error"),
+        form_error=error,
+        kinds=URL_KINDS,
+        status=status,
     )
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e.get("loc", ()))
+        return f"{where}: {e.get('msg', 'invalid')}".removeprefix(": ")
+    if isinstance(exc, Problem):
+        return exc.detail
+    return str(exc)
+
+
+@router.post("/alerts/channels")
+async def add_channel(request: Request) -> Response:
+    form = await form_of(request, await user(request))
+    try:
+        if form.get("kind") not in URL_KINDS:
+            raise Problem(422, f"kind: one of {', '.join(URL_KINDS)} (others: the CLI or API)")
+        channel = ChannelIn(
+            name=form.get("name", "").strip(),
+            kind=form["kind"],  # type: ignore[arg-type]
+            config={"url": form.get("url", "").strip()},
+            secret=form.get("secret") or None,
+            is_default=form.get("is_default") == "on",
+        )
+        check_input(channel)
+        check_config(request, channel.config)
+        await _db(request).fetchone(
+            ALERTING["add_channel"],
+            {"name": channel.name, "kind": channel.kind, "config": Jsonb(channel.config),
+             "secret": channel.secret, "is_default": channel.is_default},
+        )  # fmt: skip
+    except (ValidationError, Problem, DatabaseError) as exc:
+        return await _page(request, f"The channel was not added: {_first_error(exc)}", 422)
+    return RedirectResponse("/alerts#channels", 303)
+
+
+@router.post("/alerts/channels/{channel_id}/remove")
+async def remove_channel(request: Request, channel_id: int) -> Response:
+    await form_of(request, await user(request))
+    await _db(request).fetchone(ALERTING["api_delete_channel"], {"channel_id": channel_id})
+    return RedirectResponse("/alerts#channels", 303)
+
+
+@router.post("/alerts/windows")
+async def add_window(request: Request) -> Response:
+    form = await form_of(request, await user(request))
+    covers = form.get("covers", "all").strip()
+    try:
+        starts = datetime.fromisoformat(form.get("starts_at", "")).replace(tzinfo=UTC)
+        window = WindowIn(
+            name=form.get("name", "").strip(),
+            site_id=int(covers.removeprefix("site:")) if covers.startswith("site:") else None,
+            tag=covers.removeprefix("tag:") if covers.startswith("tag:") else None,
+            starts_at=starts,
+            duration_seconds=int(float(form.get("duration_minutes", "0")) * 60),
+            recurrence=form.get("recurrence", "none"),  # type: ignore[arg-type]
+        )
+        check_input(window)
+        await _db(request).fetchone(
+            ALERTING["add_window"],
+            {"name": window.name, "site_id": window.site_id, "tag": window.tag,
+             "starts_at": window.starts_at, "duration": window.duration_seconds,
+             "recurrence": window.recurrence, "until": None},
+        )  # fmt: skip
+    except (ValidationError, Problem, DatabaseError, ValueError) as exc:
+        return await _page(request, f"The window was not added: {_first_error(exc)}", 422)
+    return RedirectResponse("/alerts#windows", 303)
+
+
+@router.post("/alerts/windows/{window_id}/remove")
+async def remove_window(request: Request, window_id: int) -> Response:
+    await form_of(request, await user(request))
+    await _db(request).fetchone(ALERTING["remove_window"], {"id": window_id})
+    return RedirectResponse("/alerts#windows", 303)
 
 
 @router.post("/alerts/channels/{channel_id}/test")

@@ -124,12 +124,12 @@ def _refuse_nul(field: str, value: Any) -> None:
             _refuse_nul(f"{field}[{n}]", item)
 
 
-def _check_input(model: BaseModel) -> None:
+def check_input(model: BaseModel) -> None:
     for field in model.model_fields_set:
         _refuse_nul(field, getattr(model, field))
 
 
-def _check_config(request: Request, config: dict[str, Any]) -> None:
+def check_config(request: Request, config: dict[str, Any]) -> None:
     for key in _URL_KEYS:
         value = config.get(key)
         if value is None:
@@ -154,8 +154,8 @@ async def list_channels(request: Request, caller: Caller = READ) -> Response:
 
 @channels.post("", status_code=201, response_model=ChannelOut, summary="Add a channel")
 async def create_channel(request: Request, channel: ChannelIn, caller: Caller = ADMIN) -> Response:
-    _check_input(channel)
-    _check_config(request, channel.config)
+    check_input(channel)
+    check_config(request, channel.config)
     row = await _db(request).fetchone(
         ALERTING["add_channel"],
         {
@@ -178,9 +178,9 @@ async def update_channel(
     request: Request, channel_id: Id, patch: ChannelPatch, caller: Caller = ADMIN
 ) -> Response:
     given = patch.model_fields_set
-    _check_input(patch)
+    check_input(patch)
     if patch.config is not None:
-        _check_config(request, patch.config)
+        check_config(request, patch.config)
     for field in ("name", "config", "is_default", "enabled"):
         if field in given and getattr(patch, field) is None:
             raise Problem(422, f"{field}: may not be null")
@@ -307,7 +307,7 @@ async def list_windows(request: Request, caller: Caller = READ) -> Response:
 
 @windows.post("", status_code=201, summary="Add a maintenance window")
 async def create_window(request: Request, window: WindowIn, caller: Caller = WRITE) -> Response:
-    _check_input(window)
+    check_input(window)
     if window.site_id is not None and window.tag is not None:
         raise Problem(422, "site_id and tag: one or neither (all sites)")
     row = await _db(request).fetchone(
