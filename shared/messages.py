@@ -267,13 +267,13 @@ def encode_task(
     method: str | None = None,
     headers: dict[str, str] | None = None,
     expected_status: Sequence[Sequence[int]] | None = None,
-    restricted: bool = False,
     max_redirects: int | None = None,
+    restricted: bool = False,
 ) -> bytes:
     """The scheduler's fast path: same bytes as `CheckTask(...).encode()`, no validation.
 
-    `method` None or "GET", `expected_status` None, `restricted` False and `max_redirects`
-    None are the defaults and left out.
+    `method` None or "GET", `expected_status` None, `max_redirects` None and `restricted`
+    False are the defaults and left out. The positional order is `claim_due`'s columns.
     """
     body: dict[str, Any] = {
         "v": SCHEMA_VERSION,
