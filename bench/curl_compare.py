@@ -29,7 +29,7 @@ from devstack.localstack import free_port
 from shared.messages import CheckResult, CheckTask
 from tests.support.targets import Targets
 
-MAX_REDIRECTS = 5
+MAX_REDIRECTS = 10  # webmon's default (WEBMON_MAX_REDIRECTS)
 NONE = "-"
 
 
@@ -73,7 +73,8 @@ CASES = [
         curl_args=("--compressed",),
     ),
     Case("3 redirects", lambda t: t.url("/redirect/3")),
-    Case("10 redirects, limit 5", lambda t: t.url("/redirect/10")),
+    Case("6 redirects", lambda t: t.url("/redirect/6")),
+    Case("11 redirects, limit 10", lambda t: t.url("/redirect/11")),
     Case("redirect loop", lambda t: t.url("/loop")),
     Case(
         "https → http redirect",
@@ -89,7 +90,20 @@ CASES = [
     Case("connection refused", _refused),
     Case("host does not resolve", lambda t: "http://webmon-curl.invalid/"),
     Case("closed mid-body", lambda t: t.url("/close-mid-body")),
+    Case("malformed chunk after a 200 head", lambda t: t.url("/bad-chunk")),
+    Case("closed without a byte", lambda t: t.url("/no-response")),
     Case("garbage instead of HTTP", lambda t: t.url("/garbage")),
+    Case(
+        "cookie set by a redirect, regex on its echo",
+        lambda t: t.url("/cookies/set?k=v"),
+        regex='"k": "v"',
+        curl_args=("-b", ""),  # curl's cookie engine on, no file: cookies within the run
+    ),
+    Case("redirect to ftp://", lambda t: t.url(f"/to?url={quote('ftp://127.0.0.1:1/file')}")),
+    Case("100 KB of headers in 2 fields", lambda t: t.url("/large-head?kb=100&fields=2")),
+    Case("one 100 KB header field", lambda t: t.url("/large-head?kb=100&fields=1")),
+    Case("300 KB of headers in 6 fields", lambda t: t.url("/large-head?kb=300&fields=6")),
+    Case("header bomb: 20 MB in 400 fields", lambda t: t.url("/large-head?kb=20000&fields=400")),
     Case("latin-1 body", lambda t: t.url("/latin1"), regex="café"),
     Case("utf-16 body", lambda t: t.url("/utf16"), regex="wörld"),
     Case("binary body", lambda t: t.url("/binary"), regex="\ufffd"),

@@ -94,6 +94,8 @@ async def run_probe(
     prober = Prober(
         max_body_bytes=settings.max_body_bytes,
         max_redirects=settings.max_redirects,
+        max_header_field_bytes=settings.max_header_field_bytes,
+        max_header_bytes=settings.max_header_bytes,
         policy=settings.target_policy(),
     )
     # Results wait in the producer for as long as the broker is away (message.timeout.ms=0):

@@ -8,6 +8,12 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
+from checker.probe.prober import (
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_FIELD_BYTES,
+    DEFAULT_MAX_REDIRECTS,
+)
+from shared.messages import MAX_SITE_REDIRECTS
 from shared.settings import DEFAULT_METRICS_HOST, CommonSettings, TargetPolicySettings
 
 
@@ -24,7 +30,6 @@ DEFAULT_ONDEMAND_PROBE_GROUP = "webmon-probe-ondemand"
 DEFAULT_ONDEMAND_WRITER_GROUP = "webmon-writer-ondemand"
 DEFAULT_CONCURRENCY = 512
 DEFAULT_MAX_BODY_BYTES = 1_048_576
-DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_GRACE_S = 10.0
 DEFAULT_WRITER_BATCH_SIZE = 5_000
 DEFAULT_WRITER_BATCH_AGE_S = 0.5
@@ -50,7 +55,14 @@ class CheckerSettings(CommonSettings, TargetPolicySettings):
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=20_000)
     # Body bytes read per check, counted after decompression; the regex sees only these.
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0, le=64 * 1_048_576)
-    max_redirects: int = Field(default=DEFAULT_MAX_REDIRECTS, ge=0, le=30)
+    # Redirects followed, unless the site sets its own (sites.max_redirects).
+    max_redirects: int = Field(default=DEFAULT_MAX_REDIRECTS, ge=0, le=MAX_SITE_REDIRECTS)
+    # Response heads: bytes per header line (and status line), and in all. The total is
+    # what stops a header bomb: a head is at most this much memory per check in flight.
+    max_header_field_bytes: int = Field(
+        default=DEFAULT_MAX_HEADER_FIELD_BYTES, ge=1024, le=1_048_576
+    )
+    max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, ge=1024, le=4 * 1_048_576)
     # On SIGTERM: how long in-flight checks may still finish before they are abandoned.
     grace_s: float = Field(default=DEFAULT_GRACE_S, ge=0, le=300)
     writer_batch_size: int = Field(default=DEFAULT_WRITER_BATCH_SIZE, ge=1, le=100_000)

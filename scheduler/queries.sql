@@ -6,8 +6,9 @@
 -- and one task for a site that was overdue by many intervals. The claimed slot is the
 -- grid point just before the new next_check_at. `id = ANY(ARRAY(...))` keeps the planner
 -- on the primary key; `id IN (...)` flipped to a full scan at large batches (docs/measurements.md).
--- A site's method, headers and expected statuses come back NULL when they are the defaults,
--- which the task leaves out; expected statuses as [low, high) pairs.
+-- A site's method, headers, expected statuses and redirect limit come back NULL when they
+-- are the defaults, which the task leaves out; expected statuses as [low, high) pairs.
+-- The columns are encode_task's arguments, in its order.
 UPDATE sites
    SET next_check_at = next_check_at
        + (floor(extract(epoch FROM now() - next_check_at) / interval_seconds) + 1)
@@ -29,7 +30,8 @@ RETURNING id,
           NULLIF(headers, '{}') AS headers,
           CASE WHEN expected_status <> '{[200,400)}'
                THEN ARRAY(SELECT ARRAY[lower(r), upper(r)] FROM unnest(expected_status) AS r)
-          END AS expected_status
+          END AS expected_status,
+          max_redirects
 
 -- due_backlog --
 SELECT count(*) FROM sites WHERE enabled AND next_check_at <= now()

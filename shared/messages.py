@@ -40,6 +40,8 @@ MAX_ERROR_DETAIL = 1000
 MAX_TLS_VERSION = 32
 MIN_STATUS, MAX_STATUS = 100, 999
 MAX_REDIRECTS = 1000
+# A site's own redirect limit (sites.max_redirects): the bound of WEBMON_MAX_REDIRECTS too.
+MAX_SITE_REDIRECTS = 30
 
 
 def _no_nul(value: str) -> str:
@@ -123,6 +125,8 @@ class CheckTask(_Message):
         default=None, min_length=1, max_length=64
     )
     restricted: bool = False
+    # The site's redirect limit; None: the checker's WEBMON_MAX_REDIRECTS.
+    max_redirects: int | None = Field(default=None, ge=0, le=MAX_SITE_REDIRECTS)
 
     @model_validator(mode="after")
     def _a_site_or_a_task(self) -> Self:
@@ -263,12 +267,13 @@ def encode_task(
     method: str | None = None,
     headers: dict[str, str] | None = None,
     expected_status: Sequence[Sequence[int]] | None = None,
+    max_redirects: int | None = None,
     restricted: bool = False,
 ) -> bytes:
     """The scheduler's fast path: same bytes as `CheckTask(...).encode()`, no validation.
 
-    `method` None or "GET", `expected_status` None and `restricted` False are the defaults
-    and left out.
+    `method` None or "GET", `expected_status` None, `max_redirects` None and `restricted`
+    False are the defaults and left out. The positional order is `claim_due`'s columns.
     """
     body: dict[str, Any] = {
         "v": SCHEMA_VERSION,
@@ -288,6 +293,8 @@ def encode_task(
         body["expected_status"] = expected_status
     if restricted:
         body["restricted"] = True
+    if max_redirects is not None:
+        body["max_redirects"] = max_redirects
     return orjson.dumps(body)
 
 

@@ -34,20 +34,31 @@ What a result means (the public contract, see docs/design.md):
   handshake, the deadline).
 * `ttfb_ms`: from the start of the check to the first byte of the last response received
   (the final one, after redirects); null when no byte arrived.
-* `redirects`: redirect hops followed (at most `max_redirects`); null when no HTTP
-  response arrived at all.
+* `redirects`: redirect responses received (a 301/302/303/307/308 with a Location), at
+  most the check's `max_redirects` (the one beyond the limit is not followed and not
+  counted); a redirect to a URL that cannot be followed (`ftp://`) counts. Null when no
+  HTTP response arrived at all.
 * `tls_version`, `tls_expires_at`: protocol version and certificate `notAfter` of the
   check's first TLS connection (the site's own server for an https URL); null without one.
+
+One check is one attempt: aiohttp's retry of an idempotent request after a disconnect
+(meant for a reused keep-alive connection, made even on a fresh one) is off, so a server
+that closes without a byte is one connection and one `protocol` result. Cookies a
+response sets go back on the next hops of the same chain, never to another check
+(`checker.probe.cookies`). A response head (status line and header lines) may have
+`max_header_field_bytes` per line, `_MAX_HEADERS` lines and `max_header_bytes` in all;
+aiohttp's parser bounds the first two, `_TimedHandler` the total. It also feeds a head to
+the parser apart from the bytes after it, so a body that breaks in the same read as the
+head still leaves the status behind.
 
 How the phases are seen: aiohttp's connector calls our resolver (DNS), our socket factory
 (the TCP connect starts), and builds our protocol once the TCP connection is up (connect
 ends, TLS starts); the protocol's `connection_made` comes after the handshake, its first
 `data_received` is the first byte. The check's `_Trace` reaches them through a context
 variable set around the request (aiohttp runs all of it in the check's task). Every hop
-of a redirect chain opens its own connection (`force_close`), so the hops are counted
-there too: a hop starts with its DNS lookup or, for an IP address, its first socket.
-(aiohttp's TraceConfig would also do, at ~10 signal sends per request whether anyone
-listens or not.)
+of a redirect chain opens its own connection (`force_close`); redirects are counted from
+the response heads the protocol parses. (aiohttp's TraceConfig would also do, at ~10
+signal sends per request whether anyone listens or not.)
 
 The target policy (`shared.netpolicy`, an SSRF guard) applies to restricted tasks only (a
 URL an untrusted API user submitted): a second context variable carries the check's
@@ -84,11 +95,15 @@ from typing import Any, Final, cast
 
 import aiohttp
 from aiohappyeyeballs import AddrInfoType
+from aiohttp import hdrs
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_proto import ResponseHandler
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import BadHttpMessage, HttpProcessingError
+from aiohttp.http_parser import RawResponseMessage
+from aiohttp.streams import StreamReader
 from yarl import URL
 
+from checker.probe.cookies import ChainCookies
 from checker.probe.regex import RegexError, compile_regex, search_body
 from shared.messages import DEFAULT_EXPECTED_STATUS, CheckResult, CheckTask
 from shared.netpolicy import TargetBlocked, TargetPolicy
@@ -107,10 +122,14 @@ _INLINE_SEARCH_BYTES: Final = 32 * 1024
 # and 20 ms lookups: 300 checks/s). The probe has its own, larger pool.
 _DNS_THREADS: Final = 64
 _DETAIL_MAX: Final = 200
-# Response headers: aiohttp's defaults (8 KiB a line) reject real sites with long CSP or
-# cookie headers.
-_MAX_HEADER_LINE: Final = 64 * 1024
+# Response heads: aiohttp's defaults (8 KiB a line) reject real sites with long CSP or
+# cookie headers; browsers take ~256 KiB in all. The count bounds a head of many short
+# lines, whose parsed form costs far more memory than its bytes.
+DEFAULT_MAX_HEADER_FIELD_BYTES: Final = 64 * 1024
+DEFAULT_MAX_HEADER_BYTES: Final = 256 * 1024
 _MAX_HEADERS: Final = 256
+DEFAULT_MAX_REDIRECTS: Final = 10
+_REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 # Local resource exhaustion (file descriptors, kernel memory) anywhere in an exception's
 # chain is this process's trouble, not the site's: `internal`, not `connect`. (Not
 # EADDRNOTAVAIL: a site's unroutable address raises it too, not only port exhaustion.)
@@ -230,6 +249,8 @@ def _detail(
         return f"more than {max_redirects} redirects, or a redirect loop"
     if error == "invalid_url":
         return f"invalid URL: {_reason(link)}"
+    if error == "protocol" and isinstance(link, aiohttp.RedirectClientError):
+        return f"redirect from {where} to a URL that is not http(s): {_reason(link)}"
     if error == "protocol":
         return f"invalid or incomplete response from {where}: {_reason(link)}"
     return f"internal error: {type(link).__name__}: {_reason(link)}"
@@ -260,30 +281,30 @@ class _Trace:
     connect_s: float | None = None
     tls_s: float | None = None
     first_byte: float | None = None  # perf_counter() of the last response's first byte
-    hops: int = 0  # requests started: the first one, and one per redirect followed
+    status: int | None = None  # of the last (non-interim) response head parsed
+    redirects: int = 0  # redirect responses received
     tls_version: str | None = None
     tls_expires_at: datetime | None = None
-    hop_open: bool = False  # a hop has started and its connection is not up yet
     connect_started: float | None = None  # of the hop being connected
+    cookies: aiohttp.CookieJar | None = None  # the chain's, made at its first Set-Cookie
 
-    def hop(self) -> None:
-        if not self.hop_open:
-            self.hop_open = True
-            self.hops += 1
+    def answered(self, status: int, headers: Any) -> None:
+        """A response head arrived (aiohttp follows a redirect status with a Location)."""
+        self.status = status
+        if status in _REDIRECT_STATUSES and (hdrs.LOCATION in headers or hdrs.URI in headers):
+            self.redirects += 1
 
     def resolved(self, seconds: float) -> None:
         self.dns_s = seconds if self.dns_s is None else self.dns_s + seconds
 
     def connecting(self) -> None:
         """A socket is about to connect (happy eyeballs may open several: the first counts)."""
-        self.hop()
         if self.connect_started is None:
             self.connect_started = time.perf_counter()
 
     def connected(self) -> float:
         """The TCP connection is up; returns the moment."""
         now = time.perf_counter()
-        self.hop_open = False
         if self.connect_started is not None:
             seconds = now - self.connect_started
             self.connect_s = seconds if self.connect_s is None else self.connect_s + seconds
@@ -378,8 +399,6 @@ def _open_socket(addr_info: AddrInfoType) -> socket.socket:
     trace = _TRACE.get()
     guard = _GUARD.get()
     if guard is not None:
-        if trace is not None:
-            trace.hop()  # the hop started (a redirect to it was followed), never connected
         ip = str(addr_info[4][0])
         if not guard.policy.permits(ip):
             raise guard.refuse(ip)
@@ -389,17 +408,42 @@ def _open_socket(addr_info: AddrInfoType) -> socket.socket:
     return socket.socket(family=family, type=type_, proto=proto)
 
 
+_HEAD_END: Final = b"\r\n\r\n"
+_REFUSED: Final = -1  # `_TimedHandler._head_left` once the head was too large
+
+
+def _head_end(tail: bytes, data: bytes) -> int:
+    """Where in `data` the head ends (just past its blank line), or -1.
+
+    `tail`: the last bytes of the head before `data`, where the blank line may begin.
+    """
+    if tail:
+        at = (tail + data[:3]).find(_HEAD_END)
+        if at >= 0:
+            return at + 4 - len(tail)
+    at = data.find(_HEAD_END)
+    return at + 4 if at >= 0 else -1
+
+
 class _TimedHandler(ResponseHandler):
-    """aiohttp's client protocol, noting the TCP connect, TLS handshake and first byte.
+    """aiohttp's client protocol, noting the TCP connect, TLS handshake, first byte and
+    response heads, and holding a head to `head_limit` bytes.
 
     The event loop builds it once the socket is connected and calls `connection_made`
-    after the TLS handshake (at once for plain http).
+    after the TLS handshake (at once for plain http). Until the final head has been
+    parsed, received bytes are split at the head's blank line: the parser gets the head
+    alone, so it hands over the head (`feed_data`) even if what follows is broken
+    (aiohttp's C parser drops a head parsed in the same call that then fails).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, head_limit: int) -> None:
         super().__init__(loop)
         self._trace = _TRACE.get()
+        self._heads = self._trace  # the check's trace, for the heads (`_trace` goes at byte 1)
         self._tcp_up = self._trace.connected() if self._trace is not None else 0.0
+        self._head_limit = head_limit
+        self._head_left: int | None = head_limit  # None once the final head was parsed
+        self._head_tail = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -410,16 +454,68 @@ class _TimedHandler(ResponseHandler):
         if data and self._trace is not None:
             self._trace.first_byte = time.perf_counter()
             self._trace = None  # once per connection
-        super().data_received(data)
+        if self._head_left is None:
+            super().data_received(data)
+            if self._exception is not None:
+                self._body_broke(self._exception)
+        elif data and self._head_left != _REFUSED:
+            self._head_received(data)
+
+    def _body_broke(self, exc: BaseException) -> None:
+        """The parser failed in the body: the body's reader fails too.
+
+        aiohttp's C parser leaves the reader waiting (until the deadline) when the broken
+        bytes come in a later read than the head; its Python parser fails the reader.
+        """
+        payload = self._payload
+        if payload is not None and payload.exception() is None and not payload.is_eof():
+            reason = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+            payload.set_exception(aiohttp.ClientPayloadError(f"malformed body: {reason}"), exc)
+
+    def _head_received(self, data: bytes) -> None:
+        left = cast("int", self._head_left)
+        end = _head_end(self._head_tail, data)
+        if end < 0:
+            if len(data) > left:
+                self._head_too_large()
+                return
+            self._head_left = left - len(data)
+            self._head_tail = data[-3:] if len(data) >= 3 else (self._head_tail + data)[-3:]
+            super().data_received(data)
+            return
+        if end > left:
+            self._head_too_large()
+            return
+        rest = data[end:] if end < len(data) else b""
+        super().data_received(data[:end] if rest else data)
+        if self._head_left is not None:  # an interim (1xx) head: the next one counts on
+            self._head_left = left - end
+            self._head_tail = b""
+        if rest and self.exception() is None:
+            self.data_received(rest)
+
+    def _head_too_large(self) -> None:
+        self._head_left = _REFUSED
+        if self.transport is not None:
+            self.transport.close()
+        self.set_exception(BadHttpMessage(f"response headers larger than {self._head_limit} bytes"))
+
+    def feed_data(self, data: tuple[RawResponseMessage, StreamReader], size: int = 0) -> None:
+        message = data[0]
+        if message.code >= 200:
+            self._head_left = None
+            if self._heads is not None:
+                self._heads.answered(message.code, message.headers)
+        super().feed_data(data, size)
 
 
 class _Connector(aiohttp.TCPConnector):
     """aiohttp's TCP connector with the timing hooks: our socket factory and protocol."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, head_limit: int, **kwargs: Any) -> None:
         super().__init__(socket_factory=_open_socket, **kwargs)
         # The connector's protocol factory (aiohttp has no public hook for it).
-        factory = functools.partial(_TimedHandler, loop=self._loop)
+        factory = functools.partial(_TimedHandler, loop=self._loop, head_limit=head_limit)
         self._factory = cast("functools.partial[ResponseHandler]", factory)
 
 
@@ -445,8 +541,6 @@ class _Resolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         trace = _TRACE.get()
-        if trace is not None:
-            trace.hop()
         started = time.perf_counter()
         infos = await asyncio.get_running_loop().run_in_executor(
             self._executor,
@@ -501,17 +595,24 @@ class Prober:
         self,
         *,
         max_body_bytes: int = 1_048_576,
-        max_redirects: int = 5,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        max_header_field_bytes: int = DEFAULT_MAX_HEADER_FIELD_BYTES,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         user_agent: str = DEFAULT_USER_AGENT,
         ssl_context: ssl.SSLContext | None = None,
         policy: TargetPolicy | None = None,
     ) -> None:
-        """`policy`: what a restricted task may connect to (None: `TargetPolicy.default()`);
-        unrestricted tasks are not subject to it."""
+        """`max_redirects`: for a task that names none. `policy`: what a restricted task
+        may connect to (None: `TargetPolicy.default()`); unrestricted tasks are not
+        subject to it."""
         if max_body_bytes < 0 or max_redirects < 0:
             raise ValueError("max_body_bytes and max_redirects must be >= 0")
+        if max_header_field_bytes < 1 or max_header_bytes < 1:
+            raise ValueError("max_header_field_bytes and max_header_bytes must be >= 1")
         self._max_body_bytes = max_body_bytes
         self._max_redirects = max_redirects
+        self._max_header_field_bytes = max_header_field_bytes
+        self._max_header_bytes = max_header_bytes
         self._user_agent = user_agent
         self._ssl_context = ssl_context
         self._policy = policy if policy is not None else TargetPolicy.default()
@@ -532,6 +633,7 @@ class Prober:
             2, thread_name_prefix="webmon-regex"
         )
         connector = _Connector(
+            self._max_header_bytes,
             force_close=True,  # a fresh connection per check
             limit=0,
             use_dns_cache=False,
@@ -544,14 +646,19 @@ class Prober:
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers={"User-Agent": self._user_agent},
-            cookie_jar=aiohttp.DummyCookieJar(),  # no state carried from check to check
+            cookie_jar=ChainCookies(_TRACE.get),  # within a chain, never across checks
             timeout=aiohttp.ClientTimeout(total=None),  # the deadline is check()'s own
             auto_decompress=True,  # aiohttp >= 3.12 decompresses in bounded steps
             trust_env=False,
-            max_line_size=_MAX_HEADER_LINE,
-            max_field_size=_MAX_HEADER_LINE,
+            max_line_size=self._max_header_field_bytes,
+            max_field_size=self._max_header_field_bytes,
             max_headers=_MAX_HEADERS,
         )
+        # One attempt per check: aiohttp would send a GET or HEAD again after a
+        # ServerDisconnectedError or ClientOSError, on a fresh connection too. The switch
+        # has no public form (aiohttp's own test client turns it off the same way);
+        # tests/checks/test_fidelity.py fails if it stops working.
+        self._session._retry_connection = False
 
     async def close(self) -> None:
         session, self._session = self._session, None
@@ -595,13 +702,10 @@ class Prober:
         up: bool = False,
         trace: _Trace | None = None,
         started: float = 0.0,
+        max_redirects: int = 0,
     ) -> CheckResult:
         if trace is None:
             trace = _Trace()  # decided before any request: nothing was measured
-        # Hops after the first are redirects followed. A response arrived if one was
-        # followed, or it was the final one, or aiohttp refused to follow it.
-        redirects = max(0, trace.hops - 1)
-        answered = status is not None or redirects > 0 or error == "too_many_redirects"
         return CheckResult(
             site_id=task.site_id,
             url=task.url,
@@ -617,7 +721,7 @@ class Prober:
             connect_ms=_ms(trace.connect_s),
             tls_ms=_ms(trace.tls_s),
             ttfb_ms=None if trace.first_byte is None else _ms(trace.first_byte - started),
-            redirects=redirects if answered else None,
+            redirects=None if trace.status is None else min(trace.redirects, max_redirects),
             tls_version=trace.tls_version,
             tls_expires_at=trace.tls_expires_at,
         )
@@ -646,6 +750,7 @@ class Prober:
             raise RuntimeError("Prober.open() was not awaited")
 
         status: int | None = None
+        max_redirects = self._max_redirects if task.max_redirects is None else task.max_redirects
         head = task.method == "HEAD"
         trace = _Trace()
         token = _TRACE.set(trace)
@@ -661,7 +766,7 @@ class Prober:
                     url,
                     headers=task.headers,
                     allow_redirects=True,  # session.head() would not follow them
-                    max_redirects=self._max_redirects + 1,
+                    max_redirects=max_redirects + 1,
                 ) as resp:
                     status = resp.status
                     charset = resp.charset
@@ -681,7 +786,7 @@ class Prober:
                 )
             if error == "internal":
                 return self._internal(task, checked_at, url, exc)
-            detail = _scrub(_detail(error, link, task, url, status, self._max_redirects), url)
+            detail = _scrub(_detail(error, link, task, url, status, max_redirects), url)
             return self._result(
                 task,
                 checked_at,
@@ -690,6 +795,7 @@ class Prober:
                 status=status,
                 trace=trace,
                 started=started,
+                max_redirects=max_redirects,
             )
         finally:
             _TRACE.reset(token)
@@ -713,6 +819,7 @@ class Prober:
             up=status_expected(status, task.expected_status) and matched is not False,
             trace=trace,
             started=started,
+            max_redirects=max_redirects,
         )
 
     async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:

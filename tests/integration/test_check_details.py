@@ -91,6 +91,8 @@ def insert_site(db: Conn, names: str, values: tuple[object, ...]) -> None:
         ("expected_status", ("{[99,200)}",), "sites_expected_status_range"),
         ("expected_status", ("{[200,601)}",), "sites_expected_status_range"),
         ("expected_status", ("{[500,)}",), "sites_expected_status_range"),
+        ("max_redirects", (-1,), "sites_max_redirects_range"),
+        ("max_redirects", (31,), "sites_max_redirects_range"),
     ],
 )
 def test_constraints_reject_nonsense(
@@ -108,6 +110,8 @@ def test_constraints_reject_nonsense(
         ("headers", (Jsonb({"Authorization": "Bearer x", "User-Agent": "me/1", "Host": "a"}),)),
         ("expected_status", ("{[200,299],[404,404]}",)),
         ("expected_status", ("{[100,600)}",)),
+        ("max_redirects", (0,)),
+        ("max_redirects", (30,)),
     ],
 )
 def test_constraints_accept_sense(db: Conn, names: str, values: tuple[object, ...]) -> None:
@@ -117,10 +121,11 @@ def test_constraints_accept_sense(db: Conn, names: str, values: tuple[object, ..
 def test_claim_carries_the_options_into_tasks(db: Conn) -> None:
     """claim_due returns NULL for defaults and [low, high) pairs; encode_task takes the row."""
     db.execute(
-        "INSERT INTO sites (url, next_check_at, method, headers, expected_status) VALUES "
-        "('http://plain', now() - interval '1 s', 'GET', NULL, '{[200,400)}'),"
-        "('http://empty-headers', now() - interval '1 s', 'GET', '{}', '{[200,400)}'),"
-        "('http://head', now() - interval '1 s', 'HEAD', %s, '{[200,299],[404,404],[500,503)}')",
+        "INSERT INTO sites (url, next_check_at, method, headers, expected_status, max_redirects)"
+        " VALUES ('http://plain', now() - interval '1 s', 'GET', NULL, '{[200,400)}', NULL),"
+        "('http://empty-headers', now() - interval '1 s', 'GET', '{}', '{[200,400)}', NULL),"
+        "('http://head', now() - interval '1 s', 'HEAD', %s, '{[200,299],[404,404],[500,503)}',"
+        " 20)",
         (Jsonb({"X-Token": "t", "User-Agent": "me/1"}),),
     )
     db.execute("BEGIN")
@@ -131,12 +136,14 @@ def test_claim_carries_the_options_into_tasks(db: Conn) -> None:
     for url in ("http://plain", "http://empty-headers"):
         task = tasks[url]
         assert (task.method, task.headers, task.expected_status) == ("GET", None, None)
+        assert task.max_redirects is None
     head = tasks["http://head"]
     assert head.method == "HEAD"
     assert head.headers == {"X-Token": "t", "User-Agent": "me/1"}
     assert head.expected_status == ((200, 300), (404, 405), (500, 503))
+    assert head.max_redirects == 20
     plain_row = next(r for r in rows if r[1] == "http://plain")
-    assert plain_row[6:] == (None, None, None)
+    assert plain_row[6:] == (None, None, None, None)
 
 
 def test_writer_stores_the_check_details(db_url: str, db: Conn) -> None:

@@ -48,6 +48,10 @@ def test_check_details_land_in_check_results_and_site_status(
         "expired": (targets.url("/ok", tls="expired"), {}),
         "redirects": (targets.url("/redirect/3"), {}),
         "loop": (targets.url("/loop"), {}),
+        # The site's own limit, through the scheduler's claim and the task to the probe.
+        "six_hops_limit_5": (targets.url("/redirect/6"), {"max_redirects": 5}),
+        "six_hops": (targets.url("/redirect/6"), {}),
+        "cookie": (targets.url("/cookies/set?k=v"), {"regex": '"k": "v"'}),
         "https_to_http": (targets.url(f"/to?url={quote(targets.url('/ok'))}", tls="valid"), {}),
         "expected_404": (targets.url("/status/404"), {"expected_status": "{[200,300),[404,404]}"}),
         "unexpected_200": (targets.url("/ok"), {"expected_status": "{[500,600)}"}),
@@ -114,7 +118,16 @@ def test_check_details_land_in_check_results_and_site_status(
 
     assert (rows["redirects"]["up"], rows["redirects"]["redirects"]) == (True, 3)
     loop = rows["loop"]
-    assert (loop["error"], loop["redirects"], loop["up"]) == ("too_many_redirects", 5, False)
+    assert (loop["error"], loop["redirects"], loop["up"]) == ("too_many_redirects", 10, False)
+    limited = rows["six_hops_limit_5"]
+    assert (limited["error"], limited["redirects"], limited["up"]) == (
+        "too_many_redirects",
+        5,
+        False,
+    )
+    assert (rows["six_hops"]["up"], rows["six_hops"]["redirects"]) == (True, 6)
+    cookie = rows["cookie"]
+    assert (cookie["up"], cookie["regex_matched"], cookie["redirects"]) == (True, True, 1)
     https_to_http = rows["https_to_http"]
     assert (https_to_http["up"], https_to_http["redirects"]) == (True, 1), https_to_http
     assert https_to_http["tls_expires_at"] == targets.valid_not_after

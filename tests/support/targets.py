@@ -31,10 +31,16 @@ Endpoints (every TLS flavour serves the same ones as plain HTTP):
     /aaab?n=1048576          n times "a", then "b"
     /big-header              200 with a 20 KB header line (a long CSP)
     /headers                 the request's headers, one "Name: value" a line
+    /cookies/set?k=v         Set-Cookie k=v (each parameter), 302 to /cookies
+    /cookies                 the cookies received, as JSON {"cookies": {"k": "v"}}
+    /large-head?kb=100&fields=1   200 with that many KB of headers over that many fields
+    /raw-accepted            how many connections the raw responder has accepted
     /close-mid-body          Content-Length 1000, 10 bytes, close      (raw responder)
     /garbage                 bytes that are not HTTP, close             (raw responder)
     /no-response             close without a byte                       (raw responder)
     /hang                    accept, read, never answer                 (raw responder)
+    /bad-chunk               200 chunked, then a malformed chunk size   (raw responder)
+    /bad-chunk?later=1       the same, the bad chunk 50 ms after the head (raw responder)
 
 TLS flavours: "valid" (127.0.0.1, localhost and ::1, signed by the CA, expiring at
 `Targets.valid_not_after`), "self_signed" (a certificate that signs itself), "expired" (by
@@ -58,18 +64,25 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.request
 import zlib
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-RAW_PATHS = frozenset({"/close-mid-body", "/garbage", "/no-response", "/hang"})
+RAW_PATHS = frozenset({"/close-mid-body", "/garbage", "/no-response", "/hang", "/bad-chunk"})
 TLS_FLAVOURS = ("valid", "self_signed", "expired", "wrong_host")
 LATIN1_TEXT = "café naïve déjà vu"
 UTF16_TEXT = "hello wörld ✓ 日本語"
 BINARY_BODY = bytes(range(256)) * 64
 GARBAGE = b"\x00\x01SSH-2.0-OpenSSH_9.6\r\n\xff\xfe\xfd not HTTP at all\r\n\r\n"
 BOMB_INFLATED = 1 << 30
+BAD_CHUNK_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+BAD_CHUNK_BODY = b"zz\r\nhello\r\n0\r\n\r\n"  # "zz" is no chunk size
+# Connections the raw responder accepted (in the child process; /raw-accepted tells).
+_raw_accepted = 0
 
 
 def gzip_bomb(inflated: int = BOMB_INFLATED) -> bytes:
@@ -243,6 +256,29 @@ def _app() -> Any:
             body=b"hello webmon", headers={"Content-Type": text, "Content-Security-Policy": csp}
         )
 
+    @routes.get("/cookies/set")
+    async def cookies_set(request: web.Request) -> web.StreamResponse:
+        resp = web.HTTPFound("/cookies")
+        for name, value in request.query.items():
+            resp.set_cookie(name, value, path="/")
+        raise resp
+
+    @routes.get("/cookies")
+    async def cookies(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"cookies": dict(request.cookies)})
+
+    @routes.get("/large-head")
+    async def large_head(request: web.Request) -> web.StreamResponse:
+        size = int(float(request.query.get("kb", "100")) * 1000)
+        fields = int(request.query.get("fields", "1"))
+        each = size // fields
+        filler = {f"X-Filler-{i}": "f" * each for i in range(fields)}
+        return web.Response(body=b"hello webmon", headers={"Content-Type": text, **filler})
+
+    @routes.get("/raw-accepted")
+    async def raw_accepted(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"accepted": _raw_accepted})
+
     app = web.Application()
     app.add_routes(routes)
     return app
@@ -256,6 +292,8 @@ class _Raw(asyncio.Protocol):
         self.transport: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        global _raw_accepted
+        _raw_accepted += 1
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
@@ -269,7 +307,14 @@ class _Raw(asyncio.Protocol):
             self.transport = transport  # keep it open until the client gives up
             self.buf = b""
             return
-        if path == "/close-mid-body":
+        if path == "/bad-chunk" and b"later=1" in parts[1]:
+            transport.write(BAD_CHUNK_HEAD)
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.05, lambda: (transport.write(BAD_CHUNK_BODY), transport.close()))
+            return
+        elif path == "/bad-chunk":
+            transport.write(BAD_CHUNK_HEAD + BAD_CHUNK_BODY)  # one write: one read, mostly
+        elif path == "/close-mid-body":
             transport.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"
                 + b"0123456789"
@@ -365,6 +410,11 @@ class Targets:
         if tls not in TLS_FLAVOURS:
             raise ValueError(f"tls must be one of {TLS_FLAVOURS}")
         return f"https://{self.host}:{self.ports[tls]}{path}"
+
+    def raw_accepted(self) -> int:
+        """Connections the raw responder has accepted so far."""
+        with urllib.request.urlopen(self.url("/raw-accepted"), timeout=10) as resp:
+            return int(json.load(resp)["accepted"])
 
     def client_ssl_context(self) -> ssl.SSLContext:
         """`ssl.create_default_context()` that also trusts this target's CA."""

@@ -35,6 +35,8 @@ SLOT = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
         {"restricted": False},
         {"restricted": True},
         {"method": "HEAD", "expected_status": [[200, 300]], "restricted": True},
+        {"max_redirects": 0},
+        {"max_redirects": 30, "restricted": True},
     ],
 )
 def test_fast_task_encoding_equals_the_model_encoding(
@@ -60,6 +62,7 @@ def test_fast_task_encoding_equals_the_model_encoding(
         options.get("method"),
         options.get("headers"),
         options.get("expected_status"),
+        options.get("max_redirects"),
         options.get("restricted", False),
     )
     assert fast == task.encode()
@@ -69,10 +72,23 @@ def test_fast_task_encoding_equals_the_model_encoding(
 def test_defaults_are_left_out_of_a_task() -> None:
     raw = encode_task(1, "http://a", 1.0, None, SLOT, SLOT + timedelta(seconds=1), "GET")
     assert b"method" not in raw and b"headers" not in raw and b"expected_status" not in raw
-    assert b"restricted" not in raw
+    assert b"restricted" not in raw and b"max_redirects" not in raw
     task = decode(CheckTask, raw)
     assert (task.method, task.headers, task.expected_status) == ("GET", None, None)
-    assert task.restricted is False
+    assert task.restricted is False and task.max_redirects is None
+
+
+@pytest.mark.parametrize("limit", [-1, 31, 1.5])
+def test_a_task_s_redirect_limit_is_bounded(limit: object) -> None:
+    raw = orjson.dumps(
+        {
+            "v": 1, "site_id": 1, "url": "http://a", "timeout_s": 1.0,
+            "scheduled_at": SLOT, "expires_at": SLOT + timedelta(seconds=1),
+            "max_redirects": limit,
+        }
+    )  # fmt: skip
+    with pytest.raises(MessageError, match="max_redirects"):
+        decode(CheckTask, raw)
 
 
 def test_a_restricted_task_round_trips() -> None:
