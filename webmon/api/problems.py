@@ -38,6 +38,7 @@ CONSTRAINTS: dict[str, str] = {
     "sites_headers_valid": "headers must be a JSON object of at most 50 string values, "
     "with HTTP token names, no control characters, and none of the framing headers",
     "sites_expected_status_range": "expected statuses must lie within 100-599 and not be empty",
+    "sites_max_redirects_range": "a site's redirect limit must be between 0 and 30",
     "tasks_url_http": "the URL must start with http:// or https:// and name a host",
     "tasks_url_length": "the URL may be at most 2,048 characters long",
     "tasks_url_no_whitespace": "the URL may not contain spaces or control characters",
