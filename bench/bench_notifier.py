@@ -20,7 +20,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from bench.common import BenchEnv, bench_env, report, services
 from checker.writer import write_results
 from shared.db import Database
 from shared.messages import CheckResult, ResultRow, result_row
+from tests.support.aioserver import LoopServer
 
 CONCURRENCY = 64
 NOTIFIER_ENV = {
@@ -46,39 +46,13 @@ NOTIFIER_ENV = {
 }
 
 
-class Receiver:
+class Receiver(LoopServer):
     """Records when each idempotency key first arrived (time.time())."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.first: dict[str, float] = {}
         self.count = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
     async def _handle(self, request: web.Request) -> web.Response:
         await request.read()

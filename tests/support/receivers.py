@@ -21,15 +21,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-
-async def _shutdown(runner: web.AppRunner | None) -> None:
-    """Stop serving, and end the handlers still running (a slow answer's sleep)."""
-    if runner is not None:
-        await runner.cleanup()
-    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+from tests.support.aioserver import LoopServer
 
 
 @dataclass(frozen=True)
@@ -44,39 +36,13 @@ class Received:
         return orjson.loads(self.body)
 
 
-class Receiver:
+class Receiver(LoopServer):
     def __init__(self, host: str = "127.0.0.1", delay_s: float = 0.0) -> None:
-        self.host = host
-        self.port = 0
+        super().__init__(host)
         self.delay_s = delay_s
         self._fail_until = 0.0
         self._lock = threading.Lock()
         self._requests: list[Received] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(_shutdown(self._runner), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -141,39 +107,14 @@ class ConnectionCounter:
             conn.close()
 
 
-class ScriptedTarget:
+class ScriptedTarget(LoopServer):
     """An HTTP target whose n-th request (from 1) is answered with `statuses[n - 1]`, and
     200 after the script ends; `answered` counts requests."""
 
     def __init__(self, statuses: list[int]) -> None:
+        super().__init__()
         self._statuses = statuses
         self.answered = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    def __enter__(self) -> ScriptedTarget:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(_shutdown(self._runner), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.answered += 1

@@ -388,18 +388,32 @@ async def _phases(db: AsyncDatabase, site_id: int, since: str) -> dict[str, list
     }
 
 
-@router.get("/sites/new")
-async def new_site_page(request: Request) -> Response:
-    who = await user(request)
+def _site_new(
+    request: Request,
+    who: User,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    bulk: str = "",
+    bulk_error: str | None = None,
+) -> HTMLResponse:
+    """The add-sites page: blank, or refused (422) with what was entered and why."""
+    refused = bool(errors) or bulk_error is not None
     return render(
         request,
         "site_new.html",
         who,
-        form=forms.site_form(None),
-        errors={},
-        bulk="",
-        bulk_error=None,
+        form=forms.site_form(None) if form is None else form,
+        errors=errors or {},
+        bulk=bulk,
+        bulk_error=bulk_error,
+        status=422 if refused else 200,
     )
+
+
+@router.get("/sites/new")
+async def new_site_page(request: Request) -> Response:
+    return _site_new(request, await user(request))
 
 
 @router.post("/sites/new")
@@ -409,42 +423,15 @@ async def new_site(request: Request) -> Response:
     try:
         site = SiteIn(**forms.site_fields(values, new=True))
     except (ValidationError, forms.FieldError) as exc:
-        return render(
-            request,
-            "site_new.html",
-            who,
-            form=values,
-            errors=forms.errors_of(exc),
-            bulk="",
-            bulk_error=None,
-            status=422,
-        )
+        return _site_new(request, who, form=values, errors=forms.errors_of(exc))
     host = blocked_literal(request.app.state.policy, site.url)
     if host is not None:
         errors = {"url": f"{host} is in a blocked network (WEBMON_BLOCKED_NETWORKS)"}
-        return render(
-            request,
-            "site_new.html",
-            who,
-            form=values,
-            errors=errors,
-            bulk="",
-            bulk_error=None,
-            status=422,
-        )
+        return _site_new(request, who, form=values, errors=errors)
     try:
         row = await _db(request).fetchone(SITES["api_create_site"], create_params(site))
     except DatabaseError as exc:
-        return render(
-            request,
-            "site_new.html",
-            who,
-            form=values,
-            errors=_constraint_errors(exc),
-            bulk="",
-            bulk_error=None,
-            status=422,
-        )
+        return _site_new(request, who, form=values, errors=_constraint_errors(exc))
     assert row is not None
     return RedirectResponse(f"/sites/{row[0]}", 303)
 
@@ -464,16 +451,7 @@ async def import_sites(request: Request) -> Response:
         text = (await upload.read()).decode("utf-8-sig", "replace") or text
 
     def refused(message: str) -> Response:
-        return render(
-            request,
-            "site_new.html",
-            who,
-            form=forms.site_form(None),
-            errors={},
-            bulk=text,
-            bulk_error=message,
-            status=422,
-        )
+        return _site_new(request, who, bulk=text, bulk_error=message)
 
     try:
         sites = forms.bulk_sites(text)
