@@ -19,6 +19,31 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from shared.netpolicy import TargetBlocked, TargetPolicy
 
+AddrInfo = tuple[Any, Any, int, str, tuple[Any, ...]]
+
+
+def resolve_results(host: str, infos: list[AddrInfo]) -> list[ResolveResult]:
+    """getaddrinfo's answers for `host` as aiohttp's ResolveResults: IPv4 and IPv6 only,
+    an IPv6 address with its zone (`fe80::1%2`) when it has one."""
+    flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+    results: list[ResolveResult] = []
+    for fam, _, proto, _, address in infos:
+        if fam == socket.AF_INET6:
+            if len(address) < 4:
+                continue  # a Python built without IPv6
+            ip = str(address[0]) if not address[3] else f"{address[0]}%{address[3]}"
+        elif fam == socket.AF_INET:
+            ip = str(address[0])
+        else:
+            continue
+        results.append(
+            ResolveResult(
+                hostname=host, host=ip, port=int(address[1]), family=fam, proto=proto,
+                flags=flags,
+            )
+        )  # fmt: skip
+    return results
+
 
 class PolicyResolver(AbstractResolver):
     """getaddrinfo in a thread, then only the addresses the policy permits."""
@@ -32,22 +57,13 @@ class PolicyResolver(AbstractResolver):
         infos = await asyncio.get_running_loop().getaddrinfo(
             host, port, family=family, type=socket.SOCK_STREAM
         )
-        flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
         results: list[ResolveResult] = []
         refused: str | None = None
-        for fam, _, proto, _, address in infos:
-            if fam not in (socket.AF_INET, socket.AF_INET6):
-                continue
-            ip = str(address[0])
-            if not self._policy.permits(ip):
-                refused = refused or ip
-                continue
-            results.append(
-                ResolveResult(
-                    hostname=host, host=ip, port=int(address[1]), family=fam, proto=proto,
-                    flags=flags,
-                )
-            )  # fmt: skip
+        for result in resolve_results(host, infos):
+            if self._policy.permits(result["host"]):
+                results.append(result)
+            else:
+                refused = refused or result["host"]
         if not results and refused is not None:
             raise TargetBlocked(refused)
         return results

@@ -107,6 +107,7 @@ from checker.probe.cookies import ChainCookies
 from checker.probe.regex import RegexError, compile_regex, search_body
 from shared.messages import DEFAULT_EXPECTED_STATUS, CheckResult, CheckTask
 from shared.netpolicy import TargetBlocked, TargetPolicy
+from shared.policy_http import resolve_results
 from shared.version import version
 
 logger = logging.getLogger(__name__)
@@ -554,23 +555,7 @@ class _Resolver(AbstractResolver):
         )
         if trace is not None:
             trace.resolved(time.perf_counter() - started)
-        flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
-        results: list[ResolveResult] = []
-        for fam, _, proto, _, address in infos:
-            if fam == socket.AF_INET6:
-                if len(address) < 4:
-                    continue  # a Python built without IPv6
-                ip = str(address[0]) if not address[3] else f"{address[0]}%{address[3]}"
-            elif fam == socket.AF_INET:
-                ip = str(address[0])
-            else:
-                continue
-            results.append(
-                ResolveResult(
-                    hostname=host, host=ip, port=int(address[1]), family=fam, proto=proto,
-                    flags=flags,
-                )
-            )  # fmt: skip
+        results = resolve_results(host, infos)
         guard = _GUARD.get()
         if guard is not None and results:
             permitted = [r for r in results if guard.policy.permits(r["host"])]
