@@ -155,6 +155,27 @@ def test_a_form_post_without_its_csrf_token_is_refused(
     assert count(db, "SELECT count(*) FROM sites") == 0
 
 
+def test_a_bulk_import_refused_by_a_constraint_names_the_line_and_stores_nothing(
+    page: Any, dashboard: Dashboard, db: Conn
+) -> None:
+    # Line 4 passes the form's checks but breaks sites_timeout_within_interval in
+    # PostgreSQL; the blank line 3 still counts, as the user sees the text.
+    page.goto(dashboard.base + "/sites/new")
+    page.fill(
+        "textarea[name=bulk]",
+        "url,interval_seconds,timeout_seconds\n"
+        "http://127.0.0.1:9/a,60,10\n"
+        "\n"
+        "http://127.0.0.1:9/b,5,10\n",
+    )
+    page.click("text=Add them")
+    alert = page.locator("p.error[role=alert]")
+    expect()(alert).to_contain_text("line 4:")
+    expect()(alert).to_contain_text("sites_timeout_within_interval")
+    expect()(alert).to_contain_text("nothing was imported")
+    assert count(db, "SELECT count(*) FROM sites") == 0
+
+
 def test_screenshots_for_the_readme(
     page: Any, dashboard: Dashboard, targets: Targets, db: Conn, tmp_path: Path
 ) -> None:

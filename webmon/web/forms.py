@@ -145,27 +145,30 @@ def site_form(site: dict[str, Any] | None) -> dict[str, str]:
     }
 
 
-def bulk_sites(text: str) -> list[SiteIn]:
+def bulk_sites(text: str) -> list[tuple[int, SiteIn]]:
     """One URL per line, or CSV with a header row naming url (and optionally
-    interval_seconds, timeout_seconds, regex)."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    interval_seconds, timeout_seconds, regex). Each site comes with its line number in
+    the text as pasted (blank lines and the header row counted), for the error to name."""
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not numbered:
         raise FieldError("bulk", "nothing to import: one URL per line, or CSV with a header row")
-    if len(lines) > MAX_BULK_LINES:
-        raise FieldError("bulk", f"at most {MAX_BULK_LINES} sites at once")
-    rows: list[dict[str, str]]
-    if lines[0].strip().lower().startswith("url"):
-        rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    rows: list[tuple[int, dict[str, str]]]
+    if numbered[0][1].strip().lower().startswith("url"):
+        reader = csv.DictReader(io.StringIO("\n".join(line for _, line in numbered)))
+        # A URL holds no newline, so each CSV record is one line: the header's successors.
+        rows = [(n, row) for (n, _), row in zip(numbered[1:], reader, strict=False)]
     else:
-        rows = [{"url": line.strip()} for line in lines]
+        rows = [(n, {"url": line.strip()}) for n, line in numbered]
+    if len(rows) > MAX_BULK_LINES:
+        raise FieldError("bulk", f"at most {MAX_BULK_LINES} sites at once")
     sites = []
-    for n, row in enumerate(rows, 1):
+    for n, row in rows:
         clean = {k.strip(): (v or "").strip() for k, v in row.items() if k}
         unknown = set(clean) - {"url", "interval_seconds", "timeout_seconds", "regex"}
         if unknown:
             raise FieldError("bulk", f"unknown column {sorted(unknown)[0]!r}")
         try:
-            sites.append(SiteIn(**site_fields(clean, new=True)))
+            sites.append((n, SiteIn(**site_fields(clean, new=True))))
         except ValidationError as exc:
             field, message = next(iter(errors_of(exc).items()))
             raise FieldError("bulk", f"line {n}: {field}: {message}") from None

@@ -457,18 +457,23 @@ async def import_sites(request: Request) -> Response:
         sites = forms.bulk_sites(text)
     except forms.FieldError as exc:
         return refused(str(exc))
-    for n, site in enumerate(sites, 1):
+    for n, site in sites:
         host = blocked_literal(request.app.state.policy, site.url)
         if host is not None:
             return refused(f"line {n}: {host} is in a blocked network")
     db = _db(request)
+    line = 0
     try:
         async with db.connection() as conn, conn.transaction():
-            for site in sites:  # a few hundred lines from a form: one transaction
+            for n, site in sites:  # a few hundred lines from a form: one transaction
+                line = n  # the line a refusal names
                 await conn.execute(SITES["api_create_site"], create_params(site))
     except DatabaseError as exc:
+        if not exc.integrity:  # PostgreSQL down or the like: not about one line
+            raise
         name = exc.constraint or ""
-        return refused(f"nothing was imported: {CONSTRAINTS.get(name, str(exc))} ({name})")
+        words = CONSTRAINTS.get(name, str(exc))
+        return refused(f"line {line}: {words} ({name}); nothing was imported")
     return RedirectResponse(f"/?{urlencode({'state': 'unchecked'})}", 303)
 
 
