@@ -1,4 +1,5 @@
-"""What the routes share: JSON responses, the target policy check of a submitted URL."""
+"""What the routes share: JSON responses, the app's database and target policy, the policy's
+check of a submitted URL."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
+from shared.db import AsyncDatabase
 from shared.netpolicy import TargetPolicy
 from webmon.api.problems import Problem
 from webmon.targets import blocked_literal
@@ -20,6 +22,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
         headers=headers,
         media_type="application/json",
     )
+
+
+def database(request: Request) -> AsyncDatabase:
+    return request.app.state.db  # type: ignore[no-any-return]
 
 
 def policy(request: Request) -> TargetPolicy:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from notifier.payload import Channel
 from notifier.trial import send_test_notification
 from shared.errors import DatabaseError
-from webmon.api.common import policy
+from webmon.api.common import database, policy
 from webmon.api.problems import Problem
 from webmon.api.routes.alerting import (
     TEST_TIMEOUT_S,
@@ -29,7 +29,7 @@ from webmon.api.routes.alerting import (
     check_input,
 )
 from webmon.readmodel import ALERTING
-from webmon.web.views import _db, form_of, render, user
+from webmon.web.views import form_of, render, user
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,7 +37,7 @@ SHOWN = 50
 
 
 async def _incidents(request: Request, open_only: bool) -> list[dict[str, Any]]:
-    rows = await _db(request).fetch(
+    rows = await database(request).fetch(
         ALERTING["api_incidents"],
         {"open_only": open_only, "site_id": None, "before_at": None, "before_id": None,
          "limit": SHOWN},
@@ -63,7 +63,7 @@ async def alerts_page(request: Request) -> Response:
 
 async def _page(request: Request, error: str | None = None, status: int = 200) -> Response:
     who = await user(request)
-    db = _db(request)
+    db = database(request)
     channels = [
         channel_out(r) for r in await db.fetch(ALERTING["api_channels"], {"channel_id": None})
     ]
@@ -111,7 +111,7 @@ async def add_channel(request: Request) -> Response:
         )
         check_input(channel)
         check_config(request, channel.config)
-        await _db(request).fetchone(
+        await database(request).fetchone(
             ALERTING["add_channel"],
             {"name": channel.name, "kind": channel.kind, "config": Jsonb(channel.config),
              "secret": channel.secret, "is_default": channel.is_default},
@@ -124,7 +124,7 @@ async def add_channel(request: Request) -> Response:
 @router.post("/alerts/channels/{channel_id}/remove")
 async def remove_channel(request: Request, channel_id: int) -> Response:
     await form_of(request, await user(request))
-    await _db(request).fetchone(ALERTING["api_delete_channel"], {"channel_id": channel_id})
+    await database(request).fetchone(ALERTING["api_delete_channel"], {"channel_id": channel_id})
     return RedirectResponse("/alerts#channels", 303)
 
 
@@ -143,7 +143,7 @@ async def add_window(request: Request) -> Response:
             recurrence=form.get("recurrence", "none"),  # type: ignore[arg-type]
         )
         check_input(window)
-        await _db(request).fetchone(
+        await database(request).fetchone(
             ALERTING["add_window"],
             {"name": window.name, "site_id": window.site_id, "tag": window.tag,
              "starts_at": window.starts_at, "duration": window.duration_seconds,
@@ -157,7 +157,7 @@ async def add_window(request: Request) -> Response:
 @router.post("/alerts/windows/{window_id}/remove")
 async def remove_window(request: Request, window_id: int) -> Response:
     await form_of(request, await user(request))
-    await _db(request).fetchone(ALERTING["remove_window"], {"id": window_id})
+    await database(request).fetchone(ALERTING["remove_window"], {"id": window_id})
     return RedirectResponse("/alerts#windows", 303)
 
 
@@ -165,7 +165,9 @@ async def remove_window(request: Request, window_id: int) -> Response:
 async def test_channel(request: Request, channel_id: int) -> Response:
     who = await user(request)
     await form_of(request, who)
-    row = await _db(request).fetchone(ALERTING["api_channel_for_test"], {"channel_id": channel_id})
+    row = await database(request).fetchone(
+        ALERTING["api_channel_for_test"], {"channel_id": channel_id}
+    )
     if row is None:
         return render(request, "error.html", who, status=404, message=f"No channel {channel_id}.")
     channel = Channel(int(row[0]), row[1], row[2], row[3], row[4])

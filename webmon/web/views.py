@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shared.db import AsyncDatabase
 from shared.errors import DatabaseError
+from webmon.api.common import database
 from webmon.api.problems import CONSTRAINTS
 from webmon.api.routes.history import PERIODS
 from webmon.api.schemas import STATUS_NAMES, SiteIn, SitePatch, TaskIn, site_out, task_out
@@ -60,10 +61,6 @@ class User:
         self.id, self.name, self.csrf = user_id, name, csrf
 
 
-def _db(request: Request) -> AsyncDatabase:
-    return request.app.state.db  # type: ignore[no-any-return]
-
-
 def _pages(request: Request) -> Pages:
     return request.app.state.pages  # type: ignore[no-any-return]
 
@@ -72,7 +69,7 @@ async def _signer(request: Request) -> SessionSigner:
     """The dashboard's signer, with the key shared through the database (read once)."""
     state = request.app.state
     if getattr(state, "signer", None) is None:
-        state.signer = SessionSigner(await load_secret(_db(request)))
+        state.signer = SessionSigner(await load_secret(database(request)))
     return state.signer  # type: ignore[no-any-return]
 
 
@@ -80,7 +77,7 @@ async def _session_user(request: Request) -> User | None:
     session = (await _signer(request)).read(request.cookies.get(COOKIE))
     if session is None:
         return None
-    row = await _db(request).fetchone(DASHBOARD["user_by_id"], {"user_id": session.user_id})
+    row = await database(request).fetchone(DASHBOARD["user_by_id"], {"user_id": session.user_id})
     return None if row is None else User(int(row[0]), str(row[1]), session.csrf)
 
 
@@ -137,7 +134,11 @@ async def login(request: Request) -> Response:
             status=429,
             error="Too many failed logins from here; wait a few minutes.",
         )
-    row = await _db(request).fetchone(DASHBOARD["user_by_name"], {"name": name}) if name else None
+    row = (
+        await database(request).fetchone(DASHBOARD["user_by_name"], {"name": name})
+        if name
+        else None
+    )
     if row is None:
         await run_in_threadpool(check_dummy, password)  # as slow as a wrong password
         ok, rehash = False, None
@@ -150,7 +151,7 @@ async def login(request: Request) -> Response:
             request, "login.html", next=target, status=401, error="Wrong user name or password."
         )
     if rehash is not None:
-        await _db(request).fetchone(
+        await database(request).fetchone(
             DASHBOARD["rehash_user"], {"user_id": row[0], "password_hash": rehash}
         )
     logger.info("dashboard.login user=%s", row[1])
@@ -159,7 +160,9 @@ async def login(request: Request) -> Response:
 
 @router.get("/login/once/{token}")
 async def login_once(request: Request, token: str) -> Response:
-    row = await _db(request).fetchone(DASHBOARD["use_login_link"], {"sha256": link_hash(token)})
+    row = await database(request).fetchone(
+        DASHBOARD["use_login_link"], {"sha256": link_hash(token)}
+    )
     if row is None:
         return render(
             request,
@@ -213,7 +216,7 @@ def _filters(request: Request) -> dict[str, Any]:
 
 async def _overview(request: Request) -> dict[str, Any]:
     f = _filters(request)
-    db = _db(request)
+    db = database(request)
     enabled = False if f["state"] == "disabled" else None
     state = None if f["state"] == "disabled" else f["state"]
     async with db.connection() as conn:
@@ -292,7 +295,7 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
     if since not in ("24h", "7d", "30d", "1y"):
         since = "24h"
     step = "hour" if since in ("24h", "7d") else "day"
-    db = _db(request)
+    db = database(request)
     async with db.connection() as conn:
         cur = await conn.execute(
             SITES["api_sites"],
@@ -429,7 +432,7 @@ async def new_site(request: Request) -> Response:
         errors = {"url": f"{host} is in a blocked network (WEBMON_BLOCKED_NETWORKS)"}
         return _site_new(request, who, form=values, errors=errors)
     try:
-        row = await _db(request).fetchone(SITES["api_create_site"], create_params(site))
+        row = await database(request).fetchone(SITES["api_create_site"], create_params(site))
     except DatabaseError as exc:
         return _site_new(request, who, form=values, errors=_constraint_errors(exc))
     assert row is not None
@@ -461,7 +464,7 @@ async def import_sites(request: Request) -> Response:
         host = blocked_literal(request.app.state.policy, site.url)
         if host is not None:
             return refused(f"line {n}: {host} is in a blocked network")
-    db = _db(request)
+    db = database(request)
     line = 0
     try:
         async with db.connection() as conn, conn.transaction():
@@ -506,7 +509,9 @@ async def edit_site(request: Request, site_id: int) -> Response:
         patch = SitePatch(**forms.site_fields(values, new=False))
         if patch.url is not None and (host := blocked_literal(request.app.state.policy, patch.url)):
             raise forms.FieldError("url", f"{host} is in a blocked network")
-        row = await _db(request).fetchone(SITES["api_update_site"], update_params(site_id, patch))
+        row = await database(request).fetchone(
+            SITES["api_update_site"], update_params(site_id, patch)
+        )
     except (ValidationError, forms.FieldError) as exc:
         return render(
             request,
@@ -532,7 +537,7 @@ async def edit_site(request: Request, site_id: int) -> Response:
 async def site_action(request: Request, site_id: int, action: str) -> Response:
     who = await user(request)
     await form_of(request, who)
-    db = _db(request)
+    db = database(request)
     if action in ("enable", "disable"):
         patch = SitePatch(enabled=action == "enable")
         row = await db.fetchone(SITES["api_update_site"], update_params(site_id, patch))
@@ -561,7 +566,7 @@ def _constraint_errors(exc: DatabaseError) -> dict[str, str]:
 
 
 async def _tasks(request: Request) -> list[dict[str, Any]]:
-    rows = await _db(request).fetch(
+    rows = await database(request).fetch(
         TASKS["list_tasks"],
         {
             "before_at": datetime(9999, 1, 1, tzinfo=UTC),
@@ -599,7 +604,7 @@ async def submit_task(request: Request) -> Response:
     try:
         task = TaskIn(**forms.task_fields(values))
         await accept_task(
-            _db(request),
+            database(request),
             request.app.state.settings,
             request.app.state.policy,
             Submitter(user_id=who.id),
@@ -628,7 +633,7 @@ async def submit_task(request: Request) -> Response:
 
 @router.get("/status")
 async def status_page(request: Request) -> Response:
-    db = _db(request)
+    db = database(request)
     rows = await db.fetch(DASHBOARD["public_sites"])
     sites = []
     for site_id, url, up, checked_at in rows:
@@ -656,7 +661,7 @@ async def badge(request: Request, site_id: int, kind: str, token: str = "") -> R
     expected = (await _signer(request)).badge_token(site_id)
     if kind not in ("status", "uptime") or not same(token, expected):
         return Response(status_code=404)
-    db = _db(request)
+    db = database(request)
     if kind == "status":
         row = await db.fetchone(
             SITES["api_sites"],
