@@ -133,7 +133,7 @@ def test_create_read_change_delete_a_site(api: Api, db: Conn) -> None:
 @pytest.mark.parametrize(
     ("body", "constraint"),
     [
-        ({"url": "ftp://x"}, "sites_url_http"),
+        ({"url": "ftp://x"}, "sites_url_form"),
         ({"url": "https://exa mple.com"}, "sites_url_no_whitespace"),
         ({"url": "https://user:pw@example.com"}, "sites_url_no_userinfo"),
         ({"url": "https://a.example/" + "a" * 2100}, None),  # refused by the model: 422

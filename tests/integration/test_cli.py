@@ -44,7 +44,7 @@ def test_add_list_disable_enable(
     )
     assert webmon("sites", "add", "ftp://127.0.0.1/c") == (1, "")
     assert capsys.readouterr().err == (
-        'webmon: new row for relation "sites" violates check constraint "sites_url_http"\n'
+        'webmon: new row for relation "sites" violates check constraint "sites_url_form"\n'
     )
     assert webmon("sites", "disable", "2") == (0, "disabled site 2: http://127.0.0.1:9/b\n")
     assert webmon("sites", "list") == (
@@ -123,7 +123,7 @@ def test_import_is_all_or_nothing_and_names_the_bad_line(
     )
     assert webmon("sites", "import", str(path)) == (1, "")
     assert capsys.readouterr().err == (
-        'webmon: new row for relation "sites" violates check constraint "sites_url_http"'
+        'webmon: new row for relation "sites" violates check constraint "sites_url_form"'
         ' (COPY sites, line 3: "ftp://x,60")\n'
     )
     assert db.execute("SELECT count(*) FROM sites").fetchone() == (0,)
