@@ -71,7 +71,10 @@ def run(fn: Callable[[Prober], Awaitable[T]], **prober_options: Any) -> T:
 def check(url: str, regex: str | None = None, **options: Any) -> CheckResult:
     """One check of `url` by a fresh prober; `options`: `timeout_s`, `restricted`, `ctx`,
     `policy`."""
-    prober_options = {"ssl_context": options.pop("ctx", None), "policy": options.pop("policy", None)}
+    prober_options = {
+        "ssl_context": options.pop("ctx", None),
+        "policy": options.pop("policy", None),
+    }
     result = run(lambda p: p.check(task(url, regex, **options)), **prober_options)
     assert_http_columns_null(result)
     return result
@@ -238,7 +241,8 @@ def test_tls_a_bad_certificate_is_down(
     port = targets.ports[flavour]
     result = check(f"tls://127.0.0.1:{port}", ctx=client_ctx)
     assert (result.up, result.error) == (False, "tls"), result
-    assert result.error_detail == f"TLS failure with 127.0.0.1:{port}: certificate verify failed: {why}"
+    verify = f"certificate verify failed: {why}"
+    assert result.error_detail == f"TLS failure with 127.0.0.1:{port}: {verify}", result
     assert result.connect_ms is not None, result  # the TCP connection was made
     assert (result.tls_ms, result.tls_version, result.tls_expires_at) == (None, None, None)
 

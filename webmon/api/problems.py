@@ -26,8 +26,7 @@ PROBLEM_JSON = "application/problem+json"
 CONSTRAINTS: dict[str, str] = {
     "sites_url_form": "the URL must be http(s)://host…, tcp://host:port, tls://host[:port] "
     "or dns://[resolver]/name",
-    "sites_http_options": "method, headers and a redirect limit are options of http(s) URLs "
-    "only",
+    "sites_http_options": "method, headers and a redirect limit are options of http(s) URLs only",
     "sites_tls_without_regex": "a tls:// check reads nothing, so it cannot have a regex",
     "sites_url_length": "the URL may be at most 2,048 characters long",
     "sites_url_no_whitespace": "the URL may not contain spaces or control characters",
