@@ -1,6 +1,8 @@
 """A dns:// check: one question to one resolver, judged by the answer (dnspython).
 
-The query goes over UDP, and again over TCP when the answer comes back truncated. With
+The query goes over UDP (a connected socket of the check's own: dnspython's async UDP
+query builds an asyncio transport per query, which cost more than the rest of the check),
+and again over TCP, with dnspython, when the answer comes back truncated. With
 no resolver in the URL, the system's resolvers (resolv.conf, read when the probe opens)
 are asked in turn, each with an equal share of the time left; a failure to reach one, or
 a SERVFAIL or REFUSED from it, moves on to the next, and the last one's answer counts.
@@ -15,12 +17,17 @@ resolver that answered; `response_time_ms` the whole check.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import functools
+import os
+import socket
 import time
 from typing import Any
 
 import dns.asyncquery
 import dns.exception
+import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
@@ -67,6 +74,44 @@ def _records(response: dns.message.Message, question: DnsQuestion) -> list[str]:
     return []
 
 
+@functools.lru_cache(maxsize=4096)
+def _template(question: DnsQuestion) -> tuple[dns.message.Message, bytes]:
+    query = dns.message.make_query(question.name, question.rdtype)
+    return query, query.to_wire()
+
+
+def _query(question: DnsQuestion) -> tuple[dns.message.Message, bytes]:
+    """The question's query (its id is not this check's: only the question is read from
+    it) and its wire form with a fresh random id; built once per question."""
+    query, wire = _template(question)
+    return query, os.urandom(2) + wire[2:]
+
+
+async def _exchange(
+    query: dns.message.Message, wire: bytes, where: str, port: int
+) -> dns.message.Message:
+    """One UDP exchange on a connected socket (a refused port is then an error, not a
+    silence), again over TCP if the answer was truncated. Datagrams that are not the
+    answer (another id or question) are ignored, as a stub resolver does."""
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in where else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        sock.connect((where, port))
+        sock.send(wire)
+        while True:
+            data = await loop.sock_recv(sock, 65535)
+            if data[:2] != wire[:2] or len(data) < 12 or not data[2] & 0x80:
+                continue  # not a response to this query
+            response = dns.message.from_wire(data, ignore_trailing=True, raise_on_truncation=False)
+            if response.question == query.question:
+                break
+    if response.flags & dns.flags.TC:
+        retry = dns.message.make_query(query.question[0].name, query.question[0].rdtype)
+        response = await dns.asyncquery.tcp(retry, where, port=port)
+    return response
+
+
 async def check_dns(
     question: DnsQuestion,
     regex: Any,
@@ -79,17 +124,16 @@ async def check_dns(
     """Whether the site is up; raises what went wrong (classified by the caller).
     `deadline`: perf_counter() by which the check ends."""
     resolvers = await _resolvers(question, system, executor, policy)
-    query = dns.message.make_query(question.name, question.rdtype)
+    query, wire = _query(question)
     asked = f"{question.name.to_text(omit_final_dot=True)} {dns.rdatatype.to_text(question.rdtype)}"
     for left, where in enumerate(resolvers, 1):
         last = left == len(resolvers)
         share = (deadline - time.perf_counter()) / (len(resolvers) - left + 1)
         started = time.perf_counter()
         try:
-            response, _ = await dns.asyncquery.udp_with_fallback(
-                query, where, timeout=share, port=question.port
-            )
-        except (OSError, dns.exception.Timeout):
+            async with asyncio.timeout(share):
+                response = await _exchange(query, wire, where, question.port)
+        except (OSError, TimeoutError):
             if last:
                 raise
             continue

@@ -15,6 +15,7 @@ a URL may not hold whitespace or control characters (constraint `sites_url_no_wh
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote_to_bytes
@@ -109,6 +110,7 @@ def _no_path(url: URL) -> None:
         raise UrlProblem("no path is allowed after host:port")
 
 
+@functools.lru_cache(maxsize=4096)  # a site's URL is parsed once, not per check
 def parse_tcp(raw: str) -> Endpoint:
     url = _parse(raw)
     host = _host(url)
@@ -119,6 +121,7 @@ def parse_tcp(raw: str) -> Endpoint:
     return Endpoint(host, url.explicit_port, params.get("send"))
 
 
+@functools.lru_cache(maxsize=4096)  # a site's URL is parsed once, not per check
 def parse_tls(raw: str) -> Endpoint:
     url = _parse(raw)
     host = _host(url)
@@ -127,6 +130,7 @@ def parse_tls(raw: str) -> Endpoint:
     return Endpoint(host, url.explicit_port or TLS_DEFAULT_PORT)
 
 
+@functools.lru_cache(maxsize=4096)  # a site's URL is parsed once, not per check
 def parse_dns(raw: str) -> DnsQuestion:
     url = _parse(raw)
     resolver = _host(url) if url.raw_host else None
