@@ -73,6 +73,8 @@ def _parse(raw: str) -> URL:
         raise UrlProblem("a user name or password has no place in this URL")
     if url.fragment:
         raise UrlProblem("no fragment (#...) is allowed")
+    if url.explicit_port == 0:
+        raise UrlProblem("port 0 cannot be connected to")
     return url
 
 
