@@ -9,7 +9,6 @@ test_target_policy.py.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ import dns.query
 import pytest
 
 from checker.probe import Prober
+from devstack.localstack import free_port
 from shared.messages import CheckResult, CheckTask
 from tests.checks.test_target_policy import INTERNAL, POLICY, CountingServer, blocked_detail
 from tests.support.dns_server import SERVFAIL_NAME, SILENT_NAME, DnsServer
@@ -93,15 +93,6 @@ def assert_http_columns_null(result: CheckResult) -> None:
         assert sum(phases) <= result.response_time_ms, result
 
 
-def refused_port() -> int:
-    """A loopback port nothing listens on (bound, never listening, so no one takes it)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 class Replier(asyncio.Protocol):
     """Answers each chunk received with `reply`, then closes unless `stay_open`."""
 
@@ -153,7 +144,7 @@ def test_tcp_by_name_records_the_lookup(targets: Targets) -> None:
 
 
 def test_tcp_a_refused_port_is_down_with_connect() -> None:
-    port = refused_port()
+    port = free_port()  # nothing listens there
     result = check(f"tcp://127.0.0.1:{port}")
     assert (result.up, result.error) == (False, "connect"), result
     assert result.error_detail == f"cannot connect to 127.0.0.1:{port}: Connection refused"

@@ -4,11 +4,11 @@ the read model the CLI, the API and the dashboard share."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
+from devstack.localstack import free_port
 from tests.support.db import Conn, count
 from tests.support.dns_server import DnsServer
 from tests.support.processes import Process, start, wait_for
@@ -16,14 +16,6 @@ from tests.support.targets import Targets
 from webmon.readmodel import SITES
 
 pytestmark = pytest.mark.integration
-
-
-def _refused_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def test_check_kinds_end_to_end(
@@ -34,7 +26,7 @@ def test_check_kinds_end_to_end(
         sites = {
             # url, regex -> (up, error, regex_matched, which phases are measured)
             f"tcp://127.0.0.1:{targets.ports['http']}": (None, (True, None, None, "connect")),
-            f"tcp://127.0.0.1:{_refused_port()}": (None, (False, "connect", None, "")),
+            f"tcp://127.0.0.1:{free_port()}": (None, (False, "connect", None, "")),
             f"tls://127.0.0.1:{targets.ports['valid']}": (None, (True, None, None, "connect tls")),
             f"tls://127.0.0.1:{targets.ports['expired']}": (None, (False, "tls", None, "connect")),
             f"{dns}/www.test?type=A": (r"^127\.0\.0\.1$", (True, None, True, "dns")),
