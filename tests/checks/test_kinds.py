@@ -9,6 +9,7 @@ test_target_policy.py.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -368,3 +369,34 @@ def test_restricted_dns_sends_no_query_to_a_blocked_resolver() -> None:
 def test_restricted_dns_to_an_allowed_resolver_is_checked(dns_server: DnsServer) -> None:
     result = check(dns_url(dns_server, "www.test"), restricted=True, policy=POLICY)
     assert (result.up, result.error) == (True, None), result
+
+
+def test_restricted_tcp_to_a_name_connects_only_to_its_permitted_addresses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """internal.test resolves to 127.0.0.2 and 127.0.0.1: only the latter is connected to;
+    inside.test resolves to 127.0.0.2 alone: blocked, with no connection at all."""
+    names = {"internal.test": [INTERNAL, "127.0.0.1"], "inside.test": [INTERNAL]}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in names:
+            if len(args) > 3 and args[3] & socket.AI_NUMERICHOST:
+                raise socket.gaierror(socket.EAI_NONAME, "not a numeric host")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in names[host]]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+    async def main(prober: Prober) -> tuple[CheckResult, CheckResult, int, int]:
+        async with CountingServer(INTERNAL) as internal:
+            port = internal.port
+            async with CountingServer("127.0.0.1", port=port) as allowed:
+                mixed = await prober.check(task(f"tcp://internal.test:{port}", restricted=True))
+                inside = await prober.check(task(f"tls://inside.test:{port}", restricted=True))
+                return mixed, inside, await internal.accepted(), await allowed.accepted()
+
+    mixed, inside, internal_accepted, allowed_accepted = run(main, policy=POLICY)
+    assert (mixed.up, mixed.error, mixed.dns_ms is not None) == (True, None, True), mixed
+    assert (inside.error, inside.error_detail) == ("blocked", blocked_detail(INTERNAL)), inside
+    assert (internal_accepted, allowed_accepted) == (0, 1)

@@ -32,6 +32,29 @@ def webmon(*argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def test_sites_of_every_kind_are_added_and_a_malformed_one_refused(
+    cli_env: dict[str, str], db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert webmon("sites", "add", "tcp://127.0.0.1:5432", "--every", "30s") == (
+        0,
+        "added site 1: tcp://127.0.0.1:5432 (every 30s, timeout 10s)\n",
+    )
+    assert webmon("sites", "add", "dns:///example.com?type=MX", "--regex", "mx")[0] == 0
+    assert webmon("sites", "add", "tls://example.com")[0] == 0
+    assert webmon("sites", "add", "tcp://127.0.0.1") == (1, "")
+    assert capsys.readouterr().err == (
+        'webmon: new row for relation "sites" violates check constraint "sites_url_form"\n'
+    )
+    assert webmon("sites", "add", "tls://example.com", "--regex", "x") == (1, "")
+    assert "sites_tls_without_regex" in capsys.readouterr().err
+    rows = db.execute("SELECT url, restricted FROM sites ORDER BY id").fetchall()
+    assert rows == [
+        ("tcp://127.0.0.1:5432", False),  # the operator's own: not restricted
+        ("dns:///example.com?type=MX", False),
+        ("tls://example.com", False),
+    ]
+
+
 def test_add_list_disable_enable(
     cli_env: dict[str, str], db: Conn, capsys: pytest.CaptureFixture[str]
 ) -> None:
