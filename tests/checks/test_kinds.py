@@ -23,7 +23,13 @@ from checker.probe import Prober
 from devstack.localstack import free_port
 from shared.messages import CheckResult, CheckTask
 from tests.checks.test_target_policy import INTERNAL, POLICY, CountingServer, blocked_detail
-from tests.support.dns_server import SERVFAIL_NAME, SILENT_NAME, DnsServer
+from tests.support.dns_server import (
+    SERVFAIL_NAME,
+    SILENT_NAME,
+    TRUNCATED_ADDRESS,
+    TRUNCATED_NAME,
+    DnsServer,
+)
 from tests.support.targets import Targets
 
 pytestmark = pytest.mark.timeout(60)
@@ -285,6 +291,13 @@ def test_dns_a_record_type_and_its_presentation_form(dns_server: DnsServer) -> N
 def test_dns_a_cname_chain_is_followed(dns_server: DnsServer) -> None:
     result = check(dns_url(dns_server, "alias.test"), r"^127\.0\.0\.1$")
     assert (result.up, result.regex_matched) == (True, True), result
+
+
+def test_dns_a_truncated_answer_is_asked_again_over_tcp(dns_server: DnsServer) -> None:
+    name = TRUNCATED_NAME.rstrip(".")
+    result = check(dns_url(dns_server, name), f"^{TRUNCATED_ADDRESS}$")
+    assert (result.up, result.regex_matched) == (True, True), result
+    assert dns_server.queries.count(f"{TRUNCATED_NAME} A tcp") >= 1
 
 
 def test_dns_nxdomain_is_down(dns_server: DnsServer) -> None:
