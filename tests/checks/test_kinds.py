@@ -150,6 +150,13 @@ def test_tcp_by_name_records_the_lookup(targets: Targets) -> None:
     assert result.dns_ms is not None and result.connect_ms is not None, result
 
 
+def test_tcp_over_ipv6_loopback(targets: Targets) -> None:
+    if not targets.ipv6:
+        pytest.skip("no IPv6 loopback on this machine")
+    result = check(f"tcp://[::1]:{targets.ports['http6']}")
+    assert (result.up, result.error, result.dns_ms) == (True, None, None), result
+
+
 def test_tcp_a_refused_port_is_down_with_connect() -> None:
     port = free_port()  # nothing listens there
     result = check(f"tcp://127.0.0.1:{port}")
