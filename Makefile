@@ -64,10 +64,11 @@ test: install ## run the whole test suite (starts a private embedded stack when 
 	$(BIN)/python -m devstack.browser
 	$(BIN)/pytest
 
-bench: install ## benchmarks: scheduler, writer, checker, history volume, API, dashboard, notifier (figures and ratios)
+bench: install ## benchmarks: scheduler, writer, checker (and beside blackbox_exporter), history volume, API, dashboard, notifier (figures and ratios)
 	$(BIN)/python -m bench.bench_scheduler
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
+	$(BIN)/python -m bench.blackbox_compare
 	$(BIN)/python -m bench.bench_volume
 	$(BIN)/python -m bench.bench_api
 	$(BIN)/python -m bench.bench_dashboard

@@ -103,6 +103,9 @@ class CheckTask(_Message):
     leaves out a GET method and a false `restricted`, as `encode_task` does, so a plain
     site's task stays small.
 
+    `url`'s scheme is the kind of check: http(s), or tcp://, tls://, dns://
+    (`checker.probe.kind_urls`); the HTTP options mean nothing to the other kinds.
+
     `restricted`: the URL came from an untrusted user (the HTTP API), so the check may
     connect only to addresses the target policy permits (`shared.netpolicy`). Sites the
     operator registered (with SQL) are not restricted.

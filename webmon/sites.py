@@ -14,7 +14,9 @@ DEFAULT_EXPECTED_STATUS = "{[200,400)}"
 
 # The form field each constraint of `sites` is about.
 CONSTRAINT_FIELDS = {
-    "sites_url_http": "url",
+    "sites_url_form": "url",
+    "sites_http_options": "url",
+    "sites_tls_without_regex": "regex",
     "sites_url_length": "url",
     "sites_url_no_whitespace": "url",
     "sites_url_no_userinfo": "url",

@@ -1,4 +1,4 @@
-"""The probe role: tasks topic -> concurrent HTTP checks -> results topic.
+"""The probe role: tasks topic -> concurrent checks (HTTP, TCP, TLS, DNS) -> results topic.
 
 One asyncio loop does everything: it polls the consumer without blocking, starts a check
 per task up to the concurrency bound, produces each result (key = site id) and marks the

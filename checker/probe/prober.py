@@ -104,6 +104,8 @@ from aiohttp.streams import StreamReader
 from yarl import URL
 
 from checker.probe.cookies import ChainCookies
+from checker.probe.kind_urls import HTTP, kind_of
+from checker.probe.kinds import KindProber, system_resolvers
 from checker.probe.regex import RegexError, compile_regex, search_body
 from shared.messages import DEFAULT_EXPECTED_STATUS, CheckResult, CheckTask
 from shared.netpolicy import TargetBlocked, TargetPolicy
@@ -604,6 +606,7 @@ class Prober:
         self._session: aiohttp.ClientSession | None = None
         self._dns_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._regex_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._kinds: KindProber | None = None  # tcp://, tls:// and dns:// checks
 
     async def open(self) -> None:
         """Create the session (and the default SSL context, which reads the CA store)."""
@@ -616,6 +619,9 @@ class Prober:
         )
         self._regex_pool = concurrent.futures.ThreadPoolExecutor(
             2, thread_name_prefix="webmon-regex"
+        )
+        self._kinds = KindProber(
+            self._dns_pool, self._ssl_context, self._policy, system_resolvers()
         )
         connector = _Connector(
             self._max_header_bytes,
@@ -653,6 +659,7 @@ class Prober:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
         self._dns_pool = self._regex_pool = None
+        self._kinds = None
 
     async def __aenter__(self) -> Prober:
         await self.open()
@@ -670,6 +677,8 @@ class Prober:
         """Check one site once. Never raises, except `asyncio.CancelledError`."""
         checked_at = datetime.now(UTC)
         try:
+            if self._kinds is not None and kind_of(task.url) != HTTP:
+                return await self._kinds.check(task, checked_at)
             return await self._check(task, checked_at)
         except Exception as exc:  # a bug of ours: keep the checker going
             return self._internal(task, checked_at, None, exc)

@@ -133,7 +133,7 @@ def test_create_read_change_delete_a_site(api: Api, db: Conn) -> None:
 @pytest.mark.parametrize(
     ("body", "constraint"),
     [
-        ({"url": "ftp://x"}, "sites_url_http"),
+        ({"url": "ftp://x"}, "sites_url_form"),
         ({"url": "https://exa mple.com"}, "sites_url_no_whitespace"),
         ({"url": "https://user:pw@example.com"}, "sites_url_no_userinfo"),
         ({"url": "https://a.example/" + "a" * 2100}, None),  # refused by the model: 422
@@ -143,6 +143,12 @@ def test_create_read_change_delete_a_site(api: Api, db: Conn) -> None:
         ({"url": "https://a.example", "headers": {"Connection": "close"}}, "sites_headers_valid"),
         ({"url": "https://a.example", "expected_status": [[600, 700]]}, None),
         ({"url": "http://127.0.0.2/"}, None),  # a blocked address: the target policy
+        ({"url": "tcp://db.example"}, "sites_url_form"),  # no port
+        ({"url": "dns://1.1.1.1"}, "sites_url_form"),  # no name to resolve
+        ({"url": "tcp://db.example:5432", "method": "HEAD"}, "sites_http_options"),
+        ({"url": "tls://db.example", "regex": "x"}, "sites_tls_without_regex"),
+        ({"url": "tcp://127.0.0.2:5432"}, None),  # blocked, whatever the kind
+        ({"url": "dns://127.0.0.2/example.com"}, None),  # a blocked resolver
         ({"url": "http://[::1]:8080/"}, None),
         ({"url": "https://a.example", "surprise": 1}, None),
         ({"url": "https://a.example", "regex": "(unclosed"}, None),  # RE2 refuses it
@@ -157,6 +163,18 @@ def test_every_bad_site_is_a_422_that_names_what_is_wrong(
         assert found["constraint"] == constraint
         assert constraint in found["detail"]
     assert count(db, "SELECT count(*) FROM sites") == 0
+
+
+def test_sites_and_tasks_of_every_kind_are_accepted_and_restricted(api: Api, db: Conn) -> None:
+    urls = ["tcp://db.example:5432?send=PING%0D%0A", "tls://example.com", "dns:///example.com"]
+    for url in urls:
+        created = api.post("/api/v1/sites", {"url": url})
+        assert created.status_code == 201, created.text
+        assert created.json()["url"] == url
+    rows = db.execute("SELECT url, restricted FROM sites ORDER BY id").fetchall()
+    assert rows == [(url, True) for url in urls]
+    task = api.post("/api/v1/tasks", {"name": "dns", "url": "dns://127.0.0.1:53/example.com"})
+    assert task.status_code == 202, task.text
 
 
 def test_a_bulk_import_with_one_bad_item_stores_nothing_and_names_it(api: Api, db: Conn) -> None:
@@ -271,6 +289,10 @@ def test_a_task_is_accepted_listed_and_its_idempotency_key_kept(api: Api, db: Co
         ({"name": "", "url": "http://127.0.0.1:9/"}, "name"),
         ({"name": "x", "url": "http://127.0.0.1:9/", "timeout_seconds": 61}, "timeout_seconds"),
         ({"name": "x", "url": "gopher://127.0.0.1/"}, None),
+        ({"name": "x", "url": "tcp://127.0.0.2:22"}, "url"),
+        ({"name": "x", "url": "dns://127.0.0.2/example.com"}, "url"),
+        ({"name": "x", "url": "tls://127.0.0.1:1", "regex": "x"}, None),
+        ({"name": "x", "url": "tcp://127.0.0.1:1", "headers": {"A": "b"}}, None),
     ],
 )
 def test_a_task_that_cannot_be_checked_is_refused_at_once(

@@ -32,6 +32,29 @@ def webmon(*argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def test_sites_of_every_kind_are_added_and_a_malformed_one_refused(
+    cli_env: dict[str, str], db: Conn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert webmon("sites", "add", "tcp://127.0.0.1:5432", "--every", "30s") == (
+        0,
+        "added site 1: tcp://127.0.0.1:5432 (every 30s, timeout 10s)\n",
+    )
+    assert webmon("sites", "add", "dns:///example.com?type=MX", "--regex", "mx")[0] == 0
+    assert webmon("sites", "add", "tls://example.com")[0] == 0
+    assert webmon("sites", "add", "tcp://127.0.0.1") == (1, "")
+    assert capsys.readouterr().err == (
+        'webmon: new row for relation "sites" violates check constraint "sites_url_form"\n'
+    )
+    assert webmon("sites", "add", "tls://example.com", "--regex", "x") == (1, "")
+    assert "sites_tls_without_regex" in capsys.readouterr().err
+    rows = db.execute("SELECT url, restricted FROM sites ORDER BY id").fetchall()
+    assert rows == [
+        ("tcp://127.0.0.1:5432", False),  # the operator's own: not restricted
+        ("dns:///example.com?type=MX", False),
+        ("tls://example.com", False),
+    ]
+
+
 def test_add_list_disable_enable(
     cli_env: dict[str, str], db: Conn, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -44,7 +67,7 @@ def test_add_list_disable_enable(
     )
     assert webmon("sites", "add", "ftp://127.0.0.1/c") == (1, "")
     assert capsys.readouterr().err == (
-        'webmon: new row for relation "sites" violates check constraint "sites_url_http"\n'
+        'webmon: new row for relation "sites" violates check constraint "sites_url_form"\n'
     )
     assert webmon("sites", "disable", "2") == (0, "disabled site 2: http://127.0.0.1:9/b\n")
     assert webmon("sites", "list") == (
@@ -123,7 +146,7 @@ def test_import_is_all_or_nothing_and_names_the_bad_line(
     )
     assert webmon("sites", "import", str(path)) == (1, "")
     assert capsys.readouterr().err == (
-        'webmon: new row for relation "sites" violates check constraint "sites_url_http"'
+        'webmon: new row for relation "sites" violates check constraint "sites_url_form"'
         ' (COPY sites, line 3: "ftp://x,60")\n'
     )
     assert db.execute("SELECT count(*) FROM sites").fetchone() == (0,)

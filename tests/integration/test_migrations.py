@@ -116,7 +116,21 @@ def test_concurrent_runners_apply_each_migration_once(empty_db: str) -> None:
 @pytest.mark.parametrize(
     ("insert", "constraint"),
     [
-        ("INSERT INTO sites (url) VALUES ('ftp://x')", "sites_url_http"),
+        ("INSERT INTO sites (url) VALUES ('ftp://x')", "sites_url_form"),
+        ("INSERT INTO sites (url) VALUES ('tcp://db.internal')", "sites_url_form"),
+        ("INSERT INTO sites (url) VALUES ('tcp://db.internal:5432/x')", "sites_url_form"),
+        ("INSERT INTO sites (url) VALUES ('tcp://:5432')", "sites_url_form"),
+        ("INSERT INTO sites (url) VALUES ('tls://a:b:c')", "sites_url_form"),
+        ("INSERT INTO sites (url) VALUES ('dns://1.1.1.1')", "sites_url_form"),
+        ("INSERT INTO sites (url) VALUES ('dns://1.1.1.1/a/b')", "sites_url_form"),
+        ("INSERT INTO sites (url) VALUES ('udp://a:53')", "sites_url_form"),
+        ("INSERT INTO sites (url, method) VALUES ('tcp://a:1', 'HEAD')", "sites_http_options"),
+        (
+            "INSERT INTO sites (url, headers) VALUES ('dns:///a', '{\"A\": \"b\"}')",
+            "sites_http_options",
+        ),
+        ("INSERT INTO sites (url, max_redirects) VALUES ('tls://a', 3)", "sites_http_options"),
+        ("INSERT INTO sites (url, regex) VALUES ('tls://a', 'x')", "sites_tls_without_regex"),
         (
             "INSERT INTO sites (url, interval_seconds) VALUES ('https://a', 0)",
             "sites_interval_range",
@@ -134,6 +148,29 @@ def test_constraints_reject_nonsense(
 ) -> None:
     with pytest.raises(psycopg.errors.CheckViolation, match=constraint):
         db.execute(insert)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "tcp://db.internal:5432",
+        "TCP://10.0.0.7:6379?send=PING%0D%0A",
+        "tcp://[2001:db8::1]:22/",
+        "tls://example.com",
+        "tls://example.com:8443",
+        "dns:///example.com",
+        "dns://1.1.1.1/example.com?type=MX",
+        "dns://[2606:4700:4700::1111]:53/example.com",
+        "dns://ns1.example.net/example.com",
+    ],
+)
+def test_the_check_kinds_register_with_a_plain_insert(
+    db: psycopg.Connection[Any], url: str
+) -> None:
+    db.execute("INSERT INTO sites (url) VALUES (%s)", (url,))
+    if not url.startswith("tls"):
+        db.execute("INSERT INTO sites (url, regex) VALUES (%s, 'x')", (url,))
+    assert db.execute("SELECT count(*) FROM sites").fetchone() == (1 if url[:3] == "tls" else 2,)
 
 
 def test_defaults_for_a_plain_insert(db: psycopg.Connection[Any]) -> None:

@@ -221,8 +221,8 @@ def test_no_password_appears_in_any_output(
         ("https://example.com/\x01", "sites_url_no_whitespace"),
         ("https://example.com/\ttab", "sites_url_no_whitespace"),
         ("https://user:password@example.com/", "sites_url_no_userinfo"),
-        ("https://@example.com/", "sites_url_http"),
-        ("javascript:alert(1)", "sites_url_http"),
+        ("https://@example.com/", "sites_url_form"),
+        ("javascript:alert(1)", "sites_url_form"),
         ("https://example.com/');DROP%20TABLE%20sites;--", None),  # stored verbatim
     ],
 )

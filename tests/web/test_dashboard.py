@@ -275,3 +275,24 @@ def test_channels_and_windows_are_added_and_removed_on_the_alerts_page(
     expect()(page.locator("#channels tbody tr", has_text="ops")).to_have_count(0)
     row.locator("text=Remove").click()
     expect()(page.locator("#windows tbody tr", has_text="upgrade")).to_have_count(0)
+
+
+def test_a_tcp_site_added_on_the_dashboard_shows_its_result(
+    page: Any, dashboard: Dashboard, targets: Targets, db: Conn
+) -> None:
+    """A site of another kind: no status code, no redirects; the pages show what it has."""
+    url = f"tcp://127.0.0.1:{targets.ports['http']}"
+    page.goto(dashboard.base + "/sites/new")
+    page.fill("input[name=url]", url)
+    page.fill("input[name=interval_seconds]", "5")
+    page.click("text=Add the site")
+    site_id = scalar(db, "SELECT id FROM sites")
+    assert scalar(db, "SELECT restricted FROM sites") is True
+    page.goto(dashboard.base + "/")
+    row = page.locator(f"tr[data-site-id='{site_id}']")
+    expect()(row).to_contain_text(url)
+    expect()(row.locator(".state")).to_have_text("UP", timeout=LIVE_MS)
+    assert scalar(db, "SELECT status_code IS NULL AND connect_ms IS NOT NULL FROM site_status")
+    response = page.goto(f"{dashboard.base}/sites/{site_id}")
+    assert response is not None and response.status == 200
+    expect()(page.locator("body")).to_contain_text(url)

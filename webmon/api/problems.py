@@ -24,7 +24,10 @@ PROBLEM_JSON = "application/problem+json"
 
 # What a constraint means, in words, for the `detail` of a 422 (and the dashboard's forms).
 CONSTRAINTS: dict[str, str] = {
-    "sites_url_http": "the URL must start with http:// or https:// and name a host",
+    "sites_url_form": "the URL must be http(s)://host…, tcp://host:port, tls://host[:port] "
+    "or dns://[resolver]/name",
+    "sites_http_options": "method, headers and a redirect limit are options of http(s) URLs only",
+    "sites_tls_without_regex": "a tls:// check reads nothing, so it cannot have a regex",
     "sites_url_length": "the URL may be at most 2,048 characters long",
     "sites_url_no_whitespace": "the URL may not contain spaces or control characters",
     "sites_url_no_userinfo": "the URL may not carry a user name or password; "
@@ -39,7 +42,10 @@ CONSTRAINTS: dict[str, str] = {
     "with HTTP token names, no control characters, and none of the framing headers",
     "sites_expected_status_range": "expected statuses must lie within 100-599 and not be empty",
     "sites_max_redirects_range": "a site's redirect limit must be between 0 and 30",
-    "tasks_url_http": "the URL must start with http:// or https:// and name a host",
+    "tasks_url_form": "the URL must be http(s)://host…, tcp://host:port, tls://host[:port] "
+    "or dns://[resolver]/name",
+    "tasks_http_options": "method and headers are options of http(s) URLs only",
+    "tasks_tls_without_regex": "a tls:// check reads nothing, so it cannot have a regex",
     "tasks_url_length": "the URL may be at most 2,048 characters long",
     "tasks_url_no_whitespace": "the URL may not contain spaces or control characters",
     "tasks_url_no_userinfo": "the URL may not carry a user name or password",
