@@ -97,6 +97,7 @@ async def run_probe(
         max_header_field_bytes=settings.max_header_field_bytes,
         max_header_bytes=settings.max_header_bytes,
         policy=settings.target_policy(),
+        secrets=settings.secret_box(),
     )
     # Results wait in the producer for as long as the broker is away (message.timeout.ms=0):
     # a task offset is only committed once its result is acknowledged.

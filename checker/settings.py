@@ -14,7 +14,12 @@ from checker.probe.prober import (
     DEFAULT_MAX_REDIRECTS,
 )
 from shared.messages import MAX_SITE_REDIRECTS
-from shared.settings import DEFAULT_METRICS_HOST, CommonSettings, TargetPolicySettings
+from shared.settings import (
+    DEFAULT_METRICS_HOST,
+    CommonSettings,
+    SecretKeySettings,
+    TargetPolicySettings,
+)
 
 
 class CheckerRole(StrEnum):
@@ -36,7 +41,7 @@ DEFAULT_WRITER_BATCH_AGE_S = 0.5
 DEFAULT_WRITER_LANES = 2
 
 
-class CheckerSettings(CommonSettings, TargetPolicySettings):
+class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
     # Both roles by default; WEBMON_CHECKER_ROLES=probe or =writer runs one alone.
     checker_roles: Annotated[set[CheckerRole], NoDecode] = Field(
         default={CheckerRole.PROBE, CheckerRole.WRITER}, min_length=1

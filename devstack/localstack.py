@@ -48,6 +48,7 @@ from psycopg import sql
 from shared.db import connect, translated_errors
 from shared.errors import UNIQUE_VIOLATION, DatabaseError, WebmonError
 from shared.kafka import list_topics
+from shared.sealing import KEY_VARIABLE, new_key
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +290,20 @@ class LocalStack:
     @property
     def kafka_bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def secret_key(self) -> str:
+        """The local stack's WEBMON_SECRET_KEY (sites' auth), made on first use and kept in
+        the state dir, owner-only, so a restart still opens the secrets sealed before it."""
+        path = self.state_dir / "secret_key"
+        with contextlib.suppress(FileNotFoundError):
+            return path.read_text().strip()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        key = new_key()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+        return key
 
     @property
     def pg_pid(self) -> int | None:
@@ -563,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
             prefix = "export " if command == "env" else ""
             print(f"{prefix}WEBMON_DATABASE_URL={shlex.quote(stack.database_url)}")
             print(f"{prefix}WEBMON_KAFKA_BOOTSTRAP_SERVERS={shlex.quote(stack.kafka_bootstrap)}")
+            if not os.environ.get(KEY_VARIABLE):
+                print(f"{prefix}{KEY_VARIABLE}={shlex.quote(stack.secret_key)}")
         elif command == "down":
             stack.down()
         elif command == "destroy":

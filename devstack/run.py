@@ -32,6 +32,7 @@ from notifier.settings import DEFAULT_NOTIFIER_METRICS_PORT
 from scheduler.settings import DEFAULT_SCHEDULER_METRICS_PORT
 from shared.db import Connection, connect
 from shared.lifecycle import install_stop_handlers
+from shared.sealing import KEY_VARIABLE
 from shared.settings import load_settings
 from webmon.api.settings import ApiSettings
 from webmon.users import ensure_user, login_link
@@ -206,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     except LocalStackError as exc:
         _say(str(exc))
         return 1
+    if not env.get(KEY_VARIABLE):  # the API seals sites' auth with it, the checkers open it
+        try:
+            env[KEY_VARIABLE] = LocalStack.from_env().secret_key
+        except (LocalStackError, OSError) as exc:
+            _say(f"cannot keep a {KEY_VARIABLE} in the state dir: {exc}")
+            return 1
     os.environ.update(env)
     if migrate_main([]) != 0:
         return 1

@@ -6,8 +6,10 @@
 -- and one task for a site that was overdue by many intervals. The claimed slot is the
 -- grid point just before the new next_check_at. `id = ANY(ARRAY(...))` keeps the planner
 -- on the primary key; `id IN (...)` flipped to a full scan at large batches (docs/measurements.md).
--- A site's method, headers, expected statuses and redirect limit come back NULL when they
--- are the defaults, which the task leaves out; expected statuses as [low, high) pairs.
+-- A site's method, headers, expected statuses, redirect limit and HTTP options come back
+-- NULL when they are the defaults, which the task leaves out; expected statuses as
+-- [low, high) pairs. `restricted` was missing here before migration 0013, so a site
+-- registered through the API was checked without the target policy.
 -- The columns are encode_task's arguments, in its order.
 UPDATE sites
    SET next_check_at = next_check_at
@@ -31,7 +33,29 @@ RETURNING id,
           CASE WHEN expected_status <> '{[200,400)}'
                THEN ARRAY(SELECT ARRAY[lower(r), upper(r)] FROM unnest(expected_status) AS r)
           END AS expected_status,
-          max_redirects
+          max_redirects,
+          restricted,
+          -- The per-site HTTP options that are not the defaults (encode_task takes them
+          -- in its own order), NULL for a plain site: one cheap test per row.
+          CASE WHEN body IS NOT NULL OR proxy IS NOT NULL OR tls_ca_file IS NOT NULL
+                    OR tls_cert_file IS NOT NULL OR NOT tls_verify
+                    OR tls_server_name IS NOT NULL OR ip_version IS NOT NULL OR require_tls
+                    OR header_name IS NOT NULL OR regex_mode <> 'match'
+               THEN jsonb_strip_nulls(jsonb_build_object(
+                        'body', body, 'body_content_type', body_content_type,
+                        'proxy', proxy, 'tls_ca_file', tls_ca_file,
+                        'tls_cert_file', tls_cert_file, 'tls_key_file', tls_key_file,
+                        'tls_verify', CASE WHEN NOT tls_verify THEN false END,
+                        'tls_server_name', tls_server_name, 'ip_version', ip_version,
+                        'require_tls', CASE WHEN require_tls THEN true END,
+                        'header_name', header_name, 'header_regex', header_regex,
+                        'header_mode', NULLIF(header_mode, 'match'),
+                        'regex_mode', NULLIF(regex_mode, 'match')))
+          END AS options,
+          -- The site's credentials, sealed: passed through, never opened here.
+          (SELECT jsonb_build_object('kind', a.kind, 'username', a.username,
+                                     'sealed', translate(encode(a.sealed, 'base64'), E'\n', ''))
+             FROM site_auth a WHERE a.site_id = sites.id) AS auth
 
 -- due_backlog --
 SELECT count(*) FROM sites WHERE enabled AND next_check_at <= now()

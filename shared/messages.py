@@ -93,6 +93,38 @@ StatusRange = Annotated[tuple[int, int], AfterValidator(_status_range)]
 DEFAULT_METHOD: Final = "GET"
 # Final statuses that count as up when a task names none: 200-399.
 DEFAULT_EXPECTED_STATUS: tuple[tuple[int, int], ...] = ((200, 400),)
+# A site's request body (sites_body_length), in UTF-8 bytes.
+MAX_BODY_BYTES: Final = 65536
+# The per-site HTTP options (migrations/0013_http_options.sql) in the task's field order;
+# each is on a task only when it is not the default, as claim_due's `options` holds them.
+HTTP_OPTIONS: Final = (
+    "body", "body_content_type", "proxy", "tls_ca_file", "tls_cert_file", "tls_key_file",
+    "tls_verify", "tls_server_name", "ip_version", "require_tls", "header_name",
+    "header_regex", "header_mode", "regex_mode",
+)  # fmt: skip
+# The options' defaults, left out of an encoded task.
+_OPTION_DEFAULTS: Final = {
+    "tls_verify": True,
+    "require_tls": False,
+    "header_mode": "match",
+    "regex_mode": "match",
+}
+FilePath = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_nul)]
+
+
+class TaskAuth(BaseModel):
+    """A site's credentials on its task: the secret sealed (`shared.sealing`), base64."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal["basic", "bearer"]
+    username: str | None = Field(default=None, max_length=256)
+    sealed: str = Field(min_length=1, max_length=8192)
+
+    def __repr__(self) -> str:  # never the sealed bytes in a log line either
+        return f"TaskAuth(kind={self.kind!r}, username={self.username!r})"
+
+    __str__ = __repr__
 
 
 class CheckTask(_Message):
@@ -120,7 +152,7 @@ class CheckTask(_Message):
     # The next slot: a task still unchecked by then is dropped as expired, not checked late.
     expires_at: AwareDatetime
     regex: str | None = None
-    method: Literal["GET", "HEAD"] = DEFAULT_METHOD
+    method: Literal["GET", "HEAD", "POST", "PUT"] = DEFAULT_METHOD
     # Extra request headers, over webmon's defaults.
     headers: dict[HeaderName, HeaderValue] | None = Field(default=None, max_length=50)
     # Final statuses that count as up, as [low, high) pairs; None: DEFAULT_EXPECTED_STATUS.
@@ -130,6 +162,22 @@ class CheckTask(_Message):
     restricted: bool = False
     # The site's redirect limit; None: the checker's WEBMON_MAX_REDIRECTS.
     max_redirects: int | None = Field(default=None, ge=0, le=MAX_SITE_REDIRECTS)
+    # The per-site HTTP options (README, "Registering sites"), in HTTP_OPTIONS' order.
+    body: str | None = Field(default=None, min_length=1, max_length=MAX_BODY_BYTES)
+    body_content_type: HeaderValue | None = None
+    proxy: str | None = Field(default=None, min_length=1, max_length=MAX_URL)
+    tls_ca_file: FilePath | None = None
+    tls_cert_file: FilePath | None = None
+    tls_key_file: FilePath | None = None
+    tls_verify: bool = True
+    tls_server_name: str | None = Field(default=None, min_length=1, max_length=253)
+    ip_version: Literal[4, 6] | None = None
+    require_tls: bool = False
+    header_name: HeaderName | None = None
+    header_regex: str | None = Field(default=None, min_length=1, max_length=1000)
+    header_mode: Literal["match", "not_match"] = "match"
+    regex_mode: Literal["match", "absent"] = "match"
+    auth: TaskAuth | None = None
 
     @model_validator(mode="after")
     def _a_site_or_a_task(self) -> Self:
@@ -143,6 +191,9 @@ class CheckTask(_Message):
             del body["method"]
         if not body["restricted"]:
             del body["restricted"]
+        for name, default in _OPTION_DEFAULTS.items():
+            if body[name] == default:
+                del body[name]
         return orjson.dumps(body)
 
 
@@ -272,11 +323,15 @@ def encode_task(
     expected_status: Sequence[Sequence[int]] | None = None,
     max_redirects: int | None = None,
     restricted: bool = False,
+    options: dict[str, Any] | None = None,
+    auth: dict[str, Any] | None = None,
 ) -> bytes:
     """The scheduler's fast path: same bytes as `CheckTask(...).encode()`, no validation.
 
     `method` None or "GET", `expected_status` None, `max_redirects` None and `restricted`
-    False are the defaults and left out. The positional order is `claim_due`'s columns.
+    False are the defaults and left out. `options`: the site's non-default HTTP options
+    (claim_due's jsonb, None for a plain site), taken in HTTP_OPTIONS' order; `auth`: its
+    sealed credentials. The positional order is `claim_due`'s columns.
     """
     body: dict[str, Any] = {
         "v": SCHEMA_VERSION,
@@ -298,6 +353,16 @@ def encode_task(
         body["restricted"] = True
     if max_redirects is not None:
         body["max_redirects"] = max_redirects
+    if options:
+        for name in HTTP_OPTIONS:
+            if name in options:
+                body[name] = options[name]
+    if auth is not None:  # a jsonb object: its keys come back in jsonb's order, not ours
+        sealed = {"kind": auth["kind"]}
+        if auth.get("username") is not None:
+            sealed["username"] = auth["username"]
+        sealed["sealed"] = auth["sealed"]
+        body["auth"] = sealed
     return orjson.dumps(body)
 
 

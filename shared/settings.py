@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from shared.netpolicy import DEFAULT_BLOCKED_NETWORKS, TargetPolicy, parse_networks
+from shared.sealing import SecretBox
 
 ENV_PREFIX = "WEBMON_"
 
@@ -181,6 +182,28 @@ class TargetPolicySettings(BaseSettings):
         return TargetPolicy.from_settings(self.blocked_networks, self.allowed_networks)
 
 
+class SecretKeySettings(BaseSettings):
+    """WEBMON_SECRET_KEY: seals and opens the sites' credentials (shared.sealing).
+
+    The CLI and the API seal with it, the checkers open with it; the scheduler needs none.
+    """
+
+    model_config = CommonSettings.model_config
+
+    secret_key: SecretStr | None = None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _a_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            SecretBox(value.get_secret_value())  # SecretError (a ValueError) says why
+        return value
+
+    def secret_box(self) -> SecretBox | None:
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        return SecretBox(key) if key.strip() else None
+
+
 # Prometheus metrics and /healthz listen here unless a process says otherwise.
 DEFAULT_METRICS_HOST = "0.0.0.0"
 
@@ -188,7 +211,7 @@ DEFAULT_METRICS_HOST = "0.0.0.0"
 S = TypeVar("S", bound=BaseSettings)
 
 _SECRET_FIELDS = frozenset(
-    {"database_url", "kafka_ssl_key_password", "kafka_sasl_password", "kafka_extra"}
+    {"database_url", "kafka_ssl_key_password", "kafka_sasl_password", "kafka_extra", "secret_key"}
 )
 
 

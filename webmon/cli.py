@@ -4,6 +4,9 @@
     webmon sites import FILE.csv       header row: url[,interval_seconds][,timeout_seconds][,regex]
     webmon sites list
     webmon sites disable SITE... / webmon sites enable SITE...   (SITE: an id or a URL)
+    webmon sites auth SITE --basic USER | --bearer | --clear
+                                 (the secret: asked on a terminal, else one line of stdin;
+                                  sealed with WEBMON_SECRET_KEY, never an argument)
     webmon status [--down]
     webmon uptime SITE [--since 30d]
     webmon keys create --name NAME --scope read|write|admin   (the key is the last line)
@@ -38,7 +41,8 @@ from migrations.settings import MigrateSettings
 from shared.db import Connection, connect, translated_errors
 from shared.errors import DatabaseError, WebmonError
 from shared.logs import configure_logging
-from shared.settings import load_settings
+from shared.sealing import KEY_VARIABLE
+from shared.settings import SecretKeySettings, load_settings
 from webmon import cli_alerting, readmodel
 from webmon.cli_format import format_duration, format_table, format_timestamp, parse_duration
 from webmon.doctor import Outcome, database_checks, kafka_checks
@@ -107,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
         toggle = site_commands.add_parser(action, help=f"{action} sites by id or URL")
         toggle.add_argument("sites", nargs="+", metavar="SITE")
         toggle.set_defaults(run=cmd_sites_toggle, enabled=enabled)
+    auth = site_commands.add_parser(
+        "auth",
+        help="set or clear a site's basic or bearer auth; the secret is asked on a terminal, "
+        "else read as one line of stdin",
+    )
+    auth.add_argument("site", metavar="SITE")
+    kind = auth.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--basic", metavar="USER", help="basic auth as USER (password: asked)")
+    kind.add_argument("--bearer", action="store_true", help="a bearer token (asked)")
+    kind.add_argument("--clear", action="store_true", help="remove the site's auth")
+    auth.set_defaults(run=cmd_sites_auth)
 
     status = commands.add_parser("status", help="the latest result of every enabled site")
     status.add_argument("--down", action="store_true", help="only the sites that are down")
@@ -253,6 +268,55 @@ def cmd_sites_toggle(conn: Connection, args: argparse.Namespace, out: TextIO) ->
     return 0
 
 
+def _one_site(conn: Connection, site: str) -> tuple[int, str]:
+    sites = conn.execute(QUERIES["find_sites"], _site_params(site)).fetchall()
+    if not sites:
+        raise _no_such_site(site)
+    if len(sites) > 1:
+        ids = ", ".join(str(site_id) for site_id, _ in sites)
+        raise CliError(f"{len(sites)} sites have the URL {site} (ids {ids}); give an id")
+    return int(sites[0][0]), str(sites[0][1])
+
+
+def read_secret(prompt: str) -> str:
+    """From the terminal (not echoed), or one line of standard input: never an argument,
+    which other users of the machine could read in the process list."""
+    if sys.stdin.isatty():
+        secret = getpass.getpass(prompt)
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    if not secret:
+        raise CliError("an empty secret")
+    return secret
+
+
+def cmd_sites_auth(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    site_id, url = _one_site(conn, args.site)
+    if args.clear:
+        cleared = conn.execute(QUERIES["clear_site_auth"], {"site_id": site_id}).fetchone()
+        print(f"site {site_id}: {url}: {'auth removed' if cleared else 'had no auth'}", file=out)
+        return 0
+    box = load_settings(SecretKeySettings, PROGRAM).secret_box()
+    if box is None:
+        raise CliError(f"{KEY_VARIABLE} is not set: it seals the secret for the checkers")
+    kind, username = ("basic", args.basic) if args.basic is not None else ("bearer", None)
+    if username is not None and (":" in username or not username.isprintable()):
+        raise CliError("a basic auth user name may not contain ':' or control characters")
+    secret = read_secret("Password: " if kind == "basic" else "Token: ")
+    if kind == "bearer" and not secret.isprintable():
+        raise CliError("a bearer token may not contain control characters")
+    params = {
+        "site_id": site_id,
+        "kind": kind,
+        "username": username,
+        "sealed": box.seal(site_id, kind, username, secret),
+    }
+    conn.execute(QUERIES["set_site_auth"], params)
+    who = f" as {username}" if username else ""
+    print(f"site {site_id}: {url}: {kind} auth{who} set (sealed)", file=out)
+    return 0
+
+
 def cmd_status(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
     rows = conn.execute(QUERIES["status"], {"down_only": args.down}).fetchall()
     cells = []
@@ -284,13 +348,7 @@ def cmd_status(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_uptime(conn: Connection, args: argparse.Namespace, out: TextIO) -> int:
-    sites = conn.execute(QUERIES["find_sites"], _site_params(args.site)).fetchall()
-    if not sites:
-        raise _no_such_site(args.site)
-    if len(sites) > 1:
-        ids = ", ".join(str(site_id) for site_id, _ in sites)
-        raise CliError(f"{len(sites)} sites have the URL {args.site} (ids {ids}); give an id")
-    site_id, url = sites[0]
+    site_id, url = _one_site(conn, args.site)
     row = conn.execute(
         QUERIES["uptime"], {"site_id": site_id, "since": timedelta(seconds=args.since)}
     ).fetchone()

@@ -8,7 +8,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from webmon.api.schemas import SiteIn, SitePatch
+from shared.sealing import SecretBox
+from webmon.api.schemas import OPTION_COLUMNS, AuthIn, SiteIn, SitePatch
 
 DEFAULT_EXPECTED_STATUS = "{[200,400)}"
 
@@ -28,6 +29,19 @@ CONSTRAINT_FIELDS = {
     "sites_head_without_regex": "regex",
     "sites_headers_valid": "headers",
     "sites_expected_status_range": "expected_status",
+    "sites_max_redirects_range": "max_redirects",
+    "sites_body_length": "body",
+    "sites_body_needs_method": "body",
+    "sites_body_content_type": "body_content_type",
+    "sites_proxy_http": "proxy",
+    "sites_tls_files": "tls_cert_file",
+    "sites_tls_server_name": "tls_server_name",
+    "sites_ip_version": "ip_version",
+    "sites_header_check": "header_regex",
+    "sites_header_mode": "header_mode",
+    "sites_regex_mode": "regex_mode",
+    "sites_restricted_options": "proxy",
+    "site_auth_username": "auth",
 }
 
 
@@ -51,6 +65,7 @@ def create_params(site: SiteIn) -> dict[str, Any]:
         "expected_status": multirange(site.expected_status),
         "enabled": site.enabled,
         "restricted": True,
+        **{name: getattr(site, name) for name in OPTION_COLUMNS},
     }
 
 
@@ -75,4 +90,17 @@ def update_params(site_id: int, patch: SitePatch) -> dict[str, Any]:
         "expected_status": multirange(patch.expected_status),
         "set_enabled": "enabled" in given,
         "enabled": patch.enabled,
+        **{f"set_{name}": name in given for name in OPTION_COLUMNS},
+        **{name: getattr(patch, name) for name in OPTION_COLUMNS},
     }
+
+
+def auth_params(box: SecretBox, site_id: int, auth: AuthIn) -> dict[str, Any]:
+    """`set_site_auth`'s parameters: the secret sealed to this site, kind and user name."""
+    if auth.kind == "basic":
+        username: str | None = auth.username
+        secret = auth.password.get_secret_value()
+    else:
+        username, secret = None, auth.token.get_secret_value()
+    sealed = box.seal(site_id, auth.kind, username, secret)
+    return {"site_id": site_id, "kind": auth.kind, "username": username, "sealed": sealed}

@@ -69,6 +69,12 @@ of guarding the socket open comes from healthchecks.io.) This depends on `force_
 pooled connection would be reused without a new socket. Unrestricted checks pay one
 context-variable read per hook.
 
+A site's HTTP options (body, auth, proxy, TLS files and settings, ip_version, require_tls,
+header and keyword-absent checks; `checker.probe.options`) are looked at only when the task
+carries one: a plain task skips them with one set test. `ip_version` rides on the trace:
+the resolver asks getaddrinfo for that family only, and the socket factory refuses an
+IP literal of the other, for every connection of the check (a proxy's too).
+
 The deadline `task.timeout_s` covers DNS, connect, TLS, every redirect hop, headers and
 body together. The regex search runs after it (RE2, linear time, on at most
 `max_body_bytes`) and, for large bodies, in a worker thread so that a hostile pattern
@@ -101,15 +107,26 @@ from aiohttp.client_proto import ResponseHandler
 from aiohttp.http_exceptions import BadHttpMessage, HttpProcessingError
 from aiohttp.http_parser import RawResponseMessage
 from aiohttp.streams import StreamReader
+from cryptography import x509
 from yarl import URL
 
 from checker.probe.cookies import ChainCookies
 from checker.probe.kind_urls import HTTP, kind_of
 from checker.probe.kinds import KindProber, system_resolvers
+from checker.probe.options import (
+    OPTION_FIELDS,
+    OptionError,
+    Prepared,
+    TlsContexts,
+    header_problem,
+    prepare,
+    restricted_problem,
+)
 from checker.probe.regex import RegexError, compile_regex, search_body
 from shared.messages import DEFAULT_EXPECTED_STATUS, CheckResult, CheckTask
 from shared.netpolicy import TargetBlocked, TargetPolicy
 from shared.policy_http import resolve_results
+from shared.sealing import SecretBox
 from shared.version import version
 
 logger = logging.getLogger(__name__)
@@ -259,6 +276,23 @@ def _detail(
     return f"internal error: {type(link).__name__}: {_reason(link)}"
 
 
+def _option_failure(
+    task: CheckTask, options: Prepared, final_url: URL, headers: Any
+) -> tuple[str | None, str | None]:
+    """The error class and detail of a response that fails the site's option checks."""
+    if task.require_tls and final_url.scheme != "https":
+        where = "the URL" if final_url == URL(task.url) else "the final URL, after redirects,"
+        return (
+            "tls_required",
+            f"{where} is not https (require_tls): {final_url.scheme}://{final_url.host}",
+        )
+    if options.header_regex is not None:
+        problem = header_problem(task, options.header_regex, headers)
+        if problem is not None:
+            return "header_check", _scrub(problem, None)
+    return None, None
+
+
 def _url_problem(raw: str) -> tuple[URL | None, str | None]:
     """The parsed URL, or why it is not a URL this probe can check."""
     try:
@@ -290,6 +324,7 @@ class _Trace:
     tls_expires_at: datetime | None = None
     connect_started: float | None = None  # of the hop being connected
     cookies: aiohttp.CookieJar | None = None  # the chain's, made at its first Set-Cookie
+    family: int = 0  # the site's ip_version as an address family; 0: any
 
     def answered(self, status: int, headers: Any) -> None:
         """A response head arrived (aiohttp follows a redirect status with a Location)."""
@@ -333,9 +368,20 @@ _MONTHS: Final = {
 
 
 def _not_after(ssl_object: ssl.SSLObject) -> datetime | None:
-    """The peer certificate's expiry (only a verified peer's certificate is decoded)."""
+    """The peer certificate's expiry.
+
+    Python decodes only a verified peer's certificate; an unverified one (a site with
+    `tls_verify` off) is parsed from its DER form, as blackbox_exporter still reports the
+    expiry with `insecure_skip_verify`.
+    """
     try:
-        not_after = (ssl_object.getpeercert() or {}).get("notAfter")
+        decoded = ssl_object.getpeercert()
+        if not decoded:
+            der = ssl_object.getpeercert(binary_form=True)
+            if not der:
+                return None
+            return x509.load_der_x509_certificate(der).not_valid_after_utc
+        not_after = decoded.get("notAfter")
     except (ValueError, OSError):
         return None
     return cert_time(not_after) if isinstance(not_after, str) else None
@@ -405,9 +451,12 @@ def _open_socket(addr_info: AddrInfoType) -> socket.socket:
         ip = str(addr_info[4][0])
         if not guard.policy.permits(ip):
             raise guard.refuse(ip)
-    if trace is not None:
-        trace.connecting()
     family, type_, proto, _, _ = addr_info
+    if trace is not None:
+        if trace.family and family != trace.family:  # an IP-literal URL of the other family
+            version = 4 if trace.family == socket.AF_INET else 6
+            raise OSError(f"not an IPv{version} address (the site's ip_version)")
+        trace.connecting()
     return socket.socket(family=family, type=type_, proto=proto)
 
 
@@ -544,6 +593,8 @@ class _Resolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         trace = _TRACE.get()
+        if trace is not None and trace.family:
+            family = cast("socket.AddressFamily", trace.family)  # the site's ip_version
         started = time.perf_counter()
         infos = await asyncio.get_running_loop().run_in_executor(
             self._executor,
@@ -588,10 +639,12 @@ class Prober:
         user_agent: str = DEFAULT_USER_AGENT,
         ssl_context: ssl.SSLContext | None = None,
         policy: TargetPolicy | None = None,
+        secrets: SecretBox | None = None,
     ) -> None:
         """`max_redirects`: for a task that names none. `policy`: what a restricted task
         may connect to (None: `TargetPolicy.default()`); unrestricted tasks are not
-        subject to it."""
+        subject to it. `secrets`: opens the sites' sealed credentials (WEBMON_SECRET_KEY);
+        without it a site with auth is a `config` result."""
         if max_body_bytes < 0 or max_redirects < 0:
             raise ValueError("max_body_bytes and max_redirects must be >= 0")
         if max_header_field_bytes < 1 or max_header_bytes < 1:
@@ -603,6 +656,8 @@ class Prober:
         self._user_agent = user_agent
         self._ssl_context = ssl_context
         self._policy = policy if policy is not None else TargetPolicy.default()
+        self._secrets = secrets
+        self._tls_contexts = TlsContexts()
         self._session: aiohttp.ClientSession | None = None
         self._dns_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._regex_pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -721,9 +776,16 @@ class Prober:
         )
 
     def _internal(
-        self, task: CheckTask, checked_at: datetime, url: URL | None, exc: BaseException
+        self,
+        task: CheckTask,
+        checked_at: datetime,
+        url: URL | None,
+        exc: BaseException,
+        secret: str | None = None,
     ) -> CheckResult:
         detail = _scrub(f"internal error: {type(exc).__name__}: {_reason(exc)}", url)
+        if secret:  # the site's auth secret, should an exception ever carry it
+            detail = detail.replace(secret, "***")
         logger.warning("check.internal_error site_id=%s error=%s", task.site_id, detail)
         return self._result(task, checked_at, error="internal", detail=detail)
 
@@ -742,11 +804,28 @@ class Prober:
         session = self._session
         if session is None:
             raise RuntimeError("Prober.open() was not awaited")
+        options: Prepared | None = None
+        kwargs: dict[str, Any] = {"headers": task.headers}
+        if not OPTION_FIELDS.isdisjoint(task.model_fields_set):  # a plain site skips it all
+            refused = restricted_problem(task) if task.restricted else None
+            if refused is not None:
+                return self._result(task, checked_at, error="blocked", detail=refused)
+            try:
+                options = prepare(task, self._secrets, self._tls_contexts)
+            except RegexError as exc:
+                detail = _scrub(f"invalid header regex: {exc}", None)
+                return self._result(task, checked_at, error="invalid_regex", detail=detail)
+            except OptionError as exc:
+                logger.warning("check.config_error site_id=%s error=%s", task.site_id, exc)
+                return self._result(task, checked_at, error="config", detail=_scrub(str(exc), url))
+            kwargs.update(options.kwargs)
 
         status: int | None = None
         max_redirects = self._max_redirects if task.max_redirects is None else task.max_redirects
         head = task.method == "HEAD"
         trace = _Trace()
+        if task.ip_version is not None:
+            trace.family = socket.AF_INET if task.ip_version == 4 else socket.AF_INET6
         token = _TRACE.set(trace)
         guard = _Guard(self._policy) if task.restricted else None
         guard_token = _GUARD.set(guard) if guard is not None else None
@@ -758,14 +837,15 @@ class Prober:
                 async with session.request(
                     task.method,
                     url,
-                    headers=task.headers,
                     allow_redirects=True,  # session.head() would not follow them
                     max_redirects=max_redirects + 1,
+                    **kwargs,
                 ) as resp:
                     status = resp.status
                     charset = resp.charset
                     body = b"" if head else await self._read_body(resp)
                     elapsed = time.perf_counter() - started
+                    final_url, response_headers = resp.url, resp.headers
         except Exception as exc:
             error, link = classify(exc)
             if guard is not None and guard.refused is not None and error == "connect":
@@ -779,8 +859,11 @@ class Prober:
                     link.address if isinstance(link, TargetBlocked) else None,
                 )
             if error == "internal":
-                return self._internal(task, checked_at, url, exc)
+                secret = options.secret if options is not None else None
+                return self._internal(task, checked_at, url, exc, secret)
             detail = _scrub(_detail(error, link, task, url, status, max_redirects), url)
+            if options is not None and options.secret:
+                detail = detail.replace(options.secret, "***")
             return self._result(
                 task,
                 checked_at,
@@ -804,13 +887,21 @@ class Prober:
                 )
             else:
                 matched = search_body(regex, body, charset)
+        failed: str | None = None
+        failure: str | None = None
+        if options is not None:
+            failed, failure = _option_failure(task, options, final_url, response_headers)
+        # regex_mode "absent": up only if the pattern was not found.
+        regex_ok = matched is not (task.regex_mode == "absent")
         return self._result(
             task,
             checked_at,
+            error=failed,
+            detail=failure,
             status=status,
             response_time_ms=elapsed * 1000.0,
             regex_matched=matched,
-            up=status_expected(status, task.expected_status) and matched is not False,
+            up=failed is None and status_expected(status, task.expected_status) and regex_ok,
             trace=trace,
             started=started,
             max_redirects=max_redirects,

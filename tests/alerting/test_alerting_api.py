@@ -76,6 +76,9 @@ def test_incidents_notifications_and_windows(db_url: str, db: Conn) -> None:
                   "duration_seconds": 3600, "recurrence": "weekly"}  # fmt: skip
         nul = api.post("/api/v1/windows", {**window, "name": "a\x00b"})
         assert nul.status_code == 422 and "NUL" in nul.text
+        # 1 BC in UTC: stored by PostgreSQL, unreadable by psycopg; a 422, not a 500
+        bc = api.post("/api/v1/windows", {**window, "starts_at": "0001-01-01T00:01:00+01:00"})
+        assert bc.status_code == 422 and "out of range" in bc.text, bc.text
         made = api.post("/api/v1/windows", window)
         assert made.status_code == 201, made.text
         assert made.json()["recurrence"] == "weekly" and made.json()["active"] is False

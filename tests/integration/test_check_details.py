@@ -1,5 +1,6 @@
-"""Migration 0004 against a real PostgreSQL: the sites options, their constraints, the claim
-that carries them into tasks, and the writer that stores the new result columns."""
+"""Migrations 0004, 0012 and 0013 against a real PostgreSQL: the sites options, their
+constraints, the claim that carries them into tasks, and the writer that stores the new
+result columns."""
 
 from __future__ import annotations
 
@@ -62,19 +63,21 @@ def test_a_plain_insert_gets_the_defaults(db: Conn) -> None:
     assert row == ("GET", None, "{[200,400)}", True, True, False)
 
 
-def insert_site(db: Conn, names: str, values: tuple[object, ...]) -> None:
-    """INSERT INTO sites (url, <names>) VALUES ('https://a', <values>)."""
-    query = sql.SQL("INSERT INTO sites (url, {}) VALUES ('https://a', {})").format(
+def insert_site(db: Conn, names: str, values: tuple[object, ...]) -> int:
+    """INSERT INTO sites (url, <names>) VALUES ('https://a', <values>); the new id."""
+    query = sql.SQL("INSERT INTO sites (url, {}) VALUES ('https://a', {}) RETURNING id").format(
         sql.SQL(", ").join(sql.Identifier(n.strip()) for n in names.split(",")),
         sql.SQL(", ").join(sql.Placeholder() for _ in values),
     )
-    db.execute(query, values)
+    row = db.execute(query, values).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 @pytest.mark.parametrize(
     ("names", "values", "constraint"),
     [
-        ("method", ("POST",), "sites_method"),
+        ("method", ("DELETE",), "sites_method"),
         ("method", ("get",), "sites_method"),
         ("method, regex", ("HEAD", "ok"), "sites_head_without_regex"),
         ("headers", (Jsonb(["X-A"]),), "sites_headers_valid"),
@@ -93,6 +96,38 @@ def insert_site(db: Conn, names: str, values: tuple[object, ...]) -> None:
         ("expected_status", ("{[500,)}",), "sites_expected_status_range"),
         ("max_redirects", (-1,), "sites_max_redirects_range"),
         ("max_redirects", (31,), "sites_max_redirects_range"),
+        # migration 0013: the per-site HTTP options
+        ("body", ("x",), "sites_body_needs_method"),
+        ("method, body", ("HEAD", "x"), "sites_body_needs_method"),
+        ("method, body", ("POST", ""), "sites_body_length"),
+        ("method, body", ("POST", "x" * 65537), "sites_body_length"),
+        ("method, body_content_type", ("POST", "application/json"), "sites_body_content_type"),
+        ("method, body, body_content_type", ("POST", "x", "json"), "sites_body_content_type"),
+        ("method, body, body_content_type", ("PUT", "x", "a/b\r\nX: 1"), "sites_body_content_type"),
+        ("proxy", ("https://proxy:3128",), "sites_proxy_http"),
+        ("proxy", ("socks5://proxy:1080",), "sites_proxy_http"),
+        ("proxy", ("http://proxy:3128/path",), "sites_proxy_http"),
+        ("proxy", ("http://user:pw@proxy:3128",), "sites_proxy_http"),
+        ("tls_cert_file", ("/etc/c.pem",), "sites_tls_files"),
+        ("tls_key_file", ("/etc/k.pem",), "sites_tls_files"),
+        ("tls_ca_file", ("",), "sites_tls_files"),
+        ("tls_ca_file", ("/a\nb",), "sites_tls_files"),
+        ("tls_server_name", ("bad name",), "sites_tls_server_name"),
+        ("tls_server_name", ("-a.example",), "sites_tls_server_name"),
+        ("ip_version", (5,), "sites_ip_version"),
+        ("header_name", ("X-A",), "sites_header_check"),
+        ("header_regex", ("ok",), "sites_header_check"),
+        ("header_name, header_regex", ("Bad Name", "ok"), "sites_header_check"),
+        ("header_mode", ("matches",), "sites_header_mode"),
+        ("regex_mode", ("absent",), "sites_regex_mode"),
+        ("regex, regex_mode", ("x", "inverted"), "sites_regex_mode"),
+        ("restricted, proxy", (True, "http://proxy:3128"), "sites_restricted_options"),
+        ("restricted, tls_ca_file", (True, "/etc/ca.pem"), "sites_restricted_options"),
+        (
+            "restricted, tls_cert_file, tls_key_file",
+            (True, "/c.pem", "/k.pem"),
+            "sites_restricted_options",
+        ),
     ],
 )
 def test_constraints_reject_nonsense(
@@ -112,6 +147,17 @@ def test_constraints_reject_nonsense(
         ("expected_status", ("{[100,600)}",)),
         ("max_redirects", (0,)),
         ("max_redirects", (30,)),
+        ("method, body", ("POST", '{"a": 1}')),
+        ("method, body, body_content_type", ("PUT", "a=1", "application/x-www-form-urlencoded")),
+        ("method, regex", ("POST", "ok")),  # a POST reads a body: it may have a regex
+        ("proxy", ("http://proxy.internal:3128",)),
+        ("tls_ca_file, tls_cert_file, tls_key_file", ("/ca.pem", "/c.pem", "/k.pem")),
+        ("tls_verify, tls_server_name", (False, "internal.example")),
+        ("ip_version", (6,)),
+        ("require_tls", (True,)),
+        ("header_name, header_regex, header_mode", ("X-State", "^ok$", "not_match")),
+        ("regex, regex_mode", ("maintenance", "absent")),
+        ("restricted, tls_verify, tls_server_name", (True, False, "a.example")),
     ],
 )
 def test_constraints_accept_sense(db: Conn, names: str, values: tuple[object, ...]) -> None:
@@ -143,7 +189,7 @@ def test_claim_carries_the_options_into_tasks(db: Conn) -> None:
     assert head.expected_status == ((200, 300), (404, 405), (500, 503))
     assert head.max_redirects == 20
     plain_row = next(r for r in rows if r[1] == "http://plain")
-    assert plain_row[6:] == (None, None, None, None)
+    assert plain_row[6:] == (None, None, None, None, False, None, None)
 
 
 def test_writer_stores_the_check_details(db_url: str, db: Conn) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.sealing import SecretBox, new_key
 from tests.support.db import Conn
 from webmon.cli import main
 
@@ -295,3 +296,32 @@ def test_the_console_script_runs_as_a_process(cli_env: dict[str, str], db: Conn)
         env={"PATH": "/usr/bin:/bin"},
     )
     assert (missing.returncode, missing.stderr) == (2, "webmon: WEBMON_DATABASE_URL is not set\n")
+
+
+def test_sites_auth_reads_the_secret_from_stdin_and_seals_it(
+    cli_env: dict[str, str],
+    db: Conn,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    key = new_key()
+    secret = "cli-s3cret-token"
+    assert webmon("sites", "add", "http://127.0.0.1:9/a")[0] == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO(secret + "\n"))
+    assert webmon("sites", "auth", "1", "--bearer") == (1, "")  # no key: refused
+    assert "WEBMON_SECRET_KEY is not set" in capsys.readouterr().err
+    monkeypatch.setenv("WEBMON_SECRET_KEY", key)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(secret + "\n"))
+    assert webmon("sites", "auth", "http://127.0.0.1:9/a", "--basic", "monitor") == (
+        0,
+        "site 1: http://127.0.0.1:9/a: basic auth as monitor set (sealed)\n",
+    )
+    kind, username, sealed = db.execute("SELECT kind, username, sealed FROM site_auth").fetchone()
+    assert (kind, username) == ("basic", "monitor") and secret.encode() not in bytes(sealed)
+    assert SecretBox(key).open(1, "basic", "monitor", bytes(sealed)) == secret
+    assert secret not in capsys.readouterr().out
+    assert webmon("sites", "auth", "1", "--clear") == (
+        0,
+        "site 1: http://127.0.0.1:9/a: auth removed\n",
+    )
+    assert db.execute("SELECT count(*) FROM site_auth").fetchone() == (0,)

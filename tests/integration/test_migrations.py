@@ -130,6 +130,16 @@ def test_concurrent_runners_apply_each_migration_once(empty_db: str) -> None:
             "sites_http_options",
         ),
         ("INSERT INTO sites (url, max_redirects) VALUES ('tls://a', 3)", "sites_http_options"),
+        ("INSERT INTO sites (url, tls_verify) VALUES ('tls://a', false)", "sites_http_options"),
+        ("INSERT INTO sites (url, ip_version) VALUES ('tcp://a:1', 4)", "sites_http_options"),
+        (
+            "INSERT INTO sites (url, regex, regex_mode) VALUES ('tcp://a:1', 'x', 'absent')",
+            "sites_http_options",
+        ),
+        (
+            "INSERT INTO sites (url, proxy) VALUES ('dns:///a', 'http://127.0.0.1:3128')",
+            "sites_http_options",
+        ),
         ("INSERT INTO sites (url, regex) VALUES ('tls://a', 'x')", "sites_tls_without_regex"),
         (
             "INSERT INTO sites (url, interval_seconds) VALUES ('https://a', 0)",

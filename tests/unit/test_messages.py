@@ -157,7 +157,7 @@ TASK = (
 @pytest.mark.parametrize(
     ("options", "reason"),
     [
-        (b'"method":"POST"}', "method"),
+        (b'"method":"DELETE"}', "method"),
         (b'"headers":{"Bad Name":"x"}}', "headers"),
         (b'"headers":{"X-A":"a\\r\\nX-Injected: 1"}}', "control character"),
         (b'"headers":{"X-A":1}}', "headers"),
@@ -333,3 +333,46 @@ def test_up_is_null_exactly_when_the_slot_was_missed(changes: dict[str, Any]) ->
     }
     with pytest.raises(MessageError, match="missed"):
         decode_result_row(orjson.dumps(body))
+
+
+def test_a_task_s_http_options_encode_as_the_model_does() -> None:
+    options: dict[str, Any] = {
+        "body": '{"q": 1}',
+        "body_content_type": "application/json",
+        "tls_verify": False,
+        "tls_server_name": "internal.example",
+        "ip_version": 6,
+        "require_tls": True,
+        "header_name": "X-State",
+        "header_regex": "^ok$",
+        "header_mode": "not_match",
+        "regex_mode": "absent",
+    }
+    auth = {"kind": "basic", "username": "u", "sealed": "AQID"}
+    task = CheckTask(
+        site_id=7, url="https://example.com", timeout_s=5.0, regex="down",
+        scheduled_at=SLOT, expires_at=SLOT + timedelta(seconds=60), method="POST",
+        **options, auth=auth,
+    )  # fmt: skip
+    # claim_due's jsonb comes back in jsonb's key order (shortest first), not the model's
+    jsonb_order = dict(sorted(options.items(), key=lambda kv: (len(kv[0]), kv[0])))
+    jsonb_auth = {"kind": "basic", "sealed": "AQID", "username": "u"}
+    fast = encode_task(
+        7, "https://example.com", 5.0, "down", SLOT, task.expires_at, "POST", None, None, None,
+        False, jsonb_order, jsonb_auth,
+    )  # fmt: skip
+    assert fast == task.encode()
+    assert decode(CheckTask, fast) == task
+    assert "AQID" not in repr(task) and "AQID" not in str(task.auth)
+
+
+def test_default_http_options_are_left_out_of_a_task() -> None:
+    task = CheckTask(
+        site_id=7, url="https://example.com", timeout_s=5.0, scheduled_at=SLOT,
+        expires_at=SLOT + timedelta(seconds=60), tls_verify=True, require_tls=False,
+        header_mode="match", regex_mode="match",
+    )  # fmt: skip
+    raw = task.encode()
+    for name in ("tls_verify", "require_tls", "header_mode", "regex_mode", "auth", "body"):
+        assert name.encode() not in raw
+    assert raw == encode_task(7, "https://example.com", 5.0, None, SLOT, task.expires_at)

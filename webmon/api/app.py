@@ -79,6 +79,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.db = db
     app.state.keys = KeyCache(db)
     app.state.policy = settings.target_policy()
+    app.state.secrets = settings.secret_box()  # seals the sites' auth; None without a key
     app.state.metrics = metrics
     problems.install(app)
     for module in (sites, history, tasks, status, ops):

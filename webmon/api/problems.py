@@ -26,7 +26,10 @@ PROBLEM_JSON = "application/problem+json"
 CONSTRAINTS: dict[str, str] = {
     "sites_url_form": "the URL must be http(s)://host…, tcp://host:port, tls://host[:port] "
     "or dns://[resolver]/name",
-    "sites_http_options": "method, headers and a redirect limit are options of http(s) URLs only",
+    "sites_http_options": (
+        "method, headers, a redirect limit and the other HTTP options (body, proxy, TLS, "
+        "ip_version, require_tls, a header check, regex_mode) are options of http(s) URLs only"
+    ),
     "sites_tls_without_regex": "a tls:// check reads nothing, so it cannot have a regex",
     "sites_url_length": "the URL may be at most 2,048 characters long",
     "sites_url_no_whitespace": "the URL may not contain spaces or control characters",
@@ -36,8 +39,23 @@ CONSTRAINTS: dict[str, str] = {
     "sites_timeout_range": "the timeout must be more than 0 and at most 120 seconds",
     "sites_timeout_within_interval": "the timeout may not be longer than the interval",
     "sites_regex_length": "the regex may be at most 1,000 characters long",
-    "sites_method": "the method must be GET or HEAD",
+    "sites_method": "the method must be GET, HEAD, POST or PUT",
     "sites_head_without_regex": "a HEAD request reads no body, so it cannot have a regex",
+    "sites_body_length": "a body must be 1 to 65,536 bytes long",
+    "sites_body_needs_method": "only a POST or PUT request carries a body",
+    "sites_body_content_type": "a content type needs a body, and looks like type/subtype",
+    "sites_proxy_http": "the proxy must be an http://host:port URL, without a path or credentials",
+    "sites_tls_files": "a client certificate needs its key and a key its certificate; "
+    "file paths are 1 to 4,096 characters without control characters",
+    "sites_tls_server_name": "the TLS server name must be a host name",
+    "sites_ip_version": "ip_version must be 4, 6 or null (any)",
+    "sites_header_check": "a header check needs both a header name (an HTTP token) and a "
+    "regex of at most 1,000 characters",
+    "sites_header_mode": "header_mode must be match or not_match",
+    "sites_regex_mode": "regex_mode must be match or absent, and absent needs a regex",
+    "sites_restricted_options": "a site registered through the API may not use a proxy or "
+    "files on the checker host (proxy, tls_ca_file, tls_cert_file, tls_key_file)",
+    "site_auth_username": "a basic auth needs a user name without ':' (a bearer token none)",
     "sites_headers_valid": "headers must be a JSON object of at most 50 string values, "
     "with HTTP token names, no control characters, and none of the framing headers",
     "sites_expected_status_range": "expected statuses must lie within 100-599 and not be empty",

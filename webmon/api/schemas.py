@@ -7,9 +7,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from shared.messages import HeaderName, HeaderValue, StatusRange
+from shared.messages import (
+    MAX_BODY_BYTES,
+    MAX_SITE_REDIRECTS,
+    HeaderName,
+    HeaderValue,
+    StatusRange,
+)
+from shared.sealing import MAX_SECRET_BYTES
 from webmon.regexes import regex_problem
 
 Url = Annotated[str, Field(min_length=1, max_length=2048, examples=["https://example.com/health"])]
@@ -60,6 +67,54 @@ class _In(BaseModel):
         return data
 
 
+def _no_control(value: str) -> str:
+    if any(c < " " or c == "\x7f" for c in value):
+        raise ValueError("contains a control character")
+    return value
+
+
+class BasicAuthIn(_In):
+    """HTTP basic auth (RFC 7617). Write-only: a response shows the kind and user name."""
+
+    kind: Literal["basic"]
+    username: Annotated[
+        str, Field(min_length=1, max_length=256, pattern=r"^[^:]+$"), AfterValidator(_no_control)
+    ]
+    password: SecretStr = Field(min_length=1, max_length=MAX_SECRET_BYTES // 4)
+
+
+def _printable(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().isprintable():  # it goes into a header as it is
+        raise ValueError("contains a control character")
+    return value
+
+
+class BearerAuthIn(_In):
+    """A bearer token (RFC 6750). Write-only: a response shows the kind."""
+
+    kind: Literal["bearer"]
+    token: Annotated[
+        SecretStr,
+        Field(min_length=1, max_length=MAX_SECRET_BYTES // 4),
+        AfterValidator(_printable),
+    ]
+
+
+AuthIn = Annotated[BasicAuthIn | BearerAuthIn, Field(discriminator="kind")]
+Method = Literal["GET", "HEAD", "POST", "PUT"]
+MaxRedirects = Annotated[int, Field(ge=0, le=MAX_SITE_REDIRECTS)]
+Body = Annotated[str, Field(min_length=1, max_length=MAX_BODY_BYTES)]
+ContentType = Annotated[str, Field(min_length=3, max_length=200, examples=["application/json"])]
+# Refused for a site from the API (restricted): webmon/api/routes/sites.py.
+LocalOption = Annotated[str, Field(min_length=1, max_length=4096)]
+ServerName = Annotated[str, Field(min_length=1, max_length=253, examples=["internal.example"])]
+HeaderMode = Literal["match", "not_match"]
+RegexMode = Literal["match", "absent"]
+# The options an API site (restricted) may not have: the target policy cannot see past a
+# proxy, and a path names a file on the checker host.
+LOCAL_OPTIONS = ("proxy", "tls_ca_file", "tls_cert_file", "tls_key_file")
+
+
 class SiteIn(_In):
     url: Url
     interval_seconds: int = Field(default=60, ge=1, le=86400)
@@ -67,23 +122,66 @@ class SiteIn(_In):
         default=None, gt=0, le=120, description="default: min(10, interval_seconds)"
     )
     regex: SiteRegex | None = None
-    method: Literal["GET", "HEAD"] = "GET"
+    method: Method = "GET"
     headers: Headers | None = None
     expected_status: ExpectedStatus | None = None
     enabled: bool = True
+    max_redirects: MaxRedirects | None = Field(
+        default=None, description="null: the checkers' WEBMON_MAX_REDIRECTS"
+    )
+    body: Body | None = Field(default=None, description="POST and PUT only")
+    body_content_type: ContentType | None = None
+    proxy: LocalOption | None = Field(default=None, description="refused for API sites")
+    tls_ca_file: LocalOption | None = Field(default=None, description="refused for API sites")
+    tls_cert_file: LocalOption | None = Field(default=None, description="refused for API sites")
+    tls_key_file: LocalOption | None = Field(default=None, description="refused for API sites")
+    tls_verify: bool = True
+    tls_server_name: ServerName | None = None
+    ip_version: Literal[4, 6] | None = None
+    require_tls: bool = False
+    header_name: HeaderName | None = None
+    header_regex: SiteRegex | None = None
+    header_mode: HeaderMode = "match"
+    regex_mode: RegexMode = "match"
+    auth: AuthIn | None = Field(default=None, description="write-only")
 
 
 class SitePatch(_In):
-    """Only the fields given change; `null` clears regex, headers or expected_status."""
+    """Only the fields given change; `null` clears regex, headers, expected_status,
+    max_redirects, body, body_content_type, tls_server_name, ip_version, the header check
+    or auth."""
 
     url: Url | None = None
     interval_seconds: int | None = Field(default=None, ge=1, le=86400)
     timeout_seconds: float | None = Field(default=None, gt=0, le=120)
     regex: SiteRegex | None = None
-    method: Literal["GET", "HEAD"] | None = None
+    method: Method | None = None
     headers: Headers | None = None
     expected_status: ExpectedStatus | None = None
     enabled: bool | None = None
+    max_redirects: MaxRedirects | None = None
+    body: Body | None = None
+    body_content_type: ContentType | None = None
+    proxy: LocalOption | None = None
+    tls_ca_file: LocalOption | None = None
+    tls_cert_file: LocalOption | None = None
+    tls_key_file: LocalOption | None = None
+    tls_verify: bool | None = None
+    tls_server_name: ServerName | None = None
+    ip_version: Literal[4, 6] | None = None
+    require_tls: bool | None = None
+    header_name: HeaderName | None = None
+    header_regex: SiteRegex | None = None
+    header_mode: HeaderMode | None = None
+    regex_mode: RegexMode | None = None
+    auth: AuthIn | None = None
+
+
+# PATCH fields that may not be null (they have a default instead).
+NOT_NULL_FIELDS = (
+    "interval_seconds", "method", "enabled", "tls_verify", "require_tls", "header_mode",
+    "regex_mode",
+)  # fmt: skip
 
 
 class SiteStatus(BaseModel):
@@ -97,6 +195,11 @@ class SiteStatus(BaseModel):
     tls_version: str | None
     tls_expires_at: datetime | None
     regex_matched: bool | None
+
+
+class AuthOut(BaseModel):
+    kind: Literal["basic", "bearer"]
+    username: str | None = Field(description="basic auth's; the secret is never shown")
 
 
 class SiteOut(BaseModel):
@@ -114,6 +217,31 @@ class SiteOut(BaseModel):
     created_at: datetime
     next_check_at: datetime
     status: SiteStatus | None = Field(description="the latest check; null before the first")
+    max_redirects: int | None
+    body: str | None
+    body_content_type: str | None
+    proxy: str | None
+    tls_ca_file: str | None
+    tls_cert_file: str | None
+    tls_key_file: str | None
+    tls_verify: bool
+    tls_server_name: str | None
+    ip_version: int | None
+    require_tls: bool
+    header_name: str | None
+    header_regex: str | None
+    header_mode: str
+    regex_mode: str
+    auth: AuthOut | None = Field(description="the kind (and basic's user name), never the secret")
+
+
+# The option columns that follow the status in an api_sites row, in its order.
+OPTION_COLUMNS = (
+    "max_redirects", "body", "body_content_type", "proxy", "tls_ca_file", "tls_cert_file",
+    "tls_key_file", "tls_verify", "tls_server_name", "ip_version", "require_tls",
+    "header_name", "header_regex", "header_mode", "regex_mode",
+)  # fmt: skip
+_OPTIONS_AT = 23
 
 
 def site_out(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -121,7 +249,8 @@ def site_out(row: tuple[Any, ...]) -> dict[str, Any]:
         site_id, url, interval, timeout, regex, method, headers, expected, enabled,
         restricted, public, created_at, next_check_at, up, code, ms, error, detail, checked_at,
         scheduled_at, tls_version, tls_expires_at, regex_matched,
-    ) = row  # fmt: skip
+    ) = row[:_OPTIONS_AT]  # fmt: skip
+    auth_kind, auth_username = row[_OPTIONS_AT + len(OPTION_COLUMNS) :]
     status = None
     if up is not None:
         status = {
@@ -151,6 +280,8 @@ def site_out(row: tuple[Any, ...]) -> dict[str, Any]:
         "created_at": created_at,
         "next_check_at": next_check_at,
         "status": status,
+        **dict(zip(OPTION_COLUMNS, row[_OPTIONS_AT:], strict=False)),
+        "auth": None if auth_kind is None else {"kind": auth_kind, "username": auth_username},
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from shared.settings import CommonSettings, LogFormat, TargetPolicySettings
+from shared.settings import CommonSettings, LogFormat, SecretKeySettings, TargetPolicySettings
 
 DEFAULT_API_HOST = "127.0.0.1"
 DEFAULT_API_PORT = 8080
@@ -20,7 +20,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 
-class ApiSettings(TargetPolicySettings):
+class ApiSettings(TargetPolicySettings, SecretKeySettings):
     model_config = CommonSettings.model_config
 
     database_url: SecretStr

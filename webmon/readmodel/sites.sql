@@ -50,14 +50,21 @@ SELECT count(*) FILTER (WHERE up IS NOT NULL) AS checks,
 -- api_sites --
 -- A page of sites with their latest status, by id after a cursor, filtered: `state` up,
 -- down or unchecked; `enabled`; `q` a piece of the URL (case-insensitive). The primary
--- key drives the scan and site_status is joined per row, so a page costs its size.
+-- key drives the scan and site_status is joined per row, so a page costs its size. The
+-- HTTP options follow (webmon.api.schemas.OPTION_COLUMNS), then the auth's kind and user
+-- name: never its sealed secret.
 SELECT s.id, s.url, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.headers,
        ARRAY(SELECT ARRAY[lower(r), upper(r)] FROM unnest(s.expected_status) AS r),
        s.enabled, s.restricted, s.public, s.created_at, s.next_check_at,
        st.up, st.status_code, st.response_time_ms, st.error, st.error_detail, st.checked_at,
-       st.scheduled_at, st.tls_version, st.tls_expires_at, st.regex_matched
+       st.scheduled_at, st.tls_version, st.tls_expires_at, st.regex_matched,
+       s.max_redirects, s.body, s.body_content_type, s.proxy, s.tls_ca_file, s.tls_cert_file,
+       s.tls_key_file, s.tls_verify, s.tls_server_name, s.ip_version, s.require_tls,
+       s.header_name, s.header_regex, s.header_mode, s.regex_mode,
+       a.kind, a.username
   FROM sites s
   LEFT JOIN site_status st ON st.site_id = s.id
+  LEFT JOIN site_auth a ON a.site_id = s.id
  WHERE s.id > %(after)s
    AND (%(site_id)s::bigint IS NULL OR s.id = %(site_id)s)
    AND (%(enabled)s::boolean IS NULL OR s.enabled = %(enabled)s)
@@ -71,10 +78,28 @@ SELECT s.id, s.url, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.
 
 -- api_create_site --
 INSERT INTO sites (url, interval_seconds, timeout_seconds, regex, method, headers,
-                   expected_status, enabled, restricted)
+                   expected_status, enabled, restricted, max_redirects, body,
+                   body_content_type, proxy, tls_ca_file, tls_cert_file, tls_key_file,
+                   tls_verify, tls_server_name, ip_version, require_tls, header_name,
+                   header_regex, header_mode, regex_mode)
      VALUES (%(url)s, %(interval_seconds)s, %(timeout_seconds)s, %(regex)s, %(method)s,
-             %(headers)s, %(expected_status)s::int4multirange, %(enabled)s, %(restricted)s)
+             %(headers)s, %(expected_status)s::int4multirange, %(enabled)s, %(restricted)s,
+             %(max_redirects)s, %(body)s, %(body_content_type)s, %(proxy)s, %(tls_ca_file)s,
+             %(tls_cert_file)s, %(tls_key_file)s, %(tls_verify)s, %(tls_server_name)s,
+             %(ip_version)s, %(require_tls)s, %(header_name)s, %(header_regex)s,
+             %(header_mode)s, %(regex_mode)s)
   RETURNING id
+
+-- set_site_auth --
+-- A site's credentials, the secret sealed by the caller (shared.sealing): set or replaced.
+INSERT INTO site_auth (site_id, kind, username, sealed)
+     VALUES (%(site_id)s, %(kind)s, %(username)s, %(sealed)s)
+ON CONFLICT (site_id) DO UPDATE
+        SET kind = excluded.kind, username = excluded.username, sealed = excluded.sealed,
+            updated_at = now()
+
+-- clear_site_auth --
+DELETE FROM site_auth WHERE site_id = %(site_id)s RETURNING site_id
 
 -- api_reserve_site_ids --
 -- Ids for a bulk import, so that its single COPY can name each row's id.
@@ -82,7 +107,9 @@ SELECT nextval(pg_get_serial_sequence('sites', 'id')) FROM generate_series(1, %(
 
 -- api_copy_sites --
 COPY sites (id, url, interval_seconds, timeout_seconds, regex, method, headers,
-            expected_status, enabled, restricted)
+            expected_status, enabled, restricted, max_redirects, body, body_content_type,
+            proxy, tls_ca_file, tls_cert_file, tls_key_file, tls_verify, tls_server_name,
+            ip_version, require_tls, header_name, header_regex, header_mode, regex_mode)
 FROM STDIN
 
 -- api_update_site --
@@ -104,7 +131,26 @@ UPDATE sites
        headers = CASE WHEN %(set_headers)s THEN %(headers)s ELSE headers END,
        expected_status = CASE WHEN %(set_expected)s THEN %(expected_status)s::int4multirange
                               ELSE expected_status END,
-       enabled = CASE WHEN %(set_enabled)s THEN %(enabled)s ELSE enabled END
+       enabled = CASE WHEN %(set_enabled)s THEN %(enabled)s ELSE enabled END,
+       max_redirects = CASE WHEN %(set_max_redirects)s THEN %(max_redirects)s
+                            ELSE max_redirects END,
+       body = CASE WHEN %(set_body)s THEN %(body)s ELSE body END,
+       body_content_type = CASE WHEN %(set_body_content_type)s THEN %(body_content_type)s
+                                ELSE body_content_type END,
+       proxy = CASE WHEN %(set_proxy)s THEN %(proxy)s ELSE proxy END,
+       tls_ca_file = CASE WHEN %(set_tls_ca_file)s THEN %(tls_ca_file)s ELSE tls_ca_file END,
+       tls_cert_file = CASE WHEN %(set_tls_cert_file)s THEN %(tls_cert_file)s
+                            ELSE tls_cert_file END,
+       tls_key_file = CASE WHEN %(set_tls_key_file)s THEN %(tls_key_file)s ELSE tls_key_file END,
+       tls_verify = CASE WHEN %(set_tls_verify)s THEN %(tls_verify)s ELSE tls_verify END,
+       tls_server_name = CASE WHEN %(set_tls_server_name)s THEN %(tls_server_name)s
+                              ELSE tls_server_name END,
+       ip_version = CASE WHEN %(set_ip_version)s THEN %(ip_version)s ELSE ip_version END,
+       require_tls = CASE WHEN %(set_require_tls)s THEN %(require_tls)s ELSE require_tls END,
+       header_name = CASE WHEN %(set_header_name)s THEN %(header_name)s ELSE header_name END,
+       header_regex = CASE WHEN %(set_header_regex)s THEN %(header_regex)s ELSE header_regex END,
+       header_mode = CASE WHEN %(set_header_mode)s THEN %(header_mode)s ELSE header_mode END,
+       regex_mode = CASE WHEN %(set_regex_mode)s THEN %(regex_mode)s ELSE regex_mode END
  WHERE id = %(site_id)s
 RETURNING id
 

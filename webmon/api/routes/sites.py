@@ -8,14 +8,25 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from shared.db import AsyncConnection, AsyncDatabase, translated_errors
 from shared.errors import DatabaseError
+from shared.sealing import KEY_VARIABLE, SecretBox
 from webmon.api.auth import READ, WRITE, Caller
 from webmon.api.common import json_response, refuse_blocked_literal
 from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem, constraint_problem
-from webmon.api.schemas import BulkResult, SiteIn, SiteOut, SitePatch, site_out
+from webmon.api.schemas import (
+    LOCAL_OPTIONS,
+    NOT_NULL_FIELDS,
+    OPTION_COLUMNS,
+    AuthIn,
+    BulkResult,
+    SiteIn,
+    SiteOut,
+    SitePatch,
+    site_out,
+)
 from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from webmon.readmodel import SITES
-from webmon.sites import create_params, update_params
+from webmon.sites import auth_params, create_params, update_params
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 
@@ -26,6 +37,31 @@ SiteId = Annotated[int, Path(ge=1, le=MAX_SITE_ID)]
 
 def _db(request: Request) -> AsyncDatabase:
     return request.app.state.db  # type: ignore[no-any-return]
+
+
+def _refuse_local_options(site: SiteIn | SitePatch, where: str = "") -> None:
+    """A site from the API is restricted: no proxy (the target policy would see only the
+    proxy's address) and no paths of files on the checker host."""
+    for name in LOCAL_OPTIONS:
+        if getattr(site, name) is not None:
+            raise Problem(
+                422,
+                f"{where}{name}: a site registered through the API may not use a proxy or "
+                "files on the checker host",
+                title="Option refused",
+            )
+
+
+def _secrets(request: Request, auth: AuthIn | None, where: str = "") -> SecretBox | None:
+    """The API's key for sealing `auth`; a 422 when there is auth to seal and no key."""
+    box: SecretBox | None = request.app.state.secrets
+    if auth is not None and box is None:
+        raise Problem(
+            422,
+            f"{where}auth: this API has no {KEY_VARIABLE} to seal credentials with",
+            title="Option refused",
+        )
+    return box
 
 
 async def _one(request: Request, site_id: int) -> dict[str, Any]:
@@ -76,7 +112,18 @@ async def list_sites(
 )
 async def create_site(request: Request, site: SiteIn, caller: Caller = WRITE) -> Response:
     refuse_blocked_literal(request, site.url)
-    row = await _db(request).fetchone(SITES["api_create_site"], create_params(site))
+    _refuse_local_options(site)
+    box = _secrets(request, site.auth)
+    if site.auth is None:
+        row = await _db(request).fetchone(SITES["api_create_site"], create_params(site))
+    else:
+        assert box is not None
+        async with _db(request).connection() as conn, conn.transaction():
+            with translated_errors():
+                cur = await conn.execute(SITES["api_create_site"], create_params(site))
+                row = await cur.fetchone()
+                assert row is not None
+                await conn.execute(SITES["set_site_auth"], auth_params(box, int(row[0]), site.auth))
     assert row is not None
     body = await _one(request, int(row[0]))
     return json_response(body, 201, {"Location": f"/api/v1/sites/{row[0]}"})
@@ -93,8 +140,11 @@ async def create_sites(
     sites: Annotated[list[SiteIn], Body(min_length=1, max_length=MAX_BULK)],
     caller: Caller = WRITE,
 ) -> Response:
+    box = None
     for item, site in enumerate(sites):
         refuse_blocked_literal(request, site.url, f"item {item}: url")
+        _refuse_local_options(site, f"item {item}: ")
+        box = _secrets(request, site.auth, f"item {item}: ") or box
     async with _db(request).connection() as conn, conn.transaction():
         cur = await conn.execute(SITES["api_reserve_site_ids"], {"count": len(sites)})
         ids = [int(r[0]) for r in await cur.fetchall()]
@@ -103,6 +153,15 @@ async def create_sites(
                 await _copy_sites(conn, ids, sites)
         except DatabaseError as exc:
             raise _bulk_problem(exc) from None
+        auths = [
+            auth_params(box, site_id, site.auth)
+            for site_id, site in zip(ids, sites, strict=True)
+            if site.auth is not None and box is not None
+        ]
+        if auths:
+            with translated_errors():
+                async with conn.cursor() as cur:
+                    await cur.executemany(SITES["set_site_auth"], auths)
     return json_response({"ids": ids}, 201)
 
 
@@ -115,7 +174,7 @@ async def _copy_sites(conn: AsyncConnection, ids: list[int], sites: list[SiteIn]
                 (
                     site_id, p["url"], p["interval_seconds"], p["timeout_seconds"], p["regex"],
                     p["method"], p["headers"], p["expected_status"], p["enabled"],
-                    p["restricted"],
+                    p["restricted"], *(p[name] for name in OPTION_COLUMNS),
                 )
             )  # fmt: skip
 
@@ -147,11 +206,25 @@ async def update_site(
         if patch.url is None:
             raise Problem(422, "url: may not be null")
         refuse_blocked_literal(request, patch.url)
-    for field in ("interval_seconds", "method", "enabled"):
+    for field in NOT_NULL_FIELDS:
         if field in given and getattr(patch, field) is None:
             raise Problem(422, f"{field}: may not be null")
+    _refuse_local_options(patch)
+    box = _secrets(request, patch.auth)
     params = update_params(site_id, patch)
-    row = await _db(request).fetchone(SITES["api_update_site"], params)
+    if "auth" not in given:
+        row = await _db(request).fetchone(SITES["api_update_site"], params)
+    else:
+        async with _db(request).connection() as conn, conn.transaction():
+            with translated_errors():
+                cur = await conn.execute(SITES["api_update_site"], params)
+                row = await cur.fetchone()
+                if row is not None and patch.auth is None:
+                    await conn.execute(SITES["clear_site_auth"], {"site_id": site_id})
+                elif row is not None and box is not None and patch.auth is not None:
+                    await conn.execute(
+                        SITES["set_site_auth"], auth_params(box, site_id, patch.auth)
+                    )
     if row is None:
         raise Problem(404, f"no site with id {site_id}")
     return json_response(await _one(request, site_id))
