@@ -211,6 +211,10 @@ AsyncConnection = psycopg.AsyncConnection[TupleRow]
 RECHECK_IDLE_S = 1.0
 
 
+async def _generic_plans(conn: AsyncConnection) -> None:
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
+
+
 class AsyncDatabase:
     """`Database` for asyncio code (the HTTP API): an async pool opened explicitly, with the
     same error translation. The constructor does no I/O."""
@@ -223,7 +227,12 @@ class AsyncDatabase:
         max_size: int = 10,
         application_name: str = "webmon",
         pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
+        generic_plans: bool = False,
     ) -> None:
+        """`generic_plans`: the sessions plan each prepared statement once
+        (plan_cache_mode = force_generic_plan), for a pool that only runs queries whose
+        one plan fits every parameter; PostgreSQL re-plans those with optional filters on
+        every call otherwise."""
         self._pool = psycopg_pool.AsyncConnectionPool(
             url,
             min_size=min_size,
@@ -235,6 +244,7 @@ class AsyncDatabase:
                 "application_name": application_name,
                 "autocommit": True,
             },
+            configure=_generic_plans if generic_plans else None,
             check=self._check,
             reset=self._returned,
             reconnect_timeout=0,
@@ -270,9 +280,13 @@ class AsyncDatabase:
             async with self._pool.connection() as conn:
                 yield conn
 
-    async def fetch(self, query: str, params: dict[str, Any] | None = None) -> list[TupleRow]:
+    async def fetch(
+        self, query: str, params: dict[str, Any] | None = None, *, binary: bool = False
+    ) -> list[TupleRow]:
+        """`binary`: results in PostgreSQL's binary format, the same Python values for less
+        work on both sides (timestamps are not formatted and parsed as text)."""
         async with self.connection() as conn:
-            cur = await conn.execute(query, params)
+            cur = await conn.execute(query, params, binary=binary)
             return await cur.fetchall()
 
     async def fetchone(self, query: str, params: dict[str, Any] | None = None) -> TupleRow | None:

@@ -52,13 +52,15 @@ class Api:
 
 
 @contextmanager
-def running_api(db_url: str, db: Conn, **settings: Any) -> Iterator[Api]:
+def running_api(
+    db_url: str, db: Conn, *, fast_reads: bool = True, **settings: Any
+) -> Iterator[Api]:
     values: dict[str, Any] = {
         "database_url": db_url,
         "allowed_networks": ("127.0.0.1/32",),  # 127.0.0.2 stands in for an internal address
         **settings,
     }
-    app = create_app(ApiSettings(_env_file=None, **values))  # type: ignore[call-arg]
+    app = create_app(ApiSettings(_env_file=None, **values), fast_reads=fast_reads)  # type: ignore[call-arg]
     with TestClient(app) as client:
         yield Api(
             client,

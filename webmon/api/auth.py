@@ -71,6 +71,15 @@ class KeyCache:
             await asyncio.sleep(LISTEN_RETRY_S)
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The key in an Authorization header's value, read as HTTPBearer reads it."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if not token or scheme.lower() != "bearer":
+        return None
+    return token
+
+
 def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
     """A dependency: the caller, who holds at least `scope`."""
 

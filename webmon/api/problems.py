@@ -114,6 +114,12 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def unavailable() -> JSONResponse:
+    return problem_response(
+        503, "the database cannot be reached; try again", headers={"Retry-After": "5"}
+    )
+
+
 def constraint_problem(exc: DatabaseError, item: int | None = None) -> Problem:
     """A 422 for a row that broke a constraint, naming it and saying it in words."""
     name = exc.constraint or "unknown"
@@ -155,9 +161,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DatabaseUnavailable)
     async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
         logger.warning("api.db_unavailable path=%s error=%s", request.url.path, exc)
-        return problem_response(
-            503, "the database cannot be reached; try again", headers={"Retry-After": "5"}
-        )
+        return unavailable()
 
     @app.exception_handler(DatabaseError)
     async def _database(request: Request, exc: DatabaseError) -> JSONResponse:

@@ -54,7 +54,8 @@ SELECT count(*) FILTER (WHERE up IS NOT NULL) AS checks,
 -- HTTP options follow (webmon.api.schemas.OPTION_COLUMNS), then the auth's kind and user
 -- name: never its sealed secret.
 SELECT s.id, s.url, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.headers,
-       ARRAY(SELECT ARRAY[lower(r), upper(r)] FROM unnest(s.expected_status) AS r),
+       ARRAY(SELECT ARRAY[lower(r), upper(r)] FROM unnest(s.expected_status) AS r)
+         AS expected_status,
        s.enabled, s.restricted, s.public, s.created_at, s.next_check_at,
        st.up, st.status_code, st.response_time_ms, st.error, st.error_detail, st.checked_at,
        st.scheduled_at, st.tls_version, st.tls_expires_at, st.regex_matched,
@@ -75,6 +76,32 @@ SELECT s.id, s.url, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.
    AND (%(q)s::text IS NULL OR strpos(lower(s.url), lower(%(q)s)) > 0)
  ORDER BY s.id
  LIMIT %(limit)s
+
+-- api_sites_json --
+-- api_sites (the block above stands in for the braces below), each row as SiteOut's JSON
+-- object, made by PostgreSQL: the API passes the text through, so a page of 50 sites costs
+-- it no decoding and no encoding, which were half of its time on a page (PostgreSQL has
+-- the other core). row_to_json of a row of named columns is cheaper than
+-- json_build_object, and keeps SiteOut's order.
+SELECT p.id, row_to_json(j)::text
+  FROM ({api_sites}) AS p,
+       LATERAL (
+           SELECT p.id, p.url, p.interval_seconds, p.timeout_seconds, p.regex, p.method,
+                  p.headers, p.expected_status, p.enabled, p.restricted, p.public,
+                  p.created_at, p.next_check_at,
+                  (SELECT st FROM (SELECT p.up, p.status_code, p.response_time_ms, p.error,
+                                          p.error_detail, p.checked_at, p.scheduled_at,
+                                          p.tls_version, p.tls_expires_at,
+                                          p.regex_matched) AS st
+                    WHERE p.up IS NOT NULL) AS status,
+                  p.max_redirects, p.body, p.body_content_type, p.proxy, p.tls_ca_file,
+                  p.tls_cert_file, p.tls_key_file, p.tls_verify, p.tls_server_name,
+                  p.ip_version, p.require_tls, p.header_name, p.header_regex,
+                  p.header_mode, p.regex_mode,
+                  (SELECT a FROM (SELECT p.kind, p.username) AS a
+                    WHERE p.kind IS NOT NULL) AS auth
+       ) AS j
+ ORDER BY p.id
 
 -- api_create_site --
 INSERT INTO sites (url, interval_seconds, timeout_seconds, regex, method, headers,

@@ -74,6 +74,37 @@ async def _one(request: Request, site_id: int) -> dict[str, Any]:
     return site_out(rows[0])
 
 
+async def sites_page(
+    db: AsyncDatabase,
+    after: int,
+    state: str | None = None,
+    enabled: bool | None = None,
+    q: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> tuple[bytes, int | None]:
+    """A page of sites after the site id `after` as a JSON array of SiteOut objects, made
+    by PostgreSQL (api_sites_json), and the id to page on from (None on the last page)."""
+    rows = await db.fetch(
+        SITES["api_sites_json"],
+        {"after": after, "site_id": None, "enabled": enabled, "state": state, "q": q,
+         "limit": limit + 1},
+    )  # fmt: skip
+    more = len(rows) > limit
+    rows = rows[:limit]
+    body = "[" + ",".join([row[1] for row in rows]) + "]"
+    return body.encode(), int(rows[-1][0]) if more else None
+
+
+def after_cursor(cursor: str | None) -> int:
+    """The site id a `/sites` cursor holds (0 for the first page)."""
+    if not cursor:
+        return 0
+    after = decode_cursor(cursor, 1)[0]
+    if type(after) is not int or not 0 <= after <= MAX_SITE_ID:
+        raise Problem(422, "cursor: not a cursor this API gave out")
+    return after
+
+
 @router.get("", response_model=list[SiteOut], summary="Sites with their latest status")
 async def list_sites(
     request: Request,
@@ -84,24 +115,12 @@ async def list_sites(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
 ) -> Response:
-    after = int(decode_cursor(cursor, 1)[0]) if cursor else 0
+    after = after_cursor(cursor)
     if "\x00" in (q or ""):
         raise Problem(422, "q: contains a NUL character")
-    rows = await _db(request).fetch(
-        SITES["api_sites"],
-        {
-            "after": after,
-            "site_id": None,
-            "enabled": enabled,
-            "state": state,
-            "q": q,
-            "limit": limit + 1,
-        },
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    headers = next_link(request, [rows[-1][0]] if more else None)
-    return json_response([site_out(row) for row in rows], headers=headers)
+    body, last = await sites_page(request.app.state.reads, after, state, enabled, q, limit)
+    headers = next_link(request, None if last is None else [last])
+    return Response(body, headers=headers, media_type="application/json")
 
 
 @router.post(
