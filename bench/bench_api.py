@@ -46,6 +46,7 @@ from webmon.keys import key_hash, new_key, shown_part
 from webmon.readmodel import HISTORY, KEYS, SITE_HISTORY, SITES
 
 CONCURRENCY = 64
+READ_POOL = 4  # WEBMON_API_READ_POOL_SIZE's default
 # Before each measured GET load: prepared statements, caches and the allocator warm up.
 WARM_UP_S = 2.0
 
@@ -109,7 +110,7 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
 async def bare_loop(
     db_url: str, queries: list[tuple[str, Callable[[], dict[str, object]]]], seconds: float
 ) -> tuple[float, list[float]]:
-    """The same SQL from 64 coroutines on an async pool like the API's read pool (10
+    """The same SQL from 64 coroutines on an async pool like the API's read pool (4
     connections, generic plans), each request its queries pipelined on one connection, as
     the API sends them: the ceiling of what the API adds (HTTP, auth, the JSON page)."""
 
@@ -118,7 +119,7 @@ async def bare_loop(
         await conn.execute("SET plan_cache_mode = force_generic_plan")
 
     pool = psycopg_pool.AsyncConnectionPool(
-        db_url, min_size=10, max_size=10, open=False, configure=generic_plans
+        db_url, min_size=READ_POOL, max_size=READ_POOL, open=False, configure=generic_plans
     )
     await pool.open(wait=True)
     latencies: list[float] = []

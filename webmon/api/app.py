@@ -54,7 +54,7 @@ def create_app(settings: ApiSettings, *, fast_reads: bool = True) -> FastAPI:
     # third of its CPU for the page.
     reads = AsyncDatabase(
         settings.database_url.get_secret_value(),
-        max_size=settings.api_db_pool_size,
+        max_size=settings.api_read_pool_size,
         application_name="webmon-api-reads",
         generic_plans=True,
     )
