@@ -3,7 +3,6 @@ SMTP with and without STARTTLS), and the alerting commands' output."""
 
 from __future__ import annotations
 
-import io
 import socket
 import ssl
 from collections.abc import Iterator
@@ -15,9 +14,9 @@ import trustme
 from aiosmtpd.controller import Controller
 
 from notifier.payload import verify
+from tests.support.cli import webmon
 from tests.support.db import Conn, add_sites
 from tests.support.receivers import Receiver
-from webmon.cli import main
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +26,6 @@ def cli_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.chdir(tmp_path)  # no .env file
     for name, value in {**env, "WEBMON_ALLOWED_NETWORKS": "127.0.0.1/32"}.items():
         monkeypatch.setenv(name, value)
-
-
-def webmon(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = main(list(argv), out=out)
-    return code, out.getvalue()
 
 
 class Mailbox:

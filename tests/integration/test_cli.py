@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from shared.sealing import SecretBox, new_key
+from tests.support.cli import webmon
 from tests.support.db import Conn
-from webmon.cli import main
 
 pytestmark = pytest.mark.integration
 
@@ -24,13 +24,6 @@ def cli_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
-
-
-def webmon(*argv: str) -> tuple[int, str]:
-    """Run the CLI in-process: (exit status, stdout)."""
-    out = io.StringIO()
-    code = main(list(argv), out=out)
-    return code, out.getvalue()
 
 
 def test_sites_of_every_kind_are_added_and_a_malformed_one_refused(
