@@ -280,13 +280,9 @@ class AsyncDatabase:
             async with self._pool.connection() as conn:
                 yield conn
 
-    async def fetch(
-        self, query: str, params: dict[str, Any] | None = None, *, binary: bool = False
-    ) -> list[TupleRow]:
-        """`binary`: results in PostgreSQL's binary format, the same Python values for less
-        work on both sides (timestamps are not formatted and parsed as text)."""
+    async def fetch(self, query: str, params: dict[str, Any] | None = None) -> list[TupleRow]:
         async with self.connection() as conn:
-            cur = await conn.execute(query, params, binary=binary)
+            cur = await conn.execute(query, params)
             return await cur.fetchall()
 
     async def fetchone(self, query: str, params: dict[str, Any] | None = None) -> TupleRow | None:

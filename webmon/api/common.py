@@ -14,18 +14,24 @@ from webmon.api.problems import Problem
 from webmon.targets import blocked_literal
 
 
+def json_bytes(body: Any) -> bytes:
+    """orjson, straight from dicts and rows: no model validation."""
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """orjson, straight from dicts and rows: a page of 50 sites costs no model validation."""
-    return Response(
-        orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS),
-        status_code=status,
-        headers=headers,
-        media_type="application/json",
-    )
+    """`body` as JSON; bytes or str are taken as JSON already (a page PostgreSQL made)."""
+    content = body if isinstance(body, bytes | str) else json_bytes(body)
+    return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
 def database(request: Request) -> AsyncDatabase:
     return request.app.state.db  # type: ignore[no-any-return]
+
+
+def reads(request: Request) -> AsyncDatabase:
+    """The pool of the hot reads, planned once (webmon.api.app)."""
+    return request.app.state.reads  # type: ignore[no-any-return]
 
 
 def policy(request: Request) -> TargetPolicy:

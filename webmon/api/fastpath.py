@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.datastructures import URL
@@ -27,7 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.errors import DatabaseUnavailable
 from webmon.api.auth import KeyCache, bearer_token
-from webmon.api.pages import encode_cursor
+from webmon.api.common import json_bytes
+from webmon.api.pages import link_value
 from webmon.api.problems import Problem, unavailable
 from webmon.api.routes import history, sites
 from webmon.api.routes.history import PERIODS, uptime_of
@@ -120,8 +119,7 @@ class FastReads:
         page, last = await sites_page(self.api.state.reads, after, state, enabled, q, limit)
         headers = []
         if last is not None:
-            url = URL(scope=scope).include_query_params(cursor=encode_cursor([last]))
-            headers.append((b"link", f'<{url}>; rel="next"'.encode("latin-1")))
+            headers.append((b"link", link_value(URL(scope=scope), [last]).encode("latin-1")))
         return page, headers, SITES_PATH
 
     async def _uptime(
@@ -137,7 +135,7 @@ class FastReads:
         body = await uptime_of(self.api.state.reads, site_id, since)
         if body is None:
             raise Unsure  # the route's 404
-        return _json(body), [], "/api/v1/sites/{site_id}/uptime"
+        return json_bytes(body), [], "/api/v1/sites/{site_id}/uptime"
 
     async def _reader(self, scope: Scope) -> None:
         token = None
@@ -181,7 +179,3 @@ def _limit(given: str | None) -> int:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise Unsure
     return limit
-
-
-def _json(body: Any) -> bytes:
-    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi import Request
+from starlette.datastructures import URL
 
 from webmon.api.problems import Problem
 
@@ -34,5 +35,9 @@ def next_link(request: Request, key: list[Any] | None) -> dict[str, str]:
     """The Link header for the page after this one (none when this is the last)."""
     if key is None:
         return {}
-    url = request.url.include_query_params(cursor=encode_cursor(key))
-    return {"Link": f'<{url}>; rel="next"'}
+    return {"Link": link_value(request.url, key)}
+
+
+def link_value(url: URL, key: list[Any]) -> str:
+    """`<url with the cursor of key>; rel="next"`: the Link header's value."""
+    return f'<{url.include_query_params(cursor=encode_cursor(key))}>; rel="next"'

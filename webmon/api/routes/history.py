@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from shared.db import AsyncDatabase
 from webmon.api.auth import READ, Caller
-from webmon.api.common import json_response
+from webmon.api.common import json_response, reads
 from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem
 from webmon.api.schemas import CHECK_FIELDS, CheckOut, EventOut, Series, Uptime
@@ -122,7 +122,7 @@ async def uptime_of(db: AsyncDatabase, site_id: int, since: str) -> dict[str, An
 async def uptime(
     request: Request, site_id: SiteId, caller: Caller = READ, since: Period = "24h"
 ) -> Response:
-    body = await uptime_of(request.app.state.reads, site_id, since)
+    body = await uptime_of(reads(request), site_id, since)
     if body is None:
         raise Problem(404, f"no site with id {site_id}")
     return json_response(body)

@@ -10,7 +10,7 @@ from shared.db import AsyncConnection, AsyncDatabase, translated_errors
 from shared.errors import DatabaseError
 from shared.sealing import KEY_VARIABLE, SecretBox
 from webmon.api.auth import READ, WRITE, Caller
-from webmon.api.common import json_response, refuse_blocked_literal
+from webmon.api.common import json_response, reads, refuse_blocked_literal
 from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem, constraint_problem
 from webmon.api.schemas import (
@@ -75,10 +75,6 @@ async def _one(request: Request, site_id: int) -> str:
     return str(rows[0][1])
 
 
-def _site_json(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
-
-
 async def sites_page(
     db: AsyncDatabase,
     after: int,
@@ -123,9 +119,8 @@ async def list_sites(
     after = after_cursor(cursor)
     if "\x00" in (q or ""):
         raise Problem(422, "q: contains a NUL character")
-    body, last = await sites_page(request.app.state.reads, after, state, enabled, q, limit)
-    headers = next_link(request, None if last is None else [last])
-    return Response(body, headers=headers, media_type="application/json")
+    body, last = await sites_page(reads(request), after, state, enabled, q, limit)
+    return json_response(body, headers=next_link(request, None if last is None else [last]))
 
 
 @router.post(
@@ -150,7 +145,7 @@ async def create_site(request: Request, site: SiteIn, caller: Caller = WRITE) ->
                 await conn.execute(SITES["set_site_auth"], auth_params(box, int(row[0]), site.auth))
     assert row is not None
     body = await _one(request, int(row[0]))
-    return _site_json(body, 201, {"Location": f"/api/v1/sites/{row[0]}"})
+    return json_response(body, 201, {"Location": f"/api/v1/sites/{row[0]}"})
 
 
 @router.post(
@@ -218,7 +213,7 @@ def _bulk_problem(exc: DatabaseError) -> Problem:
 
 @router.get("/{site_id}", response_model=SiteOut, summary="One site with its latest status")
 async def get_site(request: Request, site_id: SiteId, caller: Caller = READ) -> Response:
-    return _site_json(await _one(request, site_id))
+    return json_response(await _one(request, site_id))
 
 
 @router.patch("/{site_id}", response_model=SiteOut, summary="Change some of a site's fields")
@@ -251,7 +246,7 @@ async def update_site(
                     )
     if row is None:
         raise Problem(404, f"no site with id {site_id}")
-    return _site_json(await _one(request, site_id))
+    return json_response(await _one(request, site_id))
 
 
 @router.delete("/{site_id}", status_code=204, summary="Delete a site (its history stays)")
