@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from psycopg import sql
+from pydantic import TypeAdapter, ValidationError
 
 from migrations.settings import MigrateSettings
 from shared.db import Connection, connect, translated_errors
@@ -44,11 +45,13 @@ from shared.logs import configure_logging
 from shared.sealing import KEY_VARIABLE
 from shared.settings import SecretKeySettings, load_settings
 from webmon import cli_alerting, readmodel
+from webmon.api.schemas import AuthIn
 from webmon.cli_format import format_duration, format_table, format_timestamp, parse_duration
 from webmon.doctor import Outcome, database_checks, kafka_checks
 from webmon.keys import Scope, key_hash, new_key, shown_part
 from webmon.readmodel import KEYS
 from webmon.settings import CliSettings
+from webmon.sites import auth_params
 from webmon.users import add_user, login_link
 
 PROGRAM = "webmon"
@@ -278,6 +281,9 @@ def _one_site(conn: Connection, site: str) -> tuple[int, str]:
     return int(sites[0][0]), str(sites[0][1])
 
 
+AUTH: TypeAdapter[AuthIn] = TypeAdapter(AuthIn)
+
+
 def read_secret(prompt: str) -> str:
     """From the terminal (not echoed), or one line of standard input: never an argument,
     which other users of the machine could read in the process list."""
@@ -299,21 +305,20 @@ def cmd_sites_auth(conn: Connection, args: argparse.Namespace, out: TextIO) -> i
     box = load_settings(SecretKeySettings, PROGRAM).secret_box()
     if box is None:
         raise CliError(f"{KEY_VARIABLE} is not set: it seals the secret for the checkers")
-    kind, username = ("basic", args.basic) if args.basic is not None else ("bearer", None)
-    if username is not None and (":" in username or not username.isprintable()):
-        raise CliError("a basic auth user name may not contain ':' or control characters")
-    secret = read_secret("Password: " if kind == "basic" else "Token: ")
-    if kind == "bearer" and not secret.isprintable():
-        raise CliError("a bearer token may not contain control characters")
-    params = {
-        "site_id": site_id,
-        "kind": kind,
-        "username": username,
-        "sealed": box.seal(site_id, kind, username, secret),
-    }
-    conn.execute(QUERIES["set_site_auth"], params)
-    who = f" as {username}" if username else ""
-    print(f"site {site_id}: {url}: {kind} auth{who} set (sealed)", file=out)
+    given: dict[str, str]
+    if args.basic is not None:
+        given = {"kind": "basic", "username": args.basic, "password": read_secret("Password: ")}
+    else:
+        given = {"kind": "bearer", "token": read_secret("Token: ")}
+    try:  # the API's rules for auth, word for word
+        auth: AuthIn = AUTH.validate_python(given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"][1:])  # after the kind's tag
+        raise CliError(f"auth {where}: {error['msg']}") from None
+    conn.execute(QUERIES["set_site_auth"], auth_params(box, site_id, auth))
+    who = f" as {args.basic}" if args.basic is not None else ""
+    print(f"site {site_id}: {url}: {auth.kind} auth{who} set (sealed)", file=out)
     return 0
 
 
