@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from devstack.localstack import free_port
-from tests.support.db import Conn, count
+from tests.support.db import Conn
 from tests.support.dns_server import DnsServer
-from tests.support.processes import Process, start, wait_for
+from tests.support.pipeline import check_every_site
+from tests.support.processes import Process
 from tests.support.targets import Targets
 from webmon.readmodel import SITES
 
@@ -43,15 +44,9 @@ def test_check_kinds_end_to_end(
             ids[row[0]] = url
 
         checker_env = {**env, "SSL_CERT_FILE": str(targets.ca_pem)}
-        checker = start(processes, "checker", checker_env, "checker", tmp_path)
-        scheduler = start(processes, "scheduler", env, "scheduler", tmp_path)
-        wait_for(
-            lambda: count(db, "SELECT count(*) FROM site_status") == len(sites),
-            timeout_s=90,
-            what="a status for every site",
+        check_every_site(
+            processes, db, len(sites), tmp_path, checker_env=checker_env, scheduler_env=env
         )
-        assert scheduler.stop()[0] == 0, scheduler.output
-        assert checker.stop()[0] == 0, checker.output
 
     rows = db.execute(
         "SELECT site_id, up, error, regex_matched, status_code, redirects, ttfb_ms, "

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from devstack.localstack import free_port
 from tests.support.db import Conn, scalar
+from tests.support.pipeline import check_every_site
 from tests.support.processes import Process, start, wait_for
 from tests.support.services import Services
 from tests.support.targets import Targets
@@ -77,15 +78,10 @@ def test_check_details_land_in_check_results_and_site_status(
 
     # The checker trusts the targets' CA through OpenSSL's default verify paths.
     checker_env = {**env, "SSL_CERT_FILE": str(targets.ca_pem)}
-    checker = start(processes, "checker", checker_env, "checker", tmp_path)
-    scheduler = start(processes, "scheduler", env, "scheduler", tmp_path)
-    wait_for(
-        lambda: scalar(db, "SELECT count(*) FROM site_status") == len(sites),
+    check_every_site(
+        processes, db, len(sites), tmp_path, checker_env=checker_env, scheduler_env=env,
         timeout_s=60,
-        what="a result for every site in site_status",
-    )
-    assert scheduler.stop()[0] == 0, scheduler.output
-    assert checker.stop()[0] == 0, checker.output
+    )  # fmt: skip
 
     rows: dict[str, dict[str, Any]] = {}
     for name, site_id in ids.items():

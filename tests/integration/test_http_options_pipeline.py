@@ -15,8 +15,9 @@ from psycopg import sql
 
 from shared.sealing import SecretBox, new_key
 from tests.support.aioserver import LoopServer
-from tests.support.db import Conn, count
-from tests.support.processes import Process, start, wait_for
+from tests.support.db import Conn
+from tests.support.pipeline import check_every_site
+from tests.support.processes import Process
 from tests.support.services import Services
 from tests.support.topics import read_all
 from webmon.readmodel import SITES
@@ -94,17 +95,11 @@ def test_options_and_sealed_auth_through_the_pipeline(
             )
 
         debug = {"WEBMON_LOG_LEVEL": "DEBUG"}
-        scheduler = start(processes, "scheduler", {**env, **debug}, "scheduler", tmp_path)
-        checker = start(
-            processes, "checker", {**env, **debug, "WEBMON_SECRET_KEY": key}, "checker", tmp_path
-        )
-        wait_for(
-            lambda: count(db, "SELECT count(*) FROM site_status") == len(sites),
-            timeout_s=90,
-            what="a result for every site",
-        )
-        assert scheduler.stop()[0] == 0, scheduler.output
-        assert checker.stop()[0] == 0, checker.output
+        scheduler, checker = check_every_site(
+            processes, db, len(sites), tmp_path,
+            checker_env={**env, **debug, "WEBMON_SECRET_KEY": key},
+            scheduler_env={**env, **debug},
+        )  # fmt: skip
 
     rows = db.execute("SELECT site_id, up, status_code, error FROM site_status").fetchall()
     status = {site_id: tuple(rest) for site_id, *rest in rows}
