@@ -73,8 +73,7 @@ def create_app(settings: ApiSettings, *, fast_reads: bool = True) -> FastAPI:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-            await reads.close()
-            await db.close()
+            await asyncio.gather(reads.close(), db.close())  # each within 5 s, at once
             logger.info("api.stopped")
 
     app = FastAPI(
