@@ -25,9 +25,8 @@ from pydantic import (
 
 from notifier.payload import Channel
 from notifier.trial import send_test_notification
-from shared.db import AsyncDatabase
 from webmon.api.auth import ADMIN, READ, WRITE, Caller
-from webmon.api.common import json_response, policy, refuse_blocked_literal
+from webmon.api.common import database, json_response, policy, refuse_blocked_literal
 from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem
 from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -52,10 +51,6 @@ ConfigValue = (
 )
 Config = Annotated[dict[Annotated[str, Field(min_length=1, max_length=100)], ConfigValue],
                    Field(max_length=50)]  # fmt: skip
-
-
-def _db(request: Request) -> AsyncDatabase:
-    return request.app.state.db  # type: ignore[no-any-return]
 
 
 class ChannelIn(BaseModel):
@@ -162,7 +157,7 @@ def check_config(request: Request, config: dict[str, Any]) -> None:
 
 
 async def _channel(request: Request, channel_id: int) -> dict[str, Any]:
-    rows = await _db(request).fetch(ALERTING["api_channels"], {"channel_id": channel_id})
+    rows = await database(request).fetch(ALERTING["api_channels"], {"channel_id": channel_id})
     if not rows:
         raise Problem(404, f"no channel with id {channel_id}")
     return channel_out(rows[0])
@@ -170,7 +165,7 @@ async def _channel(request: Request, channel_id: int) -> dict[str, Any]:
 
 @channels.get("", response_model=list[ChannelOut], summary="Notification channels")
 async def list_channels(request: Request, caller: Caller = READ) -> Response:
-    rows = await _db(request).fetch(ALERTING["api_channels"], {"channel_id": None})
+    rows = await database(request).fetch(ALERTING["api_channels"], {"channel_id": None})
     return json_response([channel_out(r) for r in rows])
 
 
@@ -178,7 +173,7 @@ async def list_channels(request: Request, caller: Caller = READ) -> Response:
 async def create_channel(request: Request, channel: ChannelIn, caller: Caller = ADMIN) -> Response:
     check_input(channel)
     check_config(request, channel.config)
-    row = await _db(request).fetchone(
+    row = await database(request).fetchone(
         ALERTING["add_channel"],
         {
             "name": channel.name, "kind": channel.kind, "config": Jsonb(channel.config),
@@ -206,7 +201,7 @@ async def update_channel(
     for field in ("name", "config", "is_default", "enabled"):
         if field in given and getattr(patch, field) is None:
             raise Problem(422, f"{field}: may not be null")
-    row = await _db(request).fetchone(
+    row = await database(request).fetchone(
         ALERTING["api_update_channel"],
         {
             "channel_id": channel_id,
@@ -225,7 +220,9 @@ async def update_channel(
 
 @channels.delete("/{channel_id}", status_code=204, summary="Delete a channel")
 async def delete_channel(request: Request, channel_id: Id, caller: Caller = ADMIN) -> Response:
-    row = await _db(request).fetchone(ALERTING["api_delete_channel"], {"channel_id": channel_id})
+    row = await database(request).fetchone(
+        ALERTING["api_delete_channel"], {"channel_id": channel_id}
+    )
     if row is None:
         raise Problem(404, f"no channel with id {channel_id}")
     return Response(status_code=204)
@@ -236,7 +233,9 @@ async def delete_channel(request: Request, channel_id: Id, caller: Caller = ADMI
     summary="Send a test notification now; `sent` says whether the channel accepted it",
 )
 async def test_channel(request: Request, channel_id: Id, caller: Caller = ADMIN) -> Response:
-    row = await _db(request).fetchone(ALERTING["api_channel_for_test"], {"channel_id": channel_id})
+    row = await database(request).fetchone(
+        ALERTING["api_channel_for_test"], {"channel_id": channel_id}
+    )
     if row is None:
         raise Problem(404, f"no channel with id {channel_id}")
     channel = Channel(int(row[0]), row[1], row[2], row[3], row[4])
@@ -273,7 +272,7 @@ async def list_incidents(
             before_at, before_id = datetime.fromisoformat(str(at)), int(iid)
         except (TypeError, ValueError):
             raise Problem(422, "cursor: not a cursor this API gave out") from None
-    rows = await _db(request).fetch(
+    rows = await database(request).fetch(
         ALERTING["api_incidents"],
         {
             "open_only": state == "open", "site_id": site_id, "before_at": before_at,
@@ -300,7 +299,7 @@ async def list_notifications(
             before_id = int(decode_cursor(cursor, 1)[0])
         except (TypeError, ValueError):
             raise Problem(422, "cursor: not a cursor this API gave out") from None
-    rows = await _db(request).fetch(
+    rows = await database(request).fetch(
         ALERTING["api_notifications"], {"state": state, "before_id": before_id, "limit": limit + 1}
     )
     more = len(rows) > limit
@@ -323,7 +322,7 @@ def _window_out(row: tuple[Any, ...]) -> dict[str, Any]:
 
 @windows.get("", summary="Maintenance windows, and whether each is on now")
 async def list_windows(request: Request, caller: Caller = READ) -> Response:
-    rows = await _db(request).fetch(ALERTING["api_windows"], {"window_id": None})
+    rows = await database(request).fetch(ALERTING["api_windows"], {"window_id": None})
     return json_response([_window_out(r) for r in rows])
 
 
@@ -332,7 +331,7 @@ async def create_window(request: Request, window: WindowIn, caller: Caller = WRI
     check_input(window)
     if window.site_id is not None and window.tag is not None:
         raise Problem(422, "site_id and tag: one or neither (all sites)")
-    row = await _db(request).fetchone(
+    row = await database(request).fetchone(
         ALERTING["add_window"],
         {
             "name": window.name, "site_id": window.site_id, "tag": window.tag,
@@ -341,13 +340,13 @@ async def create_window(request: Request, window: WindowIn, caller: Caller = WRI
         },
     )  # fmt: skip
     assert row is not None
-    rows = await _db(request).fetch(ALERTING["api_windows"], {"window_id": row[0]})
+    rows = await database(request).fetch(ALERTING["api_windows"], {"window_id": row[0]})
     return json_response(_window_out(rows[0]), 201, {"Location": f"/api/v1/windows/{row[0]}"})
 
 
 @windows.delete("/{window_id}", status_code=204, summary="Delete a maintenance window")
 async def delete_window(request: Request, window_id: Id, caller: Caller = WRITE) -> Response:
-    row = await _db(request).fetchone(ALERTING["remove_window"], {"id": window_id})
+    row = await database(request).fetchone(ALERTING["remove_window"], {"id": window_id})
     if row is None:
         raise Problem(404, f"no window with id {window_id}")
     return Response(status_code=204)

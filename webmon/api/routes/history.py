@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from shared.db import AsyncDatabase
 from webmon.api.auth import READ, Caller
-from webmon.api.common import json_response, reads
+from webmon.api.common import database, json_response, reads
 from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem
 from webmon.api.schemas import CHECK_FIELDS, CheckOut, EventOut, Series, Uptime
@@ -33,12 +33,8 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-def _db(request: Request) -> AsyncDatabase:
-    return request.app.state.db  # type: ignore[no-any-return]
-
-
 async def _site_must_exist(request: Request, site_id: int) -> None:
-    if await _db(request).fetchone(SITE_HISTORY["site_exists"], {"site_id": site_id}) is None:
+    if await database(request).fetchone(SITE_HISTORY["site_exists"], {"site_id": site_id}) is None:
         raise Problem(404, f"no site with id {site_id}")
 
 
@@ -75,7 +71,7 @@ async def results(
     before = LATEST
     if cursor:
         before = _cursor_time(cursor)
-    rows = await _db(request).fetch(
+    rows = await database(request).fetch(
         SITE_HISTORY["site_results"],
         {
             "site_id": site_id,
@@ -137,7 +133,7 @@ async def series(
     step: Literal["hour", "day"] = "hour",
 ) -> Response:
     await _site_must_exist(request, site_id)
-    rows = await _db(request).fetch(
+    rows = await database(request).fetch(
         SITE_HISTORY["series"], {"site_id": site_id, "since": PERIODS[since], "step": step}
     )
     names = ("t", "checks", "up_checks", "missed", "uptime_pct", "avg_ms", "p50_ms", "p95_ms")
@@ -157,7 +153,7 @@ async def events(
     before = LATEST
     if cursor:
         before = _cursor_time(cursor)
-    rows = await _db(request).fetch(
+    rows = await database(request).fetch(
         SITE_HISTORY["site_events_page"],
         {"site_id": site_id, "before": before, "limit": limit + 1},
     )

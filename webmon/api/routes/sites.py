@@ -10,7 +10,7 @@ from shared.db import AsyncConnection, AsyncDatabase, translated_errors
 from shared.errors import DatabaseError
 from shared.sealing import KEY_VARIABLE, SecretBox
 from webmon.api.auth import READ, WRITE, Caller
-from webmon.api.common import json_response, reads, refuse_blocked_literal
+from webmon.api.common import database, json_response, reads, refuse_blocked_literal
 from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem, constraint_problem
 from webmon.api.schemas import (
@@ -32,10 +32,6 @@ router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 MAX_BULK = 10_000
 MAX_SITE_ID = 2**63 - 1
 SiteId = Annotated[int, Path(ge=1, le=MAX_SITE_ID)]
-
-
-def _db(request: Request) -> AsyncDatabase:
-    return request.app.state.db  # type: ignore[no-any-return]
 
 
 def _refuse_local_options(site: SiteIn | SitePatch, where: str = "") -> None:
@@ -66,7 +62,7 @@ def _secrets(request: Request, auth: AuthIn | None, where: str = "") -> SecretBo
 async def _one(request: Request, site_id: int) -> str:
     """The site's SiteOut JSON, made as a page's are (api_sites_json), so that a site reads
     the same from every route."""
-    rows = await _db(request).fetch(
+    rows = await database(request).fetch(
         SITES["api_sites_json"],
         {"after": 0, "site_id": site_id, "enabled": None, "state": None, "q": None, "limit": 1},
     )
@@ -134,10 +130,10 @@ async def create_site(request: Request, site: SiteIn, caller: Caller = WRITE) ->
     _refuse_local_options(site)
     box = _secrets(request, site.auth)
     if site.auth is None:
-        row = await _db(request).fetchone(SITES["api_create_site"], create_params(site))
+        row = await database(request).fetchone(SITES["api_create_site"], create_params(site))
     else:
         assert box is not None
-        async with _db(request).connection() as conn, conn.transaction():
+        async with database(request).connection() as conn, conn.transaction():
             with translated_errors():
                 cur = await conn.execute(SITES["api_create_site"], create_params(site))
                 row = await cur.fetchone()
@@ -164,7 +160,7 @@ async def create_sites(
         refuse_blocked_literal(request, site.url, f"item {item}: url")
         _refuse_local_options(site, f"item {item}: ")
         box = _secrets(request, site.auth, f"item {item}: ") or box
-    async with _db(request).connection() as conn, conn.transaction():
+    async with database(request).connection() as conn, conn.transaction():
         cur = await conn.execute(SITES["api_reserve_site_ids"], {"count": len(sites)})
         ids = [int(r[0]) for r in await cur.fetchall()]
         try:
@@ -232,9 +228,9 @@ async def update_site(
     box = _secrets(request, patch.auth)
     params = update_params(site_id, patch)
     if "auth" not in given:
-        row = await _db(request).fetchone(SITES["api_update_site"], params)
+        row = await database(request).fetchone(SITES["api_update_site"], params)
     else:
-        async with _db(request).connection() as conn, conn.transaction():
+        async with database(request).connection() as conn, conn.transaction():
             with translated_errors():
                 cur = await conn.execute(SITES["api_update_site"], params)
                 row = await cur.fetchone()
@@ -251,7 +247,7 @@ async def update_site(
 
 @router.delete("/{site_id}", status_code=204, summary="Delete a site (its history stays)")
 async def delete_site(request: Request, site_id: SiteId, caller: Caller = WRITE) -> Response:
-    row = await _db(request).fetchone(SITES["api_delete_site"], {"site_id": site_id})
+    row = await database(request).fetchone(SITES["api_delete_site"], {"site_id": site_id})
     if row is None:
         raise Problem(404, f"no site with id {site_id}")
     return Response(status_code=204)

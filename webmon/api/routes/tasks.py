@@ -15,9 +15,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from shared.db import AsyncDatabase
 from webmon.api.auth import READ, WRITE, Caller
-from webmon.api.common import json_response
+from webmon.api.common import database, json_response
 from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem
 from webmon.api.schemas import TaskAccepted, TaskIn, TaskOut, task_out
@@ -29,10 +28,6 @@ router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 STATUSES = {"NEW": 1, "PROCESSING": 2, "COMPLETED": 3, "ERROR": 4}
-
-
-def _db(request: Request) -> AsyncDatabase:
-    return request.app.state.db  # type: ignore[no-any-return]
 
 
 @router.post(
@@ -52,7 +47,7 @@ async def submit(
 ) -> Response:
     try:
         task_id = await accept_task(
-            _db(request),
+            database(request),
             request.app.state.settings,
             request.app.state.policy,
             Submitter(key_id=caller.key_id),
@@ -69,7 +64,7 @@ async def submit(
 async def get_task(
     request: Request, task_id: Annotated[uuid.UUID, Path()], caller: Caller = READ
 ) -> Response:
-    row = await _db(request).fetchone(TASKS["get_task"], {"task_id": task_id})
+    row = await database(request).fetchone(TASKS["get_task"], {"task_id": task_id})
     if row is None:
         raise Problem(404, f"no task {task_id}")
     return json_response(task_out(row))
@@ -91,7 +86,7 @@ async def list_tasks(
         except ValueError:
             raise Problem(422, "cursor: not a cursor this API gave out") from None
     code = None if status is None else (int(status) if status.isdigit() else STATUSES[status])
-    rows = await _db(request).fetch(
+    rows = await database(request).fetch(
         TASKS["list_tasks"],
         {
             "before_at": before_at,
