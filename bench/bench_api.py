@@ -42,8 +42,11 @@ import psycopg_pool
 from bench.common import BenchEnv, bench_env, report, services
 from bench.system import Runner, stop, wait_until
 from devstack.localstack import free_port
-from webmon.keys import key_hash, new_key, shown_part
-from webmon.readmodel import HISTORY, KEYS, SITE_HISTORY, SITES
+from webmon.core.history import DOCUMENTED as HISTORY
+from webmon.core.history import QUERIES as SITE_HISTORY
+from webmon.core.keys import QUERIES as KEYS
+from webmon.core.keys import key_hash, new_key, shown_part
+from webmon.core.sites import QUERIES as SITES
 
 CONCURRENCY = 64
 READ_POOL = 4  # WEBMON_API_READ_POOL_SIZE's default
@@ -294,7 +297,7 @@ def main() -> None:
         site_ids = [random.randint(1, args.sites) for _ in range(5000)]
 
         page: dict[str, object] = {"after": 0, "site_id": None, "enabled": None, "state": None}
-        first_page = [(SITES["api_sites_json"], lambda: {**page, "q": None, "limit": 51})]
+        first_page = [(SITES["sites_json"], lambda: {**page, "q": None, "limit": 51})]
         bare_rate, bare = asyncio.run(bare_loop(env.database_url, first_page, args.seconds))
         http = http_load(api_url, ["/api/v1/sites?limit=50"], key, args.seconds)
         rows += reads_rows("GET /sites?limit=50", http, "the same query", bare_rate, bare)

@@ -18,6 +18,7 @@ measures, one request at a time from this process:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import statistics
 import tempfile
@@ -26,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from bench.bench_api import load_history, make_key
 from bench.common import bench_env, report, services
 from bench.system import Runner, stop, wait_until
 from devstack.localstack import free_port
+from shared.netpolicy import TargetPolicy
 from tests.support.browser import CHROMIUM_ARGS, system_chromium
-from webmon.users import add_user, login_link
+from webmon.core import OPERATOR, Core, opened
 
 LOADS = 5
 
@@ -84,6 +85,14 @@ def _dom_ready(page: Any, url: str) -> float:
     return float(entry)
 
 
+async def login_links(database_url: str, count: int) -> list[str]:
+    """A user for the bench, and `count` one-time login links for it."""
+    core = Core.for_url(database_url, policy=TargetPolicy.default(), pool_size=1)
+    async with opened(core):
+        await core.users.add(OPERATOR, "bench", "a password for the bench")
+        return [await core.users.login_link(OPERATOR, "bench") for _ in range(count)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=200)
@@ -94,9 +103,7 @@ def main() -> None:
     with services() as (server, bootstrap), bench_env(server, bootstrap) as env:
         load_history(env.database_url, args.sites)
         key = make_key(env.database_url)
-        with psycopg.connect(env.database_url, autocommit=True) as conn:
-            add_user(conn, "bench", "a password for the bench")
-            links = [login_link(conn, "bench") for _ in range(2)]
+        links = asyncio.run(login_links(env.database_url, 2))
         port = free_port()
         runner = Runner(env, logs)
         api = runner.start("webmon.api", "api", WEBMON_API_PORT=str(port))

@@ -12,7 +12,7 @@ In one run, on scratch databases created for it and dropped at the end:
     and, since this grid gives only ~33 checks per packed row, the same checks packed
     ~1,000 to a row (a site's 30 days in one row, in a scratch table of the same shape);
   - adds daily rollups for the year before the raw data (synthetic, so that a 1 y
-    uptime reads a year of rollups), and times every query of webmon/readmodel/history.sql
+    uptime reads a year of rollups), and times every query of webmon/core/history.sql
     for a few random sites: the median of 7 runs after a warm-up, planned on each run and
     prepared; then one more maintenance run, an hour later.
 
@@ -44,7 +44,7 @@ from scheduler.maintenance import Maintenance, MaintenanceReport
 from scheduler.settings import SchedulerSettings
 from shared.db import Connection, Database, connect
 from shared.messages import ResultRow
-from webmon.readmodel import HISTORY
+from webmon.core.history import DOCUMENTED as HISTORY
 
 DAYS = 30
 BATCH = 5_000

@@ -10,6 +10,7 @@ one-time login link for the dashboard, and prints `site_status` every few second
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import subprocess
@@ -32,10 +33,11 @@ from notifier.settings import DEFAULT_NOTIFIER_METRICS_PORT
 from scheduler.settings import DEFAULT_SCHEDULER_METRICS_PORT
 from shared.db import Connection, connect
 from shared.lifecycle import install_stop_handlers
+from shared.netpolicy import TargetPolicy
 from shared.sealing import KEY_VARIABLE
 from shared.settings import load_settings
 from webmon.api.settings import ApiSettings
-from webmon.users import ensure_user, login_link
+from webmon.core import OPERATOR, Core, opened
 
 PROGRAM = "webmon-run"
 DASHBOARD_USER = "admin"
@@ -147,17 +149,21 @@ def start_children(env: dict[str, str], log_dir: Path) -> list[tuple[str, subpro
     return children
 
 
+async def first_login_link(database_url: str) -> str:
+    """A one-time login path for the first user, whom it makes when there is none."""
+    core = Core.for_url(database_url, policy=TargetPolicy.default(), pool_size=1, name=PROGRAM)
+    async with opened(core):
+        await core.users.ensure_one(OPERATOR, DASHBOARD_USER)
+        return await core.users.login_link(OPERATOR, DASHBOARD_USER)
+
+
 def dashboard_line(database_url: str) -> str:
     """Where the dashboard is, with a one-time login link for its first user."""
     api = load_settings(ApiSettings, PROGRAM)
     base = f"http://{api.api_host}:{api.api_port}"
     if not api.dashboard:
         return f"the API listens on {base} (WEBMON_DASHBOARD=false: no dashboard)"
-    with connect(database_url, autocommit=True, application_name=PROGRAM) as conn:
-        ensure_user(conn, DASHBOARD_USER)
-        path = login_link(conn, DASHBOARD_USER)
-    if path is None:
-        return f"the dashboard is on {base}/ (`webmon users link NAME` prints a login link)"
+    path = asyncio.run(first_login_link(database_url))
     return (
         f"the dashboard: {base}{path} (a login link for {DASHBOARD_USER!r}, once, within "
         f"an hour; `webmon users add {DASHBOARD_USER}` sets a password)"

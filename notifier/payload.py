@@ -7,7 +7,7 @@ The payload (version 1), the same bytes on every attempt:
      "notification_id": 7, "event_at": "2026-12-01T10:03:00.412000+00:00",
      "site": {"id": 3, "url": "https://example.com/health"},
      "incident": {"id": 42, "opened_at": "...", "opening_check_at": "...",
-                  "resolved_at": null, "resolving_check_at": null, "cause": "status 503",
+                  "resolved_at": null, "resolving_check_at": null, "cause": "HTTP 503",
                   "status_code": 503, "error": null, "error_detail": null}}
 
 `event` is down, resolved, reminder or test (a test has no site nor incident). A webhook

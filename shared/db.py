@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 from psycopg import sql
-from psycopg.rows import TupleRow
+from psycopg.rows import DictRow, TupleRow, dict_row
 
 from shared.errors import DatabaseError, DatabaseUnavailable
 
@@ -289,6 +289,26 @@ class AsyncDatabase:
         async with self.connection() as conn:
             cur = await conn.execute(query, params)
             return await cur.fetchone()
+
+    async def rows(self, query: str, params: dict[str, Any] | None = None) -> list[DictRow]:
+        """The rows as dicts by column name: for the core's typed rows (`Row.from_row`),
+        never read by position."""
+        async with self.connection() as conn:
+            return await dict_rows(conn, query, params)
+
+    async def row(self, query: str, params: dict[str, Any] | None = None) -> DictRow | None:
+        found = await self.rows(query, params)
+        return found[0] if found else None
+
+
+async def dict_rows(
+    conn: AsyncConnection, query: str, params: dict[str, Any] | None = None
+) -> list[DictRow]:
+    """`query`'s rows on `conn` as dicts by column name."""
+    with translated_errors():
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query, params)
+            return await cur.fetchall()
 
 
 async def listen(url: str, channel: str) -> AsyncIterator[None]:

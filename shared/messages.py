@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from enum import IntEnum
 from typing import Annotated, Any, Final, Literal, Self, TypeVar
 from uuid import UUID
 
@@ -267,6 +268,22 @@ TASK_NEW: Final = 1
 TASK_PROCESSING: Final = 2
 TASK_COMPLETED: Final = 3
 TASK_ERROR: Final = 4
+
+
+class TaskStatus(IntEnum):
+    """An on-demand task's status: the one spelling the writer, the API, the dashboard and
+    the CLI use. It only moves forward; COMPLETED and ERROR are final."""
+
+    NEW = TASK_NEW
+    PROCESSING = TASK_PROCESSING
+    COMPLETED = TASK_COMPLETED
+    ERROR = TASK_ERROR
+
+    @property
+    def final(self) -> bool:
+        return self >= TaskStatus.COMPLETED
+
+
 # Results that mean the check was not performed: the task ends as ERROR.
 NOT_PERFORMED = frozenset({"blocked", "expired"})
 

@@ -1,2 +1,2 @@
-"""What a person touches: the `webmon` command line (`cli`, `doctor`) and the read model its
-commands share with the HTTP API and the dashboard (`readmodel`)."""
+"""The user-facing package: the domain core (`webmon.core`) and the surfaces over it, the
+HTTP API (`webmon.api`), the dashboard (`webmon.web`) and the command line (`webmon.cli`)."""

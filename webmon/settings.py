@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings
 
-from shared.settings import CommonSettings
+from shared.settings import CommonSettings, SecretKeySettings, TargetPolicySettings
 
 
-class CliSettings(BaseSettings):
-    """The `webmon` CLI's site and status commands: PostgreSQL only, no Kafka settings."""
+class CliSettings(TargetPolicySettings, SecretKeySettings):
+    """PostgreSQL only, no Kafka settings; the target policy for what it tests and for
+    sites added `--restricted`; the key that seals sites' credentials, if one is set."""
 
     model_config = CommonSettings.model_config
 

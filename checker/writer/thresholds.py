@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from shared.causes import why_down
+
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -79,17 +81,6 @@ class WalkState:
         return self.down_streak == 0 and self.open_incident is None
 
 
-def cause_of(status_code: int | None, error: str | None, regex_matched: bool | None = None) -> str:
-    """What an on-call engineer reads first: the error class, else the status code."""
-    if error:
-        return error
-    if regex_matched is False:
-        return "regex_mismatch"
-    if status_code is not None:
-        return f"status {status_code}"
-    return "down"
-
-
 def walk(
     site_id: int,
     state: WalkState,
@@ -123,7 +114,7 @@ def walk(
                     status_code=s.down_status_code,
                     error=s.down_error,
                     error_detail=s.down_detail,
-                    cause=cause_of(s.down_status_code, s.down_error, s.down_regex_matched),
+                    cause=why_down(s.down_status_code, s.down_error, s.down_regex_matched),
                 )
                 touched.append(s.open_incident)
             continue

@@ -69,7 +69,7 @@ def test_incidents_notifications_and_windows(db_url: str, db: Conn) -> None:
         page = api.get("/api/v1/incidents", params={"limit": 2, "state": "open"})
         assert page.status_code == 200 and len(page.json()) == 2
         rest = api.client.get(page.links["next"]["url"], headers=api.read).json()
-        assert len(rest) == 1 and rest[0]["cause"] == "status 503"
+        assert len(rest) == 1 and rest[0]["cause"] == "HTTP 503"
         failed = api.get("/api/v1/notifications", params={"state": "failed"}).json()
         assert [n["last_error"] for n in failed] == ["status 500"] * 3
         window = {"name": "deploy", "site_id": site, "starts_at": "2026-12-24T22:00:00Z",

@@ -64,7 +64,7 @@ def test_down_5_up_3_notifies_down_and_resolved_once_and_flapping_nothing(
     assert all(verify("k", r.body, r.headers["X-Webmon-Signature"]) for r in received)
     assert down["site"]["id"] == site and down["idempotency_key"].endswith("-down")
     incident = resolved["incident"]
-    assert incident["cause"] == "status 503" and incident["status_code"] == 503
+    assert incident["cause"] == "HTTP 503" and incident["status_code"] == 503
     assert incident["opened_at"] == checks[2][0].isoformat()  # the first 503
     assert incident["opening_check_at"] == checks[4][1].isoformat()  # the third 503
     assert incident["resolved_at"] == checks[7][0].isoformat()  # the first 200 after

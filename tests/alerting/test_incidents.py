@@ -78,7 +78,7 @@ def test_down_five_up_three_opens_and_resolves_one_incident(database: Database, 
     pattern = "UUDDDDDUUU"
     for n, ch in enumerate(pattern):  # one batch per check, as they come
         write_results(database, [row(site, n, ch)])
-    assert site_incidents(db, site) == [(m(2), m(4), "status 503", m(7), m(8))]
+    assert site_incidents(db, site) == [(m(2), m(4), "HTTP 503", m(7), m(8))]
     assert notifications(db, site) == [
         ("down", m(4) + timedelta(seconds=2)), ("resolved", m(8) + timedelta(seconds=2)),
     ]  # fmt: skip
@@ -99,7 +99,7 @@ def test_a_site_that_stays_down_is_not_walked_until_it_comes_back(
     for n, ch in enumerate("UDUU", start=8):
         write_results(database, [row(site, n, ch)])
     assert db.execute(state, (T0, site)).fetchone() == (m(11), 0)
-    assert site_incidents(db, site) == [(m(0), m(2), "status 503", m(10), m(11))]
+    assert site_incidents(db, site) == [(m(0), m(2), "HTTP 503", m(10), m(11))]
 
 
 def test_flapping_below_the_thresholds_records_nothing(database: Database, db: Conn) -> None:

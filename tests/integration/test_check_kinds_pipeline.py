@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from psycopg.rows import dict_row
 
 from devstack.localstack import free_port
 from tests.support.db import Conn
@@ -14,7 +15,7 @@ from tests.support.dns_server import DnsServer
 from tests.support.pipeline import check_every_site
 from tests.support.processes import Process
 from tests.support.targets import Targets
-from webmon.readmodel import SITES
+from webmon.core.sites import QUERIES as SITES
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +68,8 @@ def test_check_kinds_end_to_end(
             assert expiry == targets.valid_not_after
     assert got == {url: outcome for url, (_, outcome) in sites.items()}
 
-    # The read model the CLI's `webmon status` runs: null status codes read as such.
-    status = db.execute(SITES["status"], {"down_only": False}).fetchall()
+    # The core's rows that `webmon status` prints: null status codes read as such.
+    page = {"after": 0, "site_id": None, "enabled": True, "state": None, "q": None, "limit": 100}
+    status = db.cursor(row_factory=dict_row).execute(SITES["site_rows"], page).fetchall()
     assert len(status) == len(sites)
-    assert {row[2] for row in status} == {None}
+    assert {row["status_code"] for row in status} == {None}

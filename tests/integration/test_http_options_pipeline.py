@@ -20,7 +20,7 @@ from tests.support.pipeline import check_every_site
 from tests.support.processes import Process
 from tests.support.services import Services
 from tests.support.topics import read_all
-from webmon.readmodel import SITES
+from webmon.core.sites import QUERIES as SITES
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from shared import locks
 from shared.db import Database
 from shared.messages import CheckResult, CheckTask, ResultRow, result_row
 from tests.support.db import Conn, add_sites
-from webmon.readmodel import HISTORY
+from webmon.core.history import DOCUMENTED as HISTORY
 
 pytestmark = pytest.mark.integration
 

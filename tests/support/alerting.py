@@ -57,7 +57,7 @@ def open_incidents(db: Conn, count: int, channel_ids: list[int]) -> list[int]:
         "WITH i AS ("
         "  INSERT INTO incidents (site_id, opened_at, opening_slot, opening_checked_at, cause,"
         "                         status_code)"
-        "  SELECT s, %(now)s, %(now)s, %(now)s, 'status 503', 503"
+        "  SELECT s, %(now)s, %(now)s, %(now)s, 'HTTP 503', 503"
         "    FROM unnest(%(sites)s::bigint[]) s"
         "  RETURNING id, site_id)"
         " INSERT INTO notifications (idempotency_key, channel_id, site_id, incident_id, kind,"

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from tests.support.db import Conn
 from webmon.api.app import create_app
 from webmon.api.settings import ApiSettings
-from webmon.keys import key_hash, new_key, shown_part
-from webmon.readmodel import KEYS
+from webmon.core.keys import QUERIES as KEYS
+from webmon.core.keys import key_hash, new_key, shown_part
 
 
 def make_key(db: Conn, scope: str, name: str | None = None) -> str:
@@ -52,15 +52,13 @@ class Api:
 
 
 @contextmanager
-def running_api(
-    db_url: str, db: Conn, *, fast_reads: bool = True, **settings: Any
-) -> Iterator[Api]:
+def running_api(db_url: str, db: Conn, **settings: Any) -> Iterator[Api]:
     values: dict[str, Any] = {
         "database_url": db_url,
         "allowed_networks": ("127.0.0.1/32",),  # 127.0.0.2 stands in for an internal address
         **settings,
     }
-    app = create_app(ApiSettings(_env_file=None, **values), fast_reads=fast_reads)  # type: ignore[call-arg]
+    app = create_app(ApiSettings(_env_file=None, **values))  # type: ignore[call-arg]
     with TestClient(app) as client:
         yield Api(
             client,

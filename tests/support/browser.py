@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 
 from tests.support.db import Conn
-from webmon.keys import new_key
-from webmon.readmodel import DASHBOARD
-from webmon.web.sessions import LOGIN_LINK_VALID_FOR, hash_password, link_hash
+from webmon.core.keys import new_key
+from webmon.core.users import LOGIN_LINK_VALID_FOR, hash_password, link_hash
+from webmon.core.users import QUERIES as USERS
 
 # Flags for a headless browser on a machine with no network beyond loopback: no
 # background traffic, no component updates, no sync, no GPU.
@@ -51,12 +51,12 @@ class Dashboard:
 
     def login_link(self, name: str = "ada") -> str:
         row = self.db.execute(
-            DASHBOARD["add_user"], {"name": name, "password_hash": hash_password("correct horse")}
+            USERS["add_user"], {"name": name, "password_hash": hash_password("correct horse")}
         ).fetchone()
         assert row is not None
         token = new_key()
         self.db.execute(
-            DASHBOARD["create_login_link"],
+            USERS["create_login_link"],
             {"sha256": link_hash(token), "user_id": row[0], "valid_for": LOGIN_LINK_VALID_FOR},
         )
         return f"{self.base}/login/once/{token}"

@@ -31,6 +31,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     answered: int
+    method: str = "GET"
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -51,7 +52,14 @@ class Receiver(LoopServer):
         status = 500 if time.monotonic() < self._fail_until else 200
         with self._lock:
             self._requests.append(
-                Received(time.time(), request.path_qs, dict(request.headers), body, status)
+                Received(
+                    time.time(),
+                    request.path_qs,
+                    dict(request.headers),
+                    body,
+                    status,
+                    request.method,
+                )
             )
         return web.Response(status=status, text="ok" if status == 200 else "failing")
 

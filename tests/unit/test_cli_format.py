@@ -1,8 +1,7 @@
-"""The CLI's text: durations, tables, doctor lines; and its SQL is the README's."""
+"""The CLI's text: durations, tables, doctor lines."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -10,9 +9,9 @@ import pytest
 from migrations.runner import available_migrations
 from shared.db import describe_url
 from shared.kafka import ClusterInfo
-from webmon.cli import QUERIES, build_parser
-from webmon.cli_format import format_duration, format_table, parse_duration
-from webmon.doctor import Check, Outcome, migrations_check, topic_check
+from webmon.cli import build_parser
+from webmon.cli.format import format_duration, format_table, parse_duration
+from webmon.core.doctor import Check, Outcome, migrations_check, topic_check
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,14 +108,3 @@ def test_topic_check() -> None:
 )  # fmt: skip
 def test_database_url_is_described_without_its_password(url: str, shown: str) -> None:
     assert describe_url(url) == shown
-
-
-@pytest.mark.parametrize("name", ["add_site", "status", "uptime"])
-def test_readme_shows_the_cli_queries_as_they_are(name: str) -> None:
-    """The README's "Command line" section quotes these queries; keep the two in step."""
-    assert QUERIES[name] in (ROOT / "README.md").read_text()
-
-
-def test_every_query_the_cli_asks_for_exists() -> None:
-    asked = set(re.findall(r'QUERIES\["([a-z0-9_]+)"\]', (ROOT / "webmon" / "cli.py").read_text()))
-    assert asked and asked <= set(QUERIES), asked - set(QUERIES)

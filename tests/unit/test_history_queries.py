@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from webmon.readmodel import HISTORY
+from webmon.core.history import DOCUMENTED as HISTORY
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERIES = HISTORY

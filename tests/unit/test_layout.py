@@ -67,3 +67,105 @@ def test_every_file_a_comment_points_at_exists() -> None:
                 continue
             text = path.read_text(errors="replace")
             assert "DESIGN.md" not in text and "MEASUREMENTS.md" not in text, path
+
+
+# The surfaces over the core: they parse, call `webmon.core`, render. No SQL of their own.
+SURFACES = ("webmon/api", "webmon/web", "webmon/cli")
+DRIVERS = ("psycopg", "psycopg_pool", "shared.db", "shared.queries")
+SQL_WORDS = re.compile(r"\b(?:SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|COPY \w+)\b")
+
+
+def test_the_surfaces_run_no_sql_of_their_own() -> None:
+    """The API, the dashboard and the CLI import no driver and no SQL file, and hold no
+    statement: only the core (and the components' own store modules) run SQL."""
+    for surface in SURFACES:
+        paths = sorted((ROOT / surface).rglob("*.py"))
+        assert paths, surface
+        assert not list((ROOT / surface).rglob("*.sql")), surface
+        for path in paths:
+            text = path.read_text()
+            for name in imported_modules(path):
+                assert not name.startswith(DRIVERS), (path, name)
+            assert not re.search(r"\.sql\b", text), path
+            assert not SQL_WORDS.search(text), (path, SQL_WORDS.search(text))
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def import_graph(packages: tuple[str, ...]) -> dict[str, set[str]]:
+    """Each module of `packages` and the modules of `packages` it imports (`from a import
+    b` counts as importing the module `a.b` when there is one, else `a`)."""
+    modules = {module_name(p): p for package in packages for p in package_files(package)}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(), str(path))
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    child = f"{node.module}.{alias.name}"
+                    found.add(child if child in modules else node.module)
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_anywhere() -> None:
+    graph = import_graph((*PRODUCTION, "devstack", "bench"))
+    assert len(graph) > 100
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_core_is_imported_by_the_surfaces_not_the_other_way() -> None:
+    graph = import_graph(PRODUCTION)
+    core = {m for m in graph if m.startswith("webmon.core")}
+    assert core
+    for module in core:
+        assert not any(
+            m.startswith(("webmon.api", "webmon.web", "webmon.cli")) for m in graph[module]
+        ), module

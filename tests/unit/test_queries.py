@@ -24,20 +24,18 @@ def test_duplicate_names_are_refused() -> None:
 SQL_FILES = {
     "scheduler/queries.sql": ["scheduler/*.py"],
     "checker/writer/queries.sql": ["checker/writer/*.py"],
-    "webmon/readmodel/sites.sql": ["webmon/**/*.py"],
-    "webmon/readmodel/history.sql": ["webmon/**/*.py", "bench/*.py"],
-    "webmon/readmodel/site_history.sql": ["webmon/**/*.py"],
-    "webmon/readmodel/keys.sql": ["webmon/**/*.py"],
-    "webmon/readmodel/tasks.sql": ["webmon/**/*.py"],
-    "webmon/readmodel/dashboard.sql": ["webmon/**/*.py"],
+    "webmon/core/sites.sql": ["webmon/core/sites.py"],
+    "webmon/core/tasks.sql": ["webmon/core/tasks.py"],
+    "webmon/core/channels.sql": ["webmon/core/channels.py"],
+    "webmon/core/windows.sql": ["webmon/core/windows.py"],
+    "webmon/core/keys.sql": ["webmon/core/keys.py"],
+    "webmon/core/users.sql": ["webmon/core/users.py"],
+    "webmon/core/incidents.sql": ["webmon/core/incidents.py"],
+    "webmon/core/site_history.sql": ["webmon/core/history.py"],
+    "webmon/core/history.sql": ["webmon/core/history.py", "bench/*.py"],
 }
 USERS = {
-    "webmon/readmodel/sites.sql": re.compile(r'(?:QUERIES|SITES)\["([a-z0-9_]+)"\]'),
-    "webmon/readmodel/history.sql": re.compile(r'\bHISTORY\["([a-z0-9_]+)"\]'),
-    "webmon/readmodel/site_history.sql": re.compile(r'SITE_HISTORY\["([a-z0-9_]+)"\]'),
-    "webmon/readmodel/keys.sql": re.compile(r'KEYS\["([a-z0-9_]+)"\]'),
-    "webmon/readmodel/tasks.sql": re.compile(r'TASKS\["([a-z0-9_]+)"\]'),
-    "webmon/readmodel/dashboard.sql": re.compile(r'DASHBOARD\["([a-z0-9_]+)"\]'),
+    "webmon/core/history.sql": re.compile(r'\b(?:DOCUMENTED|HISTORY)\["([a-z0-9_]+)"\]'),
 }
 DEFAULT_USER = re.compile(r'QUERIES\["([a-z0-9_]+)"\]')
 

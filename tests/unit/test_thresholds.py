@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from checker.writer.thresholds import Check, Incident, WalkState, cause_of, reconcile, walk
+from checker.writer.thresholds import Check, Incident, WalkState, reconcile, walk
+from shared.causes import why_down
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -35,7 +36,7 @@ def test_five_down_three_up_is_one_incident_with_its_times() -> None:
         minute(1), minute(3), minute(3) + timedelta(seconds=1),
     )  # fmt: skip
     assert (i.resolved_at, i.resolving_slot) == (minute(6), minute(7))
-    assert i.cause == "status 503"
+    assert i.cause == "HTTP 503"
 
 
 def test_flapping_below_the_thresholds_opens_nothing() -> None:
@@ -72,9 +73,19 @@ def test_walking_in_pieces_is_walking_at_once() -> None:
 
 
 def test_cause_is_the_error_class_else_the_status() -> None:
-    assert cause_of(None, "timeout") == "timeout"
-    assert cause_of(200, None, regex_matched=False) == "regex_mismatch"
-    assert cause_of(500, None) == "status 500"
+    # One text for every surface (shared.causes): the overview, /alerts, the CLI, the API's
+    # incidents and the notifications.
+    assert why_down(None, "timeout") == "timeout"
+    assert why_down(200, None, regex_matched=False) == "regex did not match · HTTP 200"
+    assert why_down(500, None) == "HTTP 500"
+    assert why_down(200, None, regex_matched=True) == "HTTP 200 · regex found"
+    assert why_down(None, None) == "down"
+
+
+def test_an_incident_opens_with_the_shared_cause() -> None:
+    down = [Check(minute(n), minute(n), False, 200, regex_matched=False) for n in range(3)]
+    _, touched = walk(1, WalkState(), down, 3, 2)
+    assert touched[0].cause == why_down(200, None, False) == "regex did not match · HTTP 200"
 
 
 def _stored(found: list[Incident], first_id: int = 1) -> list[Incident]:

@@ -1,8 +1,8 @@
 """The FastAPI application: routers, problem+json handlers, metrics, the documentation page,
 and the web dashboard (webmon/web) unless WEBMON_DASHBOARD=false.
 
-`create_app(settings)` builds it without I/O; the lifespan opens the PostgreSQL pool and the
-listener that drops cached keys when one is revoked, and closes both.
+`create_app(settings)` builds it without I/O; the lifespan opens the core's PostgreSQL pools
+and the listener that drops cached keys when one is revoked, and closes them.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 
-from shared.db import AsyncDatabase
 from shared.version import version
 from webmon.api import problems
-from webmon.api.auth import KeyCache
-from webmon.api.fastpath import FastReads
 from webmon.api.metrics import ApiMetrics, MetricsMiddleware
 from webmon.api.routes import alerting, history, ops, sites, status, tasks
 from webmon.api.settings import ApiSettings
-from webmon.web import views
+from webmon.core import Core
+from webmon.core.tasks import TaskLimits
+from webmon.web import pages
 
 logger = logging.getLogger(__name__)
 
@@ -41,31 +40,33 @@ def static_dir() -> Path:
     return Path(str(resources.files("webmon.web").joinpath("static")))
 
 
-def create_app(settings: ApiSettings, *, fast_reads: bool = True) -> FastAPI:
-    """`fast_reads=False` leaves out webmon.api.fastpath (the tests compare the two)."""
-    db = AsyncDatabase(
+def create_core(settings: ApiSettings) -> Core:
+    """The core on two pools: the API's, and a few connections for the hot reads (a page
+    of sites, a site's uptime) on sessions that plan their statements once: their optional
+    filters made PostgreSQL plan a page of sites anew on every call, a third of its CPU."""
+    limits = TaskLimits(
+        per_minute=settings.tasks_per_minute,
+        in_flight=settings.tasks_in_flight,
+        start_within_s=settings.task_start_within_s,
+    )
+    return Core.for_url(
         settings.database_url.get_secret_value(),
-        max_size=settings.api_db_pool_size,
-        application_name="webmon-api",
+        policy=settings.target_policy(),
+        box=settings.secret_box(),
+        limits=limits,
+        pool_size=settings.api_db_pool_size,
+        read_pool_size=settings.api_read_pool_size,
+        name="webmon-api",
     )
 
-    # The hot pages (webmon.api.fastpath) on sessions that plan their statements once:
-    # their optional filters made PostgreSQL plan a page of sites anew on every call, a
-    # third of its CPU for the page.
-    reads = AsyncDatabase(
-        settings.database_url.get_secret_value(),
-        max_size=settings.api_read_pool_size,
-        application_name="webmon-api-reads",
-        generic_plans=True,
-    )
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    core = create_core(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await db.open()
-        await reads.open()
-        listener = asyncio.create_task(
-            app.state.keys.listen(settings.database_url.get_secret_value())
-        )
+        await core.open()
+        listener = asyncio.create_task(core.keys.listen(settings.database_url.get_secret_value()))
         logger.info("api.started host=%s port=%d", settings.api_host, settings.api_port)
         try:
             yield
@@ -73,7 +74,7 @@ def create_app(settings: ApiSettings, *, fast_reads: bool = True) -> FastAPI:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-            await asyncio.gather(reads.close(), db.close())  # each within 5 s, at once
+            await core.close()
             logger.info("api.stopped")
 
     app = FastAPI(
@@ -89,11 +90,7 @@ def create_app(settings: ApiSettings, *, fast_reads: bool = True) -> FastAPI:
     )
     metrics = ApiMetrics()
     app.state.settings = settings
-    app.state.db = db
-    app.state.reads = reads
-    app.state.keys = KeyCache(db)
-    app.state.policy = settings.target_policy()
-    app.state.secrets = settings.secret_box()  # seals the sites' auth; None without a key
+    app.state.core = core
     app.state.metrics = metrics
     problems.install(app)
     for module in (sites, history, tasks, status, ops):
@@ -101,7 +98,7 @@ def create_app(settings: ApiSettings, *, fast_reads: bool = True) -> FastAPI:
     for router in alerting.routers:
         app.include_router(router)
     if settings.dashboard:
-        views.install(app)
+        pages.install(app)
     app.mount(STATIC_URL, StaticFiles(directory=static_dir()), name="static")
 
     @app.get(DOCS_URL, include_in_schema=False)
@@ -114,7 +111,5 @@ def create_app(settings: ApiSettings, *, fast_reads: bool = True) -> FastAPI:
             swagger_favicon_url=f"{STATIC_URL}/favicon.svg",
         )
 
-    if fast_reads:
-        app.add_middleware(FastReads, api=app)  # added first: inside the metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

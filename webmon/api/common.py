@@ -1,5 +1,4 @@
-"""What the routes share: JSON responses, the app's database and target policy, the policy's
-check of a submitted URL."""
+"""What the routes share: JSON responses and the app's core."""
 
 from __future__ import annotations
 
@@ -8,14 +7,11 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
-from shared.db import AsyncDatabase
-from shared.netpolicy import TargetPolicy
-from webmon.api.problems import Problem
-from webmon.targets import blocked_literal
+from webmon.core import Core
 
 
 def json_bytes(body: Any) -> bytes:
-    """orjson, straight from dicts and rows: no model validation."""
+    """orjson, straight from dicts, rows and dataclasses: no model validation."""
     return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 
@@ -25,26 +21,5 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
-def database(request: Request) -> AsyncDatabase:
-    return request.app.state.db  # type: ignore[no-any-return]
-
-
-def reads(request: Request) -> AsyncDatabase:
-    """The pool of the hot reads, planned once (webmon.api.app)."""
-    return request.app.state.reads  # type: ignore[no-any-return]
-
-
-def policy(request: Request) -> TargetPolicy:
-    return request.app.state.policy  # type: ignore[no-any-return]
-
-
-def refuse_blocked_literal(request: Request, url: str, field: str = "url") -> None:
-    """A URL whose host is an IP literal the target policy refuses is refused now (422);
-    a name is judged when a checker connects, and every redirect hop with it."""
-    host = blocked_literal(policy(request), url)
-    if host is not None:
-        raise Problem(
-            422,
-            f"{field}: {host} is in a blocked network (WEBMON_BLOCKED_NETWORKS)",
-            title="Target refused",
-        )
+def core(request: Request) -> Core:
+    return request.app.state.core  # type: ignore[no-any-return]

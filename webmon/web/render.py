@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from shared.causes import why_down
 from shared.version import version
 
 
@@ -95,7 +96,7 @@ def environment() -> Environment:
     )
     env.filters.update(when=when, duration=duration, ago=ago, ms=ms, pct=pct)
     # `active` names the navigation entry of the page; a page outside the menu sets none.
-    env.globals.update(strip=strip, version=version(), active="")
+    env.globals.update(strip=strip, why_down=why_down, version=version(), active="")
     return env
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.db import AsyncDatabase
-from shared.errors import DatabaseError
-from webmon.api.auth import READ, Caller
-from webmon.api.common import json_response
+from webmon.api.auth import READ
+from webmon.api.common import core, json_response
 from webmon.api.schemas import Health
+from webmon.core.actors import Actor
 
 router = APIRouter(tags=["operations"])
 
@@ -21,15 +20,12 @@ router = APIRouter(tags=["operations"])
     responses={503: {"model": Health}},
 )
 async def healthz(request: Request) -> Response:
-    db: AsyncDatabase = request.app.state.db
-    try:
-        await db.fetchone("SELECT 1")
-    except DatabaseError:
+    if not await core(request).healthy():
         return json_response({"status": "fail", "database": "lost"}, 503)
     return json_response({"status": "ok", "database": "ok"})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request, caller: Caller = READ) -> Response:
+async def metrics(request: Request, caller: Actor = READ) -> Response:
     body = generate_latest(request.app.state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

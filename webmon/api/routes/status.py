@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from shared.db import AsyncDatabase
-from webmon.api.auth import READ, Caller
-from webmon.api.common import json_response
-from webmon.api.schemas import Summary
-from webmon.readmodel import SITES
+from webmon.api.auth import READ
+from webmon.api.common import core, json_response
+from webmon.core.actors import Actor
+from webmon.core.site_views import Summary
 
 router = APIRouter(prefix="/api/v1/status", tags=["status"])
 
 
 @router.get("/summary", response_model=Summary, summary="Counts of enabled sites by state")
-async def summary(request: Request, caller: Caller = READ) -> Response:
-    db: AsyncDatabase = request.app.state.db
-    row = await db.fetchone(SITES["status_summary"])
-    up, down, unchecked, disabled = row or (0, 0, 0, 0)
-    return json_response({"up": up, "down": down, "unchecked": unchecked, "disabled": disabled})
+async def summary(request: Request, caller: Actor = READ) -> Response:
+    return json_response(await core(request).sites.summary())

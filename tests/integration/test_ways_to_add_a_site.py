@@ -1,0 +1,177 @@
+"""The four ways to add a site (the API, the dashboard's form, `webmon sites add` and a CSV
+import) refuse the same bad input with the same words, naming the same field: the core's
+(`webmon.core.site_rules`). They differ only in their envelope: a 422 problem, a message
+beside the form's field, a line on stderr with exit status 2, a line number."""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.api import Api, running_api
+from tests.support.browser import Dashboard
+from tests.support.cli import webmon
+from tests.support.db import Conn
+from webmon.core.errors import UNKNOWN_FIELD
+from webmon.core.site_rules import CONSTRAINTS, URL_FORMS, regex_problem
+from webmon.core.targets import refusal
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class Bad:
+    """A site's fields (as text, as a form or a CSV row writes them) and what is wrong."""
+
+    name: str
+    fields: dict[str, str]
+    field: str
+    words: str
+    constraint: str | None = None
+
+    @property
+    def said(self) -> str:
+        """The refusal as the API and the CLI say it."""
+        named = f" (constraint {self.constraint})" if self.constraint else ""
+        return f"{self.field}: {self.words}{named}"
+
+    def json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        for name, value in self.fields.items():
+            number = name in ("interval_seconds", "timeout_seconds") and value
+            body[name] = float(value) if name == "timeout_seconds" else (
+                int(value) if number else value
+            )  # fmt: skip
+        return body
+
+
+OK = "http://127.0.0.1:9/ok"
+BAD = [
+    Bad("a bad URL", {"url": "ftp://example.com/"}, "url", URL_FORMS, "sites_url_form"),
+    Bad("an invalid regex", {"url": OK, "regex": "(unclosed"}, "regex",
+        regex_problem("(unclosed") or ""),
+    Bad("a timeout longer than the interval",
+        {"url": OK, "interval_seconds": "10", "timeout_seconds": "20"}, "timeout_seconds",
+        CONSTRAINTS["sites_timeout_within_interval"][1], "sites_timeout_within_interval"),
+    Bad("a blocked literal IP", {"url": "http://127.0.0.2/internal"}, "url",
+        refusal("127.0.0.2")),
+    Bad("an unknown option", {"url": OK, "frobnicate": "1"}, "frobnicate", UNKNOWN_FIELD),
+]  # fmt: skip
+
+
+@pytest.fixture
+def cli_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env file
+    for name, value in {**env, "WEBMON_ALLOWED_NETWORKS": "127.0.0.1/32"}.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def api(db_url: str, db: Conn) -> Iterator[Api]:
+    with running_api(db_url, db) as api:
+        api.client.get(Dashboard("", db).login_link())  # the dashboard's session cookie
+        yield api
+
+
+def nothing_stored(db: Conn) -> bool:
+    return db.execute("SELECT count(*) FROM sites").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("bad", BAD, ids=[b.name for b in BAD])
+def test_the_api_refuses_it(api: Api, db: Conn, bad: Bad) -> None:
+    answer = api.post("/api/v1/sites", bad.json())
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert (problem["detail"], problem["field"]) == (bad.said, bad.field)
+    bulk = api.post("/api/v1/sites/bulk", [{"url": OK}, bad.json()])
+    assert bulk.status_code == 422
+    assert (bulk.json()["detail"], bulk.json()["item"]) == (f"item 1: {bad.said}", 1)
+    assert nothing_stored(db)
+
+
+def csrf(api: Api) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', api.client.get("/sites/new").text)
+    assert found
+    return found[1]
+
+
+@pytest.mark.parametrize("bad", BAD, ids=[b.name for b in BAD])
+def test_the_dashboards_form_refuses_it(api: Api, db: Conn, bad: Bad) -> None:
+    page = api.client.post("/sites/new", data={**bad.fields, "csrf": csrf(api)})
+    assert page.status_code == 422
+    beside = re.search(rf'<p class="error" id="{bad.field}-error" role="alert">([^<]*)</p>',
+                       page.text)  # fmt: skip
+    if bad.field in ("url", "regex", "timeout_seconds"):  # a field of the form: beside it
+        assert beside and html.unescape(beside[1]) == bad.words
+    else:  # no such field on the form: at its top, naming it
+        top = re.search(r'<p class="error" id="form-error" role="alert">([^<]*)</p>', page.text)
+        assert top and html.unescape(top[1]) == f"{bad.field}: {bad.words}"
+    assert nothing_stored(db)
+
+
+def write_csv(path: Path, fields: dict[str, str]) -> None:
+    columns = ["url", *sorted(set(fields) - {"url"})]
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerow([OK] + [""] * (len(columns) - 1))
+        writer.writerow([fields.get(c, "") for c in columns])
+
+
+@pytest.mark.parametrize("bad", BAD, ids=[b.name for b in BAD])
+def test_the_dashboards_import_refuses_it(api: Api, db: Conn, bad: Bad, tmp_path: Path) -> None:
+    path = tmp_path / "sites.csv"
+    write_csv(path, bad.fields)
+    page = api.client.post("/sites/import", data={"bulk": path.read_text(), "csrf": csrf(api)})
+    assert page.status_code == 422
+    line = 1 if bad.field == "frobnicate" else 3  # the header names it, or its row does
+    expected = f"line {line}: {bad.said}; nothing was imported"
+    assert f'<p class="error" role="alert">{html.escape(expected, quote=True)}</p>' in page.text
+    assert nothing_stored(db)
+
+
+def fields_as_flags(fields: dict[str, str]) -> list[str]:
+    flags = {"interval_seconds": "--every", "timeout_seconds": "--timeout", "regex": "--regex"}
+    argv = [fields["url"]]
+    for name, value in fields.items():
+        if name in flags:
+            argv += [flags[name], value]
+        elif name != "url":
+            argv += ["--option", f"{name}={value}"]
+    return argv
+
+
+@pytest.mark.parametrize("bad", BAD, ids=[b.name for b in BAD])
+def test_the_cli_refuses_it(
+    cli_env: None, db: Conn, bad: Bad, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The operator's own sites are not under the target policy; --restricted puts them there.
+    argv = ["sites", "add", *fields_as_flags(bad.fields), "--restricted"]
+    assert webmon(*argv) == (2, "")
+    assert capsys.readouterr().err == f"webmon: {bad.said}\n"
+    assert nothing_stored(db)
+
+
+@pytest.mark.parametrize("bad", BAD, ids=[b.name for b in BAD])
+def test_a_csv_import_refuses_it(
+    cli_env: None, db: Conn, bad: Bad, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sites.csv"
+    write_csv(path, bad.fields)
+    assert webmon("sites", "import", str(path), "--restricted") == (2, "")
+    line = 1 if bad.field == "frobnicate" else 3
+    assert capsys.readouterr().err == f"webmon: line {line}: {bad.said}\n"
+    assert nothing_stored(db)
+
+
+def test_the_operators_own_site_may_name_an_internal_address(cli_env: None, db: Conn) -> None:
+    code, out = webmon("sites", "add", "http://127.0.0.2/internal")
+    assert code == 0 and out.startswith("added site 1: http://127.0.0.2/internal")
+    assert db.execute("SELECT restricted FROM sites").fetchone() == (False,)

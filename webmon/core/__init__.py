@@ -1,0 +1,18 @@
+"""The domain core: one module per aggregate, each owning its SQL file and its rules.
+
+    sites (+ site_rules, site_views)   register, change, remove, read sites
+    tasks                              on-demand checks
+    channels, windows, incidents       alerting: where news goes, when it is held, what it was
+    keys, users                        who may use the API and the dashboard
+    history                            a site's checks, uptime, series and state changes
+    doctor                             whether a configuration can work
+
+The API (`webmon.api`), the dashboard (`webmon.web`) and the CLI (`webmon.cli`) parse their
+input, call the core through `Core`, and render what it returns: typed rows, or the core's
+refusals (`webmon.core.errors`). They hold no SQL and no domain rule of their own.
+"""
+
+from webmon.core.actors import OPERATOR, Actor, Scope
+from webmon.core.domain import Core, opened
+
+__all__ = ["OPERATOR", "Actor", "Core", "Scope", "opened"]

@@ -1,0 +1,51 @@
+-- Notification channels and the sites routed to them: the statements of
+-- webmon.core.channels. A channel's secret is written here and read only to send (never
+-- shown: the reads say whether there is one).
+
+-- add_channel --
+INSERT INTO channels (name, kind, config, secret, is_default, enabled)
+     VALUES (%(name)s, %(kind)s, %(config)s, %(secret)s, %(is_default)s, %(enabled)s)
+  RETURNING id
+
+-- channels --
+-- Never the secret: only whether there is one. `sites`: the sites routed to it.
+SELECT c.id, c.name, c.kind, c.config, c.secret IS NOT NULL AS has_secret, c.is_default,
+       c.enabled, c.created_at,
+       (SELECT count(*) FROM site_channels sc WHERE sc.channel_id = c.id) AS sites
+  FROM channels c
+ WHERE (%(channel_id)s::bigint IS NULL OR c.id = %(channel_id)s)
+   AND (%(name)s::text IS NULL OR c.name = %(name)s)
+ ORDER BY c.id
+
+-- channel_to_send --
+-- A channel with its secret, to send a test notification through it.
+SELECT id, name, kind, config, secret FROM channels WHERE id = %(channel_id)s
+
+-- update_channel --
+UPDATE channels
+   SET name = CASE WHEN %(set_name)s THEN %(name)s ELSE name END,
+       config = CASE WHEN %(set_config)s THEN %(config)s ELSE config END,
+       secret = CASE WHEN %(set_secret)s THEN %(secret)s ELSE secret END,
+       is_default = CASE WHEN %(set_default)s THEN %(is_default)s ELSE is_default END,
+       enabled = CASE WHEN %(set_enabled)s THEN %(enabled)s ELSE enabled END
+ WHERE id = %(channel_id)s
+RETURNING id
+
+-- delete_channel --
+DELETE FROM channels WHERE id = %(channel_id)s RETURNING id
+
+-- channel_ids --
+SELECT id, name FROM channels WHERE name = ANY(%(names)s::text[])
+
+-- route_site --
+INSERT INTO site_channels (site_id, channel_id)
+SELECT %(site_id)s, unnest(%(channel_ids)s::bigint[])
+    ON CONFLICT DO NOTHING
+
+-- unroute_site --
+DELETE FROM site_channels WHERE site_id = %(site_id)s
+
+-- site_routes --
+-- The channels a site notifies: its own routes, or the default channels without them.
+SELECT c.name FROM webmon_routes(%(site_id)s) AS r(id) JOIN channels c ON c.id = r.id
+ ORDER BY c.name

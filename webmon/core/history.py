@@ -1,0 +1,210 @@
+"""A site's history as every surface reads it: its checks, its uptime and latency over a
+period, a chart's series, its state changes, and the uptime strips of the overview and the
+status page. `history.sql` holds the documented queries (the docs quote them as they are);
+`site_history.sql` the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from shared.causes import why_down
+from shared.db import AsyncDatabase
+from shared.queries import load_queries
+from webmon.core.errors import NotFound
+
+DOCUMENTED = load_queries("webmon.core", "history.sql")
+QUERIES = load_queries("webmon.core", "site_history.sql")
+# Timestamps a query may take: PostgreSQL's range, well inside datetime's.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+Step = Literal["hour", "day"]
+
+
+def _typed(cls: Any, row: Mapping[str, Any]) -> Any:
+    return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A stored check, or a missed slot (error "missed", up None)."""
+
+    scheduled_at: datetime
+    checked_at: datetime
+    up: bool | None
+    status_code: int | None
+    response_time_ms: float | None
+    regex_matched: bool | None
+    error: str | None
+    error_detail: str | None
+    dns_ms: float | None
+    connect_ms: float | None
+    tls_ms: float | None
+    ttfb_ms: float | None
+    redirects: int | None
+    tls_version: str | None
+    tls_expires_at: datetime | None
+
+    @property
+    def cause(self) -> str | None:
+        """Why it was down, in every surface's words; None when up or missed."""
+        if self.up is not False:
+            return None
+        return why_down(self.status_code, self.error, self.regex_matched)
+
+
+@dataclass(frozen=True, slots=True)
+class Uptime:
+    checks: int
+    up_checks: int
+    uptime_pct: float | None
+    missed: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """An hour or a day of a site's checks, for a chart."""
+
+    t: datetime
+    checks: int
+    up_checks: int
+    missed: int
+    uptime_pct: float | None
+    avg_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A change of a site's state."""
+
+    scheduled_at: datetime
+    checked_at: datetime
+    from_up: bool | None
+    to_up: bool
+    status_code: int | None
+    error: str | None
+    error_detail: str | None
+    regex_matched: Annotated[
+        bool | None, Field(description="of the check that made the change (raw days only)")
+    ]
+
+    @property
+    def cause(self) -> str | None:
+        """Why it went down, in every surface's words; None for a change to up."""
+        return None if self.to_up else why_down(self.status_code, self.error, self.regex_matched)
+
+
+@dataclass(frozen=True, slots=True)
+class Strip:
+    """The overview's uptime of one site: 24 h, 30 d, and the last 24 hours hour by hour
+    (each a share of up checks, None for an hour without checks)."""
+
+    site_id: int
+    up_24h: float | None
+    up_30d: float | None
+    hours: list[float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    day: Any  # a date
+    checks: int | None
+    up_share: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Phases:
+    hour: datetime
+    dns: float | None
+    connect: float | None
+    tls: float | None
+    ttfb: float | None
+
+
+class History:
+    def __init__(self, db: AsyncDatabase, reads: AsyncDatabase) -> None:
+        self._db = db
+        self._reads = reads
+
+    async def _site_must_exist(self, site_id: int) -> None:
+        if await self._db.row(QUERIES["site_exists"], {"site_id": site_id}) is None:
+            raise NotFound(f"no site with id {site_id}")
+
+    async def checks(
+        self,
+        site_id: int,
+        *,
+        since: datetime,
+        until: datetime,
+        before: datetime = LATEST,
+        limit: int = 50,
+    ) -> list[Check]:
+        """Checks and missed slots, newest first, in [since, until) and before a cursor."""
+        await self._site_must_exist(site_id)
+        params = {"site_id": site_id, "since": since, "until": until, "before": before,
+                  "limit": limit}  # fmt: skip
+        return [_typed(Check, r) for r in await self._db.rows(QUERIES["site_results"], params)]
+
+    async def uptime(self, site_id: int, since: timedelta) -> Uptime:
+        """Checks, uptime and latency over the period that ends now: the site's existence,
+        the documented uptime query and the latency one in one pipelined round trip, on
+        the read pool."""
+        params = {"site_id": site_id, "since": since}
+        async with self._reads.connection() as conn:
+            async with conn.pipeline():
+                found = await conn.execute(QUERIES["site_exists"], {"site_id": site_id})
+                counted = await conn.execute(DOCUMENTED["uptime"], params)
+                timed = await conn.execute(QUERIES["latency"], params)
+            if await found.fetchone() is None:
+                raise NotFound(f"no site with id {site_id}")
+            counts = await counted.fetchone()
+            latency = await timed.fetchone()
+        checks, up_checks, pct, missed = counts or (None, None, None, None)
+        p50, p95 = latency or (None, None)
+        return Uptime(
+            checks=int(checks or 0),
+            up_checks=int(up_checks or 0),
+            uptime_pct=None if pct is None else float(pct),
+            missed=int(missed or 0),
+            p50_ms=None if p50 is None else float(p50),
+            p95_ms=None if p95 is None else float(p95),
+        )
+
+    async def series(self, site_id: int, since: timedelta, step: Step) -> list[Bucket]:
+        await self._site_must_exist(site_id)
+        params = {"site_id": site_id, "since": since, "step": step}
+        return [_typed(Bucket, r) for r in await self._db.rows(QUERIES["series"], params)]
+
+    async def events(
+        self, site_id: int, *, before: datetime = LATEST, limit: int = 50
+    ) -> list[Event]:
+        """State changes, newest first, before a cursor."""
+        await self._site_must_exist(site_id)
+        params = {"site_id": site_id, "before": before, "limit": limit}
+        return [_typed(Event, r) for r in await self._db.rows(QUERIES["site_events_page"], params)]
+
+    async def strips(self, site_ids: Sequence[int]) -> dict[int, Strip]:
+        """The overview's uptime of a page of sites, reading those sites' rows only."""
+        if not site_ids:
+            return {}
+        rows = await self._db.rows(QUERIES["overview_extras"], {"site_ids": list(site_ids)})
+        return {int(r["site_id"]): _typed(Strip, r) for r in rows}
+
+    async def days(self, site_id: int, days: int) -> list[Day]:
+        """Uptime per UTC day over the last `days` days, oldest first."""
+        params = {"site_id": site_id, "days": days}
+        return [_typed(Day, r) for r in await self._db.rows(QUERIES["daily_uptime"], params)]
+
+    async def phases(self, site_id: int) -> list[Phases]:
+        """Average phase durations per hour over the last day, from the raw checks."""
+        rows = await self._db.rows(QUERIES["phases_24h"], {"site_id": site_id})
+        return [_typed(Phases, r) for r in rows]

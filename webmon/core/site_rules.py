@@ -1,0 +1,349 @@
+"""A site's rules, in one place: what a new site and a change may hold, what each of the
+table's constraints means in words, and which changes put a site under the target policy.
+
+The API's request models are these models; the dashboard, the CSV import and the CLI feed
+the same models from text (`webmon.core.site_text`). So every way in refuses the same input
+with the same words, naming the same field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from checker.probe.regex import RegexError, compile_regex
+from shared.messages import (
+    MAX_BODY_BYTES,
+    MAX_SITE_REDIRECTS,
+    HeaderName,
+    HeaderValue,
+    StatusRange,
+)
+from shared.sealing import MAX_SECRET_BYTES
+from webmon.core.errors import ConstraintWords, Invalid
+
+# A timeout not given is min(DEFAULT_TIMEOUT_S, interval), as the table's insert trigger
+# fills it for a row inserted with SQL.
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_INTERVAL_S = 60
+DEFAULT_EXPECTED_STATUS = ((200, 400),)
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why the checkers' own RE2 compiler refuses `pattern` (with their limits), or None:
+    a pattern is refused when it is saved rather than recorded later as `invalid_regex`."""
+    try:
+        compile_regex(pattern)
+    except RegexError as exc:
+        return str(exc)
+    return None
+
+
+def _compiles(pattern: str) -> str:
+    if (problem := regex_problem(pattern)) is not None:
+        raise ValueError(problem)
+    return pattern
+
+
+Url = Annotated[str, Field(min_length=1, max_length=2048, examples=["https://example.com/health"])]
+Regex = Annotated[str, Field(min_length=1, max_length=1000, examples=['"status":\\s*"ok"'])]
+SiteRegex = Annotated[Regex, AfterValidator(_compiles)]
+Headers = Annotated[dict[HeaderName, HeaderValue], Field(max_length=50)]
+ExpectedStatus = Annotated[
+    list[StatusRange],
+    Field(
+        min_length=1,
+        max_length=64,
+        description="[low, high) pairs of final statuses that count as up",
+        examples=[[[200, 400]]],
+    ),
+]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class Input(BaseModel):
+    """An input model: unknown fields refused, NUL characters refused (PostgreSQL's text
+    cannot hold U+0000; refused here rather than by the driver)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("a string contains a NUL character (U+0000), which is not stored")
+        return data
+
+
+def _no_control(value: str) -> str:
+    if any(c < " " or c == "\x7f" for c in value):
+        raise ValueError("contains a control character")
+    return value
+
+
+class BasicAuthIn(Input):
+    """HTTP basic auth (RFC 7617). Write-only: a response shows the kind and user name."""
+
+    kind: Literal["basic"]
+    username: Annotated[
+        str, Field(min_length=1, max_length=256, pattern=r"^[^:]+$"), AfterValidator(_no_control)
+    ]
+    password: SecretStr = Field(min_length=1, max_length=MAX_SECRET_BYTES // 4)
+
+
+def _printable(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().isprintable():  # it goes into a header as it is
+        raise ValueError("contains a control character")
+    return value
+
+
+class BearerAuthIn(Input):
+    """A bearer token (RFC 6750). Write-only: a response shows the kind."""
+
+    kind: Literal["bearer"]
+    token: Annotated[
+        SecretStr,
+        Field(min_length=1, max_length=MAX_SECRET_BYTES // 4),
+        AfterValidator(_printable),
+    ]
+
+
+AuthIn = Annotated[BasicAuthIn | BearerAuthIn, Field(discriminator="kind")]
+Method = Literal["GET", "HEAD", "POST", "PUT"]
+MaxRedirects = Annotated[int, Field(ge=0, le=MAX_SITE_REDIRECTS)]
+Body = Annotated[str, Field(min_length=1, max_length=MAX_BODY_BYTES)]
+ContentType = Annotated[str, Field(min_length=3, max_length=200, examples=["application/json"])]
+LocalOption = Annotated[str, Field(min_length=1, max_length=4096)]
+ServerName = Annotated[str, Field(min_length=1, max_length=253, examples=["internal.example"])]
+HeaderMode = Literal["match", "not_match"]
+RegexMode = Literal["match", "absent"]
+Interval = Annotated[int, Field(ge=1, le=86400)]
+Timeout = Annotated[float, Field(gt=0, le=120)]
+
+
+class SiteIn(Input):
+    url: Url
+    interval_seconds: Interval = DEFAULT_INTERVAL_S
+    timeout_seconds: Timeout | None = Field(
+        default=None, description="default: min(10, interval_seconds)"
+    )
+    regex: SiteRegex | None = None
+    method: Method = "GET"
+    headers: Headers | None = None
+    expected_status: ExpectedStatus | None = None
+    enabled: bool = True
+    max_redirects: MaxRedirects | None = Field(
+        default=None, description="null: the checkers' WEBMON_MAX_REDIRECTS"
+    )
+    body: Body | None = Field(default=None, description="POST and PUT only")
+    body_content_type: ContentType | None = None
+    proxy: LocalOption | None = Field(default=None, description="refused for API sites")
+    tls_ca_file: LocalOption | None = Field(default=None, description="refused for API sites")
+    tls_cert_file: LocalOption | None = Field(default=None, description="refused for API sites")
+    tls_key_file: LocalOption | None = Field(default=None, description="refused for API sites")
+    tls_verify: bool = True
+    tls_server_name: ServerName | None = None
+    ip_version: Literal[4, 6] | None = None
+    require_tls: bool = False
+    header_name: HeaderName | None = None
+    header_regex: SiteRegex | None = None
+    header_mode: HeaderMode = "match"
+    regex_mode: RegexMode = "match"
+    auth: AuthIn | None = Field(default=None, description="write-only")
+
+
+class SitePatch(Input):
+    """Only the fields given change; `null` clears regex, headers, expected_status,
+    max_redirects, body, body_content_type, tls_server_name, ip_version, the header check
+    or auth. `restricted: false` (admin keys only) takes a site from under the target
+    policy; any change to what the check sends or reads puts it back."""
+
+    url: Url | None = None
+    interval_seconds: Interval | None = None
+    timeout_seconds: Timeout | None = None
+    regex: SiteRegex | None = None
+    method: Method | None = None
+    headers: Headers | None = None
+    expected_status: ExpectedStatus | None = None
+    enabled: bool | None = None
+    max_redirects: MaxRedirects | None = None
+    body: Body | None = None
+    body_content_type: ContentType | None = None
+    proxy: LocalOption | None = None
+    tls_ca_file: LocalOption | None = None
+    tls_cert_file: LocalOption | None = None
+    tls_key_file: LocalOption | None = None
+    tls_verify: bool | None = None
+    tls_server_name: ServerName | None = None
+    ip_version: Literal[4, 6] | None = None
+    require_tls: bool | None = None
+    header_name: HeaderName | None = None
+    header_regex: SiteRegex | None = None
+    header_mode: HeaderMode | None = None
+    regex_mode: RegexMode | None = None
+    auth: AuthIn | None = None
+    restricted: bool | None = Field(
+        default=None, description="false: check without the target policy (admin keys only)"
+    )
+
+
+# The columns a site's row holds for its request, besides url, interval and timeout, in the
+# order of the table's writes (sites.sql); each is a field of SiteIn of the same name.
+OPTION_COLUMNS = (
+    "regex", "method", "headers", "expected_status", "enabled", "max_redirects", "body",
+    "body_content_type", "proxy", "tls_ca_file", "tls_cert_file", "tls_key_file",
+    "tls_verify", "tls_server_name", "ip_version", "require_tls", "header_name",
+    "header_regex", "header_mode", "regex_mode",
+)  # fmt: skip
+# PATCH fields that may not be null (they have a default instead).
+NOT_NULL_FIELDS = (
+    "url", "interval_seconds", "method", "enabled", "tls_verify", "require_tls",
+    "header_mode", "regex_mode", "restricted",
+)  # fmt: skip
+
+# -- the target policy's rule ------------------------------------------------------------
+
+# What a change may touch without shaping the request the check sends or what it reads
+# back: when, how long, whether, and where its news goes. Any other field (the URL and so
+# the kind, the method, headers, body, auth, regex, TLS and proxy options, the redirect
+# limit, the header check, the IP version) is the request itself: a change to it by anyone
+# but the operator puts the site under the target policy. A field added later is shaping
+# unless it is named here.
+NOT_SHAPING = frozenset(
+    {
+        "interval_seconds", "timeout_seconds", "enabled", "expected_status", "failure_threshold",
+        "success_threshold", "reminder_interval_seconds", "tags", "public", "channels",
+        "restricted",
+    }
+)  # fmt: skip
+# An API or dashboard site may not use these: the policy would see only a proxy's address,
+# and a path names a file on the checker host.
+LOCAL_OPTIONS = ("proxy", "tls_ca_file", "tls_cert_file", "tls_key_file")
+
+
+def shapes_request(changed: set[str]) -> bool:
+    """Whether a change of these fields shapes what the check sends or reads."""
+    return not changed <= NOT_SHAPING
+
+
+def refuse_local_options(values: Mapping[str, Any]) -> None:
+    """A restricted site may not have a proxy or files of the checker host."""
+    for name in LOCAL_OPTIONS:
+        if values.get(name) is not None:
+            _, words = CONSTRAINTS["sites_restricted_options"]
+            raise Invalid(name, words, constraint="sites_restricted_options")
+
+
+# -- the table's constraints, in words ---------------------------------------------------
+
+URL_FORMS = (
+    "the URL must be http(s)://host…, tcp://host:port, tls://host[:port] or dns://[resolver]/name"
+)
+CONSTRAINTS: ConstraintWords = {
+    "sites_url_form": ("url", URL_FORMS),
+    "sites_http_options": (
+        "url",
+        "method, headers, a redirect limit and the other HTTP options (body, proxy, TLS, "
+        "ip_version, require_tls, a header check, regex_mode) are options of http(s) URLs "
+        "only",
+    ),
+    "sites_tls_without_regex": ("regex", "a tls:// check reads nothing, so it cannot have a regex"),
+    "sites_url_length": ("url", "the URL may be at most 2,048 characters long"),
+    "sites_url_no_whitespace": ("url", "the URL may not contain spaces or control characters"),
+    "sites_url_no_userinfo": (
+        "url",
+        "the URL may not carry a user name or password; send credentials in headers",
+    ),
+    "sites_interval_range": ("interval_seconds", "the interval must be between 1 second and 1 day"),
+    "sites_timeout_range": (
+        "timeout_seconds",
+        "the timeout must be more than 0 and at most 120 seconds",
+    ),
+    "sites_timeout_within_interval": (
+        "timeout_seconds",
+        "the timeout may not be longer than the interval",
+    ),
+    "sites_regex_length": ("regex", "the regex may be at most 1,000 characters long"),
+    "sites_method": ("method", "the method must be GET, HEAD, POST or PUT"),
+    "sites_head_without_regex": (
+        "regex",
+        "a HEAD request reads no body, so it cannot have a regex",
+    ),
+    "sites_body_length": ("body", "a body must be 1 to 65,536 bytes long"),
+    "sites_body_needs_method": ("body", "only a POST or PUT request carries a body"),
+    "sites_body_content_type": (
+        "body_content_type",
+        "a content type needs a body, and looks like type/subtype",
+    ),
+    "sites_proxy_http": (
+        "proxy",
+        "the proxy must be an http://host:port URL, without a path or credentials",
+    ),
+    "sites_tls_files": (
+        "tls_cert_file",
+        "a client certificate needs its key and a key its certificate; file paths are 1 to "
+        "4,096 characters without control characters",
+    ),
+    "sites_tls_server_name": ("tls_server_name", "the TLS server name must be a host name"),
+    "sites_ip_version": ("ip_version", "ip_version must be 4, 6 or null (any)"),
+    "sites_header_check": (
+        "header_regex",
+        "a header check needs both a header name (an HTTP token) and a regex of at most "
+        "1,000 characters",
+    ),
+    "sites_header_mode": ("header_mode", "header_mode must be match or not_match"),
+    "sites_regex_mode": (
+        "regex_mode",
+        "regex_mode must be match or absent, and absent needs a regex",
+    ),
+    "sites_restricted_options": (
+        "proxy",
+        "a site registered or shaped through the API or the dashboard may not use a proxy or "
+        "files on the checker host",
+    ),
+    "site_auth_username": (
+        "auth",
+        "a basic auth needs a user name without ':' (a bearer token none)",
+    ),
+    "sites_headers_valid": (
+        "headers",
+        "headers must be a JSON object of at most 50 string values, with HTTP token names, "
+        "no control characters, and none of the framing headers",
+    ),
+    "sites_expected_status_range": (
+        "expected_status",
+        "expected statuses must lie within 100-599 and not be empty",
+    ),
+    "sites_max_redirects_range": (
+        "max_redirects",
+        "a site's redirect limit must be between 0 and 30",
+    ),
+    "sites_failure_threshold_range": (
+        "failure_threshold",
+        "the failure threshold must be between 1 and 100 checks",
+    ),
+    "sites_success_threshold_range": (
+        "success_threshold",
+        "the success threshold must be between 1 and 100 checks",
+    ),
+    "sites_reminder_range": ("reminder", "a reminder interval must be between 1 minute and 7 days"),
+    "sites_tags_valid": ("tags", "at most 20 tags"),
+}
+
+
+def check_timeout(interval: float, timeout: float | None) -> None:
+    """The one rule across two fields that every surface meets before the database does."""
+    if timeout is not None and timeout > interval:
+        field, words = CONSTRAINTS["sites_timeout_within_interval"]
+        raise Invalid(field, words, constraint="sites_timeout_within_interval")

@@ -1,0 +1,40 @@
+"""The target policy's rule at the door: a URL that someone other than the operator gave
+may not name an address the policy refuses. A literal IP is refused when it is submitted;
+a name is judged when a checker connects (`shared.netpolicy`), and every redirect with it.
+
+A refusal says which setting would allow the address, so that an operator who meant it
+knows what to change.
+"""
+
+from __future__ import annotations
+
+from yarl import URL
+
+from shared.netpolicy import TargetPolicy
+from webmon.core.errors import Invalid
+
+ALLOW_SETTING = "WEBMON_ALLOWED_NETWORKS"
+BLOCK_SETTING = "WEBMON_BLOCKED_NETWORKS"
+
+
+def blocked_literal(policy: TargetPolicy, url: str) -> str | None:
+    """The URL's host when it is a blocked IP literal, else None."""
+    try:
+        host = URL(url).raw_host
+    except (ValueError, TypeError):
+        return None  # the other rules say what is wrong with it
+    return host if host and policy.literal_refused(host) else None
+
+
+def refusal(host: str) -> str:
+    return (
+        f"{host} is in a blocked network ({BLOCK_SETTING}); the operator can allow it "
+        f"with {ALLOW_SETTING}"
+    )
+
+
+def refuse_blocked_literal(policy: TargetPolicy, url: str, field: str = "url") -> None:
+    """`Invalid` when `url`'s host is an IP literal the policy refuses."""
+    host = blocked_literal(policy, url)
+    if host is not None:
+        raise Invalid(field, refusal(host))

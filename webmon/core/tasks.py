@@ -1,0 +1,222 @@
+"""On-demand tasks: accept a check of a URL now, and show tasks with their results.
+
+A task is accepted into PostgreSQL and nothing else happens in the request: the scheduler
+emits accepted tasks to Kafka (woken by a notification), so a task accepted just before
+any process dies is emitted all the same. Every task is checked under the target policy.
+Limits per submitter (an API key or a dashboard user): tasks in flight and tasks a
+minute. An Idempotency-Key makes a retried submission return the first task.
+
+A task's status is `shared.messages.TaskStatus`, the one type the writer, the API, the
+dashboard and the CLI all use.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from psycopg.types.json import Jsonb
+from pydantic import Field
+
+from shared import locks
+from shared.db import AsyncDatabase, dict_rows, translated_errors
+from shared.errors import DatabaseError
+from shared.messages import TaskStatus
+from shared.netpolicy import TargetPolicy
+from shared.queries import load_queries
+from webmon.core.actors import Actor
+from webmon.core.errors import (
+    Conflict,
+    ConstraintWords,
+    Invalid,
+    Limited,
+    NotFound,
+    invalid_from_database,
+)
+from webmon.core.site_rules import URL_FORMS, Headers, Input, Regex, Url, regex_problem
+from webmon.core.targets import refuse_blocked_literal
+
+logger = logging.getLogger(__name__)
+
+QUERIES = load_queries("webmon.core", "tasks.sql")
+DEFAULT_TASK_TIMEOUT_S = 10.0
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+LAST_ID = uuid.UUID(int=2**128 - 1)
+
+CONSTRAINTS: ConstraintWords = {
+    "tasks_url_form": ("url", URL_FORMS),
+    "tasks_http_options": ("method", "method and headers are options of http(s) URLs only"),
+    "tasks_tls_without_regex": ("regex", "a tls:// check reads nothing, so it cannot have a regex"),
+    "tasks_url_length": ("url", "the URL may be at most 2,048 characters long"),
+    "tasks_url_no_whitespace": ("url", "the URL may not contain spaces or control characters"),
+    "tasks_url_no_userinfo": ("url", "the URL may not carry a user name or password"),
+    "tasks_timeout_range": (
+        "timeout_seconds", "the timeout must be more than 0 and at most 60 seconds",
+    ),
+    "tasks_regex_length": ("regex", "the regex may be at most 1,000 characters long"),
+    "tasks_name_length": ("name", "the name must be 1 to 200 characters long"),
+    "tasks_method": ("method", "the method must be GET or HEAD"),
+    "tasks_head_without_regex": (
+        "regex", "a HEAD request reads no body, so it cannot have a regex",
+    ),
+    "tasks_headers_valid": ("headers", "headers must be a JSON object of at most 50 string values"),
+}  # fmt: skip
+
+
+class TaskIn(Input):
+    name: str = Field(min_length=1, max_length=200, examples=["is the shop up?"])
+    url: Url
+    regex: Regex | None = None
+    timeout_seconds: float | None = Field(default=None, gt=0, le=60, description="default 10")
+    method: Literal["GET", "HEAD"] = "GET"
+    headers: Headers | None = None
+
+
+@dataclass(frozen=True)
+class TaskLimits:
+    per_minute: int
+    in_flight: int
+    start_within_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    task_id: uuid.UUID
+    name: str
+    url: str
+    status: TaskStatus
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Task:
+        values = {f.name: row[f.name] for f in fields(cls)}
+        values["status"] = TaskStatus(row["status"])
+        return cls(**values)
+
+    @property
+    def final(self) -> bool:
+        return self.status.final
+
+    @property
+    def duration_s(self) -> float | None:
+        """From accepted to final."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.created_at).total_seconds()
+
+
+def task_from_text(values: Mapping[str, str]) -> TaskIn:
+    """A task from a form's text: a name defaults to the URL."""
+    url = values.get("url", "").strip()
+    fields_: dict[str, Any] = {"name": values.get("name", "").strip() or url[:200] or "task",
+                               "url": url}  # fmt: skip
+    if values.get("regex", "").strip():
+        fields_["regex"] = values["regex"].strip()
+    if values.get("timeout_seconds", "").strip():
+        fields_["timeout_seconds"] = values["timeout_seconds"].strip()
+    return TaskIn.model_validate(fields_)
+
+
+class Tasks:
+    def __init__(self, db: AsyncDatabase, policy: TargetPolicy, limits: TaskLimits) -> None:
+        self._db = db
+        self._policy = policy
+        self._limits = limits
+
+    async def submit(
+        self, actor: Actor, task: TaskIn, idempotency_key: str | None = None
+    ) -> uuid.UUID:
+        """The new task's id (or, for a repeated Idempotency-Key, the first task's)."""
+        refuse_blocked_literal(self._policy, task.url)
+        if task.regex is not None and (problem := regex_problem(task.regex)) is not None:
+            raise Invalid("regex", problem)
+        if idempotency_key is not None and "\x00" in idempotency_key:
+            raise Invalid("Idempotency-Key", "contains a NUL character")
+        timeout = (
+            task.timeout_seconds if task.timeout_seconds is not None else DEFAULT_TASK_TIMEOUT_S
+        )
+        key_id, user_id = actor.key_id, actor.user_id
+        async with self._db.connection() as conn, conn.transaction():
+            if idempotency_key is not None and key_id is not None:
+                rows = await dict_rows(
+                    conn,
+                    QUERIES["task_by_idempotency_key"],
+                    {"key_id": key_id, "idempotency_key": idempotency_key},
+                )
+                if rows:
+                    if _differs(rows[0], task, timeout):
+                        raise Conflict("Idempotency-Key: already used for a different task")
+                    return uuid.UUID(str(rows[0]["task_id"]))
+            lock_class = locks.TASK_LIMITS if key_id is not None else locks.TASK_LIMITS + 1
+            lock_id = key_id if key_id is not None else user_id
+            params = {"lock_class": lock_class, "lock_id": lock_id, "key_id": key_id,
+                      "user_id": user_id}  # fmt: skip
+            cur = await conn.execute(QUERIES["task_counts"], params)
+            counts = await cur.fetchone()
+            assert counts is not None
+            _, in_flight, last_minute, frees_in = counts
+            self._within_limits(in_flight, last_minute, frees_in)
+            task_id = uuid.uuid4()
+            try:
+                with translated_errors():
+                    await conn.execute(QUERIES["create_task"], {
+                        "task_id": task_id, "key_id": key_id, "user_id": user_id,
+                        "name": task.name, "url": task.url, "regex": task.regex,
+                        "timeout_seconds": timeout, "method": task.method,
+                        "headers": None if task.headers is None else Jsonb(task.headers),
+                        "start_within": timedelta(seconds=self._limits.start_within_s),
+                        "idempotency_key": idempotency_key,
+                    })  # fmt: skip
+            except DatabaseError as exc:
+                if not exc.integrity:
+                    raise
+                raise invalid_from_database(exc, CONSTRAINTS) from None
+        logger.info("tasks.accepted task_id=%s by=%s", task_id, actor)
+        return task_id
+
+    def _within_limits(self, in_flight: int, last_minute: int, frees_in: float | None) -> None:
+        if in_flight >= self._limits.in_flight:
+            raise Limited(
+                f"{in_flight} tasks in flight already (WEBMON_TASKS_IN_FLIGHT is"
+                f" {self._limits.in_flight}); wait for some to finish",
+                retry_after=1,
+            )
+        if last_minute >= self._limits.per_minute:
+            raise Limited(
+                f"{last_minute} tasks submitted in the last minute"
+                f" (WEBMON_TASKS_PER_MINUTE is {self._limits.per_minute})",
+                retry_after=max(1, math.ceil(frees_in or 1)),
+            )
+
+    async def get(self, task_id: uuid.UUID) -> Task:
+        row = await self._db.row(QUERIES["get_task"], {"task_id": task_id})
+        if row is None:
+            raise NotFound(f"no task {task_id}")
+        return Task.from_row(row)
+
+    async def page(
+        self,
+        *,
+        before: tuple[datetime, uuid.UUID] = (LATEST, LAST_ID),
+        status: TaskStatus | None = None,
+        limit: int = 50,
+    ) -> list[Task]:
+        """Newest first, before the (created_at, task_id) of a cursor."""
+        params = {"before_at": before[0], "before_id": before[1],
+                  "status": None if status is None else int(status), "limit": limit}  # fmt: skip
+        return [Task.from_row(r) for r in await self._db.rows(QUERIES["list_tasks"], params)]
+
+
+def _differs(earlier: Mapping[str, Any], task: TaskIn, timeout: float) -> bool:
+    return (
+        earlier["name"], earlier["url"], earlier["regex"], float(earlier["timeout_seconds"]),
+        earlier["method"], earlier["headers"],
+    ) != (task.name, task.url, task.regex, float(timeout), task.method, task.headers)  # fmt: skip

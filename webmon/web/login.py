@@ -1,0 +1,92 @@
+"""Logging in and out: a password, or a one-time link (`webmon users link NAME`)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from webmon.web import forms
+from webmon.web.common import core, form_of, render, session_viewer, signer, viewer
+from webmon.web.sessions import COOKIE, SESSION_MAX_AGE_S
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+# Failed logins allowed per client address in a window, then 429 until it passes.
+LOGIN_FAILURES = 10
+LOGIN_WINDOW_S = 300.0
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str = "/") -> Response:
+    if await session_viewer(request) is not None:
+        return RedirectResponse(forms.safe_next(next), 303)
+    return render(request, "login.html", next=forms.safe_next(next), error=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    name = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    target = forms.safe_next(str(form.get("next", "/")))
+    client = request.client.host if request.client else "?"
+    limiter: forms.FailureLimiter = request.app.state.login_failures
+    if limiter.blocked(client):
+        return render(
+            request,
+            "login.html",
+            next=target,
+            status=429,
+            error="Too many failed logins from here; wait a few minutes.",
+        )
+    found = await core(request).users.log_in(name, password)
+    if found is None:
+        limiter.failed(client)
+        logger.info("dashboard.login_failed name=%s client=%s", name[:100], client)
+        return render(
+            request, "login.html", next=target, status=401, error="Wrong user name or password."
+        )
+    logger.info("dashboard.login user_id=%d", found.id)
+    return await _logged_in(request, found.id, target)
+
+
+@router.get("/login/once/{token}")
+async def login_once(request: Request, token: str) -> Response:
+    found = await core(request).users.use_login_link(token)
+    if found is None:
+        return render(
+            request,
+            "login.html",
+            next="/",
+            status=401,
+            error="That login link was used already or has expired.",
+        )
+    logger.info("dashboard.login_link user_id=%d", found.id)
+    return await _logged_in(request, found.id, "/")
+
+
+async def _logged_in(request: Request, user_id: int, target: str) -> Response:
+    signed = (await signer(request)).issue(user_id)
+    response = RedirectResponse(target, 303)
+    response.set_cookie(
+        COOKIE,
+        signed,
+        max_age=SESSION_MAX_AGE_S,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    who = await viewer(request)
+    await form_of(request, who)
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
