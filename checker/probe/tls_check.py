@@ -47,8 +47,8 @@ async def _handshake(sock: socket.socket, context: ssl.SSLContext, host: str) ->
         if pending := outgoing.read():
             await loop.sock_sendall(sock, pending)
         received = await loop.sock_recv(sock, 65536)
-        if not received:
-            raise ssl.SSLEOFError(ssl.SSL_ERROR_EOF, "the server closed the connection")
+        if not received:  # not an SSLError: OpenSSL saw no error, the peer just left
+            raise ConnectionError("the server closed the connection")
         incoming.write(received)
     if pending := outgoing.read():  # the client's Finished
         await loop.sock_sendall(sock, pending)
