@@ -40,7 +40,7 @@ from checker.probe.options import (
     restricted_problem,
 )
 from checker.probe.regex import RegexError, compile_regex, search_body
-from checker.probe.results import check_result, status_expected
+from checker.probe.results import check_result, internal_result, status_expected
 from checker.probe.target_guard import GUARD, Guard
 from shared.messages import CheckResult, CheckTask
 from shared.netpolicy import TargetBlocked, TargetPolicy
@@ -51,20 +51,6 @@ logger = logging.getLogger(__name__)
 # Bodies larger than this are decoded and searched in a worker thread (RE2 releases the
 # GIL); smaller ones inline, where a thread hop would cost more than the search.
 _INLINE_SEARCH_BYTES: Final = 32 * 1024
-
-
-def internal_result(
-    task: CheckTask,
-    checked_at: datetime,
-    url: URL | None,
-    exc: BaseException,
-    secret: str | None = None,
-) -> CheckResult:
-    """The result of a check that a bug of ours ended, logged. `secret`: the site's auth
-    secret, scrubbed from the text should the exception carry it."""
-    detail = scrub(internal_detail(exc), url, secret)
-    logger.warning("check.internal_error site_id=%s error=%s", task.site_id, detail)
-    return check_result(task, checked_at, error="internal", detail=detail)
 
 
 class HttpCheck:
@@ -90,13 +76,22 @@ class HttpCheck:
         self,
         ssl_context: ssl.SSLContext,
         dns_executor: concurrent.futures.Executor,
-        **session: Any,
+        *,
+        user_agent: str,
+        max_header_field_bytes: int,
+        max_header_bytes: int,
     ) -> None:
-        """Create the session (`session`: `http_transport.open_session`'s limits)."""
+        """Create the session and the regex thread pool."""
         self._regex_pool = concurrent.futures.ThreadPoolExecutor(
             2, thread_name_prefix="webmon-regex"
         )
-        self._session = open_session(ssl_context=ssl_context, dns_executor=dns_executor, **session)
+        self._session = open_session(
+            ssl_context=ssl_context,
+            dns_executor=dns_executor,
+            user_agent=user_agent,
+            max_header_field_bytes=max_header_field_bytes,
+            max_header_bytes=max_header_bytes,
+        )
 
     async def close(self) -> None:
         session, self._session = self._session, None

@@ -50,9 +50,10 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Final
 
-from checker.probe.http_check import HttpCheck, internal_result
+from checker.probe.http_check import HttpCheck
 from checker.probe.kind_urls import HTTP, kind_of
 from checker.probe.kinds import KindProber, system_resolvers
+from checker.probe.results import internal_result
 from shared.messages import CheckResult, CheckTask
 from shared.netpolicy import TargetPolicy
 from shared.sealing import SecretBox

@@ -1,12 +1,19 @@
-"""A check's `CheckResult`, from what it measured: one builder for every kind."""
+"""A check's `CheckResult`, from what it measured: one builder for every kind, and the
+result of a check that a bug of ours ended."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
+from yarl import URL
+
+from checker.probe.error_classes import internal_detail, scrub
 from shared.messages import DEFAULT_EXPECTED_STATUS, CheckResult, CheckTask
+
+logger = logging.getLogger(__name__)
 
 
 class Measured(Protocol):
@@ -88,3 +95,17 @@ def check_result(
         tls_version=measured.tls_version,
         tls_expires_at=measured.tls_expires_at,
     )
+
+
+def internal_result(
+    task: CheckTask,
+    checked_at: datetime,
+    url: URL | None,
+    exc: BaseException,
+    secret: str | None = None,
+) -> CheckResult:
+    """The result of a check that a bug of ours ended, logged. `secret`: the site's auth
+    secret, scrubbed from the text should the exception carry it."""
+    detail = scrub(internal_detail(exc), url, secret)
+    logger.warning("check.internal_error site_id=%s error=%s", task.site_id, detail)
+    return check_result(task, checked_at, error="internal", detail=detail)
