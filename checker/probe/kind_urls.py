@@ -1,7 +1,8 @@
-"""The URL forms of the check kinds that are not HTTP, and the kind of a URL.
+"""The URL forms of the check kinds, and the kind of a URL.
 
 The kind comes from the scheme, so registering stays one column:
 
+    http(s)://...                      an HTTP check (`http_url_problem`)
     tcp://host:port[?send=PAYLOAD]     connect; send PAYLOAD (percent-encoded bytes)
     tls://host[:port]                  TCP connect and TLS handshake (port 443 by default)
     dns://[resolver[:port]]/name[?type=A]
@@ -42,6 +43,24 @@ def kind_of(url: str) -> str:
     scheme."""
     scheme = url[: url.find(":")].lower() if ":" in url[:5] else ""
     return scheme if scheme in (TCP, TLS, DNS) else HTTP
+
+
+def http_url_problem(raw: str) -> tuple[URL | None, str | None]:
+    """The parsed URL, or why it is not a URL the HTTP check can take (and the URL where it
+    parsed at all, to scrub its credentials from the text)."""
+    try:
+        url = URL(raw)
+        if url.scheme not in ("http", "https"):
+            return url, "scheme must be http or https"
+        host = url.raw_host  # yarl has already IDNA-encoded a non-ASCII name
+        if not host:
+            return url, "no host"
+        host.encode("idna")  # what getaddrinfo() will do: rejects empty or long labels
+        url.host  # noqa: B018 - decodes punycode; raises on a bad "xn--" label
+        url.port  # noqa: B018 - raises ValueError on a port out of range
+    except (ValueError, TypeError, UnicodeError) as exc:
+        return None, str(exc) or type(exc).__name__
+    return url, None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,12 @@ import logging
 import ssl
 import time
 from datetime import datetime
-from typing import Final
 
 import dns.resolver
 
 from checker.probe.dns_check import check_dns
-from checker.probe.kind_net import KindFailure, Phases, blocked_detail, classify, reason
+from checker.probe.error_classes import classify, describe, internal_detail, reason, scrub
+from checker.probe.kind_net import KindFailure, Phases
 from checker.probe.kind_urls import (
     DNS,
     TCP,
@@ -33,23 +33,13 @@ from checker.probe.kind_urls import (
     parse_tls,
 )
 from checker.probe.regex import RegexError, compile_regex
+from checker.probe.results import check_result
 from checker.probe.tcp_check import check_tcp
 from checker.probe.tls_check import check_tls
 from shared.messages import CheckResult, CheckTask
 from shared.netpolicy import TargetBlocked, TargetPolicy
 
 logger = logging.getLogger(__name__)
-
-_DETAIL_MAX: Final = 200
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1000.0
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
 
 
 def system_resolvers() -> tuple[str, ...]:
@@ -67,6 +57,18 @@ def _pending(kind: str, phases: Phases) -> str:
     if phases.connect_s is None:
         return "connection"
     return "TLS handshake" if kind != TCP else "matching reply"
+
+
+def _detail(
+    error: str, link: BaseException, kind: str, phases: Phases, timeout_s: float, where: str
+) -> str:
+    if error == "timeout":
+        return f"no {_pending(kind, phases)} within {timeout_s:g} s"
+    if error == "protocol" and kind == DNS:
+        return f"invalid answer from {where}: {reason(link)}"
+    if error == "protocol":
+        return f"connection to {where} broke: {reason(link)}"
+    return describe(error, link, where.rsplit(":", 1)[0], where) or internal_detail(link)
 
 
 class KindProber:
@@ -139,21 +141,8 @@ class KindProber:
         if error == "blocked":
             address = link.address if isinstance(link, TargetBlocked) else None
             logger.info("check.blocked site_id=%s address=%s", task.site_id, address)
-            detail = blocked_detail(link) if isinstance(link, TargetBlocked) else str(link)
-        elif error == "timeout":
-            detail = f"no {_pending(kind, phases)} within {task.timeout_s:g} s"
-        elif error == "dns":
-            detail = f"cannot resolve {where.rsplit(':', 1)[0]}: {reason(link)}"
-        elif error == "connect":
-            detail = f"cannot connect to {where}: {reason(link)}"
-        elif error == "tls":
-            detail = f"TLS failure with {where}: {reason(link)}"
-        elif error == "protocol" and kind == DNS:
-            detail = f"invalid answer from {where}: {reason(link)}"
-        elif error == "protocol":
-            detail = f"connection to {where} broke: {reason(link)}"
-        else:
-            detail = f"internal error: {type(link).__name__}: {reason(link)}"
+        detail = _detail(error, link, kind, phases, task.timeout_s, where)
+        if error == "internal":
             logger.warning("check.internal_error site_id=%s error=%s", task.site_id, detail)
         return self._result(task, checked_at, phases, error, detail)
 
@@ -167,21 +156,14 @@ class KindProber:
         up: bool = False,
         elapsed: float | None = None,
     ) -> CheckResult:
-        first_byte = phases.first_byte
-        return CheckResult(
-            site_id=task.site_id,
-            url=task.url,
-            scheduled_at=task.scheduled_at,
-            checked_at=checked_at,
-            response_time_ms=_ms(elapsed),
-            regex_matched=phases.regex_matched,
+        return check_result(
+            task,
+            checked_at,
+            phases,
+            phases.started,
             error=error,
-            error_detail=None if detail is None else _short(detail),
+            detail=None if detail is None else scrub(detail),
+            elapsed=elapsed,
+            regex_matched=phases.regex_matched,
             up=up,
-            dns_ms=_ms(phases.dns_s),
-            connect_ms=_ms(phases.connect_s),
-            tls_ms=_ms(phases.tls_s),
-            ttfb_ms=None if first_byte is None else _ms(first_byte - phases.started),
-            tls_version=phases.tls_version,
-            tls_expires_at=phases.tls_expires_at,
         )

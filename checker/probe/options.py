@@ -38,7 +38,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from multidict import CIMultiDictProxy
+from yarl import URL
 
+from checker.probe.error_classes import scrub
 from checker.probe.regex import compile_regex
 from shared.messages import HTTP_OPTIONS, CheckTask
 from shared.sealing import KEY_VARIABLE, SecretBox, SecretError
@@ -188,3 +190,20 @@ def header_problem(task: CheckTask, regex: Any, headers: CIMultiDictProxy[str]) 
     if not values:
         return f"no header {name} in the response"
     return None if matched else f"header {name} does not match {task.header_regex!r}"
+
+
+def response_problem(
+    task: CheckTask, options: Prepared, final_url: URL, headers: CIMultiDictProxy[str]
+) -> tuple[str | None, str | None]:
+    """The error class and detail of a response that fails the site's option checks."""
+    if task.require_tls and final_url.scheme != "https":
+        where = "the URL" if final_url == URL(task.url) else "the final URL, after redirects,"
+        return (
+            "tls_required",
+            f"{where} is not https (require_tls): {final_url.scheme}://{final_url.host}",
+        )
+    if options.header_regex is not None:
+        problem = header_problem(task, options.header_regex, headers)
+        if problem is not None:
+            return "header_check", scrub(problem)
+    return None, None

@@ -17,21 +17,12 @@ import contextlib
 import socket
 import ssl
 import time
-from datetime import UTC, datetime
 
-from checker.probe.kind_net import KindFailure, Phases, connect, reason, resolve
+from checker.probe.certificates import not_after
+from checker.probe.error_classes import reason
+from checker.probe.kind_net import KindFailure, Phases, connect, resolve
 from checker.probe.kind_urls import Endpoint
 from shared.netpolicy import TargetPolicy
-
-
-def _not_after(ssl_object: ssl.SSLObject) -> datetime | None:
-    try:
-        text = (ssl_object.getpeercert() or {}).get("notAfter")
-        if not isinstance(text, str):
-            return None
-        return datetime.fromtimestamp(ssl.cert_time_to_seconds(text), UTC)
-    except (ValueError, OSError, OverflowError):
-        return None
 
 
 async def _handshake(sock: socket.socket, context: ssl.SSLContext, host: str) -> ssl.SSLObject:
@@ -56,8 +47,8 @@ async def _handshake(sock: socket.socket, context: ssl.SSLContext, host: str) ->
         if pending := outgoing.read():
             await loop.sock_sendall(sock, pending)
         received = await loop.sock_recv(sock, 65536)
-        if not received:
-            raise ssl.SSLEOFError(ssl.SSL_ERROR_EOF, "the server closed the connection")
+        if not received:  # not an SSLError: OpenSSL saw no error, the peer just left
+            raise ConnectionError("the server closed the connection")
         incoming.write(received)
     if pending := outgoing.read():  # the client's Finished
         await loop.sock_sendall(sock, pending)
@@ -84,5 +75,5 @@ async def check_tls(
             raise KindFailure("tls", f"TLS failure with {where}: {reason(exc)}") from exc
         phases.tls_s = time.perf_counter() - tcp_up
         phases.tls_version = tls.version()
-        phases.tls_expires_at = _not_after(tls)
+        phases.tls_expires_at = not_after(tls)
     return True

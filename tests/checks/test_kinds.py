@@ -263,6 +263,29 @@ def test_tls_plain_http_on_the_port_is_down(targets: Targets, client_ctx: ssl.SS
     assert (result.up, result.error) == (False, "tls"), result
 
 
+def test_tls_a_server_that_closes_mid_handshake_is_down() -> None:
+    """It reads the ClientHello and closes: a failed handshake, said in words."""
+
+    async def main(prober: Prober) -> tuple[CheckResult, int]:
+        async def close_after_hello(reader: asyncio.StreamReader, writer: Any) -> None:
+            await reader.read(65536)
+            writer.close()
+
+        server = await asyncio.start_server(close_after_hello, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            return await prober.check(task(f"tls://127.0.0.1:{port}")), port
+        finally:
+            server.close()
+
+    result, port = run(main)
+    assert_http_columns_null(result)
+    assert (result.up, result.error) == (False, "tls"), result
+    detail = f"TLS failure with 127.0.0.1:{port}: the server closed the connection"
+    assert result.error_detail == detail, result
+    assert result.connect_ms is not None and result.tls_ms is None, result
+
+
 # --- dns -------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 
-from checker.probe import DEFAULT_USER_AGENT, Prober, prober
+from checker.probe import DEFAULT_USER_AGENT, Prober, http_check
 from shared.messages import CheckResult, CheckTask
 from tests.support.targets import LATIN1_TEXT, UTF16_TEXT, Targets
 
@@ -732,7 +732,7 @@ def test_internal_error_is_a_result_and_logged(
     def boom(*args: object) -> bool:
         raise RuntimeError("regex engine exploded")
 
-    monkeypatch.setattr(prober, "search_body", boom)
+    monkeypatch.setattr(http_check, "search_body", boom)
     with caplog.at_level(logging.WARNING, logger="checker.probe"):
         result, _ = check(client_ctx, targets.url("/ok"), regex="hello")
     assert_failed(result, "internal")

@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
-from checker.probe import Prober, classify, prober
+from checker.probe import Prober, classify, http_check, http_transport
 from shared.messages import CheckResult, CheckTask
 from shared.netpolicy import DEFAULT_BLOCKED_NETWORKS, IPAddress, TargetBlocked, TargetPolicy
 
@@ -146,14 +146,14 @@ def classified(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The classes `classify()` found in the checks' exception chains, before any fallback:
     a refusal must be visible in the chain itself, not only on the check's guard."""
     seen: list[str] = []
-    original = prober.classify
+    original = http_check.classify
 
     def spy(exc: BaseException) -> tuple[str, BaseException]:
         error, link = original(exc)
         seen.append(error)
         return error, link
 
-    monkeypatch.setattr(prober, "classify", spy)
+    monkeypatch.setattr(http_check, "classify", spy)
     return seen
 
 
@@ -162,13 +162,13 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The addresses the connector's socket factory was asked for: a name's refused
     addresses must be dropped by the resolver, before the socket factory sees them."""
     seen: list[str] = []
-    original = prober._open_socket
+    original = http_transport._open_socket
 
     def open_socket(addr_info: Any) -> socket.socket:
         seen.append(str(addr_info[4][0]))
         return original(addr_info)
 
-    monkeypatch.setattr(prober, "_open_socket", open_socket)  # read by _Connector.__init__
+    monkeypatch.setattr(http_transport, "_open_socket", open_socket)  # read by _Connector.__init__
     return seen
 
 
@@ -224,7 +224,7 @@ def test_restricted_task_to_a_blocked_address_is_refused(
             result = await p.check(task(internal.url, restricted=True))
             return result, await internal.accepted()
 
-    with caplog.at_level("INFO", logger="checker.probe.prober"):
+    with caplog.at_level("INFO", logger="checker.probe.http_check"):
         result, accepted = run(main)
     assert_blocked(result, INTERNAL)
     assert result.dns_ms is None  # an IP address: nothing was resolved
@@ -456,14 +456,14 @@ def test_refusal_merged_with_another_failure_is_still_blocked(
 
         resolving = True
 
-    original_open = prober._open_socket
+    original_open = http_transport._open_socket
 
     def open_socket(addr_info: Any) -> socket.socket:
         SecondThoughts.resolving = False
         return original_open(addr_info)
 
     second_thoughts = SecondThoughts(blocked=POLICY.blocked, allowed=POLICY.allowed)
-    monkeypatch.setattr(prober, "_open_socket", open_socket)  # read by _Connector.__init__
+    monkeypatch.setattr(http_transport, "_open_socket", open_socket)  # read by _Connector.__init__
     with socket.socket() as closed:
         closed.bind((ALLOWED, 0))  # bound, not listening: connecting to it is refused
         port = closed.getsockname()[1]

@@ -9,7 +9,7 @@ import dns.exception
 import dns.rdatatype
 import pytest
 
-from checker.probe.kind_net import classify
+from checker.probe.error_classes import classify
 from checker.probe.kind_urls import (
     Endpoint,
     UrlProblem,
