@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sybil import Example
 
-from tests.support.docs_examples import DocsStack, evaluate, parse_page
+from tests.support.docs_examples import DocsStack, evaluate, parse_page, xfail_reason
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -33,7 +33,11 @@ def _name(pair: tuple[list[Example], Example]) -> str:
 
 @pytest.mark.parametrize("pair", EXAMPLES, ids=[_name(p) for p in EXAMPLES])
 def test_the_example_runs_as_shown(
-    docs_stack: DocsStack, pair: tuple[list[Example], Example]
+    docs_stack: DocsStack, pair: tuple[list[Example], Example], request: pytest.FixtureRequest
 ) -> None:
+    __tracebackhide__ = True
     directives, example = pair
+    reason = xfail_reason(directives)
+    if reason is not None:  # strict (pyproject's xfail_strict): passing fails too
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
     evaluate(docs_stack, directives, example)

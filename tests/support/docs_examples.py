@@ -13,6 +13,9 @@ What runs, and how a page marks it (docs/ and README.md):
   parameters get the values of `SQL_PARAMETERS`.
 - `<!-- skip: next "why" -->` before a block (sybil's skip directive): not run, for an
   example that needs a service outside the test stack (a managed Kafka, Docker, Slack, …).
+- `<!-- xfail: next "why" -->` before a block: run, and expected to fail (strictly: once
+  it passes, the test fails until the directive goes), for a page that already shows a
+  behaviour another change brings.
 
 The pages show the addresses `make run` uses (the demo server on 127.0.0.1:18080, the API
 on 127.0.0.1:8080, PostgreSQL on 54329, the broker on 19092); the test stack runs on free
@@ -40,6 +43,7 @@ from typing import Any
 import psycopg
 from sybil import Document, Example, Region
 from sybil.parsers.markdown import CodeBlockParser, SkipParser
+from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer
 from sybil.typing import Parser
 
 COMMAND_TIMEOUT_S = 90.0
@@ -83,7 +87,7 @@ class Addresses:
         return text
 
 
-@dataclass
+@dataclass(repr=False)
 class DocsStack:
     """What the examples run against: webmon's variables, the database, the addresses."""
 
@@ -138,6 +142,9 @@ def remote_hosts(command: str) -> list[str]:
 
 
 def output_matches(expected: str, got: str) -> bool:
+    """As doctest with ELLIPSIS and NORMALIZE_WHITESPACE; `…` alone accepts any output."""
+    if expected.strip() in ("…", "..."):
+        return True
     want = expected.replace("…", "...") + "\n"
     return doctest.OutputChecker().check_output(want, got, OUTPUT_FLAGS)
 
@@ -221,10 +228,36 @@ def run_sql(example: Example) -> str | None:
     return None
 
 
+def note_xfail(example: Example) -> None:
+    """An xfail directive does nothing when evaluated: the test reads its reason."""
+
+
+class XfailParser:
+    """`<!-- xfail: next "reason" -->`: the next example is expected to fail."""
+
+    def __init__(self) -> None:
+        self.lexer = DirectiveInHTMLCommentLexer("xfail")
+
+    def __call__(self, document: Document) -> Iterator[Region]:
+        for region in self.lexer(document):
+            action, _, reason = str(region.lexemes["arguments"]).partition(" ")
+            if action != "next" or not reason.strip():
+                raise ValueError(f'{document.path}: write <!-- xfail: next "why" -->')
+            region.parsed = reason.strip().strip('"')
+            region.evaluator = note_xfail
+            yield region
+
+
+def xfail_reason(directives: list[Example]) -> str | None:
+    reasons = [str(d.parsed) for d in directives if d.region.evaluator is note_xfail]
+    return reasons[0] if reasons else None
+
+
 PARSERS: list[Parser] = [
     CodeBlockParser(language="console", evaluator=run_console),
     CodeBlockParser(language="sql", evaluator=run_sql),
     SkipParser(),
+    XfailParser(),
 ]
 RUN_LANGUAGES = ("console", "sql")
 
@@ -258,6 +291,7 @@ def _is_directive(region: Region) -> bool:
 def evaluate(stack: DocsStack, directives: list[Example], example: Example) -> None:
     """Run one example (its skip directives first): raises on a failure, SkipTest when
     the page marks it as needing an outside service."""
+    __tracebackhide__ = True
     example.namespace["stack"] = stack
     for directive in directives:
         directive.evaluate()

@@ -1,4 +1,4 @@
-"""The CLI's text: durations, tables, doctor lines; and its SQL is the README's."""
+"""The CLI's text: durations, tables, doctor lines; and its SQL is the docs'."""
 
 from __future__ import annotations
 
@@ -112,9 +112,9 @@ def test_database_url_is_described_without_its_password(url: str, shown: str) ->
 
 
 @pytest.mark.parametrize("name", ["add_site", "status", "uptime"])
-def test_readme_shows_the_cli_queries_as_they_are(name: str) -> None:
-    """The README's "Command line" section quotes these queries; keep the two in step."""
-    assert QUERIES[name] in (ROOT / "README.md").read_text()
+def test_the_docs_show_the_cli_queries_as_they_are(name: str) -> None:
+    """The docs' "Command line" page quotes these queries; keep the two in step."""
+    assert QUERIES[name] in (ROOT / "docs" / "cli.md").read_text()
 
 
 def test_every_query_the_cli_asks_for_exists() -> None:
