@@ -23,6 +23,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +50,7 @@ PROGRAM = "webmon-run"
 DASHBOARD_USER = "admin"
 REFRESH_S = 3.0
 CHILD_STOP_TIMEOUT_S = 15.0
+API_READY_TIMEOUT_S = 30.0
 
 DEMO_HOST = "127.0.0.1"
 ALLOWED_VARIABLE = "WEBMON_ALLOWED_NETWORKS"
@@ -172,6 +175,23 @@ def allow_demo_address(env: dict[str, str]) -> str:
     return value
 
 
+def wait_until_answering(api: subprocess.Popen[bytes], stop: threading.Event) -> bool:
+    """Wait until the API answers /healthz (so the login link works when it is printed),
+    it exited, a stop was asked for, or the deadline passed; whether it answers."""
+    settings = load_settings(ApiSettings, PROGRAM)
+    url = f"http://{settings.api_host}:{settings.api_port}/healthz"
+    deadline = time.monotonic() + API_READY_TIMEOUT_S
+    while time.monotonic() < deadline and api.poll() is None and not stop.is_set():
+        try:
+            with urllib.request.urlopen(url, timeout=1.0):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers (503: PostgreSQL not reachable, said on its page)
+        except OSError:
+            stop.wait(0.1)
+    return False
+
+
 def dashboard_line(database_url: str) -> str:
     """Where the dashboard is, with a one-time login link for its first user."""
     api = load_settings(ApiSettings, PROGRAM)
@@ -268,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     children = start_children(env, log_dir)
     _say(f"started 1 scheduler, 2 checkers, a notifier and the API (logs in {log_dir}/)")
+    api = dict(children)["api"]
+    if not wait_until_answering(api, stop):
+        _say(f"the API did not answer within {API_READY_TIMEOUT_S:g} s; see {log_dir}/api.log")
     _say(dashboard_line(url))
     if stack is not None or was_local:
         _say(
