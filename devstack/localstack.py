@@ -504,6 +504,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "up":
             stack.up()
+            where = stack.env_file
+            shown = where.relative_to(Path.cwd()) if where.is_relative_to(Path.cwd()) else where
+            print(
+                f"webmon-localstack: up; webmon's commands run from this folder use it ({shown})",
+                file=sys.stderr,
+            )
         if command in ("up", "env"):
             prefix = "export " if command == "env" else ""
             print(f"{prefix}WEBMON_DATABASE_URL={shlex.quote(stack.database_url)}")

@@ -33,7 +33,7 @@ DOCUMENTED_DEMO = "127.0.0.1:18080"
 DOCUMENTED_API = "127.0.0.1:8080"
 DOCUMENTED_POSTGRES = "127.0.0.1:54329"
 DOCUMENTED_BROKER = "127.0.0.1:19092"
-DEMO_PATHS = demo_sites(18080)
+DEMO_SITES = demo_sites(18080)
 TOPICS = {
     "WEBMON_TASKS_TOPIC": DEFAULT_TASKS_TOPIC,
     "WEBMON_RESULTS_TOPIC": DEFAULT_RESULTS_TOPIC,
@@ -84,7 +84,7 @@ def docs_stack(
             wait_for(lambda: checker.logged("probe.assigned"), what="the checker to join")
             # As a reader of the pages finds it: every demo site checked once.
             wait_for(
-                lambda: count_at(url, "SELECT count(*) FROM site_status") >= len(DEMO_PATHS),
+                lambda: count_at(url, "SELECT count(*) FROM site_status") >= len(DEMO_SITES),
                 what="a result of every demo site",
             )
             addresses = Addresses(
