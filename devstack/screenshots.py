@@ -28,19 +28,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from devstack.browser import system_chromium
+from devstack.browser import CHROMIUM_ARGS, system_chromium
 
-# A headless browser on a machine with no network beyond loopback: no background traffic.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 VIEWPORT = {"width": 1280, "height": 860}
 LOGIN_LINE = re.compile(r"the dashboard: (http://\S+/login/once/\S+)")
 DEMO_LINE = re.compile(r"registered \d+ demo sites on (http://\S+)")
