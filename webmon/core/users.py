@@ -104,7 +104,7 @@ class Users:
         if row is None:
             raise NotFound(f"no user {name}")
         token = secrets.token_urlsafe(32)
-        await self._db.row(
+        await self._db.execute(
             QUERIES["create_login_link"],
             {"sha256": link_hash(token), "user_id": row["id"], "valid_for": LOGIN_LINK_VALID_FOR},
         )
@@ -121,7 +121,7 @@ class Users:
         if not ok:
             return None
         if rehash is not None:
-            await self._db.row(
+            await self._db.execute(
                 QUERIES["rehash_user"], {"user_id": row["id"], "password_hash": rehash}
             )
         return User(int(row["id"]), str(row["name"]))
