@@ -114,7 +114,6 @@ from checker.probe.cookies import ChainCookies
 from checker.probe.kind_urls import HTTP, kind_of
 from checker.probe.kinds import KindProber, system_resolvers
 from checker.probe.options import (
-    OPTION_FIELDS,
     OptionError,
     Prepared,
     TlsContexts,
@@ -806,7 +805,7 @@ class Prober:
             raise RuntimeError("Prober.open() was not awaited")
         options: Prepared | None = None
         kwargs: dict[str, Any] = {"headers": task.headers}
-        if not OPTION_FIELDS.isdisjoint(task.model_fields_set):  # a plain site skips it all
+        if task.has_http_options:  # a plain site skips it all
             refused = restricted_problem(task) if task.restricted else None
             if refused is not None:
                 return self._result(task, checked_at, error="blocked", detail=refused)
