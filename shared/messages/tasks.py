@@ -133,7 +133,8 @@ class CheckTask(Message, kw_only=True, frozen=True):
             for low, high in self.expected_status:
                 if not status_range_ok(low, high):
                     raise ValueError(f"expected_status: {STATUS_RANGE_RULE}")
-        if has_nul(self.tls_ca_file, self.tls_cert_file, self.tls_key_file):
+        files = (self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
+        if files != _NO_FILES and has_nul(*files):
             raise ValueError("a TLS file path contains a NUL character")
 
     @property
@@ -143,6 +144,7 @@ class CheckTask(Message, kw_only=True, frozen=True):
         return any(getattr(self, name) != default for name, default in _OPTION_DEFAULTS)
 
 
+_NO_FILES: Final = (None, None, None)
 # The HTTP options and the credentials, with their defaults.
 _OPTION_DEFAULTS: Final = tuple(
     (f.name, f.default)
