@@ -8,8 +8,6 @@ field here, a migration, and the SQL that moves it from staging into its tables.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final
 from uuid import UUID
@@ -48,8 +46,9 @@ class CheckResult(Message, kw_only=True, frozen=True):
     """What one check found, or that a slot was missed: `error` "missed" and `up` None
     (and nothing else measured), the only result whose `up` is None."""
 
+    # The fields that are not stored come first (copy_row slices the others off).
+    task_id: UUID | None = None  # an on-demand task's result: its task
     site_id: Annotated[int, Meta(ge=0, le=MAX_BIGINT), column("int8")]  # 0: on demand
-    task_id: UUID | None = None
     url: Annotated[str, Meta(max_length=MAX_URL), column("text")]
     scheduled_at: _Stamp
     checked_at: _Stamp
@@ -137,8 +136,17 @@ def _result_columns() -> tuple[tuple[str, str], ...]:
 # the writer COPYs into its staging table (checker/writer/queries.sql, `create_staging`).
 RESULT_COLUMNS: Final = tuple(name for name, _ in _result_columns())
 RESULT_COLUMN_TYPES: Final = tuple(pg_type for _, pg_type in _result_columns())
-# A result's COPY row: its RESULT_COLUMNS' values, read in C.
-copy_row: Callable[[CheckResult], tuple[Any, ...]] = operator.attrgetter(*RESULT_COLUMNS)
+_FIRST_COLUMN: Final = CheckResult.__struct_fields__.index(RESULT_COLUMNS[0])
+if CheckResult.__struct_fields__[_FIRST_COLUMN:] != RESULT_COLUMNS:
+    raise TypeError("CheckResult: the stored fields (with a column type) must come last")
+_astuple = msgspec.structs.astuple
+
+
+def copy_row(result: CheckResult) -> tuple[Any, ...]:
+    """A result's COPY row: its RESULT_COLUMNS' values. The struct's own tuple, sliced, on
+    the writer's hot path: measured at about half the cost of an attrgetter of them."""
+    return _astuple(result)[_FIRST_COLUMN:]
+
 
 NO_SITE = "invalid CheckResult: site_id: 0 is an on-demand task's result, with no site to store"
 _decode_result = decoder(CheckResult).decode
