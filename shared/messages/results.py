@@ -153,8 +153,8 @@ _decode_result = decoder(CheckResult).decode
 
 
 def decode_result(raw: bytes | None) -> CheckResult:
-    """A result message to store, or `MessageError`: the writer's hot path (~1 µs for the
-    results webmon writes, bounds and datetimes in C)."""
+    """A result message to store (not an on-demand task's), or `MessageError`: the
+    writer's hot path, its bounds and datetimes checked in C."""
     if raw is None:
         raise MessageError("empty message")
     try:
