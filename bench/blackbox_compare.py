@@ -6,6 +6,10 @@ TCP connect, a TLS handshake (tls://, blackbox's tcp module with `tls: true`), a
 query over UDP.
 
     .venv/bin/python -m bench.blackbox_compare [--seconds 4] [--rounds 3] [--concurrency 128]
+    .venv/bin/python -m bench.blackbox_compare --verdicts   # what each says, case by case
+
+`--verdicts` checks the fidelity cases of bench/curl_compare.py with webmon, curl and
+blackbox_exporter and prints their verdicts side by side (bench/blackbox_verdicts.py).
 
 How it runs:
 
@@ -355,6 +359,14 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--webmon-worker":
         url, regex, ca_file, seconds, c = sys.argv[2:7]
         webmon_worker(url, regex, ca_file, float(seconds), int(c))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--verdicts":
+        from bench.blackbox_verdicts import main as verdicts
+
+        found = shutil.which(BLACKBOX)
+        if found is None:
+            raise SystemExit(f"{BLACKBOX} is not installed (apt-get install {BLACKBOX})")
+        verdicts(found)
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--blackbox-load":
         base, module, target, pid, seconds, c = sys.argv[2:8]
