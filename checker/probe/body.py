@@ -2,30 +2,30 @@
 
 A check reads at most `max_body_bytes` of a body (after decompression when it is
 searched, as received when not) and never holds it: without a regex the bytes are only
-counted; with one, `BodyScan` decodes them incrementally and searches the text in windows
-of `window` characters that overlap by `overlap`, so a checker holds at most about one
-window per check in flight, however large the cap.
+counted; with one, `BodyScan` decodes them as they come (in the declared charset, else
+UTF-8) and searches the text in windows of `window` bytes (of UTF-8) that overlap by
+`overlap`, so a checker holds about one window per check in flight, however large the cap.
 
 What is found:
 
-* the first window is the body's first `window` characters, searched whole: what a search
-  of the whole first MiB found before the body was streamed is still found;
-* after it, every match of at most `overlap` characters is found wherever it lies within
-  the cap (a match that crosses the end of one window starts in the overlap, so the next
-  window holds it whole); a longer one only if it lies within one window;
-* anchors mean the body, not the window: each later window is searched with one character
-  of context on either side (RE2 looks at it for `^`, `$` and `\\b` but matches nothing in
-  it), so `^` never matches at a window's start nor `$` at its end, unless the body starts
-  or ends there.
+* every match of at most `overlap` bytes (128 KiB) is found wherever it lies within the
+  cap: a match that crosses the end of one window starts in the overlap, so the next
+  window holds it whole; a longer one only if it lies within one window (the first is the
+  body's first 256 KiB);
+* anchors mean the body, not the window: each later window is searched with context on
+  either side (RE2 looks at it for `^`, `$` and `\\b` but matches nothing in it), so `^`
+  never matches at a window's start nor `$` at its end, unless the body starts or ends
+  there.
 
 When the regex was not found and more body followed the cap, `cut_detail` says how much
-was searched of how much (e.g. "regex not found in the first 8 MiB of a 20.0 MiB body"),
-so that a row never claims a page lacks what its unread part may hold.
+was searched of how much (e.g. "regex not found in the first 8 MiB of a 20 MiB body"), so
+that a row never claims a page lacks what its unread part may hold.
 
-Window searches run on the probe's regex threads (RE2 releases the GIL): a hostile
-pattern costs CPU there, not the event loop's time. A check awaits its own window's
-search before it reads on, which bounds what it holds; the final window's search runs
-after the check's deadline, as the whole search did before bodies were streamed.
+Windows larger than `INLINE_SEARCH_BYTES` are searched on the probe's regex threads (RE2
+releases the GIL): a hostile pattern costs CPU there, not the event loop's time. A check
+awaits its own window's search before it reads on, which bounds what it holds; the final
+window's search runs after the check's deadline, as the whole search did before bodies
+were streamed.
 """
 
 from __future__ import annotations
@@ -42,16 +42,26 @@ from checker.probe.regex import codec_name
 
 # Bytes taken from the connection's buffer at a time: the most one read holds.
 READ_CHUNK: Final = 64 * 1024
-# A window, in characters: the text a check holds for one search.
-DEFAULT_WINDOW: Final = 1 << 20
-# How far windows overlap, in characters: a match up to this long is found anywhere.
-DEFAULT_OVERLAP: Final = 64 * 1024
+# A window, in bytes of UTF-8 text: what a check holds for one search. With 1 MiB, 512
+# checks in flight on 5 MB bodies peaked at ~910 MB; with 256 KiB at ~510 MB
+# (bench/bench_probe_memory.py; docs/measurements.md, "The probe's memory").
+DEFAULT_WINDOW: Final = 256 * 1024
+# How far windows overlap, in bytes of UTF-8 text: a match up to this long is found
+# anywhere. Each byte is searched about twice; RE2 on UTF-8 bytes takes ~0.1 ms a MB.
+DEFAULT_OVERLAP: Final = 128 * 1024
 # Smaller texts are searched inline, where a thread hop would cost more than the search.
-INLINE_SEARCH_CHARS: Final = 32 * 1024
+INLINE_SEARCH_BYTES: Final = 32 * 1024
 
 
 class BodyScan:
-    """The regex search of one body, fed its bytes as they arrive."""
+    """The regex search of one body, fed its bytes as they arrive.
+
+    The body is decoded in its charset (undecodable bytes become U+FFFD) and held as UTF-8:
+    RE2 searches UTF-8 bytes ~50 times faster than the same text as a `str`, which its
+    Python binding encodes again for every search (a 5 MB body: 0.3 ms against 22 ms).
+    The answer is the same, the text being valid UTF-8. Windows start and end on a
+    character's first byte.
+    """
 
     def __init__(
         self,
@@ -68,73 +78,79 @@ class BodyScan:
         self._pool = pool
         self._window = window
         self._overlap = overlap
-        self._decoder = _decoder(charset)
-        self._parts: list[str] = []
-        self._held = 0  # characters in `_parts`
-        self._start = 0  # where the text not searched yet begins in `_parts`
+        self._codec = codec_name(charset)
+        self._decoder = _decoder(self._codec)
+        # The text held: the window being filled, after the end of the last one searched
+        # (and one character before it). A bytearray, so that neither a join nor the trim
+        # after a search copies it.
+        self._text = bytearray()
+        self._start = 0  # where the text not searched yet begins in `_text`
         self.matched = False
 
     async def feed(self, data: bytes) -> None:
         """Some more of the body; searches a window once one is full."""
         if self.matched:
             return
-        self._hold(self._decode(data, final=False))
+        self._text += self._utf8(data, final=False)
         await self._search_full_windows()
 
     async def finish(self) -> bool:
         """The body ended (or the cap was reached): searches the rest; whether it matched."""
         if not self.matched:
-            self._hold(self._decode(b"", final=True))
+            self._text += self._utf8(b"", final=True)
             await self._search_full_windows()
         if not self.matched:
             await self._search(final=True)
-        self._parts = []
+        self._text = bytearray()
         return self.matched
 
     async def _search_full_windows(self) -> None:
         # A window's search leaves the character after it unsearched (the context for `$`):
-        # a full window needs one more.
-        while self._held - self._start > self._window:
+        # a full window needs more.
+        while len(self._text) - self._start > self._window + 4:
             await self._search(final=False)
 
-    def _hold(self, text: str) -> None:
-        if text:
-            self._parts.append(text)
-            self._held += len(text)
-
-    def _decode(self, data: bytes, *, final: bool) -> str:
+    def _utf8(self, data: bytes, *, final: bool) -> bytes:
         try:
-            return self._decoder.decode(data, final)
+            text = self._decoder.decode(data, final)
         except Exception:  # a codec that raises even with errors="replace": UTF-8 from here
-            self._decoder = _decoder(None)
-            return self._decoder.decode(data, final)
+            self._decoder = _decoder("utf-8")
+            text = self._decoder.decode(data, final)
+        return text.encode("utf-8", "surrogatepass")
 
     async def _search(self, *, final: bool) -> None:
-        text = "".join(self._parts)
-        start = self._start
-        end = len(text) if final else min(len(text) - 1, start + self._window)
-        if not final:
-            # The next window starts `overlap` before this one's end, with one character
-            # of context before it.
-            keep = max(start, end - self._overlap)
-            context = max(0, keep - 1)
-            rest = text[context:]
-            self._parts, self._held, self._start = [rest], len(rest), keep - context
-        if end - start > INLINE_SEARCH_CHARS and self._pool is not None:
+        text, start = self._text, self._start
+        end = len(text) if final else _first_byte(text, start + self._window)
+        # (`text` does not change while a thread searches it: the check awaits the search.)
+        if end - start > INLINE_SEARCH_BYTES and self._pool is not None:
             loop = asyncio.get_running_loop()
             found = await loop.run_in_executor(self._pool, _found, self._regex, text, start, end)
         else:
             found = _found(self._regex, text, start, end)
         if found:
-            self.matched, self._parts, self._held = True, [], 0  # nothing more to search
+            self.matched, self._text = True, bytearray()  # nothing more to search
+        elif not final:
+            # The next window starts `overlap` before this one's end, with one character
+            # of context before it.
+            keep = _first_byte(text, max(start, end - self._overlap))
+            context = _first_byte(text, max(0, keep - 1))
+            del text[:context]
+            self._start = keep - context
 
 
-def _found(regex: Any, text: str, start: int, end: int) -> bool:
+def _first_byte(text: bytearray, at: int) -> int:
+    """`at`, or the start of the UTF-8 character it falls in."""
+    while 0 < at < len(text) and text[at] & 0xC0 == 0x80:
+        at -= 1
+    return at
+
+
+def _found(regex: Any, text: bytearray, start: int, end: int) -> bool:
     return regex.search(text, start, end) is not None
 
 
-def _decoder(charset: str | None) -> codecs.IncrementalDecoder:
-    return codecs.getincrementaldecoder(codec_name(charset))(errors="replace")
+def _decoder(codec: str) -> codecs.IncrementalDecoder:
+    return codecs.getincrementaldecoder(codec)(errors="replace")
 
 
 async def read_body(resp: aiohttp.ClientResponse, cap: int, scan: BodyScan | None) -> bool:

@@ -116,7 +116,7 @@ def test_a_whole_body_says_nothing(targets: Targets, client_ctx: ssl.SSLContext)
 def test_a_streamed_search_holds_a_window_not_the_body(
     targets: Targets, client_ctx: ssl.SSLContext
 ) -> None:
-    # 32 MB read and searched (a match at its very end) in windows of 1 MiB.
+    # 32 MB read and searched (a match at its very end) in windows of 256 KiB.
     with RssSampler() as rss:
         result, _ = check(
             client_ctx,

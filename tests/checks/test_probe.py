@@ -527,7 +527,7 @@ def test_gzip_bomb_is_capped_after_decompression(
             targets.url("/gzip-bomb"),
             regex=r"^\x00+$",
             timeout_s=10,
-            max_body_bytes=1 << 20,
+            max_body_bytes=body.DEFAULT_WINDOW,
         )
     # Only zeros were searched, so the body was inflated (test_cap_is_exact checks the cap).
     assert (result.up, result.status_code, result.regex_matched) == (True, 200, True)
