@@ -271,7 +271,10 @@ def _detail(
 def _root_reason(link: BaseException) -> str:
     """`Can not decode content-encoding: br (brotli: decoder failed)`."""
     root: BaseException = link
-    while root.__cause__ is not None and root.__cause__ is not root:
-        root = root.__cause__
+    for _ in range(10):  # (a chain that loops ends here too)
+        cause = root.__cause__ or root.__context__
+        if cause is None:
+            break
+        root = cause
     outer = reason(link)
     return outer if root is link else f"{outer} ({reason(root)})"
