@@ -53,6 +53,10 @@ DEFAULT_OVERLAP: Final = 128 * 1024
 INLINE_SEARCH_BYTES: Final = 32 * 1024
 
 
+# Charsets in which ASCII bytes stand for the same characters as in UTF-8.
+_ASCII_SUPERSETS: Final = frozenset({"utf-8", "ascii", "iso8859-1", "cp1252"})
+
+
 class BodyScan:
     """The regex search of one body, fed its bytes as they arrive.
 
@@ -78,8 +82,9 @@ class BodyScan:
         self._pool = pool
         self._window = window
         self._overlap = overlap
-        self._codec = codec_name(charset)
-        self._decoder = _decoder(self._codec)
+        codec = codec_name(charset)
+        self._decoder = _decoder(codec)
+        self._ascii_same = codec in _ASCII_SUPERSETS
         # The text held: the window being filled, after the end of the last one searched
         # (and one character before it). A bytearray, so that neither a join nor the trim
         # after a search copies it.
@@ -111,6 +116,8 @@ class BodyScan:
             await self._search(final=False)
 
     def _utf8(self, data: bytes, *, final: bool) -> bytes:
+        if self._ascii_same and data.isascii() and not self._decoder.getstate()[0]:
+            return data  # (most pages: their bytes are their UTF-8 text already)
         try:
             text = self._decoder.decode(data, final)
         except Exception:  # a codec that raises even with errors="replace": UTF-8 from here
@@ -165,6 +172,8 @@ async def read_body(resp: aiohttp.ClientResponse, cap: int, scan: BodyScan | Non
         read += len(chunk)
         if scan is not None:
             await scan.feed(chunk)
+        if content.at_eof():  # (spares a small body a second read)
+            return False
     if content.at_eof():
         return False
     resp.close()
