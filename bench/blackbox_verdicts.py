@@ -22,6 +22,7 @@ written there by hand.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import tempfile
@@ -30,8 +31,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.blackbox_compare import Blackbox
 from bench.curl_compare import CASES, MAX_REDIRECTS, Case, curl_found, webmon_results
-from devstack.localstack import free_port
 from tests.support.targets import Targets
 
 NONE = "-"
@@ -103,8 +104,6 @@ def blackbox_config(targets: Targets) -> str:
 
 def _flow(value: Any) -> str:
     """YAML flow style, strings quoted as JSON strings (valid YAML)."""
-    import json
-
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
@@ -141,14 +140,8 @@ def main(binary: str) -> None:
     with Targets() as targets, tempfile.TemporaryDirectory(prefix="webmon-bb-") as scratch:
         config = Path(scratch) / "blackbox.yml"
         config.write_text(blackbox_config(targets))
-        port = free_port()
-        log = (Path(scratch) / "blackbox.log").open("wb")
-        proc = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=log, stderr=log,
-        )  # fmt: skip
+        blackbox = Blackbox(binary, config, Path(scratch) / "blackbox.log")
         try:
-            _wait_for(port, proc)
             for i, case in enumerate(CASES):
                 if case.name == "IPv6 loopback" and not targets.ipv6:
                     continue
@@ -157,25 +150,8 @@ def main(binary: str) -> None:
                     case.name,
                     *webmon_verdict(targets, url, case),
                     *curl_verdict(targets, url, case),
-                    *blackbox_verdict(f"http://127.0.0.1:{port}", i, url, case),
+                    *blackbox_verdict(blackbox.base, i, url, case),
                 ]
                 print("| " + " | ".join(_cell(c) for c in cells) + " |", flush=True)
         finally:
-            proc.terminate()
-            proc.wait(10)
-            log.close()
-
-
-def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("blackbox_exporter did not start") from None
-            time.sleep(0.05)
+            blackbox.stop()

@@ -21,7 +21,7 @@ What a result means (the public contract, see docs/design.md):
 * `regex_matched`: null when the site has no regex or no body was read (HEAD); searched
   in the first `max_body_bytes` as the body streams (`checker.probe.body`). When it was
   not found and the body went on past the cap, `error_detail` says so ("regex not found
-  in the first 8 MiB of a 20.0 MiB body").
+  in the first 8 MiB of a 20 MiB body").
 * `error`: null when a response arrived, even a 500. Otherwise one class of
   `checker.probe.error_classes`; its detail names the redirect hop that failed.
 * `up`: a response arrived within the deadline, its final status is in the task's
