@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.blackbox_compare import Blackbox
+from bench.blackbox_process import BlackboxProcess
 from bench.curl_compare import CASES, MAX_REDIRECTS, Case, curl_found, webmon_results
 from tests.support.targets import Targets
 
@@ -140,7 +140,7 @@ def main(binary: str) -> None:
     with Targets() as targets, tempfile.TemporaryDirectory(prefix="webmon-bb-") as scratch:
         config = Path(scratch) / "blackbox.yml"
         config.write_text(blackbox_config(targets))
-        blackbox = Blackbox(binary, config, Path(scratch) / "blackbox.log")
+        blackbox = BlackboxProcess(binary, config, Path(scratch) / "blackbox.log")
         try:
             for i, case in enumerate(CASES):
                 if case.name == "IPv6 loopback" and not targets.ipv6:
