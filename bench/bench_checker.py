@@ -111,7 +111,10 @@ class ResultCounter:
 class Probe:
     """The probe role as its own process."""
 
-    def __init__(self, env: BenchEnv, concurrency: int, ca_file: Path, log: Path) -> None:
+    def __init__(
+        self, env: BenchEnv, concurrency: int, ca_file: Path, log: Path, code: Path | None = None
+    ) -> None:
+        """`code`: the checkout to run the checker from (this one by default)."""
         self.log = log
         variables = {
             **os.environ,
@@ -122,8 +125,9 @@ class Probe:
         }
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "checker"], env=variables, stdout=out, stderr=out
-            )
+                [sys.executable, "-m", "checker"],
+                env=variables, stdout=out, stderr=out, cwd=code,
+            )  # fmt: skip
         deadline = time.monotonic() + 60
         while b"probe.assigned" not in log.read_bytes():
             if time.monotonic() > deadline or self.proc.poll() is not None:

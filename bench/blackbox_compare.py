@@ -6,6 +6,10 @@ TCP connect, a TLS handshake (tls://, blackbox's tcp module with `tls: true`), a
 query over UDP.
 
     .venv/bin/python -m bench.blackbox_compare [--seconds 4] [--rounds 3] [--concurrency 128]
+    .venv/bin/python -m bench.blackbox_compare --verdicts   # what each says, case by case
+
+`--verdicts` checks the fidelity cases of bench/curl_compare.py with webmon, curl and
+blackbox_exporter and prints their verdicts side by side (bench/blackbox_verdicts.py).
 
 How it runs:
 
@@ -38,7 +42,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -50,9 +53,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.blackbox_process import BLACKBOX, BlackboxProcess
 from bench.http_engines import Servers
 
-BLACKBOX = "prometheus-blackbox-exporter"
 REGEX = "benchmark page"
 DNS_NAME = "bench.test"
 PROBER_CORE = 0
@@ -265,30 +268,12 @@ def blackbox_load(base: str, module: str, target: str, pid: int, seconds: float,
     print(json.dumps(uvloop.run(main())), flush=True)
 
 
-class Blackbox:
+class Blackbox(BlackboxProcess):
     """blackbox_exporter on a free loopback port, pinned to the prober's core."""
 
     def __init__(self, binary: str, config: Path, log: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.base = f"http://127.0.0.1:{port}"
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}"],
-                stdout=out, stderr=out, env={**os.environ, "GOMAXPROCS": "1"},
-            )  # fmt: skip
+        super().__init__(binary, config, log, {"GOMAXPROCS": "1"})
         pin(self.proc.pid, PROBER_CORE)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    why = log.read_text()
-                    raise SystemExit(f"blackbox_exporter did not start: {why}") from None
-                time.sleep(0.05)
 
     def run(self, case: Case, ports: dict[str, int], seconds: float, c: int) -> Any:
         proc = subprocess.Popen(
@@ -299,14 +284,6 @@ class Blackbox:
         pin(proc.pid, OTHERS_CORE)
         out, _ = proc.communicate(timeout=seconds + 120)
         return json.loads(out)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -355,6 +332,14 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--webmon-worker":
         url, regex, ca_file, seconds, c = sys.argv[2:7]
         webmon_worker(url, regex, ca_file, float(seconds), int(c))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--verdicts":
+        from bench.blackbox_verdicts import main as verdicts
+
+        found = shutil.which(BLACKBOX)
+        if found is None:
+            raise SystemExit(f"{BLACKBOX} is not installed (apt-get install {BLACKBOX})")
+        verdicts(found)
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--blackbox-load":
         base, module, target, pid, seconds, c = sys.argv[2:8]

@@ -3,7 +3,8 @@
 Starts the hostile local targets (tests/support/targets.py, loopback only), checks every endpoint
 with webmon's probe (`Prober.check`, on uvloop as the checker runs it) and with
 `curl -w '%{time_namelookup} %{time_connect} %{time_appconnect} %{time_starttransfer}
-%{time_total}'`, and prints a Markdown table. Each figure is the median of `--runs` runs.
+%{time_total}'` (for a case with a regex, the body curl saved is searched with RE2, as a
+person would grep it), and prints a Markdown table. Each figure is the median of `--runs` runs.
 curl's times are cumulative from the start; the table turns them into phase durations as
 webmon stores them (dns = namelookup, connect = connect - namelookup, tls = appconnect -
 connect, ttfb = starttransfer, total = total).
@@ -18,11 +19,15 @@ import asyncio
 import shutil
 import statistics
 import subprocess
+import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+import re2
 
 from checker.probe import Prober
 from devstack.localstack import free_port
@@ -45,6 +50,11 @@ class Case:
 
 def _refused(t: Targets) -> str:
     return f"http://127.0.0.1:{free_port()}/"
+
+
+def _redirect_to(url: Callable[[Targets], str]) -> Callable[[Targets], str]:
+    """A 302 on the plain target to `url`."""
+    return lambda t: t.url(f"/to?url={quote(url(t))}")
 
 
 CASES = [
@@ -107,7 +117,25 @@ CASES = [
     Case("latin-1 body", lambda t: t.url("/latin1"), regex="café"),
     Case("utf-16 body", lambda t: t.url("/utf16"), regex="wörld"),
     Case("binary body", lambda t: t.url("/binary"), regex="\ufffd"),
-]
+    # What a browser would say (docs/fidelity.md): content codings, a late match in a page
+    # larger than the old 1 MiB cap, and which hop of a redirect failed.
+    Case("br body, regex", lambda t: t.url("/encoded?coding=br"), regex="webmon, enc",
+         curl_args=("--compressed",)),
+    Case("zstd body, regex", lambda t: t.url("/encoded?coding=zstd"), regex="webmon, enc",
+         curl_args=("--compressed",)),
+    Case("corrupt br body, no regex", lambda t: t.url("/bad-encoding?coding=br")),
+    Case("corrupt br body, regex", lambda t: t.url("/bad-encoding?coding=br"), regex="hello",
+         curl_args=("--compressed",)),
+    Case("2 MB body, match near the end", lambda t: t.url("/big?mb=2&match=end"),
+         regex="MATCHME"),
+    Case("20 MB body, match near the end", lambda t: t.url("/big?mb=20&match=end"),
+         regex="MATCHME"),
+    Case("redirect to a refused port", _redirect_to(_refused)),
+    Case("redirect to a name that does not resolve",
+         _redirect_to(lambda t: "http://webmon-curl.invalid/")),
+    Case("redirect to a self-signed server",
+         _redirect_to(lambda t: t.url("/ok", tls="self_signed"))),
+]  # fmt: skip
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -149,8 +177,13 @@ def _run(main: Coroutine[Any, Any, list[CheckResult]]) -> list[CheckResult]:
     return uvloop.run(main)
 
 
+def webmon_results(targets: Targets, url: str, case: Case, runs: int) -> list[CheckResult]:
+    """`runs` checks of `url` by webmon's probe, on uvloop as the checker runs it."""
+    return _run(_webmon_runs(targets, url, case, runs))
+
+
 def webmon(targets: Targets, url: str, case: Case, runs: int) -> list[str]:
-    results = _run(_webmon_runs(targets, url, case, runs))
+    results = webmon_results(targets, url, case, runs)
     last = results[-1]
     outcome = f"`{last.error}`" if last.error else ("up" if last.up else "down")
     matched = {None: "", True: ", regex ✓", False: ", regex ✗"}[last.regex_matched]
@@ -163,35 +196,48 @@ def webmon(targets: Targets, url: str, case: Case, runs: int) -> list[str]:
     return [outcome, status, *figures, hops, last.tls_version or NONE]
 
 
+def curl_found(body: Path, regex: str) -> bool:
+    """A regex in what curl saved, as a person would grep it (the body decoded as UTF-8)."""
+    options = re2.Options()
+    options.never_capture = True
+    text = body.read_bytes().decode("utf-8", "replace")
+    return re2.compile(regex, options).search(text) is not None
+
+
 def curl(targets: Targets, url: str, case: Case, runs: int) -> list[str]:
     write_out = (
         "%{http_code} %{num_redirects} %{time_namelookup} %{time_connect} %{time_appconnect}"
         " %{time_starttransfer} %{time_total}"
     )
-    command = [
-        "curl", "-s", "-o", "/dev/null", "-L", "--max-redirs", str(MAX_REDIRECTS),
-        "--max-time", f"{case.timeout_s:g}", "--cacert", str(targets.ca_pem),
-        *case.curl_args, "-w", write_out, url,
-    ]  # fmt: skip
-    times: list[list[float | None]] = []
-    code = 0
-    http_code = hops = NONE
-    for _ in range(runs):
-        proc = subprocess.run(command, capture_output=True, text=True, check=False)
-        code = proc.returncode
-        fields = proc.stdout.split()
-        http_code = fields[0] if fields[0] != "000" else NONE
-        hops = fields[1]
-        dns, connect, app, start, total = (float(f) * 1000 for f in fields[2:7])
-        times.append(
-            [
-                dns or None,
-                connect - dns if connect else None,
-                app - connect if app else None,
-                start or None,
-                total,
-            ]
-        )
+    with tempfile.TemporaryDirectory(prefix="webmon-curl-") as scratch:
+        body = Path(scratch) / "body"
+        command = [
+            "curl", "-s", "-o", str(body) if case.regex else "/dev/null", "-L",
+            "--max-redirs", str(MAX_REDIRECTS), "--max-time", f"{case.timeout_s:g}",
+            "--cacert", str(targets.ca_pem), *case.curl_args, "-w", write_out, url,
+        ]  # fmt: skip
+        times: list[list[float | None]] = []
+        code = 0
+        http_code = hops = NONE
+        for _ in range(runs):
+            proc = subprocess.run(command, capture_output=True, text=True, check=False)
+            code = proc.returncode
+            fields = proc.stdout.split()
+            http_code = fields[0] if fields[0] != "000" else NONE
+            hops = fields[1]
+            dns, connect, app, start, total = (float(f) * 1000 for f in fields[2:7])
+            times.append(
+                [
+                    dns or None,
+                    connect - dns if connect else None,
+                    app - connect if app else None,
+                    start or None,
+                    total,
+                ]
+            )
+        if case.regex and http_code != NONE:
+            found = body.exists() and curl_found(body, case.regex)
+            http_code += ", regex ✓" if found else ", regex ✗"
     figures = [_fmt(_median([t[i] for t in times])) for i in range(5)]
     return [f"exit {code}" if code else "ok", http_code, *figures, hops]
 

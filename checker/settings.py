@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from checker.probe.prober import (
+    DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADER_FIELD_BYTES,
     DEFAULT_MAX_REDIRECTS,
@@ -34,7 +35,6 @@ DEFAULT_WRITER_GROUP = "webmon-writer"
 DEFAULT_ONDEMAND_PROBE_GROUP = "webmon-probe-ondemand"
 DEFAULT_ONDEMAND_WRITER_GROUP = "webmon-writer-ondemand"
 DEFAULT_CONCURRENCY = 512
-DEFAULT_MAX_BODY_BYTES = 1_048_576
 DEFAULT_GRACE_S = 10.0
 DEFAULT_WRITER_BATCH_SIZE = 5_000
 DEFAULT_WRITER_BATCH_AGE_S = 0.5
@@ -58,7 +58,8 @@ class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
     ondemand_writer_group: str = Field(default=DEFAULT_ONDEMAND_WRITER_GROUP, min_length=1)
     # Checks in flight at once per process.
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=20_000)
-    # Body bytes read per check, counted after decompression; the regex sees only these.
+    # Body bytes read per check, counted after decompression when the regex needs them; the
+    # regex is searched in these as they stream (a check holds a window, not all of them).
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0, le=64 * 1_048_576)
     # Redirects followed, unless the site sets its own (sites.max_redirects).
     max_redirects: int = Field(default=DEFAULT_MAX_REDIRECTS, ge=0, le=MAX_SITE_REDIRECTS)

@@ -4,7 +4,11 @@ Each run, under a session advisory lock that the other schedulers' runs skip:
 
 1. `check_results` partitions for today and the next days exist (an insert never fails:
    the default partition catches the rest, and creating a day moves its strays in).
-2. Late results of already packed days, waiting in the default partition, are folded in.
+2. Results of past days waiting in the default partition are kept like any other: a day
+   never packed gets its partition (its rows move in, the hours the rollup mark passed
+   are queued for a recount) and is then rolled up and packed in turn; the late results
+   of an already packed day are folded into it. (Such rows come from writers while
+   maintenance could not run, and from `webmon import-results`.)
 3. The rollup mark moves to the last hour that closed `ROLLUP_SETTLE` ago, queueing the
    hours it passes; every queued hour (also those a writer queued because a result came
    after its hour was counted) is recounted in the transaction that takes it off the
@@ -54,6 +58,7 @@ class MaintenanceReport:
     days_rolled: int = 0
     days_packed: list[date] = field(default_factory=list)
     late_days_folded: list[date] = field(default_factory=list)
+    late_days_adopted: list[date] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     finished: bool = False
 
@@ -133,26 +138,49 @@ class Maintenance:
             logger.info("maintenance.partitions_created count=%d", report.partitions_created)
 
         pack_before = today - timedelta(days=s.pack_after_days)
-        raw_days = self._days(conn, "check_results")
         packed_days = self._days(conn, "check_results_packed")
-        self._fold_late(conn, today, raw_days, packed_days, report)
+        late_days = sorted(
+            day
+            for (day,) in conn.execute(QUERIES["late_days"], {"before": day_start(today)})
+            if day >= today - timedelta(days=s.retention_days)  # (older ones are dropped)
+        )
+        self._adopt_late(conn, late_days, packed_days, report)
+        raw_days = self._days(conn, "check_results")
+        self._fold_late(conn, late_days, raw_days, packed_days, report)
         self._roll_up(conn, now, report)
         self._pack(conn, pack_before, raw_days, report)
         self._drop_expired(conn, today, report)
 
     # -- steps ----------------------------------------------------------------------------
 
+    def _adopt_late(
+        self,
+        conn: Connection,
+        late_days: list[date],
+        packed_days: dict[date, str],
+        report: MaintenanceReport,
+    ) -> None:
+        """Past days never packed whose rows wait in the default partition get their own."""
+        for day in late_days:
+            if day in packed_days:
+                continue
+            self._step()
+            with conn.transaction():
+                conn.execute(QUERIES["adopt_day"], {"day": day})
+                queued = conn.execute(QUERIES["queue_day_hours"], {"day": day}).rowcount
+            report.late_days_adopted.append(day)
+            logger.info("maintenance.late_day_adopted day=%s hours_queued=%d", day, queued)
+
     def _fold_late(
         self,
         conn: Connection,
-        today: date,
+        late_days: list[date],
         raw_days: dict[date, str],
         packed_days: dict[date, str],
         report: MaintenanceReport,
     ) -> None:
         """Results of packed days that arrived late wait in the default partition."""
-        rows = conn.execute(QUERIES["late_days"], {"before": day_start(today)}).fetchall()
-        for (day,) in rows:
+        for day in late_days:
             if day in packed_days and day not in raw_days:
                 self._step()
                 conn.execute(QUERIES["pack_day"], {"day": day})

@@ -81,6 +81,23 @@ SELECT DISTINCT (scheduled_at AT TIME ZONE 'UTC')::date
   FROM check_results_default
  WHERE scheduled_at < %(before)s
 
+-- adopt_day --
+-- A past day whose rows wait in the default partition and that was never packed (results
+-- written while maintenance could not run, or imported): its partition, which moves its
+-- rows in. From then on it is a raw day like any other: rolled up, packed, dropped in turn.
+SELECT webmon_create_partition(%(day)s::date)
+
+-- queue_day_hours --
+-- After adopt_day, in its transaction: a recount of the hours of the day's rows that the
+-- rollup mark has passed, whichever way the rows came.
+INSERT INTO webmon_rollup_queue (hour)
+SELECT DISTINCT date_trunc('hour', r.scheduled_at, 'UTC')
+  FROM check_results r, webmon_rollup_state s
+ WHERE r.scheduled_at >= %(day)s::date::timestamp AT TIME ZONE 'UTC'
+   AND r.scheduled_at < (%(day)s::date + 1)::timestamp AT TIME ZONE 'UTC'
+   AND r.scheduled_at < s.counted_to
+    ON CONFLICT (hour) DO UPDATE SET hour = EXCLUDED.hour
+
 -- rollup_lock --
 -- Waits for the writers' batches in flight and keeps new ones out until the mark has moved:
 -- a writer's batch is either committed before (the recount will see it) or starts after

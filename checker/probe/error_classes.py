@@ -16,6 +16,7 @@ decides before the generic wrapper does:
     aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError ..................... invalid_url
     aiohttp.ClientConnectorError .......................................... connect
     dns.exception.DNSException ............................................ protocol
+    aiohttp.http_exceptions.ContentEncodingError .......................... content_encoding
     aiohttp.ClientPayloadError, ClientResponseError, ClientConnectionError,
       aiohttp.http_exceptions.HttpProcessingError, ConnectionError ........ protocol
     anything else ......................................................... internal
@@ -28,6 +29,13 @@ The checks decide some classes themselves, before or after any request: `invalid
 `invalid_url` (a URL no check can take), `config` (options this checker cannot apply),
 `blocked` (options a restricted site may not use), `tls_required`, `header_check`, and a
 tcp/tls/dns check's own `dns`, `tls` or `protocol` findings (`kind_net.KindFailure`).
+
+`content_encoding`: the response arrived, but its body, which the site's regex needed,
+could not be decoded (a corrupt gzip, br or zstd stream); the status is kept. A body that
+no regex needs is not decoded at all (`checker.probe.http_check`).
+
+A detail names where an HTTP check failed through `hop_name`: the hop's host and port and
+which redirect led there, or, for a restricted check, only which redirect it was.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from typing import Final
 
 import aiohttp
 import dns.exception
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError
 from yarl import URL
 
 from shared.netpolicy import TargetBlocked
@@ -50,6 +58,10 @@ DETAIL_MAX: Final = 200
 # chain is this process's trouble, not the site's: `internal`, not `connect`. (Not
 # EADDRNOTAVAIL: a site's unroutable address raises it too, not only port exhaustion.)
 _LOCAL_ERRNOS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+# aiohappyeyeballs' text when the addresses of a host failed with different errors: it
+# names every address.
+_SEVERAL_FAILED: Final = "Multiple exceptions:"
 
 _Types = type[BaseException] | tuple[type[BaseException], ...]
 
@@ -67,6 +79,9 @@ _ERRORS: Final[tuple[tuple[_Types, str], ...]] = (
     ((aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError), "invalid_url"),
     (aiohttp.ClientConnectorError, "connect"),  # refused, unreachable, reset on connect
     (dns.exception.DNSException, "protocol"),  # a malformed or mismatched DNS answer
+    # A body that cannot be decoded (aiohttp wraps it in ClientPayloadError): the response
+    # itself arrived.
+    (ContentEncodingError, "content_encoding"),
     (
         (
             aiohttp.ClientPayloadError,  # closed mid-body, bad chunking, bad gzip
@@ -127,6 +142,8 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         if not isinstance(exc, socket.gaierror) and isinstance(exc.errno, int) and exc.errno > 0:
             return os.strerror(exc.errno)  # asyncio's own text repeats the address
+        if str(exc).startswith(_SEVERAL_FAILED):  # aiohappyeyeballs: one text per address
+            return "no address of the host could be connected to"
         if exc.strerror:
             return str(exc.strerror)
     message = getattr(exc, "message", None)
@@ -163,6 +180,22 @@ def describe(error: str, link: BaseException, host: str | None, where: str) -> s
     if error == "invalid_url":
         return f"invalid URL: {reason(link)}"
     return None
+
+
+def hop_name(host: str | None, port: int | None, redirect: int, *, restricted: bool) -> str:
+    """How a detail names the hop of an HTTP check where it failed.
+
+    `redirect`: which redirect led to the hop (0: the check's own URL); `port`: None to
+    name the host alone (a name that did not resolve). "127.0.0.1:18803 (redirect 2)",
+    "shop.example:443"; for a restricted check only the position, never a host or
+    address: "redirect 2", "the URL" (and "the host of redirect 2", "the URL's host").
+    """
+    if restricted or host is None:
+        if port is None:
+            return f"the host of redirect {redirect}" if redirect else "the URL's host"
+        return f"redirect {redirect}" if redirect else "the URL"
+    where = host if port is None else f"{host}:{port}"
+    return f"{where} (redirect {redirect})" if redirect else where
 
 
 def internal_detail(exc: BaseException) -> str:

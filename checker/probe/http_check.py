@@ -1,9 +1,12 @@
 """The HTTP check: one request of an http(s) site, its redirects followed, and its result.
 
 The deadline `task.timeout_s` covers DNS, connect, TLS, every redirect hop, headers and
-body together. The regex search runs after it (RE2, linear time, on at most
-`max_body_bytes`) and, for large bodies, in a worker thread so that a hostile pattern
-costs CPU but does not stall the event loop.
+body together. The body (at most `max_body_bytes`) is searched for the site's regex as it
+streams (`checker.probe.body`: RE2, linear time, in windows, on worker threads for large
+ones, so that a hostile pattern costs CPU but does not stall the event loop); the last
+window's search runs after the deadline. A body that no regex needs is read as it comes,
+not decoded: its content coding cannot fail the check. A failure's detail names the hop
+of the redirect chain where it happened (`error_classes.hop_name`).
 
 A site's HTTP options (body, auth, proxy, TLS files and settings, ip_version, require_tls,
 header and keyword-absent checks; `checker.probe.options`) are looked at only when the
@@ -21,12 +24,20 @@ import socket
 import ssl
 import time
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from checker.probe.error_classes import classify, describe, internal_detail, reason, scrub
+from checker.probe.body import BodyScan, body_size, cut_detail, read_body
+from checker.probe.error_classes import (
+    classify,
+    describe,
+    hop_name,
+    internal_detail,
+    reason,
+    scrub,
+)
 from checker.probe.http_trace import TRACE, Trace
 from checker.probe.http_transport import open_session
 from checker.probe.kind_urls import http_url_problem
@@ -38,7 +49,7 @@ from checker.probe.options import (
     response_problem,
     restricted_problem,
 )
-from checker.probe.regex import RegexError, compile_regex, search_body
+from checker.probe.regex import RegexError, compile_regex
 from checker.probe.results import check_result, internal_result, status_expected
 from checker.probe.target_guard import GUARD, Guard
 from shared.messages import CheckResult, CheckTask
@@ -46,10 +57,6 @@ from shared.netpolicy import TargetBlocked, TargetPolicy
 from shared.sealing import SecretBox
 
 logger = logging.getLogger(__name__)
-
-# Bodies larger than this are decoded and searched in a worker thread (RE2 releases the
-# GIL); smaller ones inline, where a thread hop would cost more than the search.
-_INLINE_SEARCH_BYTES: Final = 32 * 1024
 
 
 class HttpCheck:
@@ -136,7 +143,10 @@ class HttpCheck:
         status: int | None = None
         max_redirects = self._max_redirects if task.max_redirects is None else task.max_redirects
         head = task.method == "HEAD"
-        trace = Trace()
+        scan: BodyScan | None = None
+        cut = False
+        size: int | None = None
+        trace = Trace(hop_url=url)
         if task.ip_version is not None:
             trace.family = socket.AF_INET if task.ip_version == 4 else socket.AF_INET6
         token = TRACE.set(trace)
@@ -152,13 +162,18 @@ class HttpCheck:
                     url,
                     allow_redirects=True,  # session.head() would not follow them
                     max_redirects=max_redirects + 1,
+                    # Decoded only for the regex: a coding nobody needs cannot fail a check.
+                    auto_decompress=regex is not None,
                     **kwargs,
                 ) as resp:
                     status = resp.status
-                    charset = resp.charset
-                    body = b"" if head else await self._read_body(resp)
+                    if regex is not None and not head:
+                        scan = BodyScan(regex, resp.charset, self._regex_pool)
+                    if not head:
+                        cut = await read_body(resp, self._max_body_bytes, scan)
                     elapsed = time.perf_counter() - started
                     final_url, response_headers = resp.url, resp.headers
+                    size = body_size(resp) if cut else None
         except Exception as exc:
             secret = options.secret if options is not None else None
             error, link = classify(exc)
@@ -171,14 +186,14 @@ class HttpCheck:
                 logger.info("check.blocked site_id=%s address=%s", task.site_id, address)
             if error == "internal":
                 return internal_result(task, checked_at, url, exc, secret)
-            detail = scrub(_detail(error, link, task, url, status, max_redirects), url, secret)
+            detail = _detail(error, link, task, trace, url, status, max_redirects)
             return check_result(
                 task,
                 checked_at,
                 trace,
                 started,
                 error=error,
-                detail=detail,
+                detail=scrub(detail, url, secret),
                 status=status,
                 redirects=_redirects(trace, max_redirects),
             )
@@ -187,18 +202,13 @@ class HttpCheck:
             if guard_token is not None:
                 GUARD.reset(guard_token)
 
-        matched: bool | None = None
-        if regex is not None and not head:
-            if len(body) > _INLINE_SEARCH_BYTES and self._regex_pool is not None:
-                matched = await asyncio.get_running_loop().run_in_executor(
-                    self._regex_pool, search_body, regex, body, charset
-                )
-            else:
-                matched = search_body(regex, body, charset)
+        matched = None if scan is None else await scan.finish()
         failed: str | None = None
         failure: str | None = None
         if options is not None:
             failed, failure = response_problem(task, options, final_url, response_headers)
+        if failure is None and cut and matched is False:
+            failure = cut_detail(self._max_body_bytes, size)  # it may lie in the rest
         # regex_mode "absent": up only if the pattern was not found.
         regex_ok = matched is not (task.regex_mode == "absent")
         return check_result(
@@ -215,27 +225,6 @@ class HttpCheck:
             redirects=_redirects(trace, max_redirects),
         )
 
-    async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
-        """At most `max_body_bytes` of the (decompressed) body; stops reading at the cap."""
-        cap = self._max_body_bytes
-        content = resp.content
-        first = await content.read(cap) if cap else b""
-        if len(first) >= cap or content.at_eof():
-            if len(first) >= cap:
-                resp.close()  # drop the rest, and the connection
-            return first
-        chunks = [first]
-        size = len(first)
-        while size < cap:
-            chunk = await content.read(cap - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size >= cap:
-            resp.close()
-        return b"".join(chunks)
-
 
 def _redirects(trace: Trace, max_redirects: int) -> int | None:
     """Redirect responses received, at most the check's limit; None without a response."""
@@ -246,19 +235,45 @@ def _detail(
     error: str,
     link: BaseException,
     task: CheckTask,
+    trace: Trace,
     url: URL,
     status: int | None,
     max_redirects: int,
 ) -> str:
-    where = f"{url.host}:{url.port}" if url.host else "the site"
+    """The detail of a failed check, naming the hop where it failed (`hop_name`)."""
+    hop, redirect, restricted = trace.hop_url, trace.redirects, task.restricted
+    if redirect == 0:
+        hop = url
+    host, port = (hop.host, hop.port) if hop is not None else (None, None)
+    where = hop_name(host, port, redirect, restricted=restricted)
     if error == "timeout":
+        at = f" from {where}" if redirect else ""
         if status is not None:
-            return f"no complete body within {task.timeout_s:g} s (status {status} arrived)"
-        return f"no response within {task.timeout_s:g} s"
+            return f"no complete body{at} within {task.timeout_s:g} s (status {status} arrived)"
+        return f"no response{at} within {task.timeout_s:g} s"
     if error == "too_many_redirects":
         return f"more than {max_redirects} redirects, or a redirect loop"
     if error == "protocol" and isinstance(link, aiohttp.RedirectClientError):
-        return f"redirect from {where} to a URL that is not http(s): {reason(link)}"
+        # The redirect that cannot be followed came from the hop before its target.
+        sender = trace.hop_from
+        sender_host, sender_port = (sender.host, sender.port) if sender else (None, None)
+        sent_by = hop_name(sender_host, sender_port, redirect - 1, restricted=restricted)
+        return f"redirect from {sent_by} to a URL that is not http(s): {reason(link)}"
     if error == "protocol":
         return f"invalid or incomplete response from {where}: {reason(link)}"
-    return describe(error, link, url.host, where) or internal_detail(link)
+    if error == "content_encoding":
+        return f"the body from {where} cannot be decoded: {_root_reason(link)}"
+    name = hop_name(host, None, redirect, restricted=restricted)
+    return describe(error, link, name, where) or internal_detail(link)
+
+
+def _root_reason(link: BaseException) -> str:
+    """`Can not decode content-encoding: br (brotli: decoder failed)`."""
+    root: BaseException = link
+    for _ in range(10):  # (a chain that loops ends here too)
+        cause = root.__cause__ or root.__context__
+        if cause is None:
+            break
+        root = cause
+    outer = reason(link)
+    return outer if root is link else f"{outer} ({reason(root)})"

@@ -12,9 +12,11 @@ connects and builds the protocol in the check's own task, so the transport's hoo
 * the parser's response heads: the status, and redirects (`answered`).
 
 Every hop of a redirect chain opens its own connection, so phase times are summed over
-hops, and redirects are counted from the heads. The trace also keeps the chain's cookies
-(`checker.probe.cookies`). (aiohttp's TraceConfig would also do, at ~10 signal sends per
-request whether anyone listens or not.)
+hops, and redirects are counted from the heads. The trace also follows the chain's URLs as
+aiohttp does (each redirect's Location joined to the URL that sent it), so that a failure
+names the hop it happened at (`hop_url`, and `redirects`: which redirect led there), and
+keeps the chain's cookies (`checker.probe.cookies`). (aiohttp's TraceConfig would also
+do, at ~10 signal sends per request whether anyone listens or not.)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, Final
 
 import aiohttp
 from aiohttp import hdrs
+from yarl import URL
 
 from checker.probe.certificates import not_after
 
@@ -49,12 +52,27 @@ class Trace:
     connect_started: float | None = None  # of the hop being connected
     cookies: aiohttp.CookieJar | None = None  # the chain's, made at its first Set-Cookie
     family: int = 0  # the site's ip_version as an address family; 0: any
+    # The URL of the hop being requested (the check's own, then each redirect's target;
+    # None once a Location could not be read), and of the hop that redirected there.
+    hop_url: URL | None = None
+    hop_from: URL | None = None
 
     def answered(self, status: int, headers: Any) -> None:
         """A response head arrived (aiohttp follows a redirect status with a Location)."""
         self.status = status
-        if status in REDIRECT_STATUSES and (hdrs.LOCATION in headers or hdrs.URI in headers):
-            self.redirects += 1
+        if status in REDIRECT_STATUSES:
+            location = headers.get(hdrs.LOCATION) or headers.get(hdrs.URI)
+            if location is not None:
+                self.redirects += 1
+                self._redirected(location)
+
+    def _redirected(self, location: str) -> None:
+        self.hop_from, self.hop_url = self.hop_url, None
+        if self.hop_from is not None:
+            try:
+                self.hop_url = self.hop_from.join(URL(location))
+            except (ValueError, TypeError):  # aiohttp fails the check on it too
+                pass
 
     def resolved(self, seconds: float) -> None:
         self.dns_s = seconds if self.dns_s is None else self.dns_s + seconds

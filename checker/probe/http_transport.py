@@ -53,6 +53,10 @@ from shared.policy_http import resolve_results
 # The count bounds a head of many short lines, whose parsed form costs far more memory
 # than its bytes.
 MAX_HEADERS: Final = 256
+# Body bytes a connection buffers before reading pauses: twice this (aiohttp's default,
+# 256 KiB, let 512 checks in flight buffer 256 MiB while their regexes were searched;
+# docs/measurements.md, "The probe's memory").
+READ_BUFFER: Final = 64 * 1024
 
 
 def open_session(
@@ -86,6 +90,7 @@ def open_session(
         max_line_size=max_header_field_bytes,
         max_field_size=max_header_field_bytes,
         max_headers=MAX_HEADERS,
+        read_bufsize=READ_BUFFER,
     )
     # One attempt per check (the module's docstring); no public form.
     session._retry_connection = False

@@ -11,15 +11,19 @@ What a result means (the public contract, see docs/design.md):
 * `checked_at`: wall-clock UTC when the request started.
 * `response_time_ms`: monotonic time from the start of the request (DNS, connect, TLS,
   redirects included) to the end of the body, or to the moment `max_body_bytes` had been
-  read. A GET always reads the body, with or without a regex, so the figure means the
-  same for every site; a HEAD has none, and its figure ends with the headers. Null when
-  no complete response arrived (any `error` but `invalid_regex`, which is decided before
-  any request and also leaves it null).
+  read (counted after decompression when the regex needs the body, as received when not).
+  A GET always reads the body, with or without a regex, so the figure means the same for
+  every site; a HEAD has none, and its figure ends with the headers. Null when no complete
+  response arrived (any `error` but `invalid_regex`, which is decided before any request
+  and also leaves it null).
 * `status_code`: the final status after redirects, whenever response headers arrived,
   even if the body then timed out or broke (`error` says so).
-* `regex_matched`: null when the site has no regex or no body was read (HEAD).
+* `regex_matched`: null when the site has no regex or no body was read (HEAD); searched
+  in the first `max_body_bytes` as the body streams (`checker.probe.body`). When it was
+  not found and the body went on past the cap, `error_detail` says so ("regex not found
+  in the first 8 MiB of a 20 MiB body").
 * `error`: null when a response arrived, even a 500. Otherwise one class of
-  `checker.probe.error_classes`.
+  `checker.probe.error_classes`; its detail names the redirect hop that failed.
 * `up`: a response arrived within the deadline, its final status is in the task's
   `expected_status` (default 200-399) and the regex, if any, matched.
 * `dns_ms`, `connect_ms`, `tls_ms`: how long name resolution, the TCP connect and the TLS
@@ -65,10 +69,13 @@ DEFAULT_USER_AGENT: Final = f"webmon/{version()} (+https://github.com/webmon)"
 # and 20 ms lookups: 300 checks/s). The probe has its own, larger pool.
 _DNS_THREADS: Final = 64
 # Response heads: aiohttp's defaults (8 KiB a line) reject real sites with long CSP or
-# cookie headers; browsers take ~256 KiB in all.
-DEFAULT_MAX_HEADER_FIELD_BYTES: Final = 64 * 1024
+# cookie headers. Chrome takes 256 KiB of headers in all, in one field if need be.
+DEFAULT_MAX_HEADER_FIELD_BYTES: Final = 256 * 1024
 DEFAULT_MAX_HEADER_BYTES: Final = 256 * 1024
 DEFAULT_MAX_REDIRECTS: Final = 10
+# Body bytes read and searched per check. Not what a check holds: the body streams through
+# a window (`checker.probe.body`); the figures that chose it are in docs/measurements.md.
+DEFAULT_MAX_BODY_BYTES: Final = 8 << 20
 
 
 class Prober:
@@ -82,7 +89,7 @@ class Prober:
     def __init__(
         self,
         *,
-        max_body_bytes: int = 1_048_576,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         max_header_field_bytes: int = DEFAULT_MAX_HEADER_FIELD_BYTES,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,

@@ -2,8 +2,8 @@
 
 RE2 runs in time linear in the text, but "linear" still means up to ~2 s of CPU for a
 hostile pattern (a DFA that explodes, e.g. `a[ab]{200}c`) on a 1 MB body. RE2 releases
-the GIL while matching, so `search_body` is cheap to run in a worker thread; the probe
-does that for large bodies so that the event loop keeps serving other checks.
+the GIL while matching, so a search is cheap to run in a worker thread; the probe does that
+for large bodies (`checker.probe.body`) so that the event loop keeps serving other checks.
 
 Options, chosen on purpose:
 
@@ -70,7 +70,6 @@ def compile_regex(pattern: str) -> Any:
 
 @functools.lru_cache(maxsize=256)
 def _codec(charset: str) -> str:
-    """A Python text codec name for a declared charset; "utf-8" when unknown or unfit."""
     try:
         info = codecs.lookup(charset)
     except (LookupError, ValueError, TypeError):
@@ -80,11 +79,16 @@ def _codec(charset: str) -> str:
     return info.name
 
 
+def codec_name(charset: str | None) -> str:
+    """A Python text codec name for a declared charset; "utf-8" when none, unknown or unfit."""
+    return _codec(charset.strip().lower()) if charset else "utf-8"
+
+
 def decode_body(body: bytes, charset: str | None) -> str:
     """Text of `body` in its declared charset, else UTF-8; undecodable bytes become U+FFFD."""
     if charset:
         try:
-            return body.decode(_codec(charset.strip().lower()), "replace")
+            return body.decode(codec_name(charset), "replace")
         except Exception:  # a codec that raises even with errors="replace"
             pass
     return body.decode("utf-8", "replace")

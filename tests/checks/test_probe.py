@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 
-from checker.probe import DEFAULT_USER_AGENT, Prober, http_check
+from checker.probe import DEFAULT_USER_AGENT, Prober, body
 from shared.messages import CheckResult, CheckTask
 from tests.support.targets import LATIN1_TEXT, UTF16_TEXT, Targets
 
@@ -521,8 +521,13 @@ def test_gzip_bomb_is_capped_after_decompression(
     targets: Targets, client_ctx: ssl.SSLContext
 ) -> None:
     with RssSampler() as rss:
+        # A cap of one window: `$` then means the cap, and the pattern spans all of it.
         result, elapsed = check(
-            client_ctx, targets.url("/gzip-bomb"), regex=r"^\x00+$", timeout_s=10
+            client_ctx,
+            targets.url("/gzip-bomb"),
+            regex=r"^\x00+$",
+            timeout_s=10,
+            max_body_bytes=body.DEFAULT_WINDOW,
         )
     # Only zeros were searched, so the body was inflated (test_cap_is_exact checks the cap).
     assert (result.up, result.status_code, result.regex_matched) == (True, 200, True)
@@ -732,7 +737,7 @@ def test_internal_error_is_a_result_and_logged(
     def boom(*args: object) -> bool:
         raise RuntimeError("regex engine exploded")
 
-    monkeypatch.setattr(http_check, "search_body", boom)
+    monkeypatch.setattr(body, "_found", boom)
     with caplog.at_level(logging.WARNING, logger="checker.probe"):
         result, _ = check(client_ctx, targets.url("/ok"), regex="hello")
     assert_failed(result, "internal")

@@ -19,14 +19,6 @@ from webmon.core.site_rules import URL_FORMS
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def cli_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)  # no .env file
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
 def test_sites_of_every_kind_are_added_and_a_malformed_one_refused(
     cli_env: dict[str, str], db: Conn, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -65,6 +65,12 @@ def test_check_details_land_in_check_results_and_site_status(
         "timeout": (targets.url("/slow-headers?seconds=3"), {"timeout_seconds": 1}),
         "refused": (refused, {}),
         "dns": ("http://webmon-test.invalid/", {}),
+        # What a browser would say: a br body, a late match in a 2 MiB page, a 100 KB
+        # header field, and the hop a redirect failed at.
+        "br": (targets.url("/encoded?coding=br"), {"regex": "webmon, encoded"}),
+        "late_match": (targets.url("/big?mb=2&match=end"), {"regex": "MATCHME"}),
+        "big_field": (targets.url("/large-head?kb=100&fields=1"), {}),
+        "redirect_refused": (targets.url(f"/to?url={quote(refused)}"), {}),
     }
     ids: dict[str, int] = {}
     for name, (url, extra) in sites.items():
@@ -148,6 +154,21 @@ def test_check_details_land_in_check_results_and_site_status(
     assert timeout["connect_ms"] > 0
     assert (rows["refused"]["error"], rows["refused"]["connect_ms"]) == ("connect", None)
     assert (rows["dns"]["error"], rows["dns"]["dns_ms"]) == ("dns", None)
+
+    br = rows["br"]
+    assert (br["up"], br["status_code"], br["regex_matched"], br["error"]) == (
+        True,
+        200,
+        True,
+        None,
+    )
+    late = rows["late_match"]
+    assert (late["up"], late["regex_matched"], late["error_detail"]) == (True, True, None), late
+    assert (rows["big_field"]["up"], rows["big_field"]["status_code"]) == (True, 200)
+    hop = rows["redirect_refused"]
+    refused_at = refused.removeprefix("http://").rstrip("/")
+    assert (hop["error"], hop["redirects"]) == ("connect", 1), hop
+    assert hop["error_detail"] == f"cannot connect to {refused_at} (redirect 1): Connection refused"
 
 
 # --- 500 hanging sites beside 500 healthy ones ----------------------------------------

@@ -19,8 +19,11 @@ Endpoints (every TLS flavour serves the same ones as plain HTTP):
     /delay?ms=200            200 after that long
     /slow-body?ms=200        headers and 6 bytes at once, the rest of the body after that long
     /drip                    200, then 1 byte per 100 ms, forever
-    /big?mb=100&match=start|end|none  streamed (never held in memory), "MATCHME" there
+    /big?mb=100&match=start|end|none  streamed (never held in memory), "MATCHME" there;
+                             &length=0: chunked, no Content-Length
     /gzip-bomb               ~1 MB of gzip that inflates to 1 GiB of zeros
+    /encoded?coding=br       ENCODED_TEXT in that content coding (gzip, deflate, br, zstd)
+    /bad-encoding?coding=br  a body that claims that coding but is not in it
     /redirect/<n>            n hops (302), then 200 "redirected"
     /loop                    302 to itself
     /to?url=<absolute URL>   302 to that URL (e.g. from https to http)
@@ -52,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gzip
 import json
 import os
 import select
@@ -77,12 +81,32 @@ UTF16_TEXT = "hello wörld ✓ 日本語"
 BINARY_BODY = bytes(range(256)) * 64
 GARBAGE = b"\x00\x01SSH-2.0-OpenSSH_9.6\r\n\xff\xfe\xfd not HTTP at all\r\n\r\n"
 BOMB_INFLATED = 1 << 30
+ENCODED_TEXT = "hello webmon, encoded " * 50
 BAD_CHUNK_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
 )
 BAD_CHUNK_BODY = b"zz\r\nhello\r\n0\r\n\r\n"  # "zz" is no chunk size
 # Connections the raw responder accepted (in the child process; /raw-accepted tells).
 _raw_accepted = 0
+
+
+def encode(coding: str, data: bytes) -> bytes:
+    """`data` in a content coding: gzip, deflate, br or zstd."""
+    if coding == "br":
+        import brotli
+
+        return bytes(brotli.compress(data))
+    if coding == "zstd":
+        try:
+            from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:  # Python < 3.14
+            from backports import zstd  # type: ignore[no-redef,unused-ignore]
+        return bytes(zstd.compress(data))
+    if coding == "gzip":
+        return gzip.compress(data)
+    if coding == "deflate":
+        return zlib.compress(data)
+    raise ValueError(f"no such coding: {coding}")
 
 
 def gzip_bomb(inflated: int = BOMB_INFLATED) -> bytes:
@@ -174,7 +198,8 @@ def _app() -> Any:
         size = int(float(request.query.get("mb", "100")) * (1 << 20))
         where = request.query.get("match", "none")
         resp = web.StreamResponse(headers={"Content-Type": text})
-        resp.content_length = size
+        if request.query.get("length") != "0":
+            resp.content_length = size
         await resp.prepare(request)
         if request.method == "HEAD":
             await resp.write_eof()
@@ -197,6 +222,18 @@ def _app() -> Any:
     @routes.get("/gzip-bomb")
     async def gzip_bomb_(request: web.Request) -> web.StreamResponse:
         return web.Response(body=bomb, headers={"Content-Type": text, "Content-Encoding": "gzip"})
+
+    @routes.get("/encoded")
+    async def encoded(request: web.Request) -> web.StreamResponse:
+        coding = request.query["coding"]
+        body = encode(coding, ENCODED_TEXT.encode())
+        return web.Response(body=body, headers={"Content-Type": text, "Content-Encoding": coding})
+
+    @routes.get("/bad-encoding")
+    async def bad_encoding(request: web.Request) -> web.StreamResponse:
+        coding = request.query["coding"]
+        body = b"\x00\x01 this is not " + coding.encode() + b" at all " * 20
+        return web.Response(body=body, headers={"Content-Type": text, "Content-Encoding": coding})
 
     @routes.get("/redirect/{n:\\d+}")
     async def redirect(request: web.Request) -> web.StreamResponse:

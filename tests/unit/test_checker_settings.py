@@ -19,11 +19,14 @@ def settings(**values: object) -> CheckerSettings:
 
 def test_defaults() -> None:
     s = settings()
+    # A field may take the whole head, as in Chrome (it was 64 KiB before).
     assert (s.max_redirects, s.max_header_field_bytes, s.max_header_bytes) == (
         10,
-        64 * 1024,
+        256 * 1024,
         256 * 1024,
     )
+    # Read and searched as it streams: a check holds a window of it, not all of it.
+    assert s.max_body_bytes == 8 * 1_048_576
 
 
 def test_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,9 +11,10 @@ import aiohttp
 import dns.exception
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
+from aiohttp.http_exceptions import ContentEncodingError
 from yarl import URL
 
-from checker.probe.error_classes import DETAIL_MAX, classify, describe, reason, scrub
+from checker.probe.error_classes import DETAIL_MAX, classify, describe, hop_name, reason, scrub
 from shared.netpolicy import TargetBlocked
 
 KEY = ConnectionKey("127.0.0.2", 80, False, True, None, None, None)
@@ -91,3 +92,29 @@ def test_the_details_every_kind_words_alike() -> None:
     blocked = TargetBlocked("127.0.0.2")
     assert describe("blocked", blocked, None, "") == f"refused by the target policy: {blocked}"
     assert describe("timeout", TimeoutError(), "h", "h:1") is None  # the kind words it
+
+
+def test_a_body_that_cannot_be_decoded_is_content_encoding() -> None:
+    decoding = raised_from(
+        ContentEncodingError("Can not decode content-encoding: br"), ValueError("bad")
+    )
+    payload = raised_from(aiohttp.ClientPayloadError("Can not decode"), decoding)
+    assert classify(payload) == ("content_encoding", decoding)
+
+
+def test_hop_names() -> None:
+    assert hop_name("127.0.0.1", 8080, 0, restricted=False) == "127.0.0.1:8080"
+    assert hop_name("10.0.0.7", 80, 2, restricted=False) == "10.0.0.7:80 (redirect 2)"
+    assert hop_name("nx.example", None, 1, restricted=False) == "nx.example (redirect 1)"
+    # A restricted check: the position only, never a host or address.
+    assert hop_name("10.0.0.7", 80, 2, restricted=True) == "redirect 2"
+    assert hop_name("10.0.0.7", 80, 0, restricted=True) == "the URL"
+    assert hop_name("nx.example", None, 1, restricted=True) == "the host of redirect 1"
+    assert hop_name("nx.example", None, 0, restricted=True) == "the URL's host"
+    # A hop whose Location could not be read has no host: its position.
+    assert hop_name(None, None, 3, restricted=False) == "the host of redirect 3"
+
+
+def test_several_failed_addresses_are_not_listed() -> None:
+    several = OSError("Multiple exceptions: [Errno 111] Connect call failed ('10.0.0.7', 80)")
+    assert reason(several) == "no address of the host could be connected to"

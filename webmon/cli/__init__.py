@@ -2,7 +2,7 @@
 check a configuration. One module per noun, each calling the core (`webmon.core`):
 
     sites (status, uptime, thresholds)   keys   users   channels   windows
-    incidents (notifications)            tasks  doctor
+    incidents (notifications)            tasks  doctor   import-results (results)
 
 Every command but `doctor` needs only WEBMON_DATABASE_URL (and WEBMON_SECRET_KEY to set a
 site's credentials). Output goes to stdout; an error is one line on stderr, with exit
@@ -20,13 +20,23 @@ from typing import TextIO
 from shared.errors import DatabaseError, WebmonError
 from shared.logs import configure_logging
 from shared.settings import load_settings
-from webmon.cli import channels, doctor, incidents, keys, sites, tasks, users, windows
+from webmon.cli import (
+    channels,
+    doctor,
+    incidents,
+    keys,
+    results,
+    sites,
+    tasks,
+    users,
+    windows,
+)
 from webmon.cli.common import PROGRAM, Command
 from webmon.core import Core, opened
 from webmon.core.errors import Invalid
 from webmon.settings import CliSettings
 
-GROUPS = (sites, keys, users, channels, windows, incidents, tasks, doctor)
+GROUPS = (sites, keys, users, channels, windows, incidents, tasks, results, doctor)
 INVALID = 2
 
 

@@ -5,6 +5,7 @@
     channels, windows, incidents       alerting: where news goes, when it is held, what it was
     keys, users                        who may use the API and the dashboard
     history                            a site's checks, uptime, series and state changes
+    results                            checks imported from elsewhere (a CSV file)
     doctor                             whether a configuration can work
 
 The API (`webmon.api`), the dashboard (`webmon.web`) and the CLI (`webmon.cli`) parse their
