@@ -1,0 +1,17 @@
+-- Hardening of the API and the dashboard: key changes take effect at once.
+
+-- Any change to a key that matters (created, revoked or re-scoped with SQL, deleted) tells
+-- every API process to forget its cached keys, as `webmon keys revoke` does: an UPDATE
+-- with SQL takes effect within a second, not after the cache's 30 s. (Not the touch of
+-- `last_used_at`, which changes nothing a lookup returns.)
+CREATE FUNCTION webmon_keys_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('webmon_keys', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER api_keys_changed
+    AFTER INSERT OR DELETE OR UPDATE OF name, scope, sha256, revoked_at ON api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION webmon_keys_changed();
+CREATE TRIGGER api_keys_truncated AFTER TRUNCATE ON api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION webmon_keys_changed();
