@@ -15,3 +15,11 @@ CREATE TRIGGER api_keys_changed
     FOR EACH STATEMENT EXECUTE FUNCTION webmon_keys_changed();
 CREATE TRIGGER api_keys_truncated AFTER TRUNCATE ON api_keys
     FOR EACH STATEMENT EXECUTE FUNCTION webmon_keys_changed();
+
+-- A channel's secret sealed with WEBMON_SECRET_KEY, bound to the channel's id and kind
+-- (shared.sealing): whoever writes a secret (the API, the dashboard, the CLI) seals it,
+-- and only a process with the key (the notifier, a test send) opens it. `secret` keeps
+-- what was written in clear before, until an API process with the key seals it.
+ALTER TABLE channels
+    ADD COLUMN secret_sealed bytea,
+    ADD CONSTRAINT channels_one_secret CHECK (secret IS NULL OR secret_sealed IS NULL);

@@ -1,8 +1,9 @@
 """The FastAPI application: routers, problem+json handlers, metrics, the documentation page,
 and the web dashboard (webmon/web) unless WEBMON_DASHBOARD=false.
 
-`create_app(settings)` builds it without I/O; the lifespan opens the core's PostgreSQL pools
-and the listener that drops cached keys when one is revoked, and closes them.
+`create_app(settings)` builds it without I/O; the lifespan opens the core's PostgreSQL pools,
+seals channel secrets written in clear before sealing existed (WEBMON_SECRET_KEY), starts
+the listener that drops cached keys when one changes, and closes them.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await core.open()
+        await core.channels.seal_clear_secrets()  # those written before sealing existed
         listener = asyncio.create_task(core.keys.listen(settings.database_url.get_secret_value()))
         logger.info("api.started host=%s port=%d", settings.api_host, settings.api_port)
         try:

@@ -42,7 +42,7 @@ class Core:
         self.reads = reads or db
         self.sites = Sites(db, self.reads, policy, box)
         self.tasks = Tasks(db, policy, limits)
-        self.channels = Channels(db, policy)
+        self.channels = Channels(db, policy, box)
         self.windows = Windows(db)
         self.keys = Keys(db)
         self.users = Users(db)

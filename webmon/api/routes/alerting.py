@@ -33,9 +33,15 @@ routers = (channels, incidents, notifications, windows)
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@channels.get("", response_model=list[Channel], summary="Notification channels")
+@channels.get(
+    "",
+    response_model=list[Channel],
+    summary="Notification channels",
+    description="URLs in full to admin keys only; below admin, each URL shows its scheme "
+    "and host. A secret is never shown: `has_secret` says whether there is one.",
+)
 async def list_channels(request: Request, caller: Actor = READ) -> Response:
-    return json_response(await core(request).channels.every())
+    return json_response(await core(request).channels.every(caller))
 
 
 @channels.post("", status_code=201, response_model=Channel, summary="Add a channel")
@@ -46,10 +52,16 @@ async def create_channel(request: Request, channel: ChannelIn, caller: Actor = A
 
 @channels.get("/{channel_id}", response_model=Channel, summary="One channel")
 async def get_channel(request: Request, channel_id: Id, caller: Actor = READ) -> Response:
-    return json_response(await core(request).channels.get(channel_id))
+    return json_response(await core(request).channels.get(channel_id, caller))
 
 
-@channels.patch("/{channel_id}", response_model=Channel, summary="Change a channel")
+@channels.patch(
+    "/{channel_id}",
+    response_model=Channel,
+    summary="Change a channel",
+    description="A change of where the channel sends (a URL, or a mail server's host, port "
+    "or security) takes its `secret` again, so that a stored secret cannot be sent elsewhere.",
+)
 async def update_channel(
     request: Request, channel_id: Id, patch: ChannelPatch, caller: Actor = ADMIN
 ) -> Response:
