@@ -23,3 +23,17 @@ CREATE TRIGGER api_keys_truncated AFTER TRUNCATE ON api_keys
 ALTER TABLE channels
     ADD COLUMN secret_sealed bytea,
     ADD CONSTRAINT channels_one_secret CHECK (secret IS NULL OR secret_sealed IS NULL);
+
+-- Dashboard sessions that can be ended: a session cookie carries its user's
+-- `session_version`, and logging out, a new password and `webmon users disable` bump it,
+-- which ends every session of that user at once. Failed logins are counted per account:
+-- after too many, the account is locked until `locked_until` (webmon.core.users).
+ALTER TABLE users
+    ADD COLUMN session_version integer NOT NULL DEFAULT 1,
+    ADD COLUMN failed_logins integer NOT NULL DEFAULT 0,
+    ADD COLUMN locked_until timestamptz;
+
+-- The dashboard's signing key sealed with WEBMON_SECRET_KEY (shared.sealing): a reader of
+-- the database cannot forge a session. A key kept in clear before is sealed in place by
+-- the first API process with WEBMON_SECRET_KEY (so badge URLs stay the same).
+ALTER TABLE webmon_secrets ADD COLUMN sealed boolean NOT NULL DEFAULT false;

@@ -45,7 +45,7 @@ class Core:
         self.channels = Channels(db, policy, box)
         self.windows = Windows(db)
         self.keys = Keys(db)
-        self.users = Users(db)
+        self.users = Users(db, box)
         self.incidents = Incidents(db)
         self.history = History(db, self.reads)
 

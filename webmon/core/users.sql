@@ -1,19 +1,32 @@
--- Dashboard users, their one-time login links, and the key that signs their sessions: the
--- statements of webmon.core.users.
+-- Dashboard users, their one-time login links, sessions and failed logins, and the key that
+-- signs their sessions: the statements of webmon.core.users.
 
 -- add_user --
+-- A new password for an existing user ends their sessions (and any lockout).
 INSERT INTO users (name, password_hash) VALUES (%(name)s, %(password_hash)s)
-    ON CONFLICT (name) DO UPDATE SET password_hash = EXCLUDED.password_hash, disabled_at = NULL
+    ON CONFLICT (name) DO UPDATE
+   SET password_hash = EXCLUDED.password_hash, disabled_at = NULL,
+       session_version = users.session_version + 1, failed_logins = 0, locked_until = NULL
 RETURNING id
 
 -- count_users --
 SELECT count(*) AS users FROM users
 
 -- user_by_name --
-SELECT id, name, password_hash FROM users WHERE name = %(name)s AND disabled_at IS NULL
+SELECT id, name, password_hash, session_version FROM users
+ WHERE name = %(name)s AND disabled_at IS NULL
 
 -- user_by_id --
-SELECT id, name FROM users WHERE id = %(user_id)s AND disabled_at IS NULL
+SELECT id, name, session_version FROM users WHERE id = %(user_id)s AND disabled_at IS NULL
+
+-- end_sessions --
+-- Every session cookie issued to the user carries the old version: none works any more.
+UPDATE users SET session_version = session_version + 1 WHERE id = %(user_id)s RETURNING id
+
+-- disable_user --
+UPDATE users SET disabled_at = now(), session_version = session_version + 1
+ WHERE name = %(name)s AND disabled_at IS NULL
+RETURNING id
 
 -- rehash_user --
 UPDATE users SET password_hash = %(password_hash)s WHERE id = %(user_id)s
@@ -28,15 +41,18 @@ UPDATE login_links SET used_at = now()
  WHERE sha256 = %(sha256)s AND used_at IS NULL AND expires_at > now()
 RETURNING user_id
 
--- secret --
--- The dashboard's signing key: the first process that asks makes it, every later one
--- reads the same.
-WITH made AS (
-    INSERT INTO webmon_secrets (name, secret) VALUES (%(name)s, %(candidate)s)
-        ON CONFLICT (name) DO NOTHING
-    RETURNING secret
-)
-SELECT secret FROM made
- UNION ALL
-SELECT secret FROM webmon_secrets WHERE name = %(name)s
- LIMIT 1
+-- signing_key --
+-- The dashboard's signing key, sealed (or in clear from before sealing existed).
+SELECT secret, sealed FROM webmon_secrets WHERE name = %(name)s
+
+-- make_signing_key --
+-- The first process that asks makes it; every later one reads the same.
+INSERT INTO webmon_secrets (name, secret, sealed) VALUES (%(name)s, %(sealed)s, true)
+    ON CONFLICT (name) DO NOTHING
+RETURNING name
+
+-- seal_signing_key --
+-- A key kept in clear before, sealed in place (the same key: badge URLs stay valid).
+UPDATE webmon_secrets SET secret = %(sealed)s, sealed = true
+ WHERE name = %(name)s AND NOT sealed AND secret = %(clear)s
+RETURNING name

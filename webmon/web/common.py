@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from shared.sealing import SecretError
 from webmon.core import Actor, Core
 from webmon.core.users import User
 from webmon.web.render import Pages
@@ -26,6 +27,10 @@ class Forbidden(Exception):
     """A form without its CSRF token: refused (403)."""
 
 
+class Unavailable(Exception):
+    """The dashboard cannot sign sessions (no WEBMON_SECRET_KEY): every page says so (503)."""
+
+
 class Viewer:
     """The logged-in user, their session's CSRF token, and who they are to the core."""
 
@@ -39,19 +44,27 @@ def core(request: Request) -> Core:
 
 
 async def signer(request: Request) -> SessionSigner:
-    """The dashboard's signer, with the key shared through the database (read once)."""
+    """The dashboard's signer, with the key shared (sealed) through the database, read
+    once; `Unavailable` when it cannot be opened."""
     state = request.app.state
     if getattr(state, "signer", None) is None:
-        state.signer = SessionSigner(await core(request).users.signing_secret())
+        try:
+            state.signer = SessionSigner(await core(request).users.signing_secret())
+        except SecretError as exc:
+            raise Unavailable(str(exc)) from None
     return state.signer  # type: ignore[no-any-return]
 
 
 async def session_viewer(request: Request) -> Viewer | None:
+    """The user of a valid session: their signed cookie, of their current session version
+    (logging out, a new password or being disabled ended every older one)."""
     session = (await signer(request)).read(request.cookies.get(COOKIE))
     if session is None:
         return None
     found = await core(request).users.get(session.user_id)
-    return None if found is None else Viewer(found, session.csrf)
+    if found is None or found.session_version != session.version:
+        return None
+    return Viewer(found, session.csrf)
 
 
 async def viewer(request: Request) -> Viewer:

@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from webmon.core.users import User
 from webmon.web import forms
 from webmon.web.common import core, form_of, render, session_viewer, signer, viewer
 from webmon.web.sessions import COOKIE, SESSION_MAX_AGE_S
@@ -50,7 +51,7 @@ async def login(request: Request) -> Response:
             request, "login.html", next=target, status=401, error="Wrong user name or password."
         )
     logger.info("dashboard.login user_id=%d", found.id)
-    return await _logged_in(request, found.id, target)
+    return await _logged_in(request, found, target)
 
 
 @router.get("/login/once/{token}")
@@ -65,11 +66,11 @@ async def login_once(request: Request, token: str) -> Response:
             error="That login link was used already or has expired.",
         )
     logger.info("dashboard.login_link user_id=%d", found.id)
-    return await _logged_in(request, found.id, "/")
+    return await _logged_in(request, found, "/")
 
 
-async def _logged_in(request: Request, user_id: int, target: str) -> Response:
-    signed = (await signer(request)).issue(user_id)
+async def _logged_in(request: Request, user: User, target: str) -> Response:
+    signed = (await signer(request)).issue(user.id, user.session_version)
     response = RedirectResponse(target, 303)
     response.set_cookie(
         COOKIE,
@@ -85,8 +86,11 @@ async def _logged_in(request: Request, user_id: int, target: str) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    """End the user's sessions, this one and any other (a stolen cookie included)."""
     who = await viewer(request)
     await form_of(request, who)
+    await core(request).users.end_sessions(who.actor, who.id)
+    logger.info("dashboard.logout user_id=%d", who.id)
     response = RedirectResponse("/login", 303)
     response.delete_cookie(COOKIE, path="/")
     return response

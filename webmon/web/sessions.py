@@ -1,10 +1,13 @@
 """The dashboard's sessions and CSRF tokens.
 
-A session is a signed, HttpOnly, SameSite=Lax cookie holding the user's id, a CSRF token
-and when it was issued (itsdangerous, keyed with the dashboard's secret, which the core
-makes once and shares through the database so that every API process signs alike). Every
-form carries the CSRF token; htmx sends it as `X-CSRF-Token`. Users, their passwords and
-login links are the core's (`webmon.core.users`).
+A session is a signed, HttpOnly, SameSite=Lax cookie holding the user's id, their session
+version, a CSRF token and when it was issued (itsdangerous, keyed with the dashboard's
+secret, which the core makes once and shares, sealed, through the database so that every
+API process signs alike). A cookie whose version is not the user's current one is no
+session: logging out, a new password and disabling the user bump it
+(`webmon.core.users`), which ends every session of theirs at once. Every form carries the
+CSRF token; htmx sends it as `X-CSRF-Token`. Users, their passwords and login links are
+the core's.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ SESSION_MAX_AGE_S = 7 * 24 * 3600
 @dataclass(frozen=True)
 class Session:
     user_id: int
+    version: int  # the user's session version when it was issued
     csrf: str
 
 
@@ -31,8 +35,8 @@ class SessionSigner:
         self._serializer = URLSafeTimedSerializer(secret, salt="webmon-session")
         self._secret = secret
 
-    def issue(self, user_id: int) -> str:
-        return self._serializer.dumps({"u": user_id, "c": secrets.token_urlsafe(24)})
+    def issue(self, user_id: int, version: int) -> str:
+        return self._serializer.dumps({"u": user_id, "v": version, "c": secrets.token_urlsafe(24)})
 
     def read(self, cookie: str | None) -> Session | None:
         if not cookie:
@@ -41,9 +45,12 @@ class SessionSigner:
             data = self._serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
         except BadSignature:
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        if not isinstance(data, dict):
             return None
-        return Session(int(data["u"]), str(data.get("c", "")))
+        user_id, version, csrf = data.get("u"), data.get("v"), data.get("c")
+        if not (isinstance(user_id, int) and isinstance(version, int) and isinstance(csrf, str)):
+            return None  # a cookie of the format without versions, or not ours
+        return Session(user_id, version, csrf)
 
     def badge_token(self, site_id: int) -> str:
         """An unguessable token for one site's badge URLs (the same for as long as the
