@@ -19,6 +19,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.version import version
 from webmon.api import problems
@@ -113,5 +114,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             swagger_favicon_url=f"{STATIC_URL}/favicon.svg",
         )
 
+    if settings.trusted_proxies:
+        # Only these proxies' X-Forwarded-For and -Proto are believed (uvicorn's own
+        # trust of 127.0.0.1 is off: webmon.api.__main__).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

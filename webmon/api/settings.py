@@ -6,8 +6,12 @@ them (and any a crashed API left behind).
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Annotated
 
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
+
+from shared.netpolicy import parse_networks
 from shared.settings import CommonSettings, LogFormat, SecretKeySettings, TargetPolicySettings
 
 DEFAULT_API_HOST = "127.0.0.1"
@@ -40,3 +44,16 @@ class ApiSettings(TargetPolicySettings, SecretKeySettings):
     api_read_pool_size: int = Field(default=4, ge=1, le=200)
     log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
     log_format: LogFormat = LogFormat.TEXT
+    # Reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto
+    # are believed: the client's address (login limits, logs) and scheme (Secure cookies)
+    # come from them. None by default: then those headers are ignored, whoever sends them.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, tuple | list):
+            parse_networks(value)  # ValueError names the bad one
+        return value

@@ -1,7 +1,8 @@
 """Dashboard users: added by the operator, logged in by password or by a one-time link.
 
 Passwords are hashed with argon2id (memory-hard; argon2-cffi's defaults). An unknown name
-costs as long as a wrong password. A one-time login link (for `make run`) logs a user in
+costs as long as a wrong password. Failed logins are limited per client address and per
+account (`webmon.core.logins`). A one-time login link (for `make run`) logs a user in
 once, before it expires; only its SHA-256 is stored.
 
 Sessions can be ended: each user has a `session_version` that every session cookie
@@ -32,6 +33,13 @@ from shared.queries import load_queries
 from shared.sealing import KEY_VARIABLE, SecretBox, SecretError
 from webmon.core.actors import Actor, dashboard_user
 from webmon.core.errors import ConstraintWords, Invalid, NotFound, invalid_from_database
+from webmon.core.logins import (
+    ACCOUNT_LOCKOUT,
+    ADDRESS_WINDOW_S,
+    LOGIN_FAILURES,
+    FailureLimiter,
+    refuse,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +93,9 @@ class Users:
     def __init__(self, db: AsyncDatabase, box: SecretBox | None = None) -> None:
         self._db = db
         self._box = box
+        # Failed logins by client address, and by names no user has (webmon.core.logins).
+        self._addresses = FailureLimiter(LOGIN_FAILURES, ADDRESS_WINDOW_S)
+        self._names = FailureLimiter(LOGIN_FAILURES, ACCOUNT_LOCKOUT.total_seconds())
 
     async def add(self, actor: Actor, name: str, password: str) -> int:
         """Add the user, or set a new password for an existing (or disabled) one."""
@@ -123,15 +134,28 @@ class Users:
         logger.info("users.login_link user_id=%s by=%s", row["id"], actor)
         return f"/login/once/{token}"
 
-    async def log_in(self, name: str, password: str) -> User | None:
-        """The user whose name and password these are, or None (as slowly either way)."""
+    async def log_in(self, name: str, password: str, client: str) -> User | None:
+        """The user whose name and password these are, or None (as slowly either way).
+        `Limited` when `client` (an address) or the account failed too often lately
+        (`webmon.core.logins`): then the password is not even checked."""
+        refuse(self._addresses.retry_after(client))
         row = await self._db.row(QUERIES["user_by_name"], {"name": name}) if name else None
+        refuse(self._names.retry_after(name) if row is None else float(row["locked_for_s"]))
         if row is None:
             await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
+            self._addresses.failed(client)
+            self._names.failed(name)
             return None
         ok, rehash = await asyncio.to_thread(verify_password, str(row["password_hash"]), password)
         if not ok:
+            self._addresses.failed(client)
+            failed = await self._db.row(QUERIES["login_failed"], {
+                "user_id": row["id"], "limit": LOGIN_FAILURES, "lockout": ACCOUNT_LOCKOUT,
+            })  # fmt: skip
+            if failed is not None and int(failed["failed_logins"]) >= LOGIN_FAILURES:
+                logger.warning("users.locked user_id=%s client=%s", row["id"], client)
             return None
+        await self._db.row(QUERIES["login_succeeded"], {"user_id": row["id"]})
         if rehash is not None:
             await self._db.row(
                 QUERIES["rehash_user"], {"user_id": row["id"], "password_hash": rehash}

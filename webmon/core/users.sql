@@ -13,7 +13,10 @@ RETURNING id
 SELECT count(*) AS users FROM users
 
 -- user_by_name --
-SELECT id, name, password_hash, session_version FROM users
+-- `locked_for_s`: how long the account stays locked after failed logins (0: not locked).
+SELECT id, name, password_hash, session_version,
+       greatest(0, extract(epoch FROM locked_until - now()))::float8 AS locked_for_s
+  FROM users
  WHERE name = %(name)s AND disabled_at IS NULL
 
 -- user_by_id --
@@ -26,6 +29,21 @@ UPDATE users SET session_version = session_version + 1 WHERE id = %(user_id)s RE
 -- disable_user --
 UPDATE users SET disabled_at = now(), session_version = session_version + 1
  WHERE name = %(name)s AND disabled_at IS NULL
+RETURNING id
+
+-- login_failed --
+-- One more failed login in a row; at `limit`, the account is locked for `lockout` (and
+-- again at each failure after, until a login succeeds).
+UPDATE users
+   SET failed_logins = failed_logins + 1,
+       locked_until = CASE WHEN failed_logins + 1 >= %(limit)s
+                           THEN now() + %(lockout)s::interval ELSE locked_until END
+ WHERE id = %(user_id)s
+RETURNING failed_logins
+
+-- login_succeeded --
+UPDATE users SET failed_logins = 0, locked_until = NULL
+ WHERE id = %(user_id)s AND (failed_logins > 0 OR locked_until IS NOT NULL)
 RETURNING id
 
 -- rehash_user --

@@ -91,8 +91,9 @@ def render(
     request: Request, template: str, who: Viewer | None = None, **context: Any
 ) -> HTMLResponse:
     status = int(context.pop("status", 200))
+    headers = context.pop("headers", None)
     pages: Pages = request.app.state.pages
-    return pages.render(request, template, status=status, user=who, **context)
+    return pages.render(request, template, status=status, headers=headers, user=who, **context)
 
 
 def not_found(request: Request, who: Viewer, message: str) -> HTMLResponse:

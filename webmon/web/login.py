@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from webmon.core.errors import Limited
 from webmon.core.users import User
 from webmon.web import forms
 from webmon.web.common import core, form_of, render, session_viewer, signer, viewer
@@ -15,9 +16,6 @@ from webmon.web.sessions import COOKIE, SESSION_MAX_AGE_S
 logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
-# Failed logins allowed per client address in a window, then 429 until it passes.
-LOGIN_FAILURES = 10
-LOGIN_WINDOW_S = 300.0
 
 
 @router.get("/login")
@@ -33,19 +31,21 @@ async def login(request: Request) -> Response:
     name = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     target = forms.safe_next(str(form.get("next", "/")))
+    # The connection's address, or what a trusted proxy said (WEBMON_TRUSTED_PROXIES).
     client = request.client.host if request.client else "?"
-    limiter: forms.FailureLimiter = request.app.state.login_failures
-    if limiter.blocked(client):
+    try:
+        found = await core(request).users.log_in(name, password, client)
+    except Limited as exc:
+        logger.info("dashboard.login_limited name=%s client=%s", name[:100], client)
         return render(
             request,
             "login.html",
             next=target,
             status=429,
-            error="Too many failed logins from here; wait a few minutes.",
+            headers={"Retry-After": str(exc.retry_after)},
+            error="Too many failed logins; wait a few minutes.",
         )
-    found = await core(request).users.log_in(name, password)
     if found is None:
-        limiter.failed(client)
         logger.info("dashboard.login_failed name=%s client=%s", name[:100], client)
         return render(
             request, "login.html", next=target, status=401, error="Wrong user name or password."

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from webmon.web import alerts, forms, login, overview, public, site_pages, task_pages
+from webmon.web import alerts, login, overview, public, site_pages, task_pages
 from webmon.web.common import Forbidden, LoginRequired, Unavailable, render, session_viewer
 from webmon.web.render import Pages
 
@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 def install(app: FastAPI) -> None:
     """Add the dashboard to the API's application."""
     app.state.pages = Pages()
-    app.state.login_failures = forms.FailureLimiter(login.LOGIN_FAILURES, login.LOGIN_WINDOW_S)
     for module in (login, overview, site_pages, task_pages, public, alerts):
         app.include_router(module.router)
 
