@@ -48,6 +48,10 @@ class ApiSettings(TargetPolicySettings, SecretKeySettings):
     # are believed: the client's address (login limits, logs) and scheme (Secure cookies)
     # come from them. None by default: then those headers are ignored, whoever sends them.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # Mark the dashboard's cookies Secure whatever the scheme of a request says: for a
+    # dashboard behind a TLS proxy that is not a trusted proxy (else its X-Forwarded-Proto
+    # says https, and cookies are Secure then anyway).
+    secure_cookies: bool = False
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -87,6 +87,12 @@ async def form_of(request: Request, who: Viewer) -> dict[str, str]:
     return values
 
 
+def secure_cookies(request: Request) -> bool:
+    """Whether the dashboard's cookies are `Secure`: served over TLS (directly, or by a
+    trusted proxy's X-Forwarded-Proto) or WEBMON_SECURE_COOKIES=true."""
+    return bool(request.app.state.settings.secure_cookies) or request.url.scheme == "https"
+
+
 def render(
     request: Request, template: str, who: Viewer | None = None, **context: Any
 ) -> HTMLResponse:

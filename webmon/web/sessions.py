@@ -6,8 +6,10 @@ secret, which the core makes once and shares, sealed, through the database so th
 API process signs alike). A cookie whose version is not the user's current one is no
 session: logging out, a new password and disabling the user bump it
 (`webmon.core.users`), which ends every session of theirs at once. Every form carries the
-CSRF token; htmx sends it as `X-CSRF-Token`. Users, their passwords and login links are
-the core's.
+CSRF token; htmx sends it as `X-CSRF-Token`. The login form too, before any session: its
+token is bound to a random nonce in a cookie of its own (`LOGIN_COOKIE`), so a page of
+another site cannot log a browser in (as the attacker, to watch what it then enters).
+Users, their passwords and login links are the core's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 COOKIE = "webmon_session"
 SESSION_MAX_AGE_S = 7 * 24 * 3600
+# Before a session: a random nonce that the login form's CSRF token is bound to.
+LOGIN_COOKIE = "webmon_login"
+LOGIN_COOKIE_MAX_AGE_S = 3600
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,11 @@ class SessionSigner:
         if not (isinstance(user_id, int) and isinstance(version, int) and isinstance(csrf, str)):
             return None  # a cookie of the format without versions, or not ours
         return Session(user_id, version, csrf)
+
+    def login_token(self, nonce: str) -> str:
+        """The login form's CSRF token for the browser whose login cookie holds `nonce`:
+        a page of another site can neither read it nor make it."""
+        return hmac.new(self._secret, f"login:{nonce}".encode(), hashlib.sha256).hexdigest()
 
     def badge_token(self, site_id: int) -> str:
         """An unguessable token for one site's badge URLs (the same for as long as the
