@@ -22,6 +22,10 @@ DEFAULT_TASKS_IN_FLIGHT = 20
 DEFAULT_TASK_START_WITHIN_S = 60.0
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+# Request bodies past these are a 413, unread (webmon.api.door): any request, and a bulk
+# import (10,000 sites of a few hundred bytes each, or the dashboard's CSV upload).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_BULK_BODY_BYTES = 16 * 1024 * 1024
 
 
 class ApiSettings(TargetPolicySettings, SecretKeySettings):
@@ -48,6 +52,8 @@ class ApiSettings(TargetPolicySettings, SecretKeySettings):
     # are believed: the client's address (login limits, logs) and scheme (Secure cookies)
     # come from them. None by default: then those headers are ignored, whoever sends them.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    api_max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024, le=2**31)
+    api_max_bulk_body_bytes: int = Field(default=DEFAULT_MAX_BULK_BODY_BYTES, ge=1024, le=2**31)
     # Mark the dashboard's cookies Secure whatever the scheme of a request says: for a
     # dashboard behind a TLS proxy that is not a trusted proxy (else its X-Forwarded-Proto
     # says https, and cookies are Secure then anyway).
@@ -55,7 +61,7 @@ class ApiSettings(TargetPolicySettings, SecretKeySettings):
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
-    def _networks(cls, value: object) -> object:
+    def _proxies(cls, value: object) -> object:
         if isinstance(value, str):
             value = tuple(part.strip() for part in value.split(",") if part.strip())
         if isinstance(value, tuple | list):
