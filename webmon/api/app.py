@@ -23,6 +23,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.version import version
 from webmon.api import problems
+from webmon.api.door import Door
 from webmon.api.metrics import ApiMetrics, MetricsMiddleware
 from webmon.api.routes import alerting, history, ops, sites, status, tasks
 from webmon.api.settings import ApiSettings
@@ -35,6 +36,9 @@ logger = logging.getLogger(__name__)
 OPENAPI_URL = "/api/v1/openapi.json"
 DOCS_URL = "/api/docs"
 STATIC_URL = "/static"
+# The routes that take many sites at once: a bulk import's body cap applies to them.
+BULK_SITES = "/api/v1/sites/bulk"
+IMPORT_SITES = "/sites/import"
 SWAGGER = "vendor/swagger-ui-dist-5.35.0"
 
 
@@ -114,6 +118,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
             swagger_favicon_url=f"{STATIC_URL}/favicon.svg",
         )
 
+    app.add_middleware(
+        Door,
+        core=core,
+        max_body=settings.api_max_body_bytes,
+        max_bulk_body=settings.api_max_bulk_body_bytes,
+        bulk_paths=(BULK_SITES, IMPORT_SITES),
+        open_paths=(OPENAPI_URL,),
+    )
     if settings.trusted_proxies:
         # Only these proxies' X-Forwarded-For and -Proto are believed (uvicorn's own
         # trust of 127.0.0.1 is off: webmon.api.__main__).
