@@ -13,11 +13,13 @@ the key among them: a 200 MB POST without a key was read in full, and held, befo
   WEBMON_API_MAX_BULK_BODY_BYTES. The dashboard's forms are capped alike.
 
 An answer given before the body was read leaves the rest unread: uvicorn closes the
-connection instead of reading on.
+connection instead of reading on. A client that goes away before its body is in is logged
+here, once, at INFO (`api.client_gone`): its trouble, not webmon's.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
 from starlette.datastructures import Headers
@@ -27,6 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from webmon.api.auth import CALLER, identify
 from webmon.api.problems import Problem, problem_response
 from webmon.core import Core
+
+logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
 
@@ -85,15 +89,17 @@ class Door:
         self, scope: Scope, receive: Receive, send: Send, cap: int, setting: str
     ) -> None:
         read = 0
-        started = False
+        started = gone = False
 
         async def counted() -> Message:
-            nonlocal read
+            nonlocal read, gone
             message = await receive()
             if message["type"] == "http.request":
                 read += len(message.get("body", b""))
                 if read > cap:
                     raise BodyTooLarge(cap, setting)
+            elif message["type"] == "http.disconnect":
+                gone = True
             return message
 
         async def watched(message: Message) -> None:
@@ -108,6 +114,10 @@ class Door:
             if started:
                 raise
             await _answer(exc, scope, receive, send)
+        finally:
+            if gone:  # the client's trouble, not ours: no error, no traceback
+                logger.info("api.client_gone method=%s path=%s read=%d", scope.get("method"),
+                            scope.get("path"), read)  # fmt: skip
 
 
 async def _answer(exc: Problem | HTTPException, scope: Scope, receive: Receive, send: Send) -> None:
