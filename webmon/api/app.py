@@ -17,13 +17,14 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.version import version
 from webmon.api import problems
 from webmon.api.door import Door
+from webmon.api.headers import SecurityHeaders
 from webmon.api.metrics import ApiMetrics, MetricsMiddleware
 from webmon.api.routes import alerting, history, ops, sites, status, tasks
 from webmon.api.settings import ApiSettings
@@ -40,6 +41,25 @@ STATIC_URL = "/static"
 BULK_SITES = "/api/v1/sites/bulk"
 IMPORT_SITES = "/sites/import"
 SWAGGER = "vendor/swagger-ui-dist-5.35.0"
+
+
+# Swagger UI, started by a script file (no inline script: webmon.api.headers).
+DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>webmon API</title>
+<link rel="stylesheet" href="{STATIC_URL}/{SWAGGER}/swagger-ui.css">
+<link rel="icon" href="{STATIC_URL}/favicon.svg" type="image/svg+xml">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{STATIC_URL}/{SWAGGER}/swagger-ui-bundle.js"></script>
+<script src="{STATIC_URL}/swagger-init.js" data-openapi="{OPENAPI_URL}"></script>
+</body>
+</html>
+"""
 
 
 def static_dir() -> Path:
@@ -110,13 +130,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get(DOCS_URL, include_in_schema=False)
     async def docs(request: Request) -> Response:
-        return get_swagger_ui_html(
-            openapi_url=OPENAPI_URL,
-            title="webmon API",
-            swagger_js_url=f"{STATIC_URL}/{SWAGGER}/swagger-ui-bundle.js",
-            swagger_css_url=f"{STATIC_URL}/{SWAGGER}/swagger-ui.css",
-            swagger_favicon_url=f"{STATIC_URL}/favicon.svg",
-        )
+        return HTMLResponse(DOCS_PAGE)
 
     app.add_middleware(
         Door,
@@ -126,6 +140,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         bulk_paths=(BULK_SITES, IMPORT_SITES),
         open_paths=(OPENAPI_URL,),
     )
+    app.add_middleware(SecurityHeaders, static_prefix=STATIC_URL)
     if settings.trusted_proxies:
         # Only these proxies' X-Forwarded-For and -Proto are believed (uvicorn's own
         # trust of 127.0.0.1 is off: webmon.api.__main__).
