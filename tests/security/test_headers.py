@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 
 from tests.support.api import running_api
 from tests.support.db import Conn
+from tests.support.sessions import add_user
 from webmon.core.keys import new_key
-from webmon.core.users import LOGIN_LINK_VALID_FOR, hash_password, link_hash
+from webmon.core.users import LOGIN_LINK_VALID_FOR, link_hash
 from webmon.core.users import QUERIES as USERS
 
 pytestmark = pytest.mark.integration
@@ -71,6 +72,7 @@ def test_no_template_holds_an_inline_script() -> None:
 
 
 def session_cookie(client: TestClient, db: Conn, user_id: int, base: str = "") -> str:
+    """The Set-Cookie of a new session."""
     token = new_key()
     db.execute(
         USERS["create_login_link"],
@@ -83,11 +85,7 @@ def session_cookie(client: TestClient, db: Conn, user_id: int, base: str = "") -
 
 
 def test_cookies_are_secure_over_tls_or_when_told(db_url: str, db: Conn) -> None:
-    row = db.execute(
-        USERS["add_user"], {"name": "ada", "password_hash": hash_password("correct horse")}
-    ).fetchone()
-    assert row is not None
-    user_id = int(row[0])
+    user_id = add_user(db)
     with running_api(db_url, db) as api:
         plain = session_cookie(api.client, db, user_id)
         assert "httponly" in plain.lower() and "secure" not in plain.lower()

@@ -17,13 +17,9 @@ from shared.sealing import SecretBox
 from tests.support.api import TEST_SECRET_KEY, running_api
 from tests.support.cli import webmon
 from tests.support.db import Conn, scalar
-from webmon.core.keys import new_key
-from webmon.core.users import LOGIN_LINK_VALID_FOR, hash_password, link_hash
-from webmon.core.users import QUERIES as USERS
+from tests.support.sessions import COOKIE, add_user, session
 
 pytestmark = pytest.mark.integration
-
-COOKIE = "webmon_session"
 
 
 @pytest.fixture
@@ -31,30 +27,6 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Itera
     monkeypatch.chdir(str(tmp_path))  # no .env file
     monkeypatch.setenv("WEBMON_DATABASE_URL", db_url)
     yield
-
-
-def add_user(db: Conn, name: str = "ada") -> int:
-    row = db.execute(
-        USERS["add_user"], {"name": name, "password_hash": hash_password("correct horse")}
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def session(client: TestClient, db: Conn, user_id: int) -> str:
-    """A new session of the user, through a one-time login link: its cookie."""
-    token = new_key()
-    db.execute(
-        USERS["create_login_link"],
-        {"sha256": link_hash(token), "user_id": user_id, "valid_for": LOGIN_LINK_VALID_FOR},
-    )
-    client.cookies.clear()
-    answer = client.get(f"/login/once/{token}", follow_redirects=False)
-    assert answer.status_code == 303, answer.text
-    cookie = answer.cookies.get(COOKIE)
-    assert cookie
-    client.cookies.clear()
-    return str(cookie)
 
 
 def works(client: TestClient, cookie: str) -> bool:

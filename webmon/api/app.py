@@ -107,9 +107,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app = FastAPI(
         title="webmon",
         version=version(),
-        description="Sites, their history, and on-demand checks. Every route but /healthz "
-        "needs `Authorization: Bearer <key>` (`webmon keys create`). Errors are "
-        'application/problem+json (RFC 9457); lists page by `Link: <…>; rel="next"`.',
+        description="Sites, their history, and on-demand checks. Every route but `/healthz`, "
+        "`/api/v1/openapi.json` and `/api/docs` needs `Authorization: Bearer <key>` "
+        "(`webmon keys create`). Errors are application/problem+json (RFC 9457); lists "
+        'page by `Link: <…>; rel="next"`.',
         openapi_url=OPENAPI_URL,
         docs_url=None,
         redoc_url=None,
