@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.version import version
-from webmon.api import problems
+from webmon.api import openapi, problems
 from webmon.api.door import Door
 from webmon.api.headers import SecurityHeaders
 from webmon.api.metrics import ApiMetrics, MetricsMiddleware
@@ -121,6 +121,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.core = core
     app.state.metrics = metrics
     problems.install(app)
+    openapi.install(app)
     for module in (sites, history, tasks, status, ops):
         app.include_router(module.router)
     for router in alerting.routers:

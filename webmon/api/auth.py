@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from webmon.api.common import core
@@ -38,9 +38,11 @@ async def identify(the_core: Core, authorization: str | None) -> Actor:
 def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
     """A dependency: the caller, who holds at least `scope`."""
 
+    # The scope is the security requirement's role in the OpenAPI document (webmon.api.openapi
+    # documents a 403 for the routes that need more than read).
     async def dependency(
         request: Request,
-        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+        credentials: HTTPAuthorizationCredentials | None = Security(bearer, scopes=[scope.value]),
     ) -> Actor:
         caller = request.scope.get(CALLER)
         if not isinstance(caller, Actor):
