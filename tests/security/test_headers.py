@@ -13,10 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.api import running_api
 from tests.support.db import Conn
-from tests.support.sessions import add_user
-from webmon.core.keys import new_key
-from webmon.core.users import LOGIN_LINK_VALID_FOR, link_hash
-from webmon.core.users import QUERIES as USERS
+from tests.support.sessions import add_user, logged_in
 
 pytestmark = pytest.mark.integration
 
@@ -73,15 +70,7 @@ def test_no_template_holds_an_inline_script() -> None:
 
 def session_cookie(client: TestClient, db: Conn, user_id: int, base: str = "") -> str:
     """The Set-Cookie of a new session."""
-    token = new_key()
-    db.execute(
-        USERS["create_login_link"],
-        {"sha256": link_hash(token), "user_id": user_id, "valid_for": LOGIN_LINK_VALID_FOR},
-    )
-    client.cookies.clear()
-    answer = client.get(f"{base}/login/once/{token}", follow_redirects=False)
-    assert answer.status_code == 303
-    return str(answer.headers["set-cookie"])
+    return str(logged_in(client, db, user_id, base).headers["set-cookie"])
 
 
 def test_cookies_are_secure_over_tls_or_when_told(db_url: str, db: Conn) -> None:

@@ -4,6 +4,7 @@ a session of theirs through a one-time login link, as its cookie."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from tests.support.db import Conn
 from webmon.core.keys import new_key
@@ -22,8 +23,8 @@ def add_user(db: Conn, name: str = "ada") -> int:
     return int(row[0])
 
 
-def session(client: TestClient, db: Conn, user_id: int, base: str = "") -> str:
-    """A new session of the user, through a one-time login link: its cookie's value.
+def logged_in(client: TestClient, db: Conn, user_id: int, base: str = "") -> Response:
+    """The answer to a one-time login link of the user (its Set-Cookie starts a session).
     `base`: another origin (`https://testserver` for one over TLS)."""
     token = new_key()
     db.execute(
@@ -33,6 +34,12 @@ def session(client: TestClient, db: Conn, user_id: int, base: str = "") -> str:
     client.cookies.clear()
     answer = client.get(f"{base}/login/once/{token}", follow_redirects=False)
     assert answer.status_code == 303, answer.text
+    return answer
+
+
+def session(client: TestClient, db: Conn, user_id: int, base: str = "") -> str:
+    """A new session of the user, through a one-time login link: its cookie's value."""
+    answer = logged_in(client, db, user_id, base)
     cookie = answer.cookies.get(COOKIE)
     assert cookie
     client.cookies.clear()
