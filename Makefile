@@ -5,22 +5,30 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# What running needs (requirements.txt), then the development tools (requirements_dev.txt).
 INSTALLED := $(VENV)/.installed
+INSTALLED_DEV := $(VENV)/.installed-dev
 # Exports the embedded stack's URLs unless WEBMON_DATABASE_URL and
 # WEBMON_KAFKA_BOOTSTRAP_SERVERS are configured (environment or .env).
 WITH_ENV = eval "$$($(BIN)/python -m devstack.localstack env)" &&
 
-.PHONY: help install up down status migrate run run-scheduler run-checker run-api run-notifier lint format test bench \
-	bench-engines clean
+.PHONY: help install install-dev up down status migrate run run-scheduler run-checker run-api \
+	run-notifier lint format test docs docs-serve docs-images bench bench-engines clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
 
-install: $(INSTALLED) ## create .venv and install webmon with its dev tools
+install: $(INSTALLED) ## create .venv and install webmon with what running it needs
 
-$(INSTALLED): pyproject.toml requirements_dev.txt
+install-dev: $(INSTALLED_DEV) ## install also the development tools: tests, lint, docs, benchmarks
+
+$(INSTALLED): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(INSTALLED_DEV): $(INSTALLED) requirements_dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements_dev.txt
 	touch $@
 
@@ -51,20 +59,20 @@ run-notifier: migrate ## run one notifier replica: sends the outbox's notificati
 run-api: migrate ## run the HTTP API on WEBMON_API_HOST:WEBMON_API_PORT (127.0.0.1:8080)
 	$(WITH_ENV) exec $(BIN)/python -m webmon.api
 
-lint: install ## ruff (lint and format check) and mypy
+lint: install-dev ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format: install ## apply ruff's fixes and formatting
+format: install-dev ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install ## run the whole test suite (starts a private embedded stack when none is configured)
+test: install-dev ## run the whole test suite (starts a private embedded stack when none is configured)
 	$(BIN)/python -m devstack.browser
 	$(BIN)/pytest
 
-bench: install ## benchmarks: scheduler, writer, checker (and beside blackbox_exporter), history volume, API, dashboard, notifier (figures and ratios)
+bench: install-dev ## benchmarks: scheduler, writer, checker (and beside blackbox_exporter), history volume, API, dashboard, notifier (figures and ratios)
 	$(BIN)/python -m bench.bench_scheduler
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
@@ -74,9 +82,18 @@ bench: install ## benchmarks: scheduler, writer, checker (and beside blackbox_ex
 	$(BIN)/python -m bench.bench_dashboard
 	$(BIN)/python -m bench.bench_notifier
 
-bench-engines: install ## compare the HTTP engines (httpx, aiohttp, the probe) on a local target
+bench-engines: install-dev ## compare the HTTP engines (httpx, aiohttp, the probe) on a local target
 	$(BIN)/python -m bench.http_engines
 
-clean: install ## stop the stack, delete its data, remove .venv and .state
-	$(BIN)/python -m devstack.localstack destroy
-	rm -rf $(VENV) .state
+docs: install-dev ## build the documentation site into site/ (strict: a broken link fails)
+	$(BIN)/mkdocs build --strict
+
+docs-serve: install-dev ## serve the documentation on http://127.0.0.1:8000, rebuilt on change
+	$(BIN)/mkdocs serve
+
+docs-images: install-dev ## remake docs/img/*.png from a running `make run` system
+	$(BIN)/python -m devstack.screenshots docs/img
+
+clean: ## stop the stack, delete its data and PostgreSQL's copied programs, remove .venv and .state
+	test ! -x $(BIN)/python || $(BIN)/python -m devstack.localstack clean
+	rm -rf $(VENV) .state site

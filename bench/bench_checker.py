@@ -34,7 +34,7 @@ import confluent_kafka
 
 from bench.common import BenchEnv, bench_env, report, services
 from bench.http_engines import AiohttpEngine, Servers, measure
-from shared.messages import encode_task
+from shared.messages import CheckTask
 
 CONCURRENCY = 256
 RSS_CONCURRENCY = 1000
@@ -54,7 +54,14 @@ def produce_tasks(env: BenchEnv, url: str, count: int, regex: str | None) -> Non
     for i in range(count):
         producer.produce(
             topic,
-            encode_task(1 + i, url, 10.0, regex, now, now + timedelta(minutes=10)),
+            CheckTask(
+                site_id=1 + i,
+                url=url,
+                timeout_s=10.0,
+                regex=regex,
+                scheduled_at=now,
+                expires_at=now + timedelta(minutes=10),
+            ).encode(),
             str(1 + i).encode(),
         )
         producer.poll(0)

@@ -33,7 +33,7 @@ from aiohttp import web
 from bench.common import BenchEnv, bench_env, report, services
 from checker.writer import write_results
 from shared.db import Database
-from shared.messages import CheckResult, ResultRow, result_row
+from shared.messages import CheckResult
 from tests.support.aioserver import LoopServer
 
 CONCURRENCY = 64
@@ -107,13 +107,11 @@ def prepare(env: BenchEnv, sites: int, hook: str) -> None:
         )
 
 
-def rows(site_ids: range, slot: datetime, up: bool) -> list[ResultRow]:
+def rows(site_ids: range, slot: datetime, up: bool) -> list[CheckResult]:
     return [
-        result_row(
-            CheckResult(
-                site_id=s, url=f"https://site-{s}.example.com/", scheduled_at=slot,
-                checked_at=slot, response_time_ms=1.0, status_code=200 if up else 503, up=up,
-            )
+        CheckResult(
+            site_id=s, url=f"https://site-{s}.example.com/", scheduled_at=slot,
+            checked_at=slot, response_time_ms=1.0, status_code=200 if up else 503, up=up,
         )
         for s in site_ids
     ]  # fmt: skip

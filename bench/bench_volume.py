@@ -25,6 +25,7 @@ databases are created beside it), else a private embedded stack.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import re
@@ -43,7 +44,7 @@ from checker.writer import write_results
 from scheduler.maintenance import Maintenance, MaintenanceReport
 from scheduler.settings import SchedulerSettings
 from shared.db import Connection, Database, connect
-from shared.messages import ResultRow
+from shared.messages import CheckResult
 from webmon.core.history import DOCUMENTED as HISTORY
 
 DAYS = 30
@@ -133,7 +134,7 @@ DOWN = [
 DOWN_WEIGHTS = [share for *_, share in DOWN]
 
 
-def check_row(site: Site, slot: datetime, rng: random.Random) -> ResultRow:
+def check_row(site: Site, slot: datetime, rng: random.Random) -> CheckResult:
     """One realistic result: up with every phase measured, or one of the failure modes."""
     r = rng.random
     checked = slot + timedelta(microseconds=rng.randrange(1_000, 300_000))
@@ -142,48 +143,44 @@ def check_row(site: Site, slot: datetime, rng: random.Random) -> ResultRow:
     connect_ms = site.latency_ms * (0.8 + 0.6 * r())
     tls = site.latency_ms * (2.0 + r()) + 1.5 if site.https else None
     tls_version = "TLSv1.3" if site.https else None
+    check = functools.partial(
+        CheckResult, site_id=site.id, url=site.url, scheduled_at=slot, checked_at=checked
+    )
     if r() < DOWN_SHARE:
         error, detail, status, _ = rng.choices(DOWN, DOWN_WEIGHTS)[0]
         if error is None:  # a 5xx: a response, but down
             ttfb = dns + connect_ms + (tls or 0.0) + site.server_ms * (0.5 + r())
-            rt = ttfb + 0.5 + r()
-            return (
-                site.id, site.url, slot, checked, rt, status, False,
-                False if site.regex else None, None, None, dns, connect_ms, tls, ttfb, 0,
-                tls_version, site.tls_expires_at,
+            return check(
+                response_time_ms=ttfb + 0.5 + r(), status_code=status, up=False,
+                regex_matched=False if site.regex else None, dns_ms=dns, connect_ms=connect_ms,
+                tls_ms=tls, ttfb_ms=ttfb, redirects=0, tls_version=tls_version,
+                tls_expires_at=site.tls_expires_at,
             )  # fmt: skip
         assert detail is not None
-        text = detail.format(host=site.host, port=port)
+        failed = functools.partial(
+            check, up=False, error=error, error_detail=detail.format(host=site.host, port=port)
+        )
         if error == "dns":
-            return (
-                site.id, site.url, slot, checked, None, None, False, None, error, text,
-                None, None, None, None, None, None, None,
-            )  # fmt: skip
+            return failed()
         if error == "connect":
-            return (
-                site.id, site.url, slot, checked, None, None, False, None, error, text,
-                dns, None, None, None, None, None, None,
-            )  # fmt: skip
+            return failed(dns_ms=dns)
         if error == "tls":
-            return (
-                site.id, site.url, slot, checked, None, None, False, None, error, text,
-                dns, connect_ms, None, None, None, None, None,
-            )  # fmt: skip
-        return (  # timeout: the phases that completed are kept
-            site.id, site.url, slot, checked, None, None, False, None, error, text,
-            dns, connect_ms, tls, None, None, tls_version, site.tls_expires_at,
+            return failed(dns_ms=dns, connect_ms=connect_ms)
+        return failed(  # timeout: the phases that completed are kept
+            dns_ms=dns, connect_ms=connect_ms, tls_ms=tls, tls_version=tls_version,
+            tls_expires_at=site.tls_expires_at,
         )  # fmt: skip
     ttfb = dns + connect_ms + (tls or 0.0) + site.server_ms * (0.7 + 0.6 * r())
-    rt = ttfb + r() * 5.0
-    redirects = 1 if site.id % 10 == 0 else 0
-    return (
-        site.id, site.url, slot, checked, rt, 200, True, True if site.regex else None,
-        None, None, dns, connect_ms, tls, ttfb, redirects, tls_version, site.tls_expires_at,
+    return check(
+        response_time_ms=ttfb + r() * 5.0, status_code=200, up=True,
+        regex_matched=True if site.regex else None, dns_ms=dns, connect_ms=connect_ms, tls_ms=tls,
+        ttfb_ms=ttfb, redirects=1 if site.id % 10 == 0 else 0, tls_version=tls_version,
+        tls_expires_at=site.tls_expires_at,
     )  # fmt: skip
 
 
-def batches(rows: Iterator[ResultRow], size: int = BATCH) -> Iterator[list[ResultRow]]:
-    batch: list[ResultRow] = []
+def batches(rows: Iterator[CheckResult], size: int = BATCH) -> Iterator[list[CheckResult]]:
+    batch: list[CheckResult] = []
     for row in rows:
         batch.append(row)
         if len(batch) == size:
@@ -195,7 +192,7 @@ def batches(rows: Iterator[ResultRow], size: int = BATCH) -> Iterator[list[Resul
 
 def history_rows(
     sites: list[Site], first: datetime, checks: int, interval_us: int, rng: random.Random
-) -> Iterator[ResultRow]:
+) -> Iterator[CheckResult]:
     """Round after round: the k-th check of every site, on each site's own grid."""
     for k in range(checks):
         for site in sites:
@@ -205,7 +202,7 @@ def history_rows(
 
 def today_rows(
     sites: list[Site], start: datetime, step_us: int, rounds: range, rng: random.Random
-) -> list[ResultRow]:
+) -> list[CheckResult]:
     """Fresh rows for today: rounds `step_us` apart, each site at its own offset in one."""
     return [
         check_row(
@@ -219,7 +216,7 @@ def today_rows(
 # -- steps ------------------------------------------------------------------------------------
 
 
-def write_all(db: Database, rows: Iterator[ResultRow], total: int) -> tuple[int, float]:
+def write_all(db: Database, rows: Iterator[CheckResult], total: int) -> tuple[int, float]:
     """Through the writer's own transaction, batch by batch; returns (rows, seconds in it)."""
     done, spent, started = 0, 0.0, time.perf_counter()
     next_report = total // 10
@@ -235,7 +232,7 @@ def write_all(db: Database, rows: Iterator[ResultRow], total: int) -> tuple[int,
     return done, spent
 
 
-def write_timed(db: Database, rows: list[ResultRow]) -> float:
+def write_timed(db: Database, rows: list[CheckResult]) -> float:
     started = time.perf_counter()
     for i in range(0, len(rows), BATCH):
         write_results(db, rows[i : i + BATCH])

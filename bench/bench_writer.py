@@ -13,19 +13,21 @@ Produces N results (10,000 sites x N/10,000 slots) and measures in one run:
 from __future__ import annotations
 
 import argparse
+import operator
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import confluent_kafka
 import psycopg
+from psycopg import sql
 
 from bench.common import BenchEnv, bench_env, report, services
 from checker.settings import DEFAULT_WRITER_LANES, CheckerSettings
 from checker.writer import COPY_TYPES, ResultWriter, write_results
 from shared.db import Database
 from shared.kafka import make_producer
-from shared.messages import CheckResult, ResultRow, result_row
+from shared.messages import RESULT_COLUMNS, CheckResult, copy_row
 
 SITES = 10_000
 # The writer's rate is taken from its first stored batch until this share of the results
@@ -65,28 +67,28 @@ def reset(env: BenchEnv) -> None:
         conn.execute("TRUNCATE check_results, site_status")
 
 
-def bare_copy(env: BenchEnv, rows: list[ResultRow], batch: int) -> float:
+# The stored fields that check_results has (all but the URL, which site_status keeps).
+BARE_COLUMNS = [n for n, name in enumerate(RESULT_COLUMNS) if name != "url"]
+
+
+def bare_copy(env: BenchEnv, results: list[CheckResult], batch: int) -> float:
     reset(env)
+    pick = operator.itemgetter(*BARE_COLUMNS)
+    rows = [copy_row(r) for r in results]  # made before the clock starts, the URL dropped after
+    columns = sql.SQL(", ").join(sql.Identifier(RESULT_COLUMNS[n]) for n in BARE_COLUMNS)
+    statement = sql.SQL("COPY check_results ({}) FROM STDIN (FORMAT BINARY)").format(columns)
     started = time.perf_counter()
     with psycopg.connect(env.database_url) as conn:
         for i in range(0, len(rows), batch):
-            with (
-                conn.cursor() as cur,
-                cur.copy(
-                    "COPY check_results (site_id, scheduled_at, checked_at, response_time_ms,"
-                    " status_code, up, regex_matched, error, error_detail, dns_ms, connect_ms,"
-                    " tls_ms, ttfb_ms, redirects, tls_version, tls_expires_at)"
-                    " FROM STDIN (FORMAT BINARY)"
-                ) as copy,
-            ):
-                copy.set_types([t for n, t in enumerate(COPY_TYPES) if n != 1])
+            with conn.cursor() as cur, cur.copy(statement) as copy:
+                copy.set_types([COPY_TYPES[n] for n in BARE_COLUMNS])
                 for row in rows[i : i + batch]:
-                    copy.write_row(row[:1] + row[2:])
+                    copy.write_row(pick(row))
             conn.commit()
     return len(rows) / (time.perf_counter() - started)
 
 
-def writer_sql(env: BenchEnv, rows: list[ResultRow], batch: int) -> float:
+def writer_sql(env: BenchEnv, rows: list[CheckResult], batch: int) -> float:
     reset(env)
     db = Database(env.database_url, max_size=1)
     db.open()
@@ -142,11 +144,10 @@ def main() -> None:
     parser.add_argument("--lanes", type=int, default=DEFAULT_WRITER_LANES)
     args = parser.parse_args()
     results = make_results(args.results)
-    rows = [result_row(r) for r in results]
     with services() as (url, bootstrap), bench_env(url, bootstrap) as env:
         prepare(env)
-        copy_rate = bare_copy(env, rows, args.batch)
-        sql_rate = writer_sql(env, rows, args.batch)
+        copy_rate = bare_copy(env, results, args.batch)
+        sql_rate = writer_sql(env, results, args.batch)
         one_lane = full_writer(env, results, args.batch, 1)
         writer_rate = full_writer(env, results, args.batch, args.lanes)
         report(

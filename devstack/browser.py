@@ -13,6 +13,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Flags for a headless browser on a machine with no network beyond loopback: no
+# background traffic, no component updates, no sync, no GPU.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
 
 def playwright_has_chromium() -> bool:
     try:
@@ -24,6 +37,10 @@ def playwright_has_chromium() -> bool:
 
 
 def system_chromium() -> str | None:
+    """A Chromium by path: WEBMON_TEST_CHROMIUM's, Debian's, or one on the PATH."""
+    named = os.environ.get("WEBMON_TEST_CHROMIUM")
+    if named:
+        return named
     for candidate in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
         if Path(candidate).is_file():
             return candidate
@@ -31,7 +48,7 @@ def system_chromium() -> str | None:
 
 
 def main() -> int:
-    if os.environ.get("WEBMON_TEST_CHROMIUM") or system_chromium() or playwright_has_chromium():
+    if system_chromium() or playwright_has_chromium():
         print("browser: a Chromium is there")
         return 0
     download = subprocess.run(

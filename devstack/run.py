@@ -3,8 +3,15 @@
 Starts the embedded stack unless WEBMON_DATABASE_URL and WEBMON_KAFKA_BOOTSTRAP_SERVERS
 are configured, migrates, registers the demo sites when `sites` is empty, starts one
 scheduler, two checker replicas, a notifier and the API with its dashboard, prints a
-one-time login link for the dashboard, and prints `site_status` every few seconds. Ctrl-C
-(or SIGTERM) stops everything it started, and it exits 0.
+one-time login link for the dashboard, and prints `site_status` every few seconds.
+
+The demo server's address is added to WEBMON_ALLOWED_NETWORKS for the processes it starts,
+so that the demo's own URLs can be checked from the dashboard's "Test a URL" page and the
+API; every other internal address stays blocked. While the embedded stack runs, `webmon …`
+from this folder finds it through `.state/local.env` (see shared/settings.py).
+
+Ctrl-C (or SIGTERM) stops everything it started, and it exits 0 (under `make run`, make
+itself then reports the interrupt: exit status 130).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,7 +44,7 @@ from shared.db import Connection, connect
 from shared.lifecycle import install_stop_handlers
 from shared.netpolicy import TargetPolicy
 from shared.sealing import KEY_VARIABLE
-from shared.settings import load_settings
+from shared.settings import TargetPolicySettings, load_settings
 from webmon.api.settings import ApiSettings
 from webmon.core import OPERATOR, Core, opened
 
@@ -43,6 +52,10 @@ PROGRAM = "webmon-run"
 DASHBOARD_USER = "admin"
 REFRESH_S = 3.0
 CHILD_STOP_TIMEOUT_S = 15.0
+API_READY_TIMEOUT_S = 30.0
+
+DEMO_HOST = "127.0.0.1"
+ALLOWED_VARIABLE = "WEBMON_ALLOWED_NETWORKS"
 
 STATUS_SQL = """
 SELECT s.id, s.url, st.up, st.status_code, st.response_time_ms, st.regex_matched, st.error,
@@ -157,6 +170,38 @@ async def first_login_link(database_url: str) -> str:
         return await core.users.login_link(OPERATOR, DASHBOARD_USER)
 
 
+def _shown(path: Path) -> str:
+    """`path` relative to the current folder when it lies under it."""
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def allow_demo_address(env: dict[str, str]) -> str:
+    """Add the demo server's address to the allowed networks of the processes we start
+    (keeping what is configured); returns the value they get."""
+    configured = load_settings(TargetPolicySettings, PROGRAM).allowed_networks
+    demo = f"{DEMO_HOST}/32"
+    value = ",".join(configured if demo in configured else (*configured, demo))
+    env[ALLOWED_VARIABLE] = value
+    return value
+
+
+def wait_until_answering(api: subprocess.Popen[bytes], stop: threading.Event) -> bool:
+    """Wait until the API answers /healthz (so the login link works when it is printed),
+    it exited, a stop was asked for, or the deadline passed; whether it answers."""
+    settings = load_settings(ApiSettings, PROGRAM)
+    url = f"http://{settings.api_host}:{settings.api_port}/healthz"
+    deadline = time.monotonic() + API_READY_TIMEOUT_S
+    while time.monotonic() < deadline and api.poll() is None and not stop.is_set():
+        try:
+            with urllib.request.urlopen(url, timeout=1.0):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers (503: PostgreSQL not reachable, said on its page)
+        except OSError:
+            stop.wait(0.1)
+    return False
+
+
 def dashboard_line(database_url: str) -> str:
     """Where the dashboard is, with a one-time login link for its first user."""
     api = load_settings(ApiSettings, PROGRAM)
@@ -200,13 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     install_stop_handlers(stop)
     env = dict(os.environ)
     stack: LocalStack | None = None
+    was_local = False  # the embedded stack, already running (`make up`): not ours to stop
     try:
         if not configured_services():
             stack = LocalStack.from_env()
             was_running = stack.status()["postgres"].running and stack.status()["kafka"].running
             stack.up()
             if was_running:
-                stack = None  # not ours to stop
+                stack, was_local = None, True
             local = LocalStack.from_env()
             env["WEBMON_DATABASE_URL"] = local.database_url
             env["WEBMON_KAFKA_BOOTSTRAP_SERVERS"] = local.kafka_bootstrap
@@ -235,13 +281,28 @@ def main(argv: list[str] | None = None) -> int:
     with connect(url, autocommit=True, application_name=PROGRAM) as conn:
         added = register_demo_sites(conn, args.demo_port) if demo else 0
     if added:
-        _say(f"registered {added} demo sites on http://127.0.0.1:{args.demo_port}")
+        _say(f"registered {added} demo sites on http://{DEMO_HOST}:{args.demo_port}")
+    if demo is not None:
+        allowed = allow_demo_address(env)
+        _say(
+            f"the dashboard's and the API's checks may reach the demo server's address, "
+            f"{DEMO_HOST} ({ALLOWED_VARIABLE}={allowed}); every other internal address "
+            "stays blocked"
+        )
 
     log_dir = Path(os.environ.get("WEBMON_LOCAL_STATE_DIR", ".state")) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     children = start_children(env, log_dir)
     _say(f"started 1 scheduler, 2 checkers, a notifier and the API (logs in {log_dir}/)")
+    api = dict(children)["api"]
+    if not wait_until_answering(api, stop):
+        _say(f"the API did not answer within {API_READY_TIMEOUT_S:g} s; see {log_dir}/api.log")
     _say(dashboard_line(url))
+    if stack is not None or was_local:
+        _say(
+            "in another terminal, from this folder: .venv/bin/webmon status (it reads the "
+            f"local stack's settings from {_shown(LocalStack.from_env().env_file)})"
+        )
     clean = True
     live = Live(auto_refresh=False, transient=False) if sys.stdout.isatty() else None
     try:

@@ -10,7 +10,7 @@
 -- NULL when they are the defaults, which the task leaves out; expected statuses as
 -- [low, high) pairs. `restricted` was missing here before migration 0013, so a site
 -- registered through the API was checked without the target policy.
--- The columns are encode_task's arguments, in its order.
+-- The columns are claimed_task's arguments (scheduler/service.py), in its order.
 UPDATE sites
    SET next_check_at = next_check_at
        + (floor(extract(epoch FROM now() - next_check_at) / interval_seconds) + 1)
@@ -35,8 +35,8 @@ RETURNING id,
           END AS expected_status,
           max_redirects,
           restricted,
-          -- The per-site HTTP options that are not the defaults (encode_task takes them
-          -- in its own order), NULL for a plain site: one cheap test per row.
+          -- The per-site HTTP options that are not the defaults (claimed_task passes them
+          -- on by name), NULL for a plain site: one cheap test per row.
           CASE WHEN body IS NOT NULL OR proxy IS NOT NULL OR tls_ca_file IS NOT NULL
                     OR tls_cert_file IS NOT NULL OR NOT tls_verify
                     OR tls_server_name IS NOT NULL OR ip_version IS NOT NULL OR require_tls

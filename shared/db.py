@@ -290,6 +290,12 @@ class AsyncDatabase:
             cur = await conn.execute(query, params)
             return await cur.fetchone()
 
+    async def execute(self, query: str, params: dict[str, Any] | None = None) -> int:
+        """A statement that returns no rows; how many rows it touched."""
+        async with self.connection() as conn:
+            cur = await conn.execute(query, params)
+            return cur.rowcount
+
     async def rows(self, query: str, params: dict[str, Any] | None = None) -> list[DictRow]:
         """The rows as dicts by column name: for the core's typed rows (`Row.from_row`),
         never read by position."""

@@ -2,6 +2,13 @@
 
 A missing or invalid setting ends the process with one line naming the variable and
 exit status 2 (`load_settings`), never a traceback.
+
+Where values come from, the first that has one winning: the environment; `.env` in the
+current folder; and, only when neither names a database or a broker, the file in which the
+embedded development stack (`make run`, `make up`) writes its addresses while it runs,
+`.state/local.env` (the state folder is `WEBMON_LOCAL_STATE_DIR`). So `webmon …` run from
+a clone reaches the stack its `make run` started with nothing exported, and configured
+services always win over it.
 """
 
 from __future__ import annotations
@@ -9,10 +16,12 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar, overload
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
@@ -33,6 +42,53 @@ DEFAULT_PARTITIONS = 12
 # failover gap. 6 s is the least Apache Kafka accepts by default
 # (group.min.session.timeout.ms); Tansu forms a group in about half of it.
 DEFAULT_SESSION_TIMEOUT_MS = 6_000
+
+
+DOTENV_FILE = Path(".env")
+# The embedded stack's own file, in its state folder (written and removed by devstack).
+LOCAL_STATE_DIR_VARIABLE = "WEBMON_LOCAL_STATE_DIR"
+DEFAULT_LOCAL_STATE_DIR = ".state"
+LOCAL_STACK_ENV_FILE = "local.env"
+# Either of these, configured, means the user's own services: the local file is not read.
+SERVICE_VARIABLES = ("WEBMON_DATABASE_URL", "WEBMON_KAFKA_BOOTSTRAP_SERVERS")
+
+
+def services_configured(dotenv: Path = DOTENV_FILE) -> list[str]:
+    """The service variables the environment or `dotenv` sets (not the local stack's file)."""
+    in_file = dotenv_values(dotenv) if dotenv.is_file() else {}
+    return [name for name in SERVICE_VARIABLES if os.environ.get(name) or in_file.get(name)]
+
+
+def local_stack_env_file() -> Path:
+    state = os.environ.get(LOCAL_STATE_DIR_VARIABLE) or DEFAULT_LOCAL_STATE_DIR
+    return Path(state) / LOCAL_STACK_ENV_FILE
+
+
+class _DotenvFiles(Sequence[Path]):
+    """The dotenv files a settings model reads, lowest priority first, decided each time
+    settings are read (not at import): `.env`, and before it the local stack's file when
+    nothing names a database or a broker. pydantic-settings takes any sequence of paths."""
+
+    def _files(self) -> tuple[Path, ...]:
+        if services_configured(DOTENV_FILE):
+            return (DOTENV_FILE,)
+        return (local_stack_env_file(), DOTENV_FILE)
+
+    @overload
+    def __getitem__(self, index: int) -> Path: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Path]: ...
+    def __getitem__(self, index: int | slice) -> Path | Sequence[Path]:
+        return self._files()[index]
+
+    def __len__(self) -> int:
+        return len(self._files())
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self._files())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self._files())!r})"
 
 
 class SecurityProtocol(StrEnum):
@@ -67,7 +123,7 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
-        env_file=".env",
+        env_file=_DotenvFiles(),
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,

@@ -31,7 +31,6 @@ from checker.probe.http_trace import TRACE, Trace
 from checker.probe.http_transport import open_session
 from checker.probe.kind_urls import http_url_problem
 from checker.probe.options import (
-    OPTION_FIELDS,
     OptionError,
     Prepared,
     TlsContexts,
@@ -119,7 +118,7 @@ class HttpCheck:
             raise RuntimeError("Prober.open() was not awaited")
         options: Prepared | None = None
         kwargs: dict[str, Any] = {"headers": task.headers}
-        if not OPTION_FIELDS.isdisjoint(task.model_fields_set):  # a plain site skips it all
+        if task.has_http_options:  # a plain site skips it all
             refused = restricted_problem(task) if task.restricted else None
             if refused is not None:
                 return check_result(task, checked_at, error="blocked", detail=refused)

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import confluent_kafka
 
@@ -29,11 +29,9 @@ from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
 from shared.logs import log_summary
 from shared.messages import (
     NOT_PERFORMED,
-    TASK_COMPLETED,
-    TASK_ERROR,
-    TASK_PROCESSING,
     CheckResult,
     CheckTask,
+    TaskStatus,
     TaskUpdate,
     decode,
     expired_result,
@@ -214,7 +212,7 @@ class ProbeLoop:
             return
         if task.task_id is not None:
             # Started: best effort (the final update moves the task on even without it).
-            started = TaskUpdate(task_id=task.task_id, status=TASK_PROCESSING, at=now)
+            started = TaskUpdate(task_id=task.task_id, status=TaskStatus.PROCESSING, at=now)
             self._producer.produce(
                 self._settings.ondemand_results_topic, started.encode(), task.task_id.bytes
             )
@@ -259,7 +257,7 @@ class ProbeLoop:
         """An on-demand task's final update: COMPLETED when the check produced a result, up
         or down; ERROR when it could not be performed (blocked, expired)."""
         assert task.task_id is not None
-        status: Literal[3, 4] = TASK_ERROR if result.error in NOT_PERFORMED else TASK_COMPLETED
+        status = TaskStatus.ERROR if result.error in NOT_PERFORMED else TaskStatus.COMPLETED
         update = TaskUpdate(
             task_id=task.task_id, status=status, at=datetime.now(UTC), result=result
         )

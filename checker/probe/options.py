@@ -42,11 +42,10 @@ from yarl import URL
 
 from checker.probe.error_classes import scrub
 from checker.probe.regex import compile_regex
-from shared.messages import HTTP_OPTIONS, CheckTask
+from shared.messages import CheckTask
 from shared.sealing import KEY_VARIABLE, SecretBox, SecretError
 
 # The task fields that make a check go through `prepare`: any option, or auth.
-OPTION_FIELDS: Final = frozenset((*HTTP_OPTIONS, "auth"))
 _CONTEXTS_CACHED: Final = 256
 
 

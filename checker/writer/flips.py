@@ -16,16 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.messages import (
-    CHECKED_AT,
-    ERROR,
-    ERROR_DETAIL,
-    SCHEDULED_AT,
-    SITE_ID,
-    STATUS_CODE,
-    UP,
-    ResultRow,
-)
+from shared.messages import CheckResult
 
 # (site_id, scheduled_at, checked_at, from_up, to_up, status_code, error, error_detail)
 Event = tuple[int, datetime, datetime, bool | None, bool, int | None, str | None, str | None]
@@ -33,15 +24,15 @@ Event = tuple[int, datetime, datetime, bool | None, bool, int | None, str | None
 Recount = dict[int, tuple[datetime, datetime]]
 
 
-def several_per_site(rows: Sequence[ResultRow]) -> bool:
+def several_per_site(rows: Sequence[CheckResult]) -> bool:
     """Whether some site has more than one performed check in the batch (missed slots, up
     None, are no checks)."""
-    sites = [row[SITE_ID] for row in rows if row[UP] is not None]
+    sites = [row.site_id for row in rows if row.up is not None]
     return len(sites) != len(set(sites))
 
 
 def site_flips(
-    rows: Sequence[ResultRow], replaced: Iterable[tuple[Any, ...]]
+    rows: Sequence[CheckResult], replaced: Iterable[tuple[Any, ...]]
 ) -> tuple[list[Event], Recount]:
     """Flips found from the batch alone, and the sites that need a recount in SQL.
 
@@ -57,7 +48,7 @@ def site_flips(
     recount: Recount = {}
     if not several_per_site(rows):  # one result per site: the usual batch
         for row in rows:
-            site, slot, up = row[SITE_ID], row[SCHEDULED_AT], row[UP]
+            site, slot, up = row.site_id, row.scheduled_at, row.up
             if up is None:  # a missed slot: no check, no flip
                 continue
             state = before.get(site)
@@ -65,30 +56,25 @@ def site_flips(
                 recount[site] = (slot, slot)
             elif up != state[0]:
                 events.append(
-                    (site, slot, row[CHECKED_AT], state[0], up, row[STATUS_CODE], row[ERROR],
-                     row[ERROR_DETAIL])
+                    (site, slot, row.checked_at, state[0], up, row.status_code, row.error,
+                     row.error_detail)
                 )  # fmt: skip
         return events, recount
-    by_site: dict[int, list[ResultRow]] = {}
+    by_site: dict[int, list[CheckResult]] = {}
     for row in rows:
-        if row[UP] is not None:
-            by_site.setdefault(row[SITE_ID], []).append(row)
+        if row.up is not None:
+            by_site.setdefault(row.site_id, []).append(row)
     for site, site_rows in by_site.items():
-        site_rows.sort(key=lambda r: r[SCHEDULED_AT])  # slot order
-        first, last = site_rows[0][SCHEDULED_AT], site_rows[-1][SCHEDULED_AT]
+        site_rows.sort(key=lambda r: r.scheduled_at)  # slot order
+        first, last = site_rows[0].scheduled_at, site_rows[-1].scheduled_at
         state = before.get(site)
         if state is None or (state[0] is not None and first <= state[1]):
             recount[site] = (first, last)
             continue
         previous_up, previous_slot = state[0], (state[1] if state[0] is not None else None)
         for row in site_rows:
-            slot, checked, status, up = (
-                row[SCHEDULED_AT],
-                row[CHECKED_AT],
-                row[STATUS_CODE],
-                row[UP],
-            )
-            error, detail = row[ERROR], row[ERROR_DETAIL]
+            slot, checked, status, up = row.scheduled_at, row.checked_at, row.status_code, row.up
+            error, detail = row.error, row.error_detail
             if slot == previous_slot or up is None:  # the same result twice in one batch
                 continue
             if up != previous_up:

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from checker.writer.thresholds import Check, Incident, Reconciled, WalkState, reconcile, walk
-from shared.messages import SCHEDULED_AT, SITE_ID, UP, ResultRow
+from shared.messages import CheckResult
 from shared.queries import load_queries
 
 QUERIES = load_queries("checker.writer")
@@ -38,7 +38,7 @@ CLEAN, WALK, STEADY = 0, 1, 2
 
 
 def sites_to_walk(
-    rows: Sequence[ResultRow], replaced: Iterable[tuple[Any, ...]], *, several: bool = True
+    rows: Sequence[CheckResult], replaced: Iterable[tuple[Any, ...]], *, several: bool = True
 ) -> dict[int, datetime]:
     """site_id -> its earliest performed check in the batch, for the sites that need a walk.
 
@@ -53,22 +53,22 @@ def sites_to_walk(
         alerting = {r[0]: r[3] for r in replaced}
         found: dict[int, datetime] = {}
         for row in rows:
-            result = row[UP]
+            result = row.up
             if result is None:
                 continue
-            state = alerting.get(row[SITE_ID])  # None: not newer than its status, late
+            state = alerting.get(row.site_id)  # None: not newer than its status, late
             if (state == CLEAN and result) or (state == STEADY and not result):
                 continue
-            found[row[SITE_ID]] = row[SCHEDULED_AT]
+            found[row.site_id] = row.scheduled_at
         return found
     earliest: dict[int, datetime] = {}
     down: set[int] = set()
     up: set[int] = set()
     for row in rows:
-        result = row[UP]
+        result = row.up
         if result is None:  # a missed slot is no check
             continue
-        site, slot = row[SITE_ID], row[SCHEDULED_AT]
+        site, slot = row.site_id, row.scheduled_at
         if site not in earliest or slot < earliest[site]:
             earliest[site] = slot
         (up if result else down).add(site)

@@ -1,6 +1,6 @@
 """The writer's lanes: each a database thread with the batches queued on it, in order.
 
-A batch holds rows and the offset after each partition's last message. The consumer
+A batch holds results and the offset after each partition's last message. The consumer
 thread fills a lane's open batch; once it closes (by size or age) it is sealed and queued
 on the lane's thread, which writes it; the consumer commits its offsets when it is
 written, in order. Up to LANE_DEPTH batches are in flight per lane.
@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from shared.health import Backoff
-from shared.messages import ResultRow
+from shared.messages import CheckResult
 
 LANE_DEPTH = 2
 
@@ -23,29 +23,29 @@ PartitionKey = tuple[str, int]
 
 @dataclass
 class Batch:
-    """Rows and the offsets they came from, per partition."""
+    """Results and the offsets they came from, per partition."""
 
-    rows: dict[PartitionKey, list[ResultRow]] = field(default_factory=dict)
+    results: dict[PartitionKey, list[CheckResult]] = field(default_factory=dict)
     next_offsets: dict[PartitionKey, int] = field(default_factory=dict)
     counts: dict[PartitionKey, int] = field(default_factory=dict)
     messages: int = 0
     opened_at: float = 0.0
 
-    def add(self, key: PartitionKey, offset: int, row: ResultRow | None) -> None:
+    def add(self, key: PartitionKey, offset: int, result: CheckResult | None) -> None:
         if not self.messages:
             self.opened_at = time.monotonic()
-        if row is not None:
-            self.rows.setdefault(key, []).append(row)
+        if result is not None:
+            self.results.setdefault(key, []).append(result)
         self.next_offsets[key] = offset + 1
         self.counts[key] = self.counts.get(key, 0) + 1
         self.messages += 1
 
-    def all_rows(self) -> list[ResultRow]:
-        return [row for rows in self.rows.values() for row in rows]
+    def all_results(self) -> list[CheckResult]:
+        return [result for results in self.results.values() for result in results]
 
     def drop(self, keys: set[PartitionKey]) -> None:
         for key in keys:
-            self.rows.pop(key, None)
+            self.results.pop(key, None)
             self.next_offsets.pop(key, None)
             self.messages -= self.counts.pop(key, 0)
 

@@ -37,7 +37,7 @@ from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError, Messag
 from shared.health import DependencyState
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
 from shared.logs import log_summary
-from shared.messages import ResultRow, decode_result_row
+from shared.messages import CheckResult, decode_result
 
 logger = logging.getLogger(__name__)
 
@@ -162,14 +162,14 @@ class ResultWriter:
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         assert topic is not None and partition is not None and offset is not None
         try:
-            row: ResultRow | None = decode_result_row(msg.value())
+            result: CheckResult | None = decode_result(msg.value())
         except MessageError as exc:
             self._dead_letter(msg, str(exc))
-            row = None
+            result = None
         key = (topic, partition)
         if key not in self._lane_of:  # consumed before its assignment was seen
             self._place({key})
-        self._lanes[self._lane_of[key]].open.add(key, offset, row)
+        self._lanes[self._lane_of[key]].open.add(key, offset, result)
 
     def _place(self, keys: set[PartitionKey]) -> None:
         """Spread newly assigned partitions over the lanes. One whose earlier batch is still
@@ -236,11 +236,11 @@ class ResultWriter:
 
     def _write_until_durable(self, lane: Lane, batch: Batch, deadline: float | None) -> bool:
         """Runs on the lane's thread. False: gave up (stopping, deadline passed)."""
-        rows = batch.all_rows()
+        results = batch.all_results()
         while True:
             started = time.perf_counter()
             try:
-                inserted = write_results(self._db, rows) if rows else 0
+                inserted = write_results(self._db, results) if results else 0
             except DatabaseError as exc:
                 unavailable = isinstance(exc, DatabaseUnavailable)
                 self._metrics.db_error("unavailable" if unavailable else "statement")
@@ -249,7 +249,7 @@ class ResultWriter:
                     if unavailable:
                         self._database.lost(exc)
                 if not unavailable:  # a statement failed; a retry may work (a site deleted)
-                    logger.error("writer.write_failed rows=%d error=%s", len(rows), exc)
+                    logger.error("writer.write_failed rows=%d error=%s", len(results), exc)
                 wait = lane.backoff.fail()
                 if self._stop.is_set() and deadline is None:
                     deadline = time.monotonic() + self._settings.grace_s
@@ -261,9 +261,9 @@ class ResultWriter:
             with self._totals_lock:
                 self._database.recovered()
                 self.totals.batches += 1
-                self.totals.rows += len(rows)
+                self.totals.rows += len(results)
                 self.totals.inserted += inserted
-            self._metrics.writer_rows_written.inc(len(rows))
+            self._metrics.writer_rows_written.inc(len(results))
             self._metrics.writer_rows_inserted.inc(inserted)
             self._metrics.writer_batch_seconds.observe(time.perf_counter() - started)
             return True

@@ -1,5 +1,6 @@
 -- Named queries of the checker's result writer (checker/writer/store.py), loaded once by
--- shared.queries.load_queries. Each block is the whole statement that runs.
+-- shared.queries.load_queries. Each block is the whole statement that runs (copy_staging with
+-- its column list filled in).
 
 -- create_staging --
 -- Per connection; emptied by every commit. One batch of results is COPYed here first.
@@ -24,10 +25,9 @@ CREATE TEMP TABLE IF NOT EXISTS results_staging (
 ) ON COMMIT DELETE ROWS
 
 -- copy_staging --
-COPY results_staging (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
-                      up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
-                      ttfb_ms, redirects, tls_version, tls_expires_at)
-FROM STDIN (FORMAT BINARY)
+-- The column list is CheckResult's stored fields in its order (shared/messages/results.py),
+-- filled in as identifiers by checker/writer/store.py; create_staging has each of them.
+COPY results_staging ({columns}) FROM STDIN (FORMAT BINARY)
 
 -- insert_new_results --
 -- The fast path: no result of the batch is stored yet (the usual case). Sent in one

@@ -4,7 +4,9 @@ Incidents and their notifications are written in the same transaction
 (`checker.writer.incidents`): only for the sites that are down or alerting, or have a
 late result; the rest cost one more column of the status upsert.
 
-Every statement is a named block of `queries.sql`, complete as it runs. The usual batch
+Every statement is a named block of `queries.sql`, complete as it runs but for the COPY's
+column list, which is `CheckResult`'s stored fields (`shared.messages.RESULT_COLUMNS`),
+as are the COPY's types and each row (`copy_row`). The usual batch
 (no result of it stored before, every site still registered) is staged with COPY, then
 inserted into `check_results` and folded into `site_status` by two statements sent in one
 pipeline, with no savepoint: few round trips, during each of which the lane's thread must
@@ -18,26 +20,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg import sql
+
 from checker.writer.flips import Event, Recount, several_per_site, site_flips
 from checker.writer.incidents import sites_to_walk, update_incidents
 from shared import locks
 from shared.db import Connection, Database, translated_errors
 from shared.errors import FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, DatabaseError
-from shared.messages import SCHEDULED_AT, ResultRow
+from shared.messages import RESULT_COLUMN_TYPES, RESULT_COLUMNS, CheckResult, copy_row
 from shared.queries import load_queries
 
 QUERIES = load_queries("checker.writer")
-# The column types of `copy_staging`, in ResultRow's order.
-COPY_TYPES = [
-    "int8", "text", "timestamptz", "timestamptz", "float8", "int2", "bool", "bool", "text", "text",
-    "float4", "float4", "float4", "float4", "int2", "text", "timestamptz",
-]  # fmt: skip
+# The staging COPY of a result's stored fields, and their types (binary COPY), in order.
+COPY_STAGING = sql.SQL(QUERIES["copy_staging"]).format(
+    columns=sql.SQL(", ").join(map(sql.Identifier, RESULT_COLUMNS))
+)
+COPY_TYPES = list(RESULT_COLUMN_TYPES)
 # A batch that fails with these is written again with ON CONFLICT and without the sites
 # deleted meanwhile.
 _RETRY_CAREFULLY = frozenset({UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION})
 
 
-def write_results(db: Database, rows: Sequence[ResultRow]) -> int:
+def write_results(db: Database, rows: Sequence[CheckResult]) -> int:
     """One transaction: stage, insert new checks, update site_status and site_events, queue
     late hours for a rollup recount. Returns the rows inserted."""
     try:
@@ -50,7 +54,7 @@ def write_results(db: Database, rows: Sequence[ResultRow]) -> int:
         return _write(conn, rows, careful=True)
 
 
-def _write(conn: Connection, rows: Sequence[ResultRow], *, careful: bool) -> int:
+def _write(conn: Connection, rows: Sequence[CheckResult], *, careful: bool) -> int:
     with conn.pipeline():  # BEGIN, the watermark and the staging table in one round trip
         watermark = conn.execute(QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP})
         conn.execute(QUERIES["create_staging"])
@@ -61,10 +65,10 @@ def _write(conn: Connection, rows: Sequence[ResultRow], *, careful: bool) -> int
     # transaction (measured), so it is asked for only when a site has several results.
     status = {"with_slots": several_per_site(rows)}
     with conn.cursor() as cur:
-        with cur.copy(QUERIES["copy_staging"]) as copy:
+        with cur.copy(COPY_STAGING) as copy:
             copy.set_types(COPY_TYPES)
             for row in rows:
-                copy.write_row(row)
+                copy.write_row(copy_row(row))
         if careful:
             cur.execute(QUERIES["drop_missed_rows_checked_since"])
             inserted = cur.execute(QUERIES["insert_results"]).rowcount
@@ -127,11 +131,11 @@ def _write_flips(cur: Any, events: list[Event], recount: Recount) -> None:
         cur.execute(QUERIES["insert_span_events"], params)
 
 
-def _late_hours(rows: Sequence[ResultRow], counted_to: datetime) -> list[datetime]:
+def _late_hours(rows: Sequence[CheckResult], counted_to: datetime) -> list[datetime]:
     """Hours already counted that the batch has results for: they are counted again."""
     hours = {
-        row[SCHEDULED_AT].replace(minute=0, second=0, microsecond=0)
+        row.scheduled_at.replace(minute=0, second=0, microsecond=0)
         for row in rows
-        if row[SCHEDULED_AT] < counted_to
+        if row.scheduled_at < counted_to
     }
     return sorted(hours)

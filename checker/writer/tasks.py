@@ -25,8 +25,9 @@ from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError, Messag
 from shared.health import Backoff, DependencyState
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
 from shared.logs import log_summary
-from shared.messages import TASK_PROCESSING, TaskUpdate, decode
+from shared.messages import TaskUpdate, decode
 from shared.queries import load_queries
+from shared.task_status import TaskStatus
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ DLQ_FLUSH_TIMEOUT_S = 10.0
 
 @dataclass
 class TaskState:
-    status: int
+    status: TaskStatus
     started_at: datetime | None = None
     finished_at: datetime | None = None
     result: dict[str, Any] | None = None
@@ -56,8 +57,9 @@ def fold(updates: list[TaskUpdate]) -> dict[UUID, TaskState]:
     PROCESSING (or, without one, from its result's `checked_at`)."""
     states: dict[UUID, TaskState] = {}
     for update in updates:
-        state = states.setdefault(update.task_id, TaskState(status=0))
-        if update.status == TASK_PROCESSING:
+        # NEW: below every update's status, so that the first one sets the state.
+        state = states.setdefault(update.task_id, TaskState(status=TaskStatus.NEW))
+        if update.status == TaskStatus.PROCESSING:
             state.started_at = update.at if state.started_at is None else state.started_at
         elif update.status > state.status or state.result is None:
             state.finished_at = update.at

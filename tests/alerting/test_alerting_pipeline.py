@@ -12,7 +12,7 @@ import pytest
 from checker.writer import write_results
 from notifier.payload import verify
 from shared.db import Database
-from shared.messages import CheckResult, result_row
+from shared.messages import CheckResult
 from tests.support.alerting import NOTIFIER_FAST, add_channel, states
 from tests.support.db import Conn, add_sites, count
 from tests.support.processes import Process, start, wait_for
@@ -115,7 +115,7 @@ def test_a_maintenance_window_holds_notifications_and_sends_one_if_still_down(
             + _results(recovered, "DDDUU", now)
             + _results(elsewhere, "DDD", now)
         )
-        write_results(database, [result_row(r) for r in rows])
+        write_results(database, rows)
         wait_for(lambda: len(hook.accepted()) == 1, 10, "the DOWN outside the window")
         assert hook.accepted()[0].json()["site"]["id"] == elsewhere
         held = db.execute(
@@ -129,7 +129,7 @@ def test_a_maintenance_window_holds_notifications_and_sends_one_if_still_down(
         released = hook.accepted()[1].json()
         assert (released["event"], released["site"]["id"]) == ("down", still_down)
         # Still down afterwards: the incident goes on, nothing more is sent.
-        write_results(database, [result_row(r) for r in _results(still_down, "DD", ends)])
+        write_results(database, _results(still_down, "DD", ends))
         wait_for(lambda: states(db).get("pending", 0) == 0, 5, "an empty outbox")
         assert len(hook.requests) == 2
     assert count(db, "SELECT count(*) FROM incidents") == 3  # recorded all the same

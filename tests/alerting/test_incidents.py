@@ -14,7 +14,7 @@ import pytest
 
 from checker.writer import write_results
 from shared.db import Database
-from shared.messages import CheckResult, ResultRow, result_row
+from shared.messages import CheckResult
 from tests.support.db import Conn, add_sites, count
 from tests.support.processes import Process, start, wait_for
 
@@ -29,20 +29,16 @@ def database(db_url: str) -> Iterator[Database]:
         yield d
 
 
-def row(site: int, n: int, ch: str) -> ResultRow:
+def row(site: int, n: int, ch: str) -> CheckResult:
     """Slot `n` of `site`: 'U' up, 'D' down (503), 'T' down (timeout), '.' missed."""
     slot = T0 + timedelta(minutes=n)
     if ch == ".":
-        return result_row(
-            CheckResult(site_id=site, url="http://127.0.0.1:9/", scheduled_at=slot,
-                        checked_at=slot, up=None, error="missed")
-        )  # fmt: skip
-    return result_row(
-        CheckResult(site_id=site, url="http://127.0.0.1:9/", scheduled_at=slot,
+        return CheckResult(site_id=site, url="http://127.0.0.1:9/", scheduled_at=slot,
+                        checked_at=slot, up=None, error="missed")  # fmt: skip
+    return CheckResult(site_id=site, url="http://127.0.0.1:9/", scheduled_at=slot,
                     checked_at=slot + timedelta(seconds=2), response_time_ms=3.0,
                     status_code=None if ch == "T" else (200 if ch == "U" else 503),
-                    up=ch == "U", error="timeout" if ch == "T" else None)
-    )  # fmt: skip
+                    up=ch == "U", error="timeout" if ch == "T" else None)  # fmt: skip
 
 
 def site_incidents(db: Conn, site: int) -> list[tuple[Any, ...]]:

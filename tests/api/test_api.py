@@ -13,7 +13,7 @@ import pytest
 
 from checker.writer import write_results
 from shared.db import Database
-from shared.messages import CheckResult, result_row
+from shared.messages import CheckResult
 from tests.support.api import Api, bearer, make_key, running_api
 from tests.support.db import Conn, add_sites, count, scalar
 from tests.support.processes import wait_for
@@ -199,10 +199,8 @@ def test_list_filters_and_pages_by_link(api: Api, db: Conn, db_url: str) -> None
     db.execute("UPDATE sites SET enabled = false WHERE id = %s", (ids[6],))
     slot = datetime.now(UTC) - timedelta(minutes=1)
     rows = [
-        result_row(
-            CheckResult(site_id=site, url="http://x", scheduled_at=slot, checked_at=slot,
+        CheckResult(site_id=site, url="http://x", scheduled_at=slot, checked_at=slot,
                         status_code=200 if n % 2 else 500, up=bool(n % 2), response_time_ms=5.0)
-        )
         for n, site in enumerate(ids[:4])
     ]  # fmt: skip
     with Database(db_url) as database:
@@ -235,11 +233,9 @@ def test_history_endpoints(api: Api, db: Conn, db_url: str) -> None:
     (site,) = add_sites(db, 1)
     now = datetime.now(UTC).replace(microsecond=0)
     rows = [
-        result_row(
-            CheckResult(site_id=site, url="http://x", scheduled_at=now - timedelta(minutes=m),
+        CheckResult(site_id=site, url="http://x", scheduled_at=now - timedelta(minutes=m),
                         checked_at=now - timedelta(minutes=m), status_code=200 if m % 4 else 500,
                         up=bool(m % 4), response_time_ms=float(m))
-        )
         for m in range(1, 11)
     ]  # fmt: skip
     with Database(db_url) as database:

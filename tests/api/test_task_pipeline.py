@@ -19,7 +19,7 @@ from checker.settings import CheckerSettings
 from checker.writer.tasks import TaskWriter
 from shared.db import Database
 from shared.kafka import make_producer
-from shared.messages import CheckResult, TaskUpdate
+from shared.messages import CheckResult, TaskStatus, TaskUpdate
 from tests.support.api import Api, running_api
 from tests.support.db import Conn, count, scalar
 from tests.support.internal import InternalServer
@@ -176,7 +176,7 @@ def update(task_id: uuid.UUID, status: int, at: datetime) -> bytes:
             site_id=0, task_id=task_id, url="http://127.0.0.1:9/", scheduled_at=at,
             checked_at=at, status_code=200, up=True, response_time_ms=1.0,
         )  # fmt: skip
-    return TaskUpdate(task_id=task_id, status=status, at=at, result=result).encode()  # type: ignore[arg-type]
+    return TaskUpdate(task_id=task_id, status=TaskStatus(status), at=at, result=result).encode()
 
 
 def produce(env: dict[str, str], services: Services, values: list[tuple[uuid.UUID, bytes]]) -> None:

@@ -23,7 +23,7 @@ import trustme
 from aiohttp import web
 
 from checker.probe import Prober
-from shared.messages import CheckResult, CheckTask
+from shared.messages import CheckResult, CheckTask, TaskAuth
 from shared.sealing import SecretBox, new_key
 
 pytestmark = pytest.mark.timeout(60)
@@ -162,9 +162,9 @@ def test_a_put_body_without_a_type_goes_as_octet_stream() -> None:
 SECRET = "s3cr3t-Pa55word-do-not-log"
 
 
-def sealed_auth(box: SecretBox, site_id: int, kind: str, username: str | None) -> dict[str, Any]:
+def sealed_auth(box: SecretBox, site_id: int, kind: str, username: str | None) -> TaskAuth:
     sealed = box.seal(site_id, kind, username, SECRET)
-    return {"kind": kind, "username": username, "sealed": base64.b64encode(sealed).decode()}
+    return TaskAuth(kind=kind, username=username, sealed=base64.b64encode(sealed).decode())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("kind", ["basic", "bearer"])
@@ -197,8 +197,8 @@ def test_auth_arrives_and_its_secret_is_in_no_log_line(
     assert refused.error == "connect"
     # Not in the task's repr, the results, or any log line (the secret or its base64).
     encoded = base64.b64encode(f"monitor:{SECRET}".encode()).decode()
-    text = caplog.text + repr(task("http://a", site_id=7, auth=auth)) + ok.model_dump_json()
-    text += refused.model_dump_json()
+    text = caplog.text + repr(task("http://a", site_id=7, auth=auth)) + ok.encode().decode()
+    text += refused.encode().decode()
     assert SECRET not in text and encoded not in text
 
 
@@ -441,7 +441,7 @@ def test_keyword_absent(path: str, up: bool) -> None:
 def test_a_bearer_token_with_a_newline_is_a_config_error_never_sent() -> None:
     box = SecretBox(new_key())
     sealed = box.seal(7, "bearer", None, "tok\r\nX-Injected: 1")
-    auth = {"kind": "bearer", "sealed": base64.b64encode(sealed).decode()}
+    auth = TaskAuth(kind="bearer", sealed=base64.b64encode(sealed).decode())
 
     async def main() -> tuple[CheckResult, Seen]:
         async with serving() as (port, seen):

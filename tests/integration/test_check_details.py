@@ -13,8 +13,9 @@ from psycopg.types.json import Jsonb
 
 from checker.writer import write_results
 from scheduler.service import QUERIES as SCHEDULER_QUERIES
+from scheduler.service import claimed_task
 from shared.db import Database
-from shared.messages import CheckResult, CheckTask, decode, encode_task, result_row
+from shared.messages import CheckResult, CheckTask, decode
 from tests.support.db import Conn
 
 pytestmark = pytest.mark.integration
@@ -165,7 +166,7 @@ def test_constraints_accept_sense(db: Conn, names: str, values: tuple[object, ..
 
 
 def test_claim_carries_the_options_into_tasks(db: Conn) -> None:
-    """claim_due returns NULL for defaults and [low, high) pairs; encode_task takes the row."""
+    """claim_due returns NULL for defaults and [low, high) pairs; claimed_task takes the row."""
     db.execute(
         "INSERT INTO sites (url, next_check_at, method, headers, expected_status, max_redirects)"
         " VALUES ('http://plain', now() - interval '1 s', 'GET', NULL, '{[200,400)}', NULL),"
@@ -177,7 +178,7 @@ def test_claim_carries_the_options_into_tasks(db: Conn) -> None:
     db.execute("BEGIN")
     rows = db.execute(SCHEDULER_QUERIES["claim_due"], {"batch_size": 10}).fetchall()
     db.execute("ROLLBACK")
-    tasks = {t.url: t for t in (decode(CheckTask, encode_task(*row)) for row in rows)}
+    tasks = {t.url: t for t in (decode(CheckTask, claimed_task(*row).encode()) for row in rows)}
     assert set(tasks) == {"http://plain", "http://empty-headers", "http://head"}
     for url in ("http://plain", "http://empty-headers"):
         task = tasks[url]
@@ -222,12 +223,12 @@ def test_writer_stores_the_check_details(db_url: str, db: Conn) -> None:
         up=False,
     )
     with Database(db_url, max_size=1) as database:
-        assert write_results(database, [result_row(detailed)]) == 1
+        assert write_results(database, [detailed]) == 1
         expected = (0.5, 1.25, 3.75, 10.125, 2, "TLSv1.3", EXPIRY)  # exact in float4
         assert details(db, "check_results", site_id, T0) == expected
         assert details(db, "site_status", site_id, T0) == expected
         # A later result without any details clears them in site_status.
-        assert write_results(database, [result_row(bare)]) == 1
+        assert write_results(database, [bare]) == 1
         assert details(db, "site_status", site_id, bare.scheduled_at) == (None,) * 7
         assert details(db, "check_results", site_id, bare.scheduled_at) == (None,) * 7
 

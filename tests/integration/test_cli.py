@@ -321,3 +321,22 @@ def test_sites_auth_reads_the_secret_from_stdin_and_seals_it(
         "site 1: http://127.0.0.1:9/a: auth removed\n",
     )
     assert db.execute("SELECT count(*) FROM site_auth").fetchone() == (0,)
+
+
+def test_users_add_and_link(
+    cli_env: dict[str, str],
+    db: Conn,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    assert webmon("users", "add", "ada") == (2, "")
+    assert "password: a password needs at least 8 characters" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
+    code, out = webmon("users", "add", "ada")
+    assert code == 0 and out.startswith("user ada can log in to the dashboard (id ")
+    code, out = webmon("users", "link", "ada")
+    assert code == 0 and out.splitlines()[-1].startswith("/login/once/")
+    assert db.execute("SELECT count(*) FROM login_links").fetchone() == (1,)
+    assert webmon("users", "link", "nobody") == (1, "")
+    assert capsys.readouterr().err == "webmon: no user nobody\n"

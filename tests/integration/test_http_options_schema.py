@@ -7,11 +7,13 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import psycopg
 import pytest
 
 from scheduler.service import QUERIES as SCHEDULER_QUERIES
-from shared.messages import CheckTask, decode, encode_task
+from scheduler.service import claimed_task
+from shared.messages import CheckTask, decode
 from shared.sealing import SecretBox, new_key
 from tests.integration.test_check_details import insert_site
 from tests.support.db import Conn
@@ -73,10 +75,10 @@ def test_claim_carries_the_options_and_the_sealed_auth(db: Conn) -> None:
     db.execute("BEGIN")
     rows = db.execute(SCHEDULER_QUERIES["claim_due"], {"batch_size": 10}).fetchall()
     db.execute("ROLLBACK")
-    raws = {row[0]: encode_task(*row) for row in rows}
+    raws = {row[0]: claimed_task(*row).encode() for row in rows}
     tasks = {site_id: decode(CheckTask, raw) for site_id, raw in raws.items()}
     bare = tasks[plain]
-    assert raws[plain] == CheckTask(**bare.model_dump()).encode()  # the defaults left out
+    assert raws[plain] == CheckTask(**msgspec.structs.asdict(bare)).encode()  # defaults left out
     assert bare.body is None and bare.auth is None and bare.tls_verify and not bare.restricted
     t = tasks[full]
     assert (t.method, t.body, t.body_content_type) == ("POST", '{"a": 1}', "application/json")

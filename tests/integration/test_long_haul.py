@@ -20,7 +20,7 @@ from scheduler.maintenance import Maintenance, MaintenanceReport
 from scheduler.settings import SchedulerSettings
 from shared import locks
 from shared.db import Database
-from shared.messages import CheckResult, CheckTask, ResultRow, result_row
+from shared.messages import CheckResult, CheckTask
 from tests.support.db import Conn, add_sites
 from webmon.core.history import DOCUMENTED as HISTORY
 
@@ -51,18 +51,16 @@ def maintain(database: Database, db_url: str, now: datetime, **overrides: Any) -
     return report
 
 
-def result(site_id: int, slot: datetime, up: bool, rt: float | None = 10.0) -> ResultRow:
-    return result_row(
-        CheckResult(
-            site_id=site_id,
-            url=f"http://127.0.0.1:9/{site_id}",
-            scheduled_at=slot,
-            checked_at=slot + timedelta(milliseconds=250),
-            response_time_ms=rt,
-            status_code=200 if up else (500 if rt is not None else None),
-            error=None if up else ("http_status" if rt is not None else "connect"),
-            up=up,
-        )
+def result(site_id: int, slot: datetime, up: bool, rt: float | None = 10.0) -> CheckResult:
+    return CheckResult(
+        site_id=site_id,
+        url=f"http://127.0.0.1:9/{site_id}",
+        scheduled_at=slot,
+        checked_at=slot + timedelta(milliseconds=250),
+        response_time_ms=rt,
+        status_code=200 if up else (500 if rt is not None else None),
+        error=None if up else ("http_status" if rt is not None else "connect"),
+        up=up,
     )
 
 
@@ -151,12 +149,16 @@ def percentile_cont(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def expected_rollup(rows: list[ResultRow]) -> tuple[int, int, float, float, float, float, float]:
+def expected_rollup(rows: list[CheckResult]) -> tuple[int, int, float, float, float, float, float]:
     # Response time statistics count the checks that got a response.
-    times = [r[4] for r in rows if r[5] is not None and r[4] is not None]
+    times = [
+        r.response_time_ms
+        for r in rows
+        if r.status_code is not None and r.response_time_ms is not None
+    ]
     return (
         len(rows),
-        sum(1 for r in rows if r[6]),
+        sum(1 for r in rows if r.up),
         min(times),
         sum(times) / len(times),
         max(times),
@@ -191,7 +193,7 @@ def test_rollups_equal_a_recount_from_raw_rows_including_late_results(
     sites = add_sites(db, 3)
     rng = random.Random(7)
     start = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)  # three hours either side of midnight
-    rows: list[ResultRow] = []
+    rows: list[CheckResult] = []
     for site in sites:
         phase = timedelta(seconds=rng.randrange(60))
         for k in range(6 * 60):
@@ -203,7 +205,7 @@ def test_rollups_equal_a_recount_from_raw_rows_including_late_results(
                 rows.append(result(site, slot, False, rt=rng.uniform(1, 50)))
             else:
                 rows.append(result(site, slot, True, rt=rng.lognormvariate(3, 0.7)))
-    late = [r for r in rows if r[2].hour == 22 and r[2].minute < 5]
+    late = [r for r in rows if r.scheduled_at.hour == 22 and r.scheduled_at.minute < 5]
     on_time = [r for r in rows if r not in late]
     for i in range(0, len(on_time), 500):
         write_results(database, on_time[i : i + 500])
@@ -212,17 +214,18 @@ def test_rollups_equal_a_recount_from_raw_rows_including_late_results(
     report = maintain(database, db_url, datetime(2026, 11, 23, 3, 10, tzinfo=UTC))
     assert report.hours_rolled == 6 and report.days_rolled == 1
 
-    def by_hour(subset: list[ResultRow]) -> dict[tuple[int, Any], Any]:
-        groups: dict[tuple[int, Any], list[ResultRow]] = {}
+    def by_hour(subset: list[CheckResult]) -> dict[tuple[int, Any], Any]:
+        groups: dict[tuple[int, Any], list[CheckResult]] = {}
         for r in subset:
-            groups.setdefault((r[0], r[2].replace(minute=0, second=0, microsecond=0)), []).append(r)
+            hour = r.scheduled_at.replace(minute=0, second=0, microsecond=0)
+            groups.setdefault((r.site_id, hour), []).append(r)
         return {key: expected_rollup(group) for key, group in groups.items()}
 
-    def by_day(subset: list[ResultRow]) -> dict[tuple[int, Any], Any]:
-        groups: dict[tuple[int, Any], list[ResultRow]] = {}
+    def by_day(subset: list[CheckResult]) -> dict[tuple[int, Any], Any]:
+        groups: dict[tuple[int, Any], list[CheckResult]] = {}
         for r in subset:
-            if r[2].date() < date(2026, 11, 23):
-                groups.setdefault((r[0], r[2].date()), []).append(r)
+            if r.scheduled_at.date() < date(2026, 11, 23):
+                groups.setdefault((r.site_id, r.scheduled_at.date()), []).append(r)
         return {key: expected_rollup(group) for key, group in groups.items()}
 
     assert_rollups_equal(stored_rollups(db, "check_rollups_hourly", "hour"), by_hour(on_time))
@@ -259,14 +262,13 @@ def test_packed_days_keep_every_check_and_take_late_results(
         for site in sites
         for k in range(200)
     ]
-    rows[3] = result_row(
-        CheckResult(
-            site_id=rows[3][0], url="https://x", scheduled_at=rows[3][2], checked_at=rows[3][3],
+    rows[3] = CheckResult(
+            site_id=rows[3].site_id, url="https://x", scheduled_at=rows[3].scheduled_at,
+            checked_at=rows[3].checked_at,
             response_time_ms=1.5, status_code=200, up=True, regex_matched=True, dns_ms=0.25,
             connect_ms=0.5, tls_ms=2.0, ttfb_ms=1.0, redirects=1, tls_version="TLSv1.3",
             tls_expires_at=datetime(2027, 1, 1, tzinfo=UTC),
-        )
-    )  # fmt: skip
+        )  # fmt: skip
     write_results(database, rows)
     before = db.execute(SELECT_ALL_COLUMNS + "check_results ORDER BY 1, 2").fetchall()
 
@@ -294,13 +296,15 @@ def test_packed_days_keep_every_check_and_take_late_results(
         "SELECT checks FROM check_rollups_hourly WHERE site_id = %s AND hour = %s",
         (sites[0], late_slot.replace(minute=0)),
     ).fetchone()
-    assert hour == (sum(1 for r in rows if r[0] == sites[0] and r[2].hour == 23) + 1,)
+    assert hour == (
+        sum(1 for r in rows if r.site_id == sites[0] and r.scheduled_at.hour == 23) + 1,
+    )
 
 
 # -- site_events ------------------------------------------------------------------------
 
 
-def scripted(site: int, n: int, rng: random.Random) -> list[ResultRow]:
+def scripted(site: int, n: int, rng: random.Random) -> list[CheckResult]:
     start = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
     up = True
     rows = []
@@ -311,13 +315,13 @@ def scripted(site: int, n: int, rng: random.Random) -> list[ResultRow]:
     return rows
 
 
-def expected_flips(rows: list[ResultRow]) -> list[tuple[Any, ...]]:
+def expected_flips(rows: list[CheckResult]) -> list[tuple[Any, ...]]:
     flips = []
     previous: bool | None = None
     for r in rows:
-        if r[6] != previous:
-            flips.append((r[0], r[2], previous, r[6]))
-        previous = r[6]
+        if r.up != previous:
+            flips.append((r.site_id, r.scheduled_at, previous, r.up))
+        previous = r.up
     return flips
 
 
@@ -355,7 +359,7 @@ def test_site_events_hold_exactly_the_flips_when_results_arrive_out_of_order(
     assert stored_flips(db) == [flip for script in scripts for flip in expected_flips(script)]
     # site_status holds the newest result whatever the order.
     latest = db.execute("SELECT site_id, scheduled_at, up FROM site_status ORDER BY 1").fetchall()
-    assert latest == [(s[-1][0], s[-1][2], s[-1][6]) for s in scripts]
+    assert latest == [(s[-1].site_id, s[-1].scheduled_at, s[-1].up) for s in scripts]
 
 
 class StopAfter(threading.Event):
@@ -438,7 +442,7 @@ def test_missed_slots_are_counted_apart_and_left_out_of_uptime(
 ) -> None:
     (site,) = add_sites(db, 1)
     start = datetime(2026, 11, 22, 22, 0, tzinfo=UTC)
-    rows: list[ResultRow] = []
+    rows: list[CheckResult] = []
     for k in range(60):
         slot = start + timedelta(minutes=k)
         if k % 10 == 9:  # six slots nobody checked in time
@@ -446,13 +450,13 @@ def test_missed_slots_are_counted_apart_and_left_out_of_uptime(
                 site_id=site, url="http://x", timeout_s=5, scheduled_at=slot,
                 expires_at=slot + timedelta(minutes=1),
             )  # fmt: skip
-            rows.append(result_row(CheckResult.missed(task, slot + timedelta(minutes=1))))
+            rows.append(CheckResult.missed(task, slot + timedelta(minutes=1)))
         else:
             rows.append(result(site, slot, up=k % 3 != 0))
     write_results(database, rows)
     maintain(database, db_url, datetime(2026, 11, 23, 3, 10, tzinfo=UTC))
-    performed = [r for r in rows if r[6] is not None]
-    up_checks = sum(1 for r in performed if r[6])
+    performed = [r for r in rows if r.up is not None]
+    up_checks = sum(1 for r in performed if r.up)
     for table, key in (("check_rollups_hourly", "hour"), ("check_rollups_daily", "day")):
         stored = db.execute(
             sql.SQL("SELECT checks, up_checks, missed FROM {}").format(sql.Identifier(table))

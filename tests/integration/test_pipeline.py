@@ -14,7 +14,7 @@ import confluent_kafka
 import pytest
 
 from devstack.localstack import free_port
-from shared.messages import encode_task
+from shared.messages import CheckTask
 from tests.support.db import Conn, add_sites, count
 from tests.support.processes import Process, start, wait_for
 from tests.support.services import Services
@@ -268,8 +268,14 @@ def test_a_task_past_its_next_slot_is_recorded_as_missed_not_checked(
     (site_id,) = add_sites(db, 1, url=targets.url("/ok"))
     slot = datetime.now(UTC) - timedelta(minutes=2)
     producer = confluent_kafka.Producer({"bootstrap.servers": services.kafka_bootstrap})
-    task = encode_task(site_id, targets.url("/ok"), 5.0, None, slot, slot + timedelta(minutes=1))
-    producer.produce(env["WEBMON_TASKS_TOPIC"], task, str(site_id).encode())
+    task = CheckTask(
+        site_id=site_id,
+        url=targets.url("/ok"),
+        timeout_s=5.0,
+        scheduled_at=slot,
+        expires_at=slot + timedelta(minutes=1),
+    )
+    producer.produce(env["WEBMON_TASKS_TOPIC"], task.encode(), str(site_id).encode())
     assert producer.flush(10) == 0
     checker = start(processes, "checker", env, "checker", tmp_path)
     wait_for(lambda: count(db, "SELECT count(*) FROM check_results") == 1, what="the missed row")

@@ -85,8 +85,11 @@ def test_ten_thousand_due_sites_become_ten_thousand_tasks(
     emitted = tasks(env, services)
     assert len(emitted) == 10_000
     assert len({t["site_id"] for t in emitted}) == 10_000
-    assert {t["scheduled_at"] for t in emitted} == {due_at.isoformat()}
-    assert {t["expires_at"] for t in emitted} == {(due_at + timedelta(seconds=60)).isoformat()}
+    # The same instants, however spelt (msgspec writes UTC as "Z", orjson wrote "+00:00").
+    assert {datetime.fromisoformat(t["scheduled_at"]) for t in emitted} == {due_at}
+    assert {datetime.fromisoformat(t["expires_at"]) for t in emitted} == {
+        due_at + timedelta(seconds=60)
+    }
     advanced = db.execute(
         "SELECT count(*) FROM sites WHERE next_check_at = %s", (due_at + timedelta(seconds=60),)
     ).fetchone()

@@ -14,9 +14,10 @@ import pytest
 
 from checker.settings import CheckerSettings
 from checker.writer import ResultWriter
+from checker.writer.store import QUERIES
 from shared.db import Database
 from shared.kafka import make_producer
-from shared.messages import CheckResult, CheckTask
+from shared.messages import RESULT_COLUMN_TYPES, RESULT_COLUMNS, CheckResult, CheckTask
 from tests.support.db import Conn, add_sites, count
 from tests.support.processes import wait_for
 from tests.support.services import Services
@@ -67,6 +68,24 @@ def result(site_id: int, slot: datetime, *, up: bool = True, status: int = 200) 
         status_code=status,
         up=up,
     ).encode()
+
+
+COLUMN_TYPES = """
+SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+ WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+def test_the_tables_have_each_column_the_result_struct_copies(db: Conn) -> None:
+    """CheckResult's stored fields are the COPY's columns and types: the staging table has
+    each of them, and check_results each but the URL (kept in site_status)."""
+    expected = dict(zip(RESULT_COLUMNS, RESULT_COLUMN_TYPES, strict=True))
+    db.execute(QUERIES["create_staging"])
+    assert dict(db.execute(COLUMN_TYPES, ("results_staging",)).fetchall()) == expected
+    stored = dict(db.execute(COLUMN_TYPES, ("check_results",)).fetchall())
+    assert {n: t for n, t in stored.items() if n in expected} == {
+        n: t for n, t in expected.items() if n != "url"
+    }
 
 
 def test_results_land_once_even_when_delivered_twice(env: dict[str, str], db: Conn) -> None:

@@ -11,23 +11,11 @@ import os
 import shutil
 from pathlib import Path
 
+from devstack.browser import CHROMIUM_ARGS as CHROMIUM_ARGS  # the browser tests import it here
 from tests.support.db import Conn
 from webmon.core.keys import new_key
 from webmon.core.users import LOGIN_LINK_VALID_FOR, hash_password, link_hash
 from webmon.core.users import QUERIES as USERS
-
-# Flags for a headless browser on a machine with no network beyond loopback: no
-# background traffic, no component updates, no sync, no GPU.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 
 def system_chromium() -> str | None:

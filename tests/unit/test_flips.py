@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from checker.writer.flips import several_per_site, site_flips
-from shared.messages import CheckResult, ResultRow, result_row
+from shared.messages import CheckResult
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-def row(site: int, minute: int, up: bool) -> ResultRow:
+def row(site: int, minute: int, up: bool) -> CheckResult:
     slot = T0 + timedelta(minutes=minute)
-    return result_row(
-        CheckResult(site_id=site, url="http://h", scheduled_at=slot, checked_at=slot, up=up)
-    )
+    return CheckResult(site_id=site, url="http://h", scheduled_at=slot, checked_at=slot, up=up)
 
 
 def test_a_batch_newer_than_the_stored_state_is_walked_in_slot_order() -> None:
@@ -71,15 +69,13 @@ def test_one_result_per_site_uses_the_replaced_state() -> None:
 
 
 def test_a_missed_slot_flips_nothing_and_does_not_count_as_a_result_of_its_site() -> None:
-    missed = result_row(
-        CheckResult(
-            site_id=1,
-            url="http://h",
-            scheduled_at=T0 + timedelta(minutes=2),
-            checked_at=T0 + timedelta(minutes=2),
-            up=None,
-            error="missed",
-        )
+    missed = CheckResult(
+        site_id=1,
+        url="http://h",
+        scheduled_at=T0 + timedelta(minutes=2),
+        checked_at=T0 + timedelta(minutes=2),
+        up=None,
+        error="missed",
     )
     # Between two down checks, a miss: no flip, and the batch still has one check per
     # site, as far as the status upsert is concerned.

@@ -1,4 +1,4 @@
-"""The README's "History" section shows the documented queries as they are."""
+"""The docs' "Reading results" page shows the documented queries as they are."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ def test_the_file_holds_the_documented_queries() -> None:
 
 
 @pytest.mark.parametrize("name", DOCUMENTED)
-def test_readme_shows_the_history_queries_as_they_are(name: str) -> None:
-    """Each block, its comment included, appears verbatim in a ```sql block of the README."""
-    readme = (ROOT / "README.md").read_text()
-    assert f"```sql\n{QUERIES[name]}\n```" in readme
+def test_the_docs_show_the_history_queries_as_they_are(name: str) -> None:
+    """Each block, its comment included, appears verbatim in a ```sql block of the page."""
+    page = (ROOT / "docs" / "results.md").read_text()
+    assert f"```sql\n{QUERIES[name]}\n```" in page
 
 
 @pytest.mark.parametrize("name", DOCUMENTED)

@@ -179,8 +179,8 @@ def test_a_bulk_import_refused_by_a_constraint_names_the_line_and_stores_nothing
 def test_screenshots_for_the_readme(
     page: Any, dashboard: Dashboard, targets: Targets, db: Conn, tmp_path: Path
 ) -> None:
-    """The overview and a site page, as the README shows them: into
-    WEBMON_SCREENSHOT_DIR when set (docs/img, to refresh them), else a temporary folder."""
+    """The overview and a site page, as the docs show them, into WEBMON_SCREENSHOT_DIR when
+    set, else a temporary folder (`make docs-images` makes the docs' own, from `make run`)."""
     sites = [
         (targets.url("/ok"), 5, None),
         (targets.url("/status/500"), 5, None),

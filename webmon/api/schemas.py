@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from shared.messages import TaskStatus
+from shared.task_status import TaskStatus
 
 
 class SiteStatus(BaseModel):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from typing import TextIO
 
@@ -66,6 +67,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         if args.command == "doctor":
             return doctor.cmd_doctor(args, out)
         return asyncio.run(_run(args.run, args, out))
+    except BrokenPipeError:
+        # `webmon ... | head`: the reader has gone; say nothing more (and let the
+        # interpreter's own flush at exit write nowhere), as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Invalid as exc:
         print(f"{PROGRAM}: {refusal(exc)}", file=sys.stderr)
         return INVALID

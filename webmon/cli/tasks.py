@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import orjson
 
 from shared.causes import why_down
-from shared.messages import TaskStatus
+from shared.task_status import TaskStatus
 from webmon.cli.common import CliError
 from webmon.cli.format import format_table, format_timestamp
 from webmon.core import Core

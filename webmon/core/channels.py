@@ -341,10 +341,9 @@ class Channels:
             "clear": [r["secret"] for r in rows],
             "sealed": [box.seal_channel(int(r["id"]), str(r["kind"]), r["secret"]) for r in rows],
         }
-        async with self._db.connection() as conn:
-            cur = await conn.execute(QUERIES["seal_channel_secrets"], params)
-        logger.info("channels.sealed_secrets count=%d", cur.rowcount)
-        return cur.rowcount
+        sealed = await self._db.execute(QUERIES["seal_channel_secrets"], params)
+        logger.info("channels.sealed_secrets count=%d", sealed)
+        return sealed
 
     async def route(
         self, actor: Actor, site_id: int, names: Sequence[str], *, replace: bool = False

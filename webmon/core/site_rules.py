@@ -14,13 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from checker.probe.regex import RegexError, compile_regex
-from shared.messages import (
-    MAX_BODY_BYTES,
-    MAX_SITE_REDIRECTS,
-    HeaderName,
-    HeaderValue,
-    StatusRange,
-)
+from shared.http_fields import HeaderName, HeaderValue, StatusRange
+from shared.messages import MAX_BODY_BYTES, MAX_SITE_REDIRECTS
 from shared.sealing import MAX_SECRET_BYTES
 from webmon.core.errors import ConstraintWords, Invalid
 

@@ -30,8 +30,7 @@ def blocked_literal(policy: TargetPolicy, url: str) -> str | None:
 
 def refusal(host: str) -> str:
     return (
-        f"{host} is in a blocked network ({BLOCK_SETTING}); the operator can allow it "
-        f"with {ALLOW_SETTING}"
+        f"{host} is in a blocked network ({BLOCK_SETTING}); add it to {ALLOW_SETTING} to allow it"
     )
 
 

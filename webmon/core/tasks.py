@@ -26,9 +26,9 @@ from pydantic import Field
 from shared import locks
 from shared.db import AsyncDatabase, dict_rows, translated_errors
 from shared.errors import DatabaseError
-from shared.messages import TaskStatus
 from shared.netpolicy import TargetPolicy
 from shared.queries import load_queries
+from shared.task_status import TaskStatus
 from webmon.core.actors import Actor
 from webmon.core.errors import (
     Conflict,

@@ -127,7 +127,7 @@ class Users:
         if row is None:
             raise NotFound(f"no user {name}")
         token = secrets.token_urlsafe(32)
-        await self._db.row(
+        await self._db.execute(
             QUERIES["create_login_link"],
             {"sha256": link_hash(token), "user_id": row["id"], "valid_for": LOGIN_LINK_VALID_FOR},
         )
@@ -155,9 +155,9 @@ class Users:
             if failed is not None and int(failed["failed_logins"]) >= LOGIN_FAILURES:
                 logger.warning("users.locked user_id=%s client=%s", row["id"], client)
             return None
-        await self._db.row(QUERIES["login_succeeded"], {"user_id": row["id"]})
+        await self._db.execute(QUERIES["login_succeeded"], {"user_id": row["id"]})
         if rehash is not None:
-            await self._db.row(
+            await self._db.execute(
                 QUERIES["rehash_user"], {"user_id": row["id"], "password_hash": rehash}
             )
         return User(int(row["id"]), str(row["name"]), int(row["session_version"]))
@@ -176,7 +176,7 @@ class Users:
 
     async def end_sessions(self, actor: Actor, user_id: int) -> None:
         """End every session of the user at once (logging out ends them all)."""
-        await self._db.row(QUERIES["end_sessions"], {"user_id": user_id})
+        await self._db.execute(QUERIES["end_sessions"], {"user_id": user_id})
         logger.info("users.sessions_ended user_id=%d by=%s", user_id, actor)
 
     async def disable(self, actor: Actor, name: str) -> int:
@@ -221,7 +221,7 @@ class Users:
             if row["sealed"]:
                 return box.open_key(name, stored)
             params = {"name": name, "clear": stored, "sealed": box.seal_key(name, stored)}
-            await self._db.row(QUERIES["seal_signing_key"], params)
+            await self._db.execute(QUERIES["seal_signing_key"], params)
             logger.info("users.signing_key_sealed")
             return stored
         raise SecretError("the dashboard's signing key changed under us three times")

@@ -24,7 +24,7 @@ SELECT id, name, session_version FROM users WHERE id = %(user_id)s AND disabled_
 
 -- end_sessions --
 -- Every session cookie issued to the user carries the old version: none works any more.
-UPDATE users SET session_version = session_version + 1 WHERE id = %(user_id)s RETURNING id
+UPDATE users SET session_version = session_version + 1 WHERE id = %(user_id)s
 
 -- disable_user --
 UPDATE users SET disabled_at = now(), session_version = session_version + 1
@@ -44,7 +44,6 @@ RETURNING failed_logins
 -- login_succeeded --
 UPDATE users SET failed_logins = 0, locked_until = NULL
  WHERE id = %(user_id)s AND (failed_logins > 0 OR locked_until IS NOT NULL)
-RETURNING id
 
 -- rehash_user --
 UPDATE users SET password_hash = %(password_hash)s WHERE id = %(user_id)s
@@ -73,4 +72,3 @@ RETURNING name
 -- A key kept in clear before, sealed in place (the same key: badge URLs stay valid).
 UPDATE webmon_secrets SET secret = %(sealed)s, sealed = true
  WHERE name = %(name)s AND NOT sealed AND secret = %(clear)s
-RETURNING name

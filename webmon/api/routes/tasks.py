@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from shared.messages import TaskStatus
+from shared.task_status import TaskStatus
 from webmon.api.auth import READ, WRITE
 from webmon.api.common import core, json_response
 from webmon.api.pages import decode_cursor, next_link
@@ -71,9 +71,7 @@ async def list_tasks(
             before = (datetime.fromisoformat(str(at)), uuid.UUID(str(task)))
         except ValueError:
             raise Problem(422, "cursor: not a cursor this API gave out") from None
-    wanted = None
-    if status is not None:
-        wanted = TaskStatus(int(status)) if status.isdigit() else TaskStatus[status]
+    wanted = None if status is None else TaskStatus.parse(status)
     tasks = await core(request).tasks.page(before=before, status=wanted, limit=limit + 1)
     more = len(tasks) > limit
     tasks = tasks[:limit]
