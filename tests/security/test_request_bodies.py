@@ -5,6 +5,7 @@ a request's head and then nothing: an answer proves the body was not waited for.
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -45,11 +46,15 @@ def head(path: str, headers: dict[str, str], method: str = "POST") -> bytes:
 
 
 def status_of(sock: socket.socket) -> tuple[int, bytes]:
-    """The answer's status and what came of it, read until the server closes or the
-    answer's head and body are in."""
+    """The answer's status and the answer, read until its head and its Content-Length of
+    body are in, or the server closes."""
     sock.settimeout(ANSWER_WITHIN_S)
     data = b""
-    while b"\r\n\r\n" not in data:
+    while True:
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length: *(\d+)", head)
+        if _ and length and len(body) >= int(length[1]):
+            break
         chunk = sock.recv(65536)
         if not chunk:
             break

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,16 +70,26 @@ class Door:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
-        headers = Headers(scope=scope)
+        authorization = declared = None
+        chunked = False
+        for name, value in scope["headers"]:  # one pass: names are lower-case in ASGI
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
         if path.startswith(API_PREFIX) and path not in self._open_paths:
             try:
-                scope[CALLER] = await identify(self._core, headers.get("authorization"))
+                scope[CALLER] = await identify(self._core, authorization)
             except Problem as exc:
                 await _answer(exc, scope, receive, send)
                 return
+        if declared is None and not chunked:  # no body to read, or to cap
+            await self.app(scope, receive, send)
+            return
         cap, setting = self._cap(path)
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
+        if declared is not None and declared.isdigit() and int(declared) > cap:
             await _answer(BodyTooLarge(cap, setting), scope, receive, send)
             return
         await self._capped(scope, receive, send, cap, setting)

@@ -17,7 +17,6 @@ A header the answer set already is left as it is.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -42,6 +41,10 @@ ALWAYS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 HSTS = "max-age=31536000"
+# As ASGI carries them: lower-case names, bytes (added to every answer, so made once).
+_ALWAYS = tuple((name.lower().encode(), value.encode()) for name, value in ALWAYS.items())
+_NO_STORE = (b"cache-control", b"no-store")
+_HSTS = (b"strict-transport-security", HSTS.encode())
 
 
 class SecurityHeaders:
@@ -55,18 +58,18 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = str(scope.get("path", "")).startswith(self._static)
-        tls = scope.get("scheme") == "https"
+        wanted = list(_ALWAYS)
+        if not str(scope.get("path", "")).startswith(self._static):
+            wanted.append(_NO_STORE)
+        if scope.get("scheme") == "https":
+            wanted.append(_HSTS)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in ALWAYS.items():
-                    headers.setdefault(name, value)
-                if not static:
-                    headers.setdefault("Cache-Control", "no-store")
-                if tls:
-                    headers.setdefault("Strict-Transport-Security", HSTS)
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [header for header in wanted if header[0] not in present]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)
