@@ -72,13 +72,14 @@ test: install-dev ## run the whole test suite (starts a private embedded stack w
 	$(BIN)/python -m devstack.browser
 	$(BIN)/pytest
 
-bench: install-dev ## benchmarks: scheduler, writer, checker (and beside blackbox_exporter), history volume, API, dashboard, notifier (figures and ratios)
+bench: install-dev ## benchmarks: scheduler, writer, checker (and beside blackbox_exporter), history volume, API (and its security middlewares), dashboard, notifier (figures and ratios)
 	$(BIN)/python -m bench.bench_scheduler
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
 	$(BIN)/python -m bench.blackbox_compare
 	$(BIN)/python -m bench.bench_volume
 	$(BIN)/python -m bench.bench_api
+	$(BIN)/python -m bench.bench_door
 	$(BIN)/python -m bench.bench_dashboard
 	$(BIN)/python -m bench.bench_notifier
 

@@ -32,11 +32,15 @@ EVENT_HEADER = "X-Webmon-Event"
 
 @dataclass(frozen=True, slots=True)
 class Channel:
+    """A channel to send through. `sealed`: its secret as stored, sealed with
+    WEBMON_SECRET_KEY; `notifier.secrets.opened` turns it into `secret` just before a send."""
+
     id: int
     name: str
     kind: str
     config: dict[str, Any]
     secret: str | None
+    sealed: bytes | None = None
 
     def __repr__(self) -> str:  # never the secret
         return f"Channel(id={self.id}, name={self.name!r}, kind={self.kind!r})"

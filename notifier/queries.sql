@@ -26,7 +26,7 @@ WITH due AS (
  RETURNING n.*
 )
 SELECT c.id, c.idempotency_key, c.kind, c.event_at, c.attempts, c.created_at,
-       ch.id, ch.name, ch.kind, ch.config, ch.secret,
+       ch.id, ch.name, ch.kind, ch.config, ch.secret, ch.secret_sealed,
        c.site_id, s.url,
        i.id, i.opened_at, i.opening_checked_at, i.resolved_at, i.resolving_checked_at,
        i.cause, i.status_code, i.error, i.error_detail

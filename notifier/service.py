@@ -17,7 +17,7 @@ import os
 import socket
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -27,6 +27,7 @@ from notifier.channels import describe_error, sender_for
 from notifier.channels.base import SendContext
 from notifier.metrics import NotifierMetrics
 from notifier.payload import Channel, IncidentFacts, Outgoing
+from notifier.secrets import opened
 from notifier.settings import NotifierSettings
 from shared.db import AsyncDatabase
 from shared.errors import DatabaseError
@@ -52,8 +53,8 @@ class NotifierTotals:
 
 def outgoing(row: tuple[Any, ...]) -> Outgoing:
     (nid, key, kind, event_at, attempts, created_at, ch_id, ch_name, ch_kind, ch_config,
-     ch_secret, site_id, site_url, inc_id, opened_at, opening_at, resolved_at, resolving_at,
-     cause, status_code, error, detail) = row  # fmt: skip
+     ch_secret, ch_sealed, site_id, site_url, inc_id, opened_at, opening_at, resolved_at,
+     resolving_at, cause, status_code, error, detail) = row  # fmt: skip
     incident = None
     if inc_id is not None:
         incident = IncidentFacts(
@@ -63,7 +64,8 @@ def outgoing(row: tuple[Any, ...]) -> Outgoing:
         )  # fmt: skip
     return Outgoing(
         id=nid, key=key, kind=kind, event_at=event_at, attempts=attempts,
-        created_at=created_at, channel=Channel(ch_id, ch_name, ch_kind, ch_config, ch_secret),
+        created_at=created_at,
+        channel=Channel(ch_id, ch_name, ch_kind, ch_config, ch_secret, ch_sealed),
         site_id=site_id, site_url=site_url, incident=incident,
     )  # fmt: skip
 
@@ -100,6 +102,7 @@ class Notifier:
         self._failures: list[tuple[int, str]] = []
         self._wake = asyncio.Event()
         self._ctx: SendContext | None = None
+        self._box = settings.secret_box()  # opens the channels' sealed secrets
 
     async def run(self, stop: asyncio.Event) -> NotifierTotals:
         s = self._settings
@@ -172,7 +175,7 @@ class Notifier:
         kind = n.channel.kind
         started = time.perf_counter()
         try:
-            await sender_for(kind)(n, self._ctx)
+            await sender_for(kind)(replace(n, channel=opened(n.channel, self._box)), self._ctx)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure of a send is the channel's, not ours

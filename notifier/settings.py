@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from shared.settings import DEFAULT_METRICS_HOST, CommonSettings, LogFormat, TargetPolicySettings
+from shared.settings import (
+    DEFAULT_METRICS_HOST,
+    CommonSettings,
+    LogFormat,
+    SecretKeySettings,
+    TargetPolicySettings,
+)
 
 # Prometheus metrics and /healthz; 0 disables the endpoint. (The scheduler's is 9101, the
 # checker's 9102, and `make run`'s second checker's 9103.)
 DEFAULT_NOTIFIER_METRICS_PORT = 9104
 
 
-class NotifierSettings(TargetPolicySettings):
-    """The notifier needs no Kafka: the writer puts notifications in PostgreSQL."""
+class NotifierSettings(TargetPolicySettings, SecretKeySettings):
+    """The notifier needs no Kafka: the writer puts notifications in PostgreSQL.
+    WEBMON_SECRET_KEY opens the channels' sealed secrets."""
 
     model_config = CommonSettings.model_config
 

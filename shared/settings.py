@@ -260,8 +260,10 @@ class SecretKeySettings(BaseSettings):
         return SecretBox(key) if key.strip() else None
 
 
-# Prometheus metrics and /healthz listen here unless a process says otherwise.
-DEFAULT_METRICS_HOST = "0.0.0.0"
+# Prometheus metrics and /healthz listen here unless WEBMON_METRICS_HOST says otherwise:
+# loopback, because they answer without a key. A container sets 0.0.0.0 so that its
+# published port and other containers reach them (docker-compose.yml).
+DEFAULT_METRICS_HOST = "127.0.0.1"
 
 
 S = TypeVar("S", bound=BaseSettings)

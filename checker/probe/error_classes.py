@@ -54,6 +54,10 @@ from yarl import URL
 from shared.netpolicy import TargetBlocked
 
 DETAIL_MAX: Final = 200
+# The detail of every `blocked` result: it names neither the refused address nor a
+# resolver, so a key that reads results cannot map the inside (which address a name
+# resolves to) through refusals. The address is in the checker's log (`check.blocked`).
+BLOCKED_DETAIL: Final = "refused by the target policy"
 # Local resource exhaustion (file descriptors, kernel memory) anywhere in an exception's
 # chain is this process's trouble, not the site's: `internal`, not `connect`. (Not
 # EADDRNOTAVAIL: a site's unroutable address raises it too, not only port exhaustion.)
@@ -170,7 +174,7 @@ def describe(error: str, link: BaseException, host: str | None, where: str) -> s
     `protocol`, ...: the kind words them). `host`: the name looked up; `where`: what was
     connected to (host:port)."""
     if error == "blocked":
-        return f"refused by the target policy: {reason(link)}"
+        return BLOCKED_DETAIL
     if error == "dns":
         return f"cannot resolve {host}: {reason(link)}"
     if error == "connect":

@@ -21,7 +21,14 @@ from datetime import datetime
 import dns.resolver
 
 from checker.probe.dns_check import check_dns
-from checker.probe.error_classes import classify, describe, internal_detail, reason, scrub
+from checker.probe.error_classes import (
+    BLOCKED_DETAIL,
+    classify,
+    describe,
+    internal_detail,
+    reason,
+    scrub,
+)
 from checker.probe.kind_net import KindFailure, Phases
 from checker.probe.kind_urls import (
     DNS,
@@ -40,6 +47,8 @@ from shared.messages import CheckResult, CheckTask
 from shared.netpolicy import TargetBlocked, TargetPolicy
 
 logger = logging.getLogger(__name__)
+# A restricted dns:// check without a resolver of its own: it would ask the checker's.
+RESOLVER_NEEDED = f"{BLOCKED_DETAIL}: a dns:// check from the API names its resolver"
 
 
 def system_resolvers() -> tuple[str, ...]:
@@ -104,6 +113,11 @@ class KindProber:
         except UrlProblem as exc:
             return self._result(task, checked_at, phases, "invalid_url", f"invalid URL: {exc}")
         policy = self._policy if task.restricted else None
+        if kind == DNS and policy is not None and question.resolver is None:
+            # The checker's own resolvers answer the operator's questions, not a
+            # stranger's: a restricted question names a resolver the policy allows.
+            logger.info("check.blocked site_id=%s address=system-resolvers", task.site_id)
+            return self._result(task, checked_at, phases, "blocked", RESOLVER_NEEDED)
         try:
             async with asyncio.timeout(task.timeout_s):
                 if kind == DNS:

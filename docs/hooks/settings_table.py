@@ -105,9 +105,11 @@ MEANINGS = {
     "WEBMON_ONDEMAND_WRITER_GROUP": "consumer group of the writers on the on-demand topic",
     "WEBMON_SECRET_KEY": "32 random bytes, URL-safe base64 (`python -c 'from shared.sealing "
     "import new_key; print(new_key())'`): seals sites' `auth` secrets (the API and `webmon "
-    "sites auth` write with it, checkers open with it; the scheduler needs none). The local "
-    "stack makes one in `.state/secret_key`. A checker without it records `config` for a site "
-    "with auth. See [Auth](checks.md#auth)",
+    "sites auth` write with it, checkers open with it; the scheduler needs none), channel "
+    "secrets (the API, the dashboard and `webmon channels add` seal, the notifier opens) and "
+    "the dashboard's session key (the dashboard answers 503 without it). The local stack makes "
+    "one in `.state/secret_key`. A checker without it records `config` for a site with auth. "
+    "See [Auth](checks.md#auth) and [Deploying securely](hardening.md#the-secret-key)",
     "WEBMON_BLOCKED_NETWORKS": "the target policy for URLs that came through the API or the "
     "dashboard (see [the target policy](api.md#target-policy)); CIDRs, comma-separated",
     "WEBMON_ALLOWED_NETWORKS": "exceptions to `WEBMON_BLOCKED_NETWORKS`, e.g. `10.20.0.0/16` "
@@ -122,6 +124,16 @@ MEANINGS = {
     "WEBMON_TASKS_IN_FLIGHT": "per API key: tasks not final",
     "WEBMON_TASK_START_WITHIN_S": "a task no checker started within this long ends as ERROR, "
     "expired",
+    "WEBMON_TRUSTED_PROXIES": "reverse proxies (CIDRs, comma-separated) whose "
+    "`X-Forwarded-For` and `X-Forwarded-Proto` are believed; without one, those headers are "
+    "ignored whoever sends them ([Deploying securely](hardening.md#behind-a-tls-proxy))",
+    "WEBMON_API_MAX_BODY_BYTES": "the largest request body the API and the dashboard read; "
+    "past it the answer is 413, the body unread (the API key is checked before any body)",
+    "WEBMON_API_MAX_BULK_BODY_BYTES": "the same for a bulk import (`POST /api/v1/sites/bulk`, "
+    "the dashboard's import)",
+    "WEBMON_SECURE_COOKIES": "mark the dashboard's cookies `Secure` whatever the request's "
+    "scheme (behind a TLS proxy not in `WEBMON_TRUSTED_PROXIES`; over TLS, directly or through "
+    "a trusted proxy, they are `Secure` anyway)",
     "WEBMON_NOTIFIER_LEASE_S": "how long a notifier holds the notifications it claimed; a "
     "notifier killed mid-send leaves them due again after it",
     "WEBMON_NOTIFIER_BACKOFF_BASE_S": "first wait before a failed send is tried again "
@@ -138,7 +150,9 @@ MEANINGS = {
     "WEBMON_LOG_FORMAT": "`text`, or `json` for one JSON object per line",
     "WEBMON_METRICS_PORT": "`/metrics` and `/healthz` ([Metrics and health]"
     "(production.md#metrics-and-health)); `0` turns them off",
-    "WEBMON_METRICS_HOST": "the address `/metrics` and `/healthz` listen on",
+    "WEBMON_METRICS_HOST": "the address `/metrics` and `/healthz` listen on: they answer "
+    "without a key, so loopback unless you mean it (a container sets `0.0.0.0`, as "
+    "`docker-compose.yml` does)",
 }
 
 

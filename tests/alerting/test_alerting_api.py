@@ -74,16 +74,20 @@ def test_incidents_notifications_and_windows(db_url: str, db: Conn) -> None:
         assert [n["last_error"] for n in failed] == ["status 500"] * 3
         window = {"name": "deploy", "site_id": site, "starts_at": "2026-12-24T22:00:00Z",
                   "duration_seconds": 3600, "recurrence": "weekly"}  # fmt: skip
-        nul = api.post("/api/v1/windows", {**window, "name": "a\x00b"})
+        # Windows silence alerts: the admin scope (issue 25; a write key made them before).
+        admin = {"headers": api.admin}
+        nul = api.post("/api/v1/windows", {**window, "name": "a\x00b"}, **admin)
         assert nul.status_code == 422 and "NUL" in nul.text
         # 1 BC in UTC: stored by PostgreSQL, unreadable by psycopg; a 422, not a 500
-        bc = api.post("/api/v1/windows", {**window, "starts_at": "0001-01-01T00:01:00+01:00"})
+        bc = api.post(
+            "/api/v1/windows", {**window, "starts_at": "0001-01-01T00:01:00+01:00"}, **admin
+        )
         assert bc.status_code == 422 and "out of range" in bc.text, bc.text
-        made = api.post("/api/v1/windows", window)
+        made = api.post("/api/v1/windows", window, **admin)
         assert made.status_code == 201, made.text
         assert made.json()["recurrence"] == "weekly" and made.json()["active"] is False
         assert [w["id"] for w in api.get("/api/v1/windows").json()] == [made.json()["id"]]
         assert (
-            api.client.delete(f"/api/v1/windows/{made.json()['id']}", headers=api.write).status_code
+            api.client.delete(f"/api/v1/windows/{made.json()['id']}", headers=api.admin).status_code
             == 204
         )

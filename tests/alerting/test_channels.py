@@ -14,6 +14,7 @@ import trustme
 from aiosmtpd.controller import Controller
 
 from notifier.payload import verify
+from tests.support.api import TEST_SECRET_KEY
 from tests.support.cli import webmon
 from tests.support.db import Conn, add_sites
 from tests.support.receivers import Receiver
@@ -24,7 +25,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def cli_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no .env file
-    for name, value in {**env, "WEBMON_ALLOWED_NETWORKS": "127.0.0.1/32"}.items():
+    keyed = {"WEBMON_ALLOWED_NETWORKS": "127.0.0.1/32", "WEBMON_SECRET_KEY": TEST_SECRET_KEY}
+    for name, value in {**env, **keyed}.items():
         monkeypatch.setenv(name, value)
 
 

@@ -165,7 +165,7 @@ def test_bulk_sites_with_auth(api: Api, db: Conn) -> None:
 
 
 def test_auth_without_a_key_is_refused(db_url: str, db: Conn) -> None:
-    with running_api(db_url, db) as api:
+    with running_api(db_url, db, secret_key=None) as api:
         body = {"url": "https://a.example/", "auth": {"kind": "bearer", "token": SECRET}}
         found = problem(api.post("/api/v1/sites", body), 422)
         assert "WEBMON_SECRET_KEY" in found["detail"] and SECRET not in found["detail"]

@@ -17,6 +17,10 @@ from webmon.api.settings import ApiSettings
 from webmon.core.keys import QUERIES as KEYS
 from webmon.core.keys import key_hash, new_key, shown_part
 
+# WEBMON_SECRET_KEY of the API in tests (it seals credentials, channel secrets and the
+# dashboard's signing key); a test of an API without one passes `secret_key=None`.
+TEST_SECRET_KEY = "dGVzdC1zZWNyZXQta2V5LW9mLTMyLWJ5dGVzLS0tLS0="
+
 
 def make_key(db: Conn, scope: str, name: str | None = None) -> str:
     key = new_key()
@@ -56,6 +60,7 @@ def running_api(db_url: str, db: Conn, **settings: Any) -> Iterator[Api]:
     values: dict[str, Any] = {
         "database_url": db_url,
         "allowed_networks": ("127.0.0.1/32",),  # 127.0.0.2 stands in for an internal address
+        "secret_key": TEST_SECRET_KEY,
         **settings,
     }
     app = create_app(ApiSettings(_env_file=None, **values))  # type: ignore[call-arg]

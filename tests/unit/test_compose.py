@@ -182,3 +182,14 @@ def test_healthchecks_ask_the_metrics_port(services: dict[str, Service]) -> None
             assert f"127.0.0.1:{port}/healthz" in " ".join(service["healthcheck"]["test"])
             published = [str(p).rsplit(":", 1)[-1] for p in service.get("ports", [])]
             assert str(port) in published + [str(p) for p in service.get("expose", [])], name
+
+
+def test_metrics_listen_beyond_the_container_where_a_port_is_given(
+    services: dict[str, Service],
+) -> None:
+    # The processes listen on 127.0.0.1 by default; in a container, a published or exposed
+    # port reaches them only on every interface.
+    for name, service in webmon_services(services).items():
+        settings = settings_of(service)
+        if getattr(settings, "metrics_port", 0):
+            assert settings.metrics_host == "0.0.0.0", name  # type: ignore[attr-defined]

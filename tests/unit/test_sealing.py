@@ -54,3 +54,35 @@ def test_the_local_stack_keeps_one_key_owner_only(tmp_path: Path) -> None:
     SecretBox(key)
     mode = (tmp_path / "state" / "secret_key").stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
+
+
+def test_a_channel_secret_opens_only_for_its_channel_and_kind() -> None:
+    box = SecretBox(new_key())
+    sealed = box.seal_channel(3, "ntfy", "tk_abc")
+    assert b"tk_abc" not in sealed
+    assert box.open_channel(3, "ntfy", sealed) == "tk_abc"
+    for channel_id, kind in [(4, "ntfy"), (3, "webhook")]:
+        with pytest.raises(SecretError, match="does not open"):
+            box.open_channel(channel_id, kind, sealed)
+    with pytest.raises(SecretError):  # nor as a site's credential
+        box.open(3, "bearer", None, sealed)
+    key = box.seal_key("dashboard", b"k" * 32)
+    assert box.open_key("dashboard", key) == b"k" * 32
+    with pytest.raises(SecretError):
+        box.open_key("other", key)
+
+
+def test_a_sender_gets_the_secret_opened_or_a_permanent_failure() -> None:
+    from notifier.channels import SendError
+    from notifier.payload import Channel
+    from notifier.secrets import opened
+
+    box = SecretBox(new_key())
+    channel = Channel(3, "ops", "ntfy", {}, None, box.seal_channel(3, "ntfy", "tk_abc"))
+    assert opened(channel, box).secret == "tk_abc"
+    assert opened(Channel(4, "old", "webhook", {}, "clear"), None).secret == "clear"
+    for other in (None, SecretBox(new_key())):
+        with pytest.raises(SendError) as failed:
+            opened(channel, other)
+        assert failed.value.permanent and "WEBMON_SECRET_KEY" in str(failed.value)
+        assert "tk_abc" not in str(failed.value)

@@ -123,3 +123,26 @@ def test_process_prints_one_line_and_exits_2(
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith(f"webmon-scheduler: {expected}")
     assert "Traceback" not in proc.stderr
+
+
+def test_trusted_proxies_are_networks_and_none_by_default() -> None:
+    from webmon.api.settings import ApiSettings
+
+    base = {"_env_file": None, "database_url": "postgresql://x/y"}
+    assert ApiSettings(**base).trusted_proxies == ()  # type: ignore[arg-type]
+    given = ApiSettings(**base, trusted_proxies="10.0.0.0/8, ::1/128")  # type: ignore[arg-type]
+    assert given.trusted_proxies == ("10.0.0.0/8", "::1/128")
+    with pytest.raises(ValueError, match="not-a-network"):
+        ApiSettings(**base, trusted_proxies="not-a-network")  # type: ignore[arg-type]
+
+
+def test_the_api_reads_its_networks_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from webmon.api.settings import ApiSettings
+
+    monkeypatch.setenv("WEBMON_ALLOWED_NETWORKS", "127.0.0.1/32")
+    monkeypatch.setenv("WEBMON_TRUSTED_PROXIES", "10.1.0.0/16")
+    settings = ApiSettings(_env_file=None, database_url="postgresql://x/y")  # type: ignore[call-arg]
+    assert settings.allowed_networks == ("127.0.0.1/32",)
+    assert settings.trusted_proxies == ("10.1.0.0/16",)

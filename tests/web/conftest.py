@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 
 from devstack.localstack import free_port
+from tests.support.api import TEST_SECRET_KEY
 from tests.support.browser import CHROMIUM_ARGS, Dashboard, in_ci, system_chromium
 from tests.support.db import Conn
 from tests.support.processes import Process, start, wait_for
 
 POLICY = {"WEBMON_ALLOWED_NETWORKS": "127.0.0.1/32"}
+# The dashboard's session key (and channel secrets) are sealed with it.
+KEYED = {"WEBMON_SECRET_KEY": TEST_SECRET_KEY}
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +44,8 @@ def browser() -> Iterator[Any]:
 def dashboard(env: dict[str, str], db: Conn, processes: list[Process], tmp_path: Path) -> Dashboard:
     """The API process with the dashboard, a checker and a scheduler, on the test's database."""
     port = free_port()
-    api = start(processes, "webmon.api", {**env, **POLICY, "WEBMON_API_PORT": str(port)}, "api",
-                tmp_path)  # fmt: skip
+    api = start(processes, "webmon.api", {**env, **POLICY, **KEYED, "WEBMON_API_PORT": str(port)},
+                "api", tmp_path)  # fmt: skip
     checker = start(processes, "checker", {**env, **POLICY}, "checker", tmp_path)
     wait_for(lambda: api.logged("api.started"), what="the API to start")
     wait_for(lambda: checker.logged("probe.assigned"), what="the checker to join")

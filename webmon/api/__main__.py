@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,  # webmon's own logging, text or JSON
         access_log=False,  # per-request lines are metrics, not operator news
         server_header=False,
+        # X-Forwarded-* are believed from WEBMON_TRUSTED_PROXIES alone (webmon.api.app),
+        # not from 127.0.0.1 as uvicorn would by default: anyone on the machine, or a
+        # client of a proxy that passes the header on, could set them.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
     return 0

@@ -2,8 +2,9 @@
 
 Handlers are registered once, here. The core's refusals (`webmon.core.errors`) map to 422,
 404, 403, 409 and 429; a request body that fails its model is a 422 in the core's words; a
-lost database is 503; anything else webmon did not foresee is a 500 with no internals in
-the body (they are logged).
+lost database is 503; a client that went away mid-request gets no problem (it is gone;
+`webmon.api.door` logs it at INFO); anything else webmon did not foresee is a 500 with no
+internals in the body (they are logged).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from shared.errors import DatabaseError, DatabaseUnavailable
 from webmon.core.errors import (
@@ -152,6 +154,11 @@ def install(app: FastAPI) -> None:
             "api.db_error path=%s sqlstate=%s error=%s", request.url.path, exc.sqlstate, exc
         )
         return problem_response(500, "the database refused the request")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # Nobody reads this answer; the door logs the departure (webmon.api.door).
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

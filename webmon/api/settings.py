@@ -6,8 +6,12 @@ them (and any a crashed API left behind).
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Annotated
 
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
+
+from shared.netpolicy import parse_networks
 from shared.settings import CommonSettings, LogFormat, SecretKeySettings, TargetPolicySettings
 
 DEFAULT_API_HOST = "127.0.0.1"
@@ -18,6 +22,10 @@ DEFAULT_TASKS_IN_FLIGHT = 20
 DEFAULT_TASK_START_WITHIN_S = 60.0
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+# Request bodies past these are a 413, unread (webmon.api.door): any request, and a bulk
+# import (10,000 sites of a few hundred bytes each, or the dashboard's CSV upload).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_BULK_BODY_BYTES = 16 * 1024 * 1024
 
 
 class ApiSettings(TargetPolicySettings, SecretKeySettings):
@@ -40,3 +48,22 @@ class ApiSettings(TargetPolicySettings, SecretKeySettings):
     api_read_pool_size: int = Field(default=4, ge=1, le=200)
     log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
     log_format: LogFormat = LogFormat.TEXT
+    # Reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto
+    # are believed: the client's address (login limits, logs) and scheme (Secure cookies)
+    # come from them. None by default: then those headers are ignored, whoever sends them.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    api_max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024, le=2**31)
+    api_max_bulk_body_bytes: int = Field(default=DEFAULT_MAX_BULK_BODY_BYTES, ge=1024, le=2**31)
+    # Mark the dashboard's cookies Secure whatever the scheme of a request says: for a
+    # dashboard behind a TLS proxy that is not a trusted proxy (else its X-Forwarded-Proto
+    # says https, and cookies are Secure then anyway).
+    secure_cookies: bool = False
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, tuple | list):
+            parse_networks(value)  # ValueError names the bad one
+        return value

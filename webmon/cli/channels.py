@@ -80,7 +80,7 @@ async def cmd_list(core: Core, args: argparse.Namespace, out: TextIO) -> int:
             str(c.id), c.name, c.kind, "yes" if c.is_default else "", "on" if c.enabled else "off",
             "set" if c.has_secret else "-", str(c.sites), _shown(c.config),
         ]
-        for c in await core.channels.every()
+        for c in await core.channels.every(OPERATOR)
     ]  # fmt: skip
     headers = ["id", "name", "kind", "default", "state", "secret", "sites", "config"]
     print(format_table(headers, cells, "rllllrrl"), file=out)
@@ -88,14 +88,14 @@ async def cmd_list(core: Core, args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def cmd_remove(core: Core, args: argparse.Namespace, out: TextIO) -> int:
-    channel = await core.channels.named(args.name)
+    channel = await core.channels.named(args.name, OPERATOR)
     await core.channels.remove(OPERATOR, channel.id)
     print(f"removed channel {args.name}", file=out)
     return 0
 
 
 async def cmd_test(core: Core, args: argparse.Namespace, out: TextIO) -> int:
-    channel = await core.channels.named(args.name)
+    channel = await core.channels.named(args.name, OPERATOR)
     error = await core.channels.test(OPERATOR, channel.id)
     if error is not None:
         raise CliError(f"test notification to {channel.name} failed: {error}")

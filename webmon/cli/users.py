@@ -1,5 +1,6 @@
-"""`webmon users add NAME` (the password: asked on a terminal, else one line of stdin) and
-`webmon users link NAME` (a one-time login path)."""
+"""`webmon users add NAME` (the password: asked on a terminal, else one line of stdin; a new
+password ends the user's sessions), `webmon users link NAME` (a one-time login path) and
+`webmon users disable NAME` (no more logins; every session ended at once)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def add_commands(commands: Any) -> None:
     link = actions.add_parser("link", help="print a one-time login path for a user")
     link.add_argument("name")
     link.set_defaults(run=cmd_link)
+    disable = actions.add_parser(
+        "disable", help="keep a user from logging in and end their sessions (add enables again)"
+    )
+    disable.add_argument("name")
+    disable.set_defaults(run=cmd_disable)
 
 
 async def cmd_add(core: Core, args: argparse.Namespace, out: TextIO) -> int:
@@ -33,4 +39,10 @@ async def cmd_link(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     path = await core.users.login_link(OPERATOR, args.name)
     print(f"a login link for {args.name}, valid once within an hour:", file=out)
     print(path, file=out)
+    return 0
+
+
+async def cmd_disable(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    await core.users.disable(OPERATOR, args.name)
+    print(f"user {args.name} can no longer log in; their sessions have ended", file=out)
     return 0

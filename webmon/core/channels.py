@@ -1,11 +1,18 @@
 """Notification channels: their rules, once, for the API, the dashboard and the CLI.
 
 A channel decides where webmon connects and carries a secret: the secret is write-only
-(answers say whether one is set), a URL a channel posts to is judged by the target policy
-like a site's (a blocked literal IP is refused; the notifier judges every connection), and
-an `apprise` channel, which opens its own connections past the policy, is the operator's
+(answers say whether one is set) and sealed at rest with WEBMON_SECRET_KEY, bound to the
+channel (`shared.sealing`); a URL a channel posts to is judged by the target policy like a
+site's (a blocked literal IP is refused; the notifier judges every connection); and an
+`apprise` channel, which opens its own connections past the policy, is the operator's
 alone. Each kind needs its own config: what `REQUIRED` lists, plus a secret for the kinds
 in `SECRET_REQUIRED`.
+
+A secret cannot be read back by pointing its channel elsewhere: a change of where a
+channel sends (`DESTINATION_KEYS`: its URL, or its mail server's host, port or security)
+takes the secret again. And what a channel posts to is shown in full to admins only:
+below admin, every URL shows its scheme and host alone (a Slack or Discord URL, itself a
+credential, shows no more to anyone).
 """
 
 from __future__ import annotations
@@ -18,14 +25,16 @@ from typing import Annotated, Any, Literal
 
 from psycopg.types.json import Jsonb
 from pydantic import Field, StrictBool, StrictInt, StrictStr
+from yarl import URL
 
 from notifier.channels import KINDS
 from notifier.payload import Channel as Sendable
 from notifier.trial import send_test_notification
-from shared.db import AsyncDatabase
+from shared.db import AsyncConnection, AsyncDatabase, dict_rows
 from shared.errors import DatabaseError
 from shared.netpolicy import TargetPolicy
 from shared.queries import load_queries
+from shared.sealing import KEY_VARIABLE, SecretBox
 from webmon.core.actors import Actor
 from webmon.core.errors import (
     ConstraintWords,
@@ -54,9 +63,16 @@ SECRET_REQUIRED = ("telegram", "apprise")
 # The config keys that hold a URL webmon posts to; where a URL given as such goes.
 URL_KEYS = ("url", "api_url")
 URL_KEY = {"telegram": "api_url"}
-# Kinds whose URL is itself a credential: only its host is shown.
+# Kinds whose URL is itself a credential: only its host is shown, to anyone.
 SECRET_URLS = ("slack", "discord")
 OPERATOR_ONLY = ("apprise",)
+# Where a channel sends: a change of any of these takes its secret again.
+DESTINATION_KEYS = ("url", "api_url", "host", "port", "security")
+SECRET_AGAIN = (
+    "a change of where a channel sends (its URL, or its server's host, port or security) "
+    "takes its secret again: give `secret` with the change"
+)
+HIDDEN = "…"
 
 CONSTRAINTS: ConstraintWords = {
     "channels_name_key": ("name", "a channel of that name exists already"),
@@ -112,9 +128,10 @@ class Channel:
     sites: Annotated[int, Field(description="sites routed to it")]
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Channel:
+    def from_row(cls, row: Mapping[str, Any], viewer: Actor) -> Channel:
+        """The channel as `viewer` may see it: its URLs in full to an admin only."""
         values = {f.name: row[f.name] for f in fields(cls)}
-        values["config"] = shown_config(row["kind"], row["config"])
+        values["config"] = shown_config(row["kind"], row["config"], full=viewer.admin)
         return cls(**values)
 
     @property
@@ -123,11 +140,38 @@ class Channel:
         return not self.is_default and self.sites == 0
 
 
-def shown_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
+def masked_url(url: str) -> str:
+    """`scheme://host[:port]/…`: no user name or password, no path, no query."""
+    try:
+        parsed = URL(url)
+        host, port = parsed.raw_host, parsed.explicit_port
+    except (ValueError, TypeError):
+        return HIDDEN
+    if not parsed.scheme or not host:
+        return HIDDEN
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{parsed.scheme}://{netloc}{f':{port}' if port else ''}/{HIDDEN}"
+
+
+def shown_config(kind: str, config: Mapping[str, Any], *, full: bool) -> dict[str, Any]:
+    """The config with its URLs masked (`masked_url`): below admin (`full` false), every
+    URL; for anyone, a URL that is a credential itself or that carries a password."""
     shown = dict(config)
-    if kind in SECRET_URLS and isinstance(shown.get("url"), str):
-        shown["url"] = "/".join(shown["url"].split("/", 3)[:3]) + "/…"
+    for key in URL_KEYS:
+        value = shown.get(key)
+        if not isinstance(value, str):
+            continue
+        if not full or kind in SECRET_URLS or _has_userinfo(value):
+            shown[key] = masked_url(value)
     return shown
+
+
+def _has_userinfo(url: str) -> bool:
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        return True  # not shown as it is when it cannot be read
+    return parsed.raw_user is not None or parsed.raw_password is not None
 
 
 def config_from_text(
@@ -149,9 +193,10 @@ def config_from_text(
 
 
 class Channels:
-    def __init__(self, db: AsyncDatabase, policy: TargetPolicy) -> None:
+    def __init__(self, db: AsyncDatabase, policy: TargetPolicy, box: SecretBox | None) -> None:
         self._db = db
         self._policy = policy
+        self._box = box
 
     def _check_config(self, actor: Actor, kind: str, config: Mapping[str, Any]) -> None:
         for key in URL_KEYS:
@@ -166,6 +211,11 @@ class Channels:
         if missing:
             raise Invalid(f"config.{missing[0]}", f"a {kind} channel needs it")
 
+    def _sealer(self) -> SecretBox:
+        if self._box is None:
+            raise Invalid("secret", f"{KEY_VARIABLE} is not set: it seals channel secrets")
+        return self._box
+
     async def add(self, actor: Actor, channel: ChannelIn) -> Channel:
         if channel.kind in OPERATOR_ONLY and not actor.trusted:
             raise Invalid(
@@ -176,45 +226,67 @@ class Channels:
         self._check_config(actor, channel.kind, channel.config)
         if channel.kind in SECRET_REQUIRED and not channel.secret:
             raise Invalid("secret", f"a {channel.kind} channel needs one")
+        box = self._sealer() if channel.secret else None
         params = {
             "name": channel.name, "kind": channel.kind, "config": Jsonb(channel.config),
-            "secret": channel.secret, "is_default": channel.is_default,
-            "enabled": channel.enabled,
+            "is_default": channel.is_default, "enabled": channel.enabled,
         }  # fmt: skip
-        row = await self._write(QUERIES["add_channel"], params)
-        assert row is not None
-        logger.info("channels.added channel_id=%s kind=%s by=%s", row["id"], channel.kind, actor)
-        return await self.get(int(row["id"]))
+        async with self._db.connection() as conn, conn.transaction():
+            row = (await self._write(conn, QUERIES["add_channel"], params))[0]
+            channel_id = int(row["id"])
+            if box is not None and channel.secret:
+                sealed = box.seal_channel(channel_id, channel.kind, channel.secret)
+                await conn.execute(
+                    QUERIES["seal_channel_secret"], {"channel_id": channel_id, "sealed": sealed}
+                )
+        logger.info("channels.added channel_id=%s kind=%s by=%s", channel_id, channel.kind, actor)
+        return await self.get(channel_id, actor)
 
-    async def _write(self, query: str, params: dict[str, Any]) -> Mapping[str, Any] | None:
+    async def _write(
+        self, conn: AsyncConnection, query: str, params: dict[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
         try:
-            return await self._db.row(query, params)
+            return await dict_rows(conn, query, params)
         except DatabaseError as exc:
             if not exc.integrity:
                 raise
             raise invalid_from_database(exc, CONSTRAINTS) from None
 
     async def change(self, actor: Actor, channel_id: int, patch: ChannelPatch) -> Channel:
+        """Change what the patch gives. A change of where the channel sends takes its
+        secret again (`SECRET_AGAIN`), so that a stored secret cannot be sent elsewhere."""
         given = patch.model_fields_set
         for name in ("name", "config", "is_default", "enabled"):
             if name in given and getattr(patch, name) is None:
                 raise Invalid(name, "may not be null")
-        current = await self.get(channel_id)
-        if patch.config is not None:
-            self._check_config(actor, current.kind, patch.config)
-        row = await self._write(QUERIES["update_channel"], {
-            "channel_id": channel_id,
-            "set_name": "name" in given, "name": patch.name,
-            "set_config": "config" in given,
-            "config": None if patch.config is None else Jsonb(patch.config),
-            "set_secret": "secret" in given, "secret": patch.secret,
-            "set_default": "is_default" in given, "is_default": patch.is_default,
-            "set_enabled": "enabled" in given, "enabled": patch.enabled,
-        })  # fmt: skip
-        if row is None:
-            raise NotFound(f"no channel with id {channel_id}")
+        box = self._sealer() if patch.secret is not None else None
+        async with self._db.connection() as conn, conn.transaction():
+            rows = await dict_rows(conn, QUERIES["channel_for_change"], {"channel_id": channel_id})
+            if not rows:
+                raise NotFound(f"no channel with id {channel_id}")
+            current = rows[0]
+            kind = str(current["kind"])
+            if patch.config is not None:
+                self._check_config(actor, kind, patch.config)
+                moved = any(
+                    current["config"].get(key) != patch.config.get(key) for key in DESTINATION_KEYS
+                )
+                if moved and current["has_secret"] and "secret" not in given:
+                    raise Invalid("secret", SECRET_AGAIN)
+            sealed = None
+            if box is not None and patch.secret is not None:
+                sealed = box.seal_channel(channel_id, kind, patch.secret)
+            await self._write(conn, QUERIES["update_channel"], {
+                "channel_id": channel_id,
+                "set_name": "name" in given, "name": patch.name,
+                "set_config": "config" in given,
+                "config": None if patch.config is None else Jsonb(patch.config),
+                "set_secret": "secret" in given, "sealed": sealed,
+                "set_default": "is_default" in given, "is_default": patch.is_default,
+                "set_enabled": "enabled" in given, "enabled": patch.enabled,
+            })  # fmt: skip
         logger.info("channels.changed channel_id=%d by=%s", channel_id, actor)
-        return await self.get(channel_id)
+        return await self.get(channel_id, actor)
 
     async def remove(self, actor: Actor, channel_id: int) -> None:
         """Remove a channel and its queued notifications."""
@@ -222,21 +294,22 @@ class Channels:
             raise NotFound(f"no channel with id {channel_id}")
         logger.info("channels.removed channel_id=%d by=%s", channel_id, actor)
 
-    async def every(self) -> list[Channel]:
+    async def every(self, viewer: Actor) -> list[Channel]:
+        """Every channel, as `viewer` may see it (`Channel.from_row`)."""
         rows = await self._db.rows(QUERIES["channels"], {"channel_id": None, "name": None})
-        return [Channel.from_row(r) for r in rows]
+        return [Channel.from_row(r, viewer) for r in rows]
 
-    async def get(self, channel_id: int) -> Channel:
+    async def get(self, channel_id: int, viewer: Actor) -> Channel:
         rows = await self._db.rows(QUERIES["channels"], {"channel_id": channel_id, "name": None})
         if not rows:
             raise NotFound(f"no channel with id {channel_id}")
-        return Channel.from_row(rows[0])
+        return Channel.from_row(rows[0], viewer)
 
-    async def named(self, name: str) -> Channel:
+    async def named(self, name: str, viewer: Actor) -> Channel:
         rows = await self._db.rows(QUERIES["channels"], {"channel_id": None, "name": name})
         if not rows:
             raise NotFound(f"no channel named {name}")
-        return Channel.from_row(rows[0])
+        return Channel.from_row(rows[0], viewer)
 
     async def test(self, actor: Actor, channel_id: int) -> str | None:
         """Send a test notification now, under the target policy: None when the channel
@@ -244,14 +317,33 @@ class Channels:
         row = await self._db.row(QUERIES["channel_to_send"], {"channel_id": channel_id})
         if row is None:
             raise NotFound(f"no channel with id {channel_id}")
-        channel = Sendable(int(row["id"]), row["name"], row["kind"], row["config"], row["secret"])
+        channel = Sendable(int(row["id"]), row["name"], row["kind"], row["config"],
+                           row["secret"], row["secret_sealed"])  # fmt: skip
         if channel.kind in OPERATOR_ONLY and not actor.trusted:
             raise Invalid(
                 "kind", f"{channel.kind} channels bypass the target policy: test them with the CLI"
             )
-        error = await send_test_notification(channel, self._policy, TEST_TIMEOUT_S)
+        error = await send_test_notification(channel, self._policy, TEST_TIMEOUT_S, self._box)
         logger.info("channels.tested channel_id=%d by=%s sent=%s", channel_id, actor, error is None)
         return error
+
+    async def seal_clear_secrets(self) -> int:
+        """Seal the secrets written in clear before sealing existed (none without a key);
+        how many were sealed."""
+        if self._box is None:
+            return 0
+        rows = await self._db.rows(QUERIES["clear_channel_secrets"])
+        if not rows:
+            return 0
+        box = self._box
+        params = {
+            "ids": [r["id"] for r in rows],
+            "clear": [r["secret"] for r in rows],
+            "sealed": [box.seal_channel(int(r["id"]), str(r["kind"]), r["secret"]) for r in rows],
+        }
+        sealed = await self._db.execute(QUERIES["seal_channel_secrets"], params)
+        logger.info("channels.sealed_secrets count=%d", sealed)
+        return sealed
 
     async def route(
         self, actor: Actor, site_id: int, names: Sequence[str], *, replace: bool = False

@@ -43,10 +43,10 @@ class Core:
         self.reads = reads or db
         self.sites = Sites(db, self.reads, policy, box)
         self.tasks = Tasks(db, policy, limits)
-        self.channels = Channels(db, policy)
+        self.channels = Channels(db, policy, box)
         self.windows = Windows(db)
         self.keys = Keys(db)
-        self.users = Users(db)
+        self.users = Users(db, box)
         self.incidents = Incidents(db)
         self.history = History(db, self.reads)
         self.results = Results(db)

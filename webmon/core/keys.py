@@ -5,9 +5,11 @@ fast hash is enough to make the stored form useless to a thief (a slow, salted h
 passwords, which people choose). Keys are looked up by that hash.
 
 Looked-up keys are kept for KEY_CACHE_S so that a busy API does not ask PostgreSQL on every
-request; a revocation notifies `webmon_keys`, on which every API process listens
-(`listen`) and forgets them all, so a revoked key stops working at once (within KEY_CACHE_S
-if the notification is lost).
+request. Any change to `api_keys` that matters (a key created, revoked or re-scoped, by
+`webmon keys` or by SQL) notifies `webmon_keys` from a trigger (migration 0017), on which
+every API process listens (`listen`) and forgets them all, so the change takes effect at
+once. Keys are cached only while that LISTEN is in place: a process that lost it asks
+PostgreSQL on every request until it has it again.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class Keys:
     def __init__(self, db: AsyncDatabase) -> None:
         self._db = db
         self._cache: dict[bytes, tuple[Actor | None, float]] = {}
+        # Whether the LISTEN on CHANNEL is in place: without it, nothing is cached.
+        self._listening = False
 
     async def create(self, actor: Actor, name: str, scope: Scope) -> tuple[Key, str]:
         """The new key's record and the key itself, which is shown this once."""
@@ -101,7 +105,7 @@ class Keys:
 
     async def revoke(self, actor: Actor, ref: str) -> list[Key]:
         """Revoke the live key `ref` names (an id when all digits, else a name); every API
-        process forgets its cached keys at once."""
+        process forgets its cached keys at once (the table's trigger tells them)."""
         if not ref:
             raise Invalid("key", "give a key's id or name")
         params = {"key_id": int(ref) if ref.isdigit() else None,
@@ -111,7 +115,6 @@ class Keys:
             revoked = [(int(r[0]), str(r[1])) for r in await cur.fetchall()]
             if not revoked:
                 raise NotFound(f"no live key with {'id' if ref.isdigit() else 'name'} {ref}")
-            await conn.execute(QUERIES["notify_keys_changed"])
         for key_id, _ in revoked:
             logger.info("keys.revoked key_id=%d by=%s", key_id, actor)
         keys = {k.id: k for k in await self.every()}
@@ -122,24 +125,30 @@ class Keys:
         digest = key_hash(key)
         now = time.monotonic()
         cached = self._cache.get(digest)
-        if cached is not None and now - cached[1] < KEY_CACHE_S:
+        if cached is not None and now - cached[1] < KEY_CACHE_S and self._listening:
             return cached[0]
         row = await self._db.row(QUERIES["key_by_hash"], {"sha256": digest})
         caller = None if row is None else api_key(int(row["id"]), Scope(row["scope"]), row["name"])
-        if len(self._cache) >= KEY_CACHE_MAX:
-            self._cache.clear()
-        self._cache[digest] = (caller, now)
+        if self._listening:
+            if len(self._cache) >= KEY_CACHE_MAX:
+                self._cache.clear()
+            self._cache[digest] = (caller, now)
         return caller
 
     def forget(self) -> None:
         self._cache.clear()
 
     async def listen(self, url: str) -> None:
-        """Forget every cached key when one is revoked; runs until cancelled."""
+        """Forget every cached key when `api_keys` changes; runs until cancelled. Keys are
+        cached only while this listens."""
         while True:
             try:
                 async for _ in listen(url, CHANNEL):
                     self.forget()  # the first time: whatever happened while not listening
+                    self._listening = True
             except DatabaseError as exc:
-                logger.debug("keys.listen_lost error=%s", exc)
+                logger.warning("keys.listen_lost error=%s", exc)
+            finally:
+                self._listening = False
+                self.forget()
             await asyncio.sleep(LISTEN_RETRY_S)

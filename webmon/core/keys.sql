@@ -27,7 +27,3 @@ WITH found AS (
      WHERE k.id = f.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute')
 )
 SELECT id, name, scope FROM found
-
--- notify_keys_changed --
--- The API processes drop their cache of keys when a key is revoked.
-SELECT pg_notify('webmon_keys', '')

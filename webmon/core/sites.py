@@ -36,7 +36,7 @@ from webmon.core.site_rules import (
     shapes_request,
 )
 from webmon.core.site_views import DownSite, PublicSite, Site, Summary, Thresholds
-from webmon.core.targets import refuse_blocked_literal
+from webmon.core.targets import refuse_untrusted_target
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Sites:
         """The checks a new site meets before the database's constraints do."""
         check_timeout(site.interval_seconds, site.timeout_seconds)
         if restricted:
-            refuse_blocked_literal(self._policy, site.url)
+            refuse_untrusted_target(self._policy, site.url)
             refuse_local_options(site.model_dump(include=set(site.model_fields_set)))
         if site.auth is not None:
             self._sealer("auth")
@@ -200,7 +200,7 @@ class Sites:
             raise Forbidden("restricted: only the operator or an admin key may clear it")
         if "url" in given and not actor.trusted:
             assert patch.url is not None
-            refuse_blocked_literal(self._policy, patch.url)
+            refuse_untrusted_target(self._policy, patch.url)
         async with self._db.connection() as conn, conn.transaction():
             rows = await dict_rows(conn, QUERIES["site_for_change"], {"site_id": site_id})
             if not rows:

@@ -1,6 +1,8 @@
-"""The target policy's rule at the door: a URL that someone other than the operator gave
+"""The target policy's rules at the door: a URL that someone other than the operator gave
 may not name an address the policy refuses. A literal IP is refused when it is submitted;
 a name is judged when a checker connects (`shared.netpolicy`), and every redirect with it.
+A dns:// check names the resolver it asks: the checker's own resolvers answer the
+operator's questions only (the checker refuses such a check too).
 
 A refusal says which setting would allow the address, so that an operator who meant it
 knows what to change.
@@ -37,3 +39,22 @@ def refuse_blocked_literal(policy: TargetPolicy, url: str, field: str = "url") -
     host = blocked_literal(policy, url)
     if host is not None:
         raise Invalid(field, refusal(host))
+
+
+RESOLVER_NEEDED = (
+    "a dns:// check from the API or the dashboard names its resolver, one the target "
+    "policy allows: dns://RESOLVER/NAME"
+)
+
+
+def refuse_untrusted_target(policy: TargetPolicy, url: str, field: str = "url") -> None:
+    """`Invalid` when a URL an untrusted user gave breaks a rule that can be judged before
+    any connection: a refused IP literal, or a dns:// check without its resolver."""
+    refuse_blocked_literal(policy, url, field)
+    if url[:6].lower() == "dns://":
+        try:
+            resolver = URL(url).raw_host
+        except (ValueError, TypeError):
+            return  # the other rules say what is wrong with it
+        if not resolver:
+            raise Invalid(field, RESOLVER_NEEDED)

@@ -39,7 +39,7 @@ from webmon.core.errors import (
     invalid_from_database,
 )
 from webmon.core.site_rules import URL_FORMS, Headers, Input, Regex, Url, regex_problem
-from webmon.core.targets import refuse_blocked_literal
+from webmon.core.targets import refuse_untrusted_target
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class Tasks:
         self, actor: Actor, task: TaskIn, idempotency_key: str | None = None
     ) -> uuid.UUID:
         """The new task's id (or, for a repeated Idempotency-Key, the first task's)."""
-        refuse_blocked_literal(self._policy, task.url)
+        refuse_untrusted_target(self._policy, task.url)
         if task.regex is not None and (problem := regex_problem(task.regex)) is not None:
             raise Invalid("regex", problem)
         if idempotency_key is not None and "\x00" in idempotency_key:

@@ -1,5 +1,10 @@
 """Maintenance windows: while one covers a site (by id, by tag, or every site), its
-notifications are held. One-off, daily or weekly, in UTC."""
+notifications are held. One-off, daily or weekly, in UTC.
+
+A window silences alerts, so adding or removing one takes the admin scope (a dashboard
+user, an admin key, the operator), whatever it covers: a write key that could add a
+window for one site could add one for each site, or tag every site and cover the tag.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from shared.db import AsyncDatabase
 from shared.errors import DatabaseError
 from shared.queries import load_queries
 from webmon.core.actors import Actor
-from webmon.core.errors import ConstraintWords, NotFound, invalid_from_database
+from webmon.core.errors import ConstraintWords, Forbidden, NotFound, invalid_from_database
 from webmon.core.site_rules import Input
 
 logger = logging.getLogger(__name__)
@@ -89,11 +94,20 @@ class Window:
         return f"tag {self.tag}" if self.tag is not None else "all sites"
 
 
+ADMIN_ONLY = "maintenance windows silence alerts: adding or removing one takes the admin scope"
+
+
+def _admit(actor: Actor) -> None:
+    if not actor.admin:
+        raise Forbidden(ADMIN_ONLY)
+
+
 class Windows:
     def __init__(self, db: AsyncDatabase) -> None:
         self._db = db
 
     async def add(self, actor: Actor, window: WindowIn) -> Window:
+        _admit(actor)
         params = window.model_dump()
         try:
             row = await self._db.row(QUERIES["add_window"], params)
@@ -116,6 +130,7 @@ class Windows:
                                                                 {"window_id": None})]  # fmt: skip
 
     async def remove(self, actor: Actor, window_id: int) -> None:
+        _admit(actor)
         if await self._db.row(QUERIES["remove_window"], {"window_id": window_id}) is None:
             raise NotFound(f"no window with id {window_id}")
         logger.info("windows.removed window_id=%d by=%s", window_id, actor)

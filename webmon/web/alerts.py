@@ -31,7 +31,7 @@ async def alerts_page(request: Request) -> Response:
 async def _page(request: Request, error: str | None = None, status: int = 200) -> Response:
     who = await viewer(request)
     the_core = core(request)
-    channels = await the_core.channels.every()
+    channels = await the_core.channels.every(who.actor)
     tested_id = request.query_params.get("tested", "")
     tested = next((c.name for c in channels if str(c.id) == tested_id), None)
     return render(

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from shared.sealing import SecretError
 from webmon.core import Actor, Core
 from webmon.core.users import User
 from webmon.web.render import Pages
@@ -26,6 +27,10 @@ class Forbidden(Exception):
     """A form without its CSRF token: refused (403)."""
 
 
+class Unavailable(Exception):
+    """The dashboard cannot sign sessions (no WEBMON_SECRET_KEY): every page says so (503)."""
+
+
 class Viewer:
     """The logged-in user, their session's CSRF token, and who they are to the core."""
 
@@ -39,19 +44,27 @@ def core(request: Request) -> Core:
 
 
 async def signer(request: Request) -> SessionSigner:
-    """The dashboard's signer, with the key shared through the database (read once)."""
+    """The dashboard's signer, with the key shared (sealed) through the database, read
+    once; `Unavailable` when it cannot be opened."""
     state = request.app.state
     if getattr(state, "signer", None) is None:
-        state.signer = SessionSigner(await core(request).users.signing_secret())
+        try:
+            state.signer = SessionSigner(await core(request).users.signing_secret())
+        except SecretError as exc:
+            raise Unavailable(str(exc)) from None
     return state.signer  # type: ignore[no-any-return]
 
 
 async def session_viewer(request: Request) -> Viewer | None:
+    """The user of a valid session: their signed cookie, of their current session version
+    (logging out, a new password or being disabled ended every older one)."""
     session = (await signer(request)).read(request.cookies.get(COOKIE))
     if session is None:
         return None
     found = await core(request).users.get(session.user_id)
-    return None if found is None else Viewer(found, session.csrf)
+    if found is None or found.session_version != session.version:
+        return None
+    return Viewer(found, session.csrf)
 
 
 async def viewer(request: Request) -> Viewer:
@@ -74,12 +87,19 @@ async def form_of(request: Request, who: Viewer) -> dict[str, str]:
     return values
 
 
+def secure_cookies(request: Request) -> bool:
+    """Whether the dashboard's cookies are `Secure`: served over TLS (directly, or by a
+    trusted proxy's X-Forwarded-Proto) or WEBMON_SECURE_COOKIES=true."""
+    return bool(request.app.state.settings.secure_cookies) or request.url.scheme == "https"
+
+
 def render(
     request: Request, template: str, who: Viewer | None = None, **context: Any
 ) -> HTMLResponse:
     status = int(context.pop("status", 200))
+    headers = context.pop("headers", None)
     pages: Pages = request.app.state.pages
-    return pages.render(request, template, status=status, user=who, **context)
+    return pages.render(request, template, status=status, headers=headers, user=who, **context)
 
 
 def not_found(request: Request, who: Viewer, message: str) -> HTMLResponse:

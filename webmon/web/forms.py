@@ -1,4 +1,4 @@
-"""Forms: where to go after a login, a refusal beside its field, the login limiter, badges.
+"""Forms: where to go after a login, a refusal beside its field, badges.
 
 What a form's fields mean and which values they may hold are the core's
 (`webmon.core.site_rules.fields_from_text` and the models); a page only places the core's
@@ -7,8 +7,6 @@ words beside the field they name.
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from urllib.parse import urlsplit
 
 from markupsafe import escape
@@ -34,30 +32,6 @@ def errors_of(exc: Invalid, fields: frozenset[str] | set[str] = frozenset()) -> 
         return {exc.field: exc.message}
     where = f"{exc.field}: " if exc.field else ""
     return {FORM: f"{where}{exc.message}"}
-
-
-class FailureLimiter:
-    """At most `limit` failures per key (a client address) in a sliding window."""
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self._limit = limit
-        self._window = window_s
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        cutoff = time.monotonic() - self._window
-        while times and times[0] < cutoff:
-            times.popleft()
-        return times
-
-    def blocked(self, key: str) -> bool:
-        return len(self._recent(key)) >= self._limit
-
-    def failed(self, key: str) -> None:
-        if len(self._failures) > 10_000:
-            self._failures.clear()
-        self._recent(key).append(time.monotonic())
 
 
 def badge_svg(label: str, value: str, colour: str) -> str:

@@ -7,20 +7,22 @@ the page. A logged-out visitor sees only /login, /status and the badges.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from webmon.web import alerts, forms, login, overview, public, site_pages, task_pages
-from webmon.web.common import Forbidden, LoginRequired, render, session_viewer
+from webmon.web import alerts, login, overview, public, site_pages, task_pages
+from webmon.web.common import Forbidden, LoginRequired, Unavailable, render, session_viewer
 from webmon.web.render import Pages
+
+logger = logging.getLogger(__name__)
 
 
 def install(app: FastAPI) -> None:
     """Add the dashboard to the API's application."""
     app.state.pages = Pages()
-    app.state.login_failures = forms.FailureLimiter(login.LOGIN_FAILURES, login.LOGIN_WINDOW_S)
     for module in (login, overview, site_pages, task_pages, public, alerts):
         app.include_router(module.router)
 
@@ -35,3 +37,9 @@ def install(app: FastAPI) -> None:
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         who = await session_viewer(request)
         return render(request, "error.html", who, status=403, message=str(exc))
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request: Request, exc: Unavailable) -> Response:
+        logger.error("dashboard.unavailable error=%s", exc)
+        message = f"The dashboard is not available: {exc}."
+        return render(request, "error.html", None, status=503, message=message)

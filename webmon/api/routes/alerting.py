@@ -1,7 +1,9 @@
 """`/api/v1/channels`, `/api/v1/incidents`, `/api/v1/notifications`, `/api/v1/windows`.
 
 Channels decide where webmon connects and carry secrets: changing or testing them takes the
-admin scope, and a secret is write-only. Their rules are the core's (`webmon.core.channels`).
+admin scope, and a secret is write-only. Maintenance windows silence alerts: adding or
+removing one takes the admin scope too. The rules are the core's (`webmon.core.channels`,
+`webmon.core.windows`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from webmon.api.auth import ADMIN, READ, WRITE
+from webmon.api.auth import ADMIN, READ
 from webmon.api.common import core, json_response
 from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem
@@ -31,9 +33,15 @@ routers = (channels, incidents, notifications, windows)
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@channels.get("", response_model=list[Channel], summary="Notification channels")
+@channels.get(
+    "",
+    response_model=list[Channel],
+    summary="Notification channels",
+    description="URLs in full to admin keys only; below admin, each URL shows its scheme "
+    "and host. A secret is never shown: `has_secret` says whether there is one.",
+)
 async def list_channels(request: Request, caller: Actor = READ) -> Response:
-    return json_response(await core(request).channels.every())
+    return json_response(await core(request).channels.every(caller))
 
 
 @channels.post("", status_code=201, response_model=Channel, summary="Add a channel")
@@ -44,10 +52,16 @@ async def create_channel(request: Request, channel: ChannelIn, caller: Actor = A
 
 @channels.get("/{channel_id}", response_model=Channel, summary="One channel")
 async def get_channel(request: Request, channel_id: Id, caller: Actor = READ) -> Response:
-    return json_response(await core(request).channels.get(channel_id))
+    return json_response(await core(request).channels.get(channel_id, caller))
 
 
-@channels.patch("/{channel_id}", response_model=Channel, summary="Change a channel")
+@channels.patch(
+    "/{channel_id}",
+    response_model=Channel,
+    summary="Change a channel",
+    description="A change of where the channel sends (a URL, or a mail server's host, port "
+    "or security) takes its `secret` again, so that a stored secret cannot be sent elsewhere.",
+)
 async def update_channel(
     request: Request, channel_id: Id, patch: ChannelPatch, caller: Actor = ADMIN
 ) -> Response:
@@ -131,13 +145,17 @@ async def list_windows(request: Request, caller: Actor = READ) -> Response:
     return json_response(await core(request).windows.every())
 
 
-@windows.post("", status_code=201, response_model=Window, summary="Add a maintenance window")
-async def create_window(request: Request, window: WindowIn, caller: Actor = WRITE) -> Response:
+@windows.post(
+    "", status_code=201, response_model=Window, summary="Add a maintenance window (admin scope)"
+)
+async def create_window(request: Request, window: WindowIn, caller: Actor = ADMIN) -> Response:
     added = await core(request).windows.add(caller, window)
     return json_response(added, 201, {"Location": f"/api/v1/windows/{added.id}"})
 
 
-@windows.delete("/{window_id}", status_code=204, summary="Delete a maintenance window")
-async def delete_window(request: Request, window_id: Id, caller: Actor = WRITE) -> Response:
+@windows.delete(
+    "/{window_id}", status_code=204, summary="Delete a maintenance window (admin scope)"
+)
+async def delete_window(request: Request, window_id: Id, caller: Actor = ADMIN) -> Response:
     await core(request).windows.remove(caller, window_id)
     return Response(status_code=204)

@@ -32,7 +32,10 @@ StatusName = Literal["NEW", "PROCESSING", "COMPLETED", "ERROR", "1", "2", "3", "
     status_code=202,
     response_model=TaskAccepted,
     summary="Check a URL once, now",
-    responses={429: {"description": "over this key's limit; see Retry-After"}},
+    responses={
+        409: {"description": "the Idempotency-Key was used for a different task"},
+        429: {"description": "over this key's limit; see Retry-After"},
+    },
 )
 async def submit(
     request: Request,
