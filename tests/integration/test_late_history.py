@@ -19,7 +19,7 @@ import pytest
 
 from checker.writer import write_results
 from shared.db import Database
-from shared.messages import CheckResult, ResultRow, result_row
+from shared.messages import CheckResult
 from tests.integration.test_long_haul import (
     assert_rollups_equal,
     day_name,
@@ -45,7 +45,7 @@ def database(db_url: str) -> Iterator[Database]:
         yield db
 
 
-def history(site_id: int, seed: int = 5) -> list[ResultRow]:
+def history(site_id: int, seed: int = 5) -> list[CheckResult]:
     """Three days of checks every 10 minutes: some down, some without a response."""
     rng = random.Random(seed)
     rows = []
@@ -58,34 +58,33 @@ def history(site_id: int, seed: int = 5) -> list[ResultRow]:
             rt = None if roll < 0.03 else round(rng.lognormvariate(3, 0.6), 3)
             status = None if rt is None else (200 if up else 503)
             rows.append(
-                result_row(
-                    CheckResult(
-                        site_id=site_id, url="https://old.example/health", scheduled_at=slot,
-                        checked_at=slot + timedelta(milliseconds=rng.randrange(1, 900)),
-                        response_time_ms=rt, status_code=status, up=up,
-                        error=None if rt is not None else "timeout",
-                        error_detail=None if rt is not None else "no response within 10 s",
-                    )
+                CheckResult(
+                    site_id=site_id, url="https://old.example/health", scheduled_at=slot,
+                    checked_at=slot + timedelta(milliseconds=rng.randrange(1, 900)),
+                    response_time_ms=rt, status_code=status, up=up,
+                    error=None if rt is not None else "timeout",
+                    error_detail=None if rt is not None else "no response within 10 s",
                 )
             )  # fmt: skip
     return rows
 
 
-def by_hour(rows: list[ResultRow]) -> dict[tuple[int, Any], Any]:
-    groups: dict[tuple[int, Any], list[ResultRow]] = {}
+def by_hour(rows: list[CheckResult]) -> dict[tuple[int, Any], Any]:
+    groups: dict[tuple[int, Any], list[CheckResult]] = {}
     for r in rows:
-        groups.setdefault((r[0], r[2].replace(minute=0, second=0, microsecond=0)), []).append(r)
+        groups.setdefault((r.site_id, r.scheduled_at.replace(minute=0, second=0, microsecond=0)),
+                          []).append(r)  # fmt: skip
     return {key: expected_rollup(group) for key, group in groups.items()}
 
 
-def by_day(rows: list[ResultRow]) -> dict[tuple[int, Any], Any]:
-    groups: dict[tuple[int, Any], list[ResultRow]] = {}
+def by_day(rows: list[CheckResult]) -> dict[tuple[int, Any], Any]:
+    groups: dict[tuple[int, Any], list[CheckResult]] = {}
     for r in rows:
-        groups.setdefault((r[0], r[2].date()), []).append(r)
+        groups.setdefault((r.site_id, r.scheduled_at.date()), []).append(r)
     return {key: expected_rollup(group) for key, group in groups.items()}
 
 
-def assert_kept_like_any_other(db: Conn, rows: list[ResultRow]) -> None:
+def assert_kept_like_any_other(db: Conn, rows: list[CheckResult]) -> None:
     """The days are packed, their rollups exact, and every check is there once."""
     assert db.execute("SELECT count(*) FROM check_results_default").fetchone() == (0,)
     raw = partitions(db, "check_results")
@@ -100,7 +99,9 @@ def assert_kept_like_any_other(db: Conn, rows: list[ResultRow]) -> None:
         "SELECT site_id, scheduled_at, checked_at, status_code, up, error"
         "  FROM check_results_all ORDER BY 1, 2"
     ).fetchall()
-    assert stored == [(r[0], r[2], r[3], r[5], r[6], r[8]) for r in rows]
+    assert stored == [
+        (r.site_id, r.scheduled_at, r.checked_at, r.status_code, r.up, r.error) for r in rows
+    ]
 
 
 def test_results_of_past_days_without_a_partition_are_packed(
@@ -124,7 +125,7 @@ def test_results_of_past_days_without_a_partition_are_packed(
     assert (again.late_days_adopted, again.days_packed, again.late_days_folded) == ([], [], [])
 
 
-def write_csv(path: Path, rows: list[ResultRow], url: str | None = None) -> None:
+def write_csv(path: Path, rows: list[CheckResult], url: str | None = None) -> None:
     """`rows` as `webmon import-results` reads them: by URL, or by site id."""
     with path.open("w", newline="") as f:
         out = csv.writer(f)
@@ -132,9 +133,11 @@ def write_csv(path: Path, rows: list[ResultRow], url: str | None = None) -> None
         out.writerow([site, "scheduled_at", "checked_at", "response_time_ms", "status_code",
                       "up", "error", "error_detail"])  # fmt: skip
         for r in rows:
-            out.writerow([url or r[0], r[2].isoformat(), r[3].isoformat(),
-                          "" if r[4] is None else r[4], "" if r[5] is None else r[5],
-                          "true" if r[6] else "false", r[8] or "", r[9] or ""])  # fmt: skip
+            out.writerow([url or r.site_id, r.scheduled_at.isoformat(), r.checked_at.isoformat(),
+                          "" if r.response_time_ms is None else r.response_time_ms,
+                          "" if r.status_code is None else r.status_code,
+                          "true" if r.up else "false", r.error or "",
+                          r.error_detail or ""])  # fmt: skip
 
 
 def test_imported_results_are_kept_like_any_other(
@@ -180,7 +183,7 @@ def test_an_import_into_a_packed_day_is_folded_in(
     code, out = webmon("import-results", str(path))
     assert (code, out.split(" from ")[0]) == (0, "stored 1 of 2 checks")
     report = maintain(database, db_url, NOW + timedelta(minutes=10))
-    assert report.late_days_folded == [gap[2].date()]
+    assert report.late_days_folded == [gap.scheduled_at.date()]
     assert_kept_like_any_other(db, rows)
 
 
