@@ -26,6 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -233,32 +234,23 @@ def stop_children(children: list[tuple[str, subprocess.Popen[bytes]]]) -> bool:
     return clean
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__)
-    parser.add_argument(
-        "--demo-port", type=int, default=int(os.environ.get("WEBMON_DEMO_PORT", DEFAULT_DEMO_PORT))
-    )
-    parser.add_argument("--no-demo", action="store_true", help="do not start the demo server")
-    args = parser.parse_args(argv)
+@dataclass
+class Started:
+    """What `make run` started after the stack: stopped whatever happens."""
 
-    stop = threading.Event()
-    install_stop_handlers(stop)
-    env = dict(os.environ)
-    stack: LocalStack | None = None
-    was_local = False  # the embedded stack, already running (`make up`): not ours to stop
-    try:
-        if not configured_services():
-            stack = LocalStack.from_env()
-            was_running = stack.status()["postgres"].running and stack.status()["kafka"].running
-            stack.up()
-            if was_running:
-                stack, was_local = None, True
-            local = LocalStack.from_env()
-            env["WEBMON_DATABASE_URL"] = local.database_url
-            env["WEBMON_KAFKA_BOOTSTRAP_SERVERS"] = local.kafka_bootstrap
-    except LocalStackError as exc:
-        _say(str(exc))
-        return 1
+    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    demo: DemoServer | None = None
+
+
+def run_system(
+    args: argparse.Namespace,
+    stop: threading.Event,
+    env: dict[str, str],
+    local_stack: bool,
+    started: Started,
+) -> int:
+    """Migrate, start the demo server and the processes, and show the live table until a
+    stop; the exit status. What it starts goes into `started`."""
     if not env.get(KEY_VARIABLE):  # the API seals sites' auth with it, the checkers open it
         try:
             env[KEY_VARIABLE] = LocalStack.from_env().secret_key
@@ -277,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             _say(f"demo server cannot listen on 127.0.0.1:{args.demo_port}: {exc.strerror}")
             return 1
+        started.demo = demo
     url = env["WEBMON_DATABASE_URL"]
     with connect(url, autocommit=True, application_name=PROGRAM) as conn:
         added = register_demo_sites(conn, args.demo_port) if demo else 0
@@ -292,13 +285,13 @@ def main(argv: list[str] | None = None) -> int:
 
     log_dir = Path(os.environ.get("WEBMON_LOCAL_STATE_DIR", ".state")) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    children = start_children(env, log_dir)
+    children = started.children = start_children(env, log_dir)
     _say(f"started 1 scheduler, 2 checkers, a notifier and the API (logs in {log_dir}/)")
     api = dict(children)["api"]
     if not wait_until_answering(api, stop):
         _say(f"the API did not answer within {API_READY_TIMEOUT_S:g} s; see {log_dir}/api.log")
     _say(dashboard_line(url))
-    if stack is not None or was_local:
+    if local_stack:
         _say(
             "in another terminal, from this folder: .venv/bin/webmon status (it reads the "
             f"local stack's settings from {_shown(LocalStack.from_env().env_file)})"
@@ -328,14 +321,48 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if live is not None:
             live.stop()
+    return 0 if clean else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__)
+    parser.add_argument(
+        "--demo-port", type=int, default=int(os.environ.get("WEBMON_DEMO_PORT", DEFAULT_DEMO_PORT))
+    )
+    parser.add_argument("--no-demo", action="store_true", help="do not start the demo server")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    env = dict(os.environ)
+    stack: LocalStack | None = None
+    was_local = False  # the embedded stack, already running (`make up`): not ours to stop
+    try:
+        if not configured_services():
+            stack = LocalStack.from_env()
+            was_running = stack.status()["postgres"].running and stack.status()["kafka"].running
+            stack.up()
+            if was_running:
+                stack, was_local = None, True
+            local = LocalStack.from_env()
+            env["WEBMON_DATABASE_URL"] = local.database_url
+            env["WEBMON_KAFKA_BOOTSTRAP_SERVERS"] = local.kafka_bootstrap
+    except LocalStackError as exc:
+        _say(str(exc))
+        return 1
+    started = Started()
+    code = 1
+    try:  # a failure on the way (or a crash) still stops what was started
+        code = run_system(args, stop, env, stack is not None or was_local, started)
+    finally:
         _say("stopping")
-        clean = stop_children(children) and clean
-        if demo is not None:
-            demo.stop()
+        clean = stop_children(started.children)
+        if started.demo is not None:
+            started.demo.stop()
         if stack is not None:
             stack.down()
-    _say("stopped")
-    return 0 if clean else 1
+        _say("stopped")
+    return code if clean else 1
 
 
 if __name__ == "__main__":
