@@ -21,6 +21,8 @@ from webmon.core.incidents import Incidents
 from webmon.core.keys import Keys
 from webmon.core.results import Results
 from webmon.core.sites import Sites
+from webmon.core.status_pages import StatusPages
+from webmon.core.status_views import Views
 from webmon.core.tasks import TaskLimits, Tasks
 from webmon.core.users import Users
 from webmon.core.windows import Windows
@@ -50,6 +52,8 @@ class Core:
         self.incidents = Incidents(db)
         self.history = History(db, self.reads)
         self.results = Results(db)
+        self.status_pages = StatusPages(db)
+        self.status_views = Views(self.reads, self.status_pages)
 
     @classmethod
     def for_url(
