@@ -15,6 +15,7 @@ from shared.db import AsyncDatabase
 from shared.errors import DatabaseError
 from shared.netpolicy import TargetPolicy
 from shared.sealing import SecretBox
+from webmon.core.certificates import Certificates
 from webmon.core.channels import Channels
 from webmon.core.history import History
 from webmon.core.incidents import Incidents
@@ -53,6 +54,7 @@ class Core:
         self.history = History(db, self.reads)
         self.results = Results(db)
         self.status_pages = StatusPages(db)
+        self.certificates = Certificates(self.reads)
         self.status_views = Views(self.reads, self.status_pages)
 
     @classmethod

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 
 from webmon.web import (
     alerts,
+    certificates,
     login,
     overview,
     public,
@@ -33,7 +34,7 @@ def install(app: FastAPI) -> None:
     """Add the dashboard to the API's application."""
     app.state.pages = Pages()
     for module in (login, overview, site_pages, task_pages, public, status_public,
-                   status_admin, alerts):  # fmt: skip
+                   status_admin, alerts, certificates):  # fmt: skip
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)
