@@ -3,7 +3,8 @@
 -- the incidents an operator tells the page's readers about, with their updates
 -- (investigating → identified → monitoring → resolved) and a post-mortem. The idea of
 -- incident updates on a status page follows Atlassian Statuspage and Uptime Kuma's
--- status-page incidents.
+-- status-page incidents. And the certificate warning: a notification when a site's TLS
+-- certificate comes within `cert_expiry_days` of its expiry.
 
 -- sites.name and sites.tags come from 0018 (names and tags). On a database where 0018
 -- has run they exist and these are no-ops.
@@ -81,3 +82,14 @@ CREATE TABLE status_page_updates (
 );
 CREATE INDEX status_page_updates_incident ON status_page_updates (incident_id, posted_at);
 
+
+-- The certificate warning (checker/writer/queries.sql, queue_certificate_warnings): once
+-- per certificate (its expiry) and threshold, through the same outbox as incidents;
+-- `event_at` is the certificate's expiry.
+ALTER TABLE sites
+    ADD COLUMN cert_expiry_days integer NOT NULL DEFAULT 14,
+    ADD CONSTRAINT sites_cert_expiry_days CHECK (cert_expiry_days BETWEEN 1 AND 365);
+ALTER TABLE notifications
+    DROP CONSTRAINT notifications_kind,
+    ADD CONSTRAINT notifications_kind
+        CHECK (kind IN ('down', 'resolved', 'reminder', 'test', 'certificate'));

@@ -291,10 +291,13 @@ class Sites:
         reminder: int | None = None,
         set_reminder: bool = False,
         tags: list[str] | None = None,
+        cert_days: int | None = None,
     ) -> Thresholds:
+        """`cert_days`: how many days before its TLS certificate expires the site warns."""
         params = {
             "site_id": site_id, "failure": failure, "success": success,
             "set_reminder": set_reminder, "reminder": reminder, "tags": tags,
+            "cert_days": cert_days,
         }  # fmt: skip
         try:
             row = await self._db.row(QUERIES["set_thresholds"], params)
