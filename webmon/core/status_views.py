@@ -4,7 +4,8 @@ it: the banner, each group's sites with their bar of days, and the incidents tol
 A page is read with a fixed number of statements whatever its number of sites: its row,
 its sites with their state, their days (one statement over the rollups and the raw rows of
 all of them), what happened on those days, and its incidents; never a statement per site.
-A view is kept in process for `CACHE_SECONDS`, and forgotten at once when the page or its
+A view is fresh for `CACHE_SECONDS` in this process; past that, it is served while one
+refresh reads the next in the background; it is forgotten at once when the page or its
 incidents change through this process.
 
 The banner, as Atlassian Statuspage and Uptime Kuma show one: "major outage" when every
@@ -14,6 +15,8 @@ yet being monitored, "all systems operational" otherwise.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from collections import defaultdict
@@ -24,7 +27,10 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from shared.db import AsyncDatabase, dict_rows
+from webmon.core.errors import NotFound
 from webmon.core.status_pages import QUERIES, Page, PageIncident, StatusPages
+
+logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 15.0
 DEFAULT_PAGE_DAYS = 90
@@ -56,7 +62,7 @@ class DayView:
         """The day's tooltip: its uptime and what happened."""
         up = "no checks" if self.uptime is None else f"{two_decimals(self.uptime)} % up"
         told = "".join(f"\n• {i}" for i in self.incidents)
-        return f"{self.day:%Y-%m-%d}: {up}{told}"
+        return f"{self.day.isoformat()}: {up}{told}"
 
     @property
     def level(self) -> str:
@@ -116,7 +122,9 @@ class PageView:
 
     @property
     def past_incidents(self) -> list[IncidentView]:
-        return [i for i in self.incidents if i.incident.resolved_at is not None]
+        """Those resolved, opened within the days the page shows."""
+        return [i for i in self.incidents if i.incident.resolved_at is not None
+                and i.incident.opened_at.date() >= self.first_day]  # fmt: skip
 
 
 def display_name(name: str | None, url: str) -> str:
@@ -160,11 +168,14 @@ class Views:
         self._reads = reads
         self._pages = pages
         self._cache: dict[str, tuple[float, PageView]] = {}
-        self.ttl = CACHE_SECONDS  # how long a view is kept (a benchmark sets 0)
+        self.ttl = CACHE_SECONDS  # how long a view is fresh (0: no cache, for a benchmark)
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._changes: dict[str, int] = {}  # per page, how many times it was forgotten
         pages.changed = self.forget
 
     def forget(self, slug: str) -> None:
         self._cache.pop(slug, None)
+        self._changes[slug] = self._changes.get(slug, 0) + 1
 
     async def page(self, slug: str) -> PageView:
         """The view of `/status/{slug}`; NotFound if there is no such page."""
@@ -175,13 +186,37 @@ class Views:
         return await self._cached("", lambda: self._read(None))
 
     async def _cached(self, key: str, read: Any) -> PageView:
+        """A fresh view, or one past its time while a single refresh reads the next in the
+        background (readers never wait on a refresh, and a page read by many at once is
+        read from the database once); the first read of a page, or one after a change,
+        waits for the database."""
+        if self.ttl <= 0:
+            fresh: PageView = await read()
+            return fresh
         now = time.monotonic()
         hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        view: PageView = await read()
-        self._cache[key] = (now + self.ttl, view)
-        return view
+        if hit is None:
+            view: PageView = await read()
+            self._cache[key] = (now + self.ttl, view)
+            return view
+        if hit[0] <= now and key not in self._refreshing:
+            task = asyncio.create_task(self._refresh(key, read))
+            self._refreshing[key] = task
+            task.add_done_callback(lambda _: self._refreshing.pop(key, None))
+        return hit[1]
+
+    async def _refresh(self, key: str, read: Any) -> None:
+        changes = self._changes.get(key, 0)
+        try:
+            view = await read()
+        except NotFound:
+            self._cache.pop(key, None)  # the page is gone
+            return
+        except Exception:
+            logger.exception("status_pages.refresh_failed slug=%s", key or "(default)")
+            return
+        if self._changes.get(key, 0) == changes:  # (a change meanwhile: a newer read wins)
+            self._cache[key] = (time.monotonic() + self.ttl, view)
 
     async def _read(self, slug: str | None) -> PageView:
         page: Page | None = None

@@ -56,28 +56,43 @@ def _segments(site: SiteView, first: date, count: int) -> list[tuple[int, int, D
     return out
 
 
-def day_bar(site: SiteView, first: date, count: int) -> Markup:
-    """The bar of `count` days from `first` (a page's `first_day` and `days_shown`)."""
-    parts = []
-    for a, b, day in _segments(site, first, count):
-        start, end = first + timedelta(days=a), first + timedelta(days=b)
-        if day is None:
-            level = "none"
-            title = f"{start:%Y-%m-%d}: no checks" if a == b else (
-                f"{start:%Y-%m-%d} to {end:%Y-%m-%d}: no checks")  # fmt: skip
-        elif a == b:
-            level, title = day.level, day.label
-        else:
-            level, title = "up", f"{start:%Y-%m-%d} to {end:%Y-%m-%d}: 100.00 % up each day"
+class DayBars:
+    """Draws the bars of one page's sites: the days' dates and the rects shared by many
+    sites (stretches without checks, quiet stretches at 100.00 %) are made once a page."""
+
+    def __init__(self, first: date, count: int) -> None:
+        self.first, self.count = first, count
+        self._dates = [(first + timedelta(days=k)).isoformat() for k in range(count)]
+        self._shared: dict[tuple[int, int, str], str] = {}
+        self._total = count * (DAY_WIDTH + DAY_GAP) - DAY_GAP
+
+    def _rect(self, a: int, b: int, level: str, title: str) -> str:
         x, width = a * (DAY_WIDTH + DAY_GAP), (b - a + 1) * (DAY_WIDTH + DAY_GAP) - DAY_GAP
-        parts.append(f'<rect x="{x}" width="{width}" height="{BAR_HEIGHT}" rx="1" '
-                     f'class="bar-{level}"><title>{escape(title)}</title></rect>')  # fmt: skip
-    total = count * (DAY_WIDTH + DAY_GAP) - DAY_GAP
-    label = escape(f"{site.name}: uptime per day over {count} days")
-    return Markup(
-        f'<svg class="days" viewBox="0 0 {total} {BAR_HEIGHT}" preserveAspectRatio="none" '
-        f'role="img" aria-label="{label}">{"".join(parts)}</svg>'
-    )
+        return (f'<rect x="{x}" width="{width}" height="{BAR_HEIGHT}" rx="1" '
+                f'class="bar-{level}"><title>{escape(title)}</title></rect>')  # fmt: skip
+
+    def _stretch(self, a: int, b: int, level: str) -> str:
+        found = self._shared.get((a, b, level))
+        if found is None:
+            what = "no checks" if level == "none" else "100.00 % up each day"
+            span = self._dates[a] if a == b else f"{self._dates[a]} to {self._dates[b]}"
+            found = self._shared[(a, b, level)] = self._rect(a, b, level, f"{span}: {what}")
+        return found
+
+    def __call__(self, site: SiteView) -> Markup:
+        parts = []
+        for a, b, day in _segments(site, self.first, self.count):
+            if day is None:
+                parts.append(self._stretch(a, b, "none"))
+            elif a == b:
+                parts.append(self._rect(a, b, day.level, day.label))
+            else:
+                parts.append(self._stretch(a, b, "up"))
+        label = escape(f"{site.name}: uptime per day over {self.count} days")
+        return Markup(
+            f'<svg class="days" viewBox="0 0 {self._total} {BAR_HEIGHT}" '
+            f'preserveAspectRatio="none" role="img" aria-label="{label}">{"".join(parts)}</svg>'
+        )
 
 
 def csp_for(view: PageView) -> str:
