@@ -6,11 +6,7 @@
 -- status-page incidents. And the certificate warning: a notification when a site's TLS
 -- certificate comes within `cert_expiry_days` of its expiry.
 
--- sites.name and sites.tags come from 0018 (names and tags). On a database where 0018
--- has run they exist and these are no-ops.
-ALTER TABLE sites
-    ADD COLUMN IF NOT EXISTS name text,
-    ADD COLUMN IF NOT EXISTS tags text[] NOT NULL DEFAULT '{}';
+-- The sites' names and tags are 0018's (sites.name, sites.tags).
 
 CREATE TABLE status_pages (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -42,7 +38,7 @@ CREATE TABLE status_page_groups (
     tag      text,
     PRIMARY KEY (page_id, position),
     CONSTRAINT status_page_groups_name_length CHECK (length(name) BETWEEN 1 AND 200),
-    CONSTRAINT status_page_groups_tag_length CHECK (tag IS NULL OR length(tag) BETWEEN 1 AND 100),
+    CONSTRAINT status_page_groups_tag_valid CHECK (tag IS NULL OR webmon_tag_valid(tag)),
     CONSTRAINT status_page_groups_site_count CHECK (cardinality(site_ids) <= 5000)
 );
 CREATE INDEX status_page_groups_site_ids ON status_page_groups USING gin (site_ids);

@@ -53,6 +53,7 @@ CONSTRAINTS: ConstraintWords = {
     "status_pages_logo_url": ("logo_url", "an http(s) URL of at most 2,000 characters"),
     "status_pages_days_shown": ("days_shown", "1 to 365 days"),
     "status_page_groups_name_length": ("groups", "a group's name is 1 to 200 characters"),
+    "status_page_groups_tag_valid": ("groups", "a group's tag is key or key:value, as a site's"),
     "status_page_incidents_title_length": ("title", "the title must be 1 to 200 characters"),
 }
 

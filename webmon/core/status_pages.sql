@@ -49,7 +49,9 @@ SELECT id FROM unnest(%(site_ids)s::bigint[]) AS x(id)
 
 -- page_sites --
 -- The enabled sites of a page's groups, group by group: those named one by one in their
--- order, then those carrying the group's tag by name; each with its latest state.
+-- order, then those carrying the group's tag by name (a `key:value` tag, or a key alone,
+-- which takes the bare key and every value of it, as the overview's filter does); each
+-- with its latest state.
 WITH members AS (
     SELECT g.position, m.site_id, m.ord
       FROM status_page_groups g
@@ -59,6 +61,9 @@ WITH members AS (
     SELECT g.position, s.id, NULL
       FROM status_page_groups g
       JOIN sites s ON s.tags @> ARRAY[g.tag]
+                   OR (strpos(g.tag, ':') = 0
+                       AND EXISTS (SELECT 1 FROM unnest(s.tags) AS t
+                                    WHERE split_part(t, ':', 1) = g.tag))
      WHERE g.page_id = %(page_id)s AND g.tag IS NOT NULL
 ), one AS (
     SELECT DISTINCT ON (position, site_id) position, site_id, ord
