@@ -18,14 +18,13 @@ from pydantic import ValidationError
 from webmon.cli.format import format_table, format_timestamp
 from webmon.core import OPERATOR, Core
 from webmon.core.errors import invalid_from_validation
+from webmon.core.status_page_text import groups_from_text, groups_to_text
 from webmon.core.status_pages import (
     STATUSES,
     IncidentIn,
     IncidentPatch,
     PageIn,
     UpdateIn,
-    groups_from_text,
-    groups_to_text,
 )
 
 

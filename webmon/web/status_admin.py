@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from webmon.core.errors import CoreError, NotFound, invalid_from_validation
+from webmon.core.status_page_text import groups_from_text, groups_to_text
 from webmon.core.status_pages import (
     STATUSES,
     IncidentIn,
@@ -18,8 +19,6 @@ from webmon.core.status_pages import (
     PageIn,
     PagePatch,
     UpdateIn,
-    groups_from_text,
-    groups_to_text,
 )
 from webmon.web.common import Viewer, core, form_of, not_found, render, viewer
 
