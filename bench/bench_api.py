@@ -315,7 +315,13 @@ def main() -> None:
         wait_until(lambda: runner.logged("api", "api.started"), 60, "the API")
         site_ids = [random.randint(1, args.sites) for _ in range(5000)]
 
-        page: dict[str, object] = {"after": 0, "site_id": None, "enabled": None, "state": None}
+        page: dict[str, object] = {
+            "after": 0,
+            "site_id": None,
+            "enabled": None,
+            "state": None,
+            "tag": None,
+        }
         first_page = [(SITES["sites_json"], lambda: {**page, "q": None, "limit": 51})]
         bare_rate, bare = asyncio.run(bare_loop(env.database_url, first_page, args.seconds))
         http = http_load(api_url, ["/api/v1/sites?limit=50"], key, args.seconds, api_pid=api.pid)

@@ -69,7 +69,15 @@ def test_check_kinds_end_to_end(
     assert got == {url: outcome for url, (_, outcome) in sites.items()}
 
     # The core's rows that `webmon status` prints: null status codes read as such.
-    page = {"after": 0, "site_id": None, "enabled": True, "state": None, "q": None, "limit": 100}
+    page = {
+        "after": 0,
+        "site_id": None,
+        "enabled": True,
+        "state": None,
+        "tag": None,
+        "q": None,
+        "limit": 100,
+    }
     status = db.cursor(row_factory=dict_row).execute(SITES["site_rows"], page).fetchall()
     assert len(status) == len(sites)
     assert {row["status_code"] for row in status} == {None}
