@@ -74,6 +74,16 @@ DONE = {
 }
 
 
+def _chart_start(times: list[datetime], now: datetime, period: timedelta) -> datetime:
+    """Where a chart's x axis starts: the period's start, or, for a site checked for less
+    than the period, a little before its first check (at least the last 10 minutes), so a
+    new site's few minutes of checks fill the chart instead of its right edge."""
+    if not times:
+        return now - period
+    span = max(now - times[0], timedelta(minutes=10) / 1.05)
+    return max(now - period, now - span * 1.05)
+
+
 def _site_fields(values: dict[str, str]) -> dict[str, str]:
     """The site's fields of a posted form: everything but its CSRF token, its thresholds
     and its routing (which the core sets apart)."""
@@ -133,10 +143,10 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
         "p50": series.p50_ms,
         "p95": series.p95_ms,
         "step": series.step,
-        # The x axis spans the period asked for, however few points it has.
-        "from": int((now - PERIODS[since]).timestamp()),
+        # The x axis spans the period asked for, or the part of it since the first check.
+        "from": int(_chart_start(series.t, now, PERIODS[since]).timestamp()),
         "to": int(now.timestamp()),
-        "phase_from": int((now - timedelta(days=1)).timestamp()),
+        "phase_from": int(_chart_start(series.t, now, timedelta(days=1)).timestamp()),
     }
     if since == "24h":  # the rollups keep response times, not phases
         phases = await history.phases(site_id)

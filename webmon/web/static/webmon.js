@@ -78,8 +78,11 @@
     }
     holder.innerHTML = "";
     var span = { time: true, range: function () { return [d.phase_from, d.to]; } };
+    var last = d.phase_t.length - 1;
+    function showLatest(u) { if (last >= 0 && u.cursor.idx == null) u.setLegend({ idx: last }); }
     new uPlot({ width: width, height: 180, series: series, scales: { x: span },
-      axes: [{ stroke: cssVar("--muted") }, { stroke: cssVar("--muted"), label: "ms, stacked" }] },
+      axes: [{ stroke: cssVar("--muted") }, { stroke: cssVar("--muted"), label: "ms, stacked" }],
+      hooks: { ready: [showLatest], setCursor: [showLatest] } },
       data, holder);
   }
 
