@@ -35,6 +35,7 @@ from bench.common import bench_env, report, services
 from bench.system import Runner, stop, wait_until
 from devstack.localstack import free_port
 from shared.netpolicy import TargetPolicy
+from shared.sealing import new_key
 from tests.support.browser import CHROMIUM_ARGS, system_chromium
 from webmon.core import OPERATOR, Core, opened
 
@@ -113,7 +114,11 @@ def main() -> None:
         links = asyncio.run(login_links(env.database_url, 2))
         port = free_port()
         runner = Runner(env, logs)
-        api = runner.start("webmon.api", "api", WEBMON_API_PORT=str(port))
+        # The dashboard seals its session key with WEBMON_SECRET_KEY; without one its pages
+        # answer 503.
+        api = runner.start(
+            "webmon.api", "api", WEBMON_API_PORT=str(port), WEBMON_SECRET_KEY=new_key()
+        )
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: runner.logged("api", "api.started"), 60, "the API")
         sites = [random.randint(1, args.sites) for _ in range(args.requests)]
