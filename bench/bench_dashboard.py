@@ -9,8 +9,10 @@ measures, one request at a time from this process:
     page (`/sites/{id}`): p50 / p99;
   - the baseline, in the same run: `GET /api/v1/sites?limit=50`, the same page of sites as
     JSON, which the overview's HTML adds counts, uptimes and strips to;
-  - in Chromium, five fresh loads each: DOMContentLoaded of `/`, and of a site's page with
-    the time until its chart is drawn (uPlot's canvas, `window.webmonChart`).
+  - in Chromium, five fresh loads each: DOMContentLoaded of `/tasks` (the baseline: the
+    same page shell without a site's history), of `/` (with its bars of ticks), and of a
+    site's page with the time until its chart is drawn (uPlot's canvas,
+    `window.webmonChart`), the page fully drawn.
 
     .venv/bin/python -m bench.bench_dashboard [--requests 200] [--sites 100000]
 """
@@ -33,6 +35,7 @@ from bench.common import bench_env, report, services
 from bench.system import Runner, stop, wait_until
 from devstack.localstack import free_port
 from shared.netpolicy import TargetPolicy
+from shared.sealing import new_key
 from tests.support.browser import CHROMIUM_ARGS, system_chromium
 from webmon.core import OPERATOR, Core, opened
 
@@ -60,19 +63,24 @@ def figures(seconds: list[float]) -> str:
 def in_chromium(base: str, link: str, site_id: int) -> list[tuple[str, str]]:
     from playwright.sync_api import sync_playwright
 
-    overview, site, drawn = [], [], []
+    baseline, overview, site, drawn = [], [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=system_chromium(), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.goto(link)
         for _ in range(LOADS):
+            baseline.append(_dom_ready(page, base + "/tasks"))
             overview.append(_dom_ready(page, base + "/"))
             site.append(_dom_ready(page, f"{base}/sites/{site_id}"))
             page.wait_for_function("window.webmonChart !== undefined", timeout=30_000)
             drawn.append(float(page.evaluate("performance.now()")))
         browser.close()
     return [
+        (
+            "Chromium baseline: /tasks DOMContentLoaded (the same page shell, no history)",
+            f"median {statistics.median(baseline):.0f} ms",
+        ),
         ("Chromium: / DOMContentLoaded", f"median {statistics.median(overview):.0f} ms"),
         ("Chromium: /sites/{id} DOMContentLoaded", f"median {statistics.median(site):.0f} ms"),
         ("Chromium: /sites/{id} chart drawn", f"median {statistics.median(drawn):.0f} ms"),
@@ -106,7 +114,11 @@ def main() -> None:
         links = asyncio.run(login_links(env.database_url, 2))
         port = free_port()
         runner = Runner(env, logs)
-        api = runner.start("webmon.api", "api", WEBMON_API_PORT=str(port))
+        # The dashboard seals its session key with WEBMON_SECRET_KEY; without one its pages
+        # answer 503.
+        api = runner.start(
+            "webmon.api", "api", WEBMON_API_PORT=str(port), WEBMON_SECRET_KEY=new_key()
+        )
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: runner.logged("api", "api.started"), 60, "the API")
         sites = [random.randint(1, args.sites) for _ in range(args.requests)]

@@ -3,7 +3,8 @@
 Starts what `make run` runs (`python -m devstack.run`) in a state folder of its own on free
 ports, waits for its login link and a result of every demo site, logs in with Playwright
 in Chromium, and takes the overview, a site's page, and the "Test a URL" page after one of
-the demo's URLs was checked there. Then it stops the system as Ctrl-C does. So the
+the demo's URLs was checked there; then the overview and the site's page again in dark,
+and at a phone's width in light and dark. Then it stops the system as Ctrl-C does. So the
 pictures show what a newcomer sees, and cannot drift from it: nobody takes them by hand.
 
     python -m devstack.screenshots docs/img
@@ -31,6 +32,12 @@ from typing import Any
 from devstack.browser import CHROMIUM_ARGS, system_chromium
 
 VIEWPORT = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}  # a phone's width in CSS pixels
+# The overview and a site's page at a desktop's and a phone's width, light and dark (the
+# pages follow the system's colour scheme): overview.png, overview-dark.png,
+# overview-phone.png, overview-phone-dark.png, and the same for site.
+VARIANTS = (("", VIEWPORT, "light"), ("-dark", VIEWPORT, "dark"),
+            ("-phone", PHONE, "light"), ("-phone-dark", PHONE, "dark"))  # fmt: skip
 LOGIN_LINE = re.compile(r"the dashboard: (http://\S+/login/once/\S+)")
 DEMO_LINE = re.compile(r"registered \d+ demo sites on (http://\S+)")
 START_TIMEOUT_S = 600.0  # a fresh clone installs first
@@ -159,6 +166,26 @@ def take(page: Any, base: str, demo: str, folder: Path) -> list[Path]:
     return [folder / name for name in PICTURES]
 
 
+def take_variants(browser: Any, session: Any, base: str, folder: Path) -> list[Path]:
+    """The overview and a site's page in dark, and at a phone's width in light and dark, in
+    the session of the first pictures (a login link works once)."""
+    taken = []
+    for suffix, viewport, scheme in VARIANTS[1:]:
+        context = browser.new_context(
+            viewport=viewport, color_scheme=scheme, timezone_id="UTC", storage_state=session
+        )
+        page = context.new_page()
+        for name, path in (("overview", "/"), ("site", "/sites/2")):
+            page.goto(base + path)
+            if name == "site":
+                page.wait_for_function("window.webmonChart !== undefined")
+            target = folder / f"{name}{suffix}.png"
+            page.screenshot(path=str(target), full_page=True)
+            taken.append(target)
+        context.close()
+    return taken
+
+
 def name_demo_sites(state_dir: Path) -> None:
     """Names for the demo's sites, as an operator gives them (`sites.name`), read through
     the running stack's own settings file."""
@@ -254,8 +281,12 @@ def main(argv: list[str] | None = None) -> int:
                 page = context.new_page()
                 page.goto(link)
                 name_demo_sites(state_dir)
-                pictures = take(page, base, demo, args.folder)
-                for path in pictures + take_status_pages(page, base, args.folder):
+                taken = take(page, base, demo, args.folder)
+                taken += take_status_pages(page, base, args.folder)
+                session = context.storage_state()
+                context.close()
+                taken += take_variants(browser, session, base, args.folder)
+                for path in taken:
                     print(f"wrote {path} ({path.stat().st_size:,} bytes)")
                 browser.close()
             status = system.interrupt()

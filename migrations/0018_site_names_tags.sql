@@ -66,3 +66,9 @@ ALTER TABLE sites
 
 ALTER TABLE maintenance_windows
     ADD CONSTRAINT maintenance_windows_tag_valid CHECK (tag IS NULL OR webmon_tag_valid(tag));
+
+-- "Check now" on a site's page is an on-demand task for that site: the task keeps which
+-- site asked, so the page can show the latest one as it completes. (A deleted site leaves
+-- its tasks, as the API's tasks stay.)
+ALTER TABLE tasks ADD COLUMN site_id bigint REFERENCES sites (id) ON DELETE SET NULL;
+CREATE INDEX tasks_site_idx ON tasks (site_id, created_at DESC) WHERE site_id IS NOT NULL;

@@ -56,9 +56,9 @@ def test_add_list_disable_enable(
     assert webmon("sites", "disable", "2") == (0, "disabled site 2: http://127.0.0.1:9/b\n")
     assert webmon("sites", "list") == (
         0,
-        "id  enabled  every  timeout  regex  url\n"
-        " 1  yes        30s       5s  ok     http://127.0.0.1:9/a\n"
-        " 2  no          1m      10s  -      http://127.0.0.1:9/b\n"
+        "id  enabled  every  timeout  regex  name  tags  url\n"
+        " 1  yes        30s       5s  ok     -     -     http://127.0.0.1:9/a\n"
+        " 2  no          1m      10s  -      -     -     http://127.0.0.1:9/b\n"
         "2 sites, 1 enabled\n",
     )
     assert webmon("sites", "enable", "http://127.0.0.1:9/b") == (
@@ -107,16 +107,17 @@ def test_import_a_thousand_sites_from_csv(
     assert len(lines) == 1 + 1000 + 1
     regex_5, regex_1000 = '"status":\\s*"ok", site 5', '"status":\\s*"ok", site 1000'
     width = len(regex_1000)
-    assert lines[0] == f"  id  enabled  every  timeout  {'regex'.ljust(width)}  url"
-    assert (
-        lines[1] == f"   1  yes         1m      10s  {'-'.ljust(width)}  http://127.0.0.1:9/site/1"
+    assert lines[0] == f"  id  enabled  every  timeout  {'regex'.ljust(width)}  name  tags  url"
+    none = "-     -   "  # no name, no tags
+    assert lines[1] == (
+        f"   1  yes         1m      10s  {'-'.ljust(width)}  {none}  http://127.0.0.1:9/site/1"
     )
-    assert (
-        lines[5]
-        == f"   5  yes         5m      10s  {regex_5.ljust(width)}  http://127.0.0.1:9/site/5"
+    assert lines[5] == (
+        f"   5  yes         5m      10s  {regex_5.ljust(width)}  {none}  http://127.0.0.1:9/site/5"
     )
     assert lines[1000] == (
-        f"1000  yes         1m     2.5s  {regex_1000.ljust(width)}  http://127.0.0.1:9/site/1000"
+        f"1000  yes         1m     2.5s  {regex_1000.ljust(width)}  {none}"
+        "  http://127.0.0.1:9/site/1000"
     )
     assert lines[-1] == "1000 sites, 1000 enabled"
 

@@ -62,7 +62,7 @@ def test_submit_urls_on_tasks_and_watch_them_complete(
     page.click("text=Check it")
     row = task_row(page, ok)
     expect()(row).to_have_attribute("data-status", "COMPLETED", timeout=LIVE_MS)
-    expect()(row.locator("td").nth(3)).to_have_text("201")
+    expect()(row.locator("td").nth(5)).to_have_text("201")  # the code, after finish and took
     expect()(row).to_contain_text("UP")
 
     slow = targets.url("/slow-headers?seconds=5")

@@ -367,6 +367,11 @@ class Channels:
                     ",".join(names) or "-")  # fmt: skip
         return await self.routes(site_id)
 
+    async def own_routes(self, site_id: int) -> list[str]:
+        """The channels routed to the site itself; [] when it notifies the defaults."""
+        rows = await self._db.rows(QUERIES["site_own_routes"], {"site_id": site_id})
+        return [str(r["name"]) for r in rows]
+
     async def routes(self, site_id: int) -> list[str]:
         return [str(r["name"]) for r in await self._db.rows(QUERIES["site_routes"],
                                                               {"site_id": site_id})]  # fmt: skip

@@ -73,3 +73,9 @@ DELETE FROM site_channels WHERE site_id = %(site_id)s
 -- The channels a site notifies: its own routes, or the default channels without them.
 SELECT c.name FROM webmon_routes(%(site_id)s) AS r(id) JOIN channels c ON c.id = r.id
  ORDER BY c.name
+
+-- site_own_routes --
+-- The channels routed to a site itself (none: it notifies the default channels).
+SELECT c.name FROM site_channels sc JOIN channels c ON c.id = sc.channel_id
+ WHERE sc.site_id = %(site_id)s
+ ORDER BY c.name

@@ -24,6 +24,10 @@ QUERIES = load_queries("webmon.core", "site_history.sql")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 Step = Literal["hour", "day"]
+# The bars of ticks: a site's last TICKS checks. A chart's period holding at most
+# RAW_CHART_CHECKS checks is drawn check by check (12 h of a site checked every minute).
+TICKS = 50
+RAW_CHART_CHECKS = 720
 
 
 def _typed(cls: Any, row: Mapping[str, Any]) -> Any:
@@ -56,6 +60,45 @@ class Check:
         if self.up is not False:
             return None
         return why_down(self.status_code, self.error, self.regex_matched)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One check (or missed slot) of a bar of a site's latest checks."""
+
+    site_id: int
+    scheduled_at: datetime
+    checked_at: datetime
+    up: bool | None
+    status_code: int | None
+    response_time_ms: float | None
+    regex_matched: bool | None
+    error: str | None
+    error_detail: str | None
+
+    @property
+    def state(self) -> str:
+        """up, down, or missed (a slot no checker performed in time)."""
+        return "missed" if self.up is None else ("up" if self.up else "down")
+
+    @property
+    def cause(self) -> str | None:
+        if self.up is not False:
+            return None
+        return why_down(self.status_code, self.error, self.regex_matched)
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A site's response times over a period, for the site page's chart: `step` "check"
+    (one point per performed check, when the period holds few) or the rollups' "hour" or
+    "day" (average and percentiles per bucket)."""
+
+    step: str
+    t: list[datetime]
+    avg_ms: list[float | None]
+    p50_ms: list[float | None]
+    p95_ms: list[float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +241,35 @@ class History:
             return {}
         rows = await self._db.rows(QUERIES["overview_extras"], {"site_ids": list(site_ids)})
         return {int(r["site_id"]): _typed(Strip, r) for r in rows}
+
+    async def ticks(self, site_ids: Sequence[int], per_site: int = TICKS) -> dict[int, list[Tick]]:
+        """The latest checks of each site of a page, oldest first: one query for the page."""
+        found: dict[int, list[Tick]] = {site_id: [] for site_id in site_ids}
+        if site_ids:
+            params = {"site_ids": list(site_ids), "per_site": per_site}
+            for row in await self._db.rows(QUERIES["recent_checks"], params):
+                found[int(row["site_id"])].append(_typed(Tick, row))
+        return found
+
+    async def chart(self, site_id: int, since: timedelta, step: Step, checks: int) -> Chart:
+        """Response times over the period that ends now: check by check when the period
+        holds at most RAW_CHART_CHECKS (`checks`, as `uptime` counted them), so a site
+        checked for two minutes shows a line of its checks, not an hour's single dot;
+        the rollups' buckets beyond."""
+        if checks <= RAW_CHART_CHECKS:
+            now = datetime.now(UTC)
+            rows = await self.checks(
+                site_id, since=now - since, until=now + timedelta(minutes=1),
+                limit=2 * RAW_CHART_CHECKS,
+            )  # fmt: skip
+            performed = [c for c in reversed(rows) if c.up is not None]
+            times = [c.response_time_ms for c in performed]
+            return Chart("check", [c.checked_at for c in performed], times, times, times)
+        buckets = await self.series(site_id, since, step)
+        return Chart(
+            step, [b.t for b in buckets], [b.avg_ms for b in buckets],
+            [b.p50_ms for b in buckets], [b.p95_ms for b in buckets],
+        )  # fmt: skip
 
     async def days(self, site_id: int, days: int) -> list[Day]:
         """Uptime per UTC day over the last `days` days, oldest first."""

@@ -196,3 +196,20 @@ SELECT date_trunc('hour', scheduled_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS
    AND status_code IS NOT NULL
  GROUP BY 1
  ORDER BY 1
+
+-- recent_checks --
+-- The last %(per_site)s checks and missed slots of each site of a page, oldest first per
+-- site, for the bars of ticks on the overview and a site's page. The raw rows of the last
+-- two days only: each site is one index probe per day partition, so a page of 50 sites
+-- costs the same at 100,000 sites; a site checked less often than every hour shows fewer
+-- ticks (its days are on the site's page).
+SELECT s.site_id, r.scheduled_at, r.checked_at, r.up, r.status_code, r.response_time_ms,
+       r.regex_matched, r.error, r.error_detail
+  FROM unnest(%(site_ids)s::bigint[]) AS s (site_id),
+       LATERAL (SELECT c.scheduled_at, c.checked_at, c.up, c.status_code, c.response_time_ms,
+                       c.regex_matched, c.error, c.error_detail
+                  FROM check_results c
+                 WHERE c.site_id = s.site_id AND c.scheduled_at >= now() - interval '2 days'
+                 ORDER BY c.scheduled_at DESC
+                 LIMIT %(per_site)s) AS r
+ ORDER BY s.site_id, r.scheduled_at

@@ -125,6 +125,7 @@ class DownSite:
 
     site_id: int
     url: str
+    name: str | None
     down_since: datetime
     status_code: int | None
     error: str | None

@@ -414,13 +414,17 @@ class Sites:
             raise NotFound(f"no site with id {site_id}")
         return body[1:-1]
 
-    async def summary(self) -> Summary:
-        """Enabled sites up, down and not checked yet; disabled sites."""
-        row = await self._db.row(QUERIES["status_summary"])
+    async def summary(self, *, q: str | None = None, tag: str | None = None) -> Summary:
+        """Enabled sites up, down and not checked yet; disabled sites: of all, or of those
+        a search picks (`q`, `tag` as in `page`)."""
+        params = {"q": q, "tag": tag_filter(tag)}
+        row = await self._db.row(QUERIES["status_summary"], params)
         return Summary(**row) if row else Summary(0, 0, 0, 0)
 
-    async def down_now(self) -> list[DownSite]:
-        return [DownSite(**r) for r in await self._db.rows(QUERIES["down_now"])]
+    async def down_now(self, *, q: str | None = None, tag: str | None = None) -> list[DownSite]:
+        """The sites down now, longest first: of all, or of those a search picks."""
+        params = {"q": q, "tag": tag_filter(tag)}
+        return [DownSite(**r) for r in await self._db.rows(QUERIES["down_now"], params)]
 
     async def public(self) -> list[PublicSite]:
         """The sites on the public status page."""

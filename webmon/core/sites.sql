@@ -151,24 +151,40 @@ RETURNING id, failure_threshold, success_threshold, reminder_interval_seconds, t
           cert_expiry_days
 
 -- status_summary --
--- Enabled sites up, down, and not checked yet; disabled sites.
+-- Enabled sites up, down, and not checked yet; disabled sites: of every site, or of those a
+-- search picks (`q` a piece of the URL or the name, `tag` as in site_rows), so that the
+-- counts say what the filtered page shows.
 SELECT count(*) FILTER (WHERE s.enabled AND st.up) AS up,
        count(*) FILTER (WHERE s.enabled AND NOT st.up) AS down,
        count(*) FILTER (WHERE s.enabled AND st.site_id IS NULL) AS unchecked,
        count(*) FILTER (WHERE NOT s.enabled) AS disabled
   FROM sites s
   LEFT JOIN site_status st ON st.site_id = s.id
+ WHERE (%(q)s::text IS NULL OR strpos(lower(s.url), lower(%(q)s)) > 0
+        OR strpos(lower(s.name), lower(%(q)s)) > 0)
+   AND (%(tag)s::text IS NULL OR s.tags @> ARRAY[%(tag)s::text]
+        OR (strpos(%(tag)s, ':') = 0
+            AND EXISTS (SELECT 1 FROM unnest(s.tags) AS t
+                         WHERE split_part(t, ':', 1) = %(tag)s)))
 
 -- down_now --
 -- The sites down now, as the overview shows them: since when and why (with the regex's
--- verdict, for a site down because its page lacked the pattern).
-SELECT st.site_id, st.url, coalesce(e.checked_at, st.checked_at) AS down_since,
+-- verdict, for a site down because its page lacked the pattern); of every site or of those
+-- a search picks, as status_summary.
+SELECT st.site_id, st.url, s.name, coalesce(e.checked_at, st.checked_at) AS down_since,
        st.status_code, st.error, st.error_detail, st.regex_matched
   FROM site_status st
+  JOIN sites s ON s.id = st.site_id
   LEFT JOIN LATERAL (SELECT checked_at FROM site_events
                       WHERE site_id = st.site_id
                       ORDER BY scheduled_at DESC LIMIT 1) AS e ON true
  WHERE NOT st.up
+   AND (%(q)s::text IS NULL OR strpos(lower(s.url), lower(%(q)s)) > 0
+        OR strpos(lower(s.name), lower(%(q)s)) > 0)
+   AND (%(tag)s::text IS NULL OR s.tags @> ARRAY[%(tag)s::text]
+        OR (strpos(%(tag)s, ':') = 0
+            AND EXISTS (SELECT 1 FROM unnest(s.tags) AS t
+                         WHERE split_part(t, ':', 1) = %(tag)s)))
  ORDER BY down_since, st.site_id
  LIMIT 100
 

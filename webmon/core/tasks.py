@@ -39,12 +39,14 @@ from webmon.core.errors import (
     invalid_from_database,
 )
 from webmon.core.site_rules import URL_FORMS, Headers, Input, Regex, Url, regex_problem
+from webmon.core.site_views import Site
 from webmon.core.targets import refuse_untrusted_target
 
 logger = logging.getLogger(__name__)
 
 QUERIES = load_queries("webmon.core", "tasks.sql")
 DEFAULT_TASK_TIMEOUT_S = 10.0
+MAX_TASK_TIMEOUT_S = 60.0
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 LAST_ID = uuid.UUID(int=2**128 - 1)
 
@@ -72,7 +74,9 @@ class TaskIn(Input):
     name: str = Field(min_length=1, max_length=200, examples=["is the shop up?"])
     url: Url
     regex: Regex | None = None
-    timeout_seconds: float | None = Field(default=None, gt=0, le=60, description="default 10")
+    timeout_seconds: float | None = Field(
+        default=None, gt=0, le=MAX_TASK_TIMEOUT_S, description="default 10"
+    )
     method: Literal["GET", "HEAD"] = "GET"
     headers: Headers | None = None
 
@@ -132,7 +136,12 @@ class Tasks:
         self._limits = limits
 
     async def submit(
-        self, actor: Actor, task: TaskIn, idempotency_key: str | None = None
+        self,
+        actor: Actor,
+        task: TaskIn,
+        idempotency_key: str | None = None,
+        *,
+        site_id: int | None = None,
     ) -> uuid.UUID:
         """The new task's id (or, for a repeated Idempotency-Key, the first task's)."""
         refuse_untrusted_target(self._policy, task.url)
@@ -173,14 +182,31 @@ class Tasks:
                         "timeout_seconds": timeout, "method": task.method,
                         "headers": None if task.headers is None else Jsonb(task.headers),
                         "start_within": timedelta(seconds=self._limits.start_within_s),
-                        "idempotency_key": idempotency_key,
+                        "idempotency_key": idempotency_key, "site_id": site_id,
                     })  # fmt: skip
             except DatabaseError as exc:
                 if not exc.integrity:
                     raise
                 raise invalid_from_database(exc, CONSTRAINTS) from None
-        logger.info("tasks.accepted task_id=%s by=%s", task_id, actor)
+        logger.info("tasks.accepted task_id=%s by=%s site_id=%s", task_id, actor, site_id)
         return task_id
+
+    async def check_site(self, actor: Actor, site: Site) -> uuid.UUID:
+        """ "Check now": an on-demand task for a site, under the same limits and target
+        policy as any task. A task is a GET or HEAD of the URL with the site's headers,
+        regex and timeout (at most a task's 60 s); a POST body, auth and the expected
+        statuses stay the scheduled checks' own."""
+        method: Literal["GET", "HEAD"] = "HEAD" if site.method == "HEAD" else "GET"
+        task = TaskIn(
+            name=f"check now: site {site.id}", url=site.url, regex=site.regex,
+            timeout_seconds=min(site.timeout_seconds, MAX_TASK_TIMEOUT_S), method=method,
+            headers=site.headers,
+        )  # fmt: skip
+        return await self.submit(actor, task, site_id=site.id)
+
+    async def latest_for_site(self, site_id: int) -> Task | None:
+        row = await self._db.row(QUERIES["latest_site_task"], {"site_id": site_id})
+        return None if row is None else Task.from_row(row)
 
     def _within_limits(self, in_flight: int, last_minute: int, frees_in: float | None) -> None:
         if in_flight >= self._limits.in_flight:

@@ -25,10 +25,10 @@ SELECT pg_advisory_xact_lock(%(lock_class)s, %(lock_id)s::integer),
 
 -- create_task --
 INSERT INTO tasks (task_id, key_id, user_id, name, url, regex, timeout_seconds, method,
-                   headers, expires_at, idempotency_key)
+                   headers, expires_at, idempotency_key, site_id)
      VALUES (%(task_id)s, %(key_id)s, %(user_id)s, %(name)s, %(url)s, %(regex)s,
              %(timeout_seconds)s, %(method)s, %(headers)s, now() + %(start_within)s::interval,
-             %(idempotency_key)s)
+             %(idempotency_key)s, %(site_id)s)
 
 -- get_task --
 SELECT task_id, name, url, status, created_at, started_at, finished_at, result
@@ -43,3 +43,11 @@ SELECT task_id, name, url, status, created_at, started_at, finished_at, result
    AND (%(status)s::smallint IS NULL OR status = %(status)s)
  ORDER BY created_at DESC, task_id DESC
  LIMIT %(limit)s
+
+-- latest_site_task --
+-- The latest "check now" of a site (a task submitted for it), for its page.
+SELECT task_id, name, url, status, created_at, started_at, finished_at, result
+  FROM tasks
+ WHERE site_id = %(site_id)s
+ ORDER BY created_at DESC
+ LIMIT 1

@@ -49,6 +49,7 @@ async def _overview(request: Request) -> dict[str, Any]:
     more = len(sites) > PAGE_SIZE
     sites = sites[:PAGE_SIZE]
     strips = await the_core.history.strips([s.id for s in sites])
+    ticks = await the_core.history.ticks([s.id for s in sites])
     now = datetime.now(UTC)
     rows = []
     for site in sites:
@@ -59,7 +60,7 @@ async def _overview(request: Request) -> dict[str, Any]:
                 "site": site,
                 "up24": strip.up_24h if strip else None,
                 "up30": strip.up_30d if strip else None,
-                "bars": strip.hours if strip else [None] * 24,
+                "ticks": ticks.get(site.id, []),
                 "tls_soon": expires is not None and expires - now < TLS_SOON,
                 "tls_expires_at": expires,
             }
@@ -69,10 +70,10 @@ async def _overview(request: Request) -> dict[str, Any]:
         params = {k: f[k] for k in ("q", "tag", "state") if f[k]}
         next_query = "?" + urlencode({**params, "after": sites[-1].id})
     return {
-        "counts": await the_core.sites.summary(),
-        "down_now": await the_core.sites.down_now(),
+        "counts": await the_core.sites.summary(q=f["q"], tag=f["tag"]),
+        "down_now": await the_core.sites.down_now(q=f["q"], tag=f["tag"]),
+        "searched": bool(f["q"] or f["tag"]),
         "sites": rows,
-        "hours": [(now - timedelta(hours=23 - k)).strftime("%H:00 UTC") for k in range(24)],
         "filters": f,
         "next_query": next_query,
         "live_query": request.url.query,

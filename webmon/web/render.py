@@ -54,6 +54,40 @@ def ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
 
 
+def seconds(value: float | None) -> str:
+    """A short duration to a tenth of a second below a minute: `0.4 s`, `12.0 s`."""
+    if value is None:
+        return "—"
+    return f"{value:.1f} s" if value < 60 else duration(value)
+
+
+# Where a URL may wrap: after these, so a long URL breaks between its parts, not mid-word.
+_URL_BREAKS = "/?&=#"
+
+
+def wrap_url(url: str) -> Markup:
+    """A URL, escaped, with a line-break opportunity after each separator."""
+    out = []
+    for i, c in enumerate(url):
+        out.append(str(escape(c)))
+        if c in _URL_BREAKS and not url[i : i + 2] == "//" and not url[i - 1 : i + 1] == "//":
+            out.append("<wbr>")
+    return Markup("".join(out))
+
+
+def task_outcome(task: Any) -> str:
+    """One word for a task: QUEUED, CHECKING, then UP or DOWN (it was checked) or ERROR (it
+    could not be: expired, blocked)."""
+    name = task.status.name
+    if name == "NEW":
+        return "QUEUED"
+    if name == "PROCESSING":
+        return "CHECKING"
+    if name == "ERROR" or not task.result:
+        return "ERROR"
+    return "UP" if task.result.get("up") else "DOWN"
+
+
 def pct(value: float | None, digits: int = 2) -> str:
     if value is None:
         return "—"
@@ -107,6 +141,56 @@ def strip(values: list[float | None], labels: list[str], height: int = 18) -> Ma
     )
 
 
+# A tick's shape says its state without its colour: an up check a short bar, a down one a
+# full-height bar, a missed slot a dot at the foot; a slot without a check yet a faint
+# outline. (Uptime Kuma's heartbeat bar, with shapes so that colour is never alone.)
+TICK_WIDTH, TICK_GAP, TICK_HEIGHT = 4, 2, 20
+_TICK_SHAPES = {"up": (9, 11), "down": (0, 20), "missed": (16, 4), "empty": (9, 11)}
+
+
+def tick_title(tick: Any) -> str:
+    """A tick's tooltip: when (UTC), its state, and its status or why it was down."""
+    when_text = tick.checked_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if tick.state == "missed":
+        return f"{when_text} · MISSED · no checker performed this slot in time"
+    parts = [when_text, tick.state.upper()]
+    if tick.status_code is not None:
+        parts.append(f"HTTP {tick.status_code}")
+    if tick.response_time_ms is not None:
+        parts.append(ms(tick.response_time_ms))
+    if tick.cause:
+        parts.append(tick.cause + (f" ({tick.error_detail})" if tick.error_detail else ""))
+    return " · ".join(parts)
+
+
+def ticks(checks: list[Any], slots: int = 50) -> Markup:
+    """A bar of a site's latest checks, oldest on the left, one tick per check, each with
+    its state (data-state) and a tooltip; free slots on the left while a site is new."""
+    width = slots * (TICK_WIDTH + TICK_GAP) - TICK_GAP
+    shown = checks[-slots:]
+    drawn = []
+    for i in range(slots):
+        k = i - (slots - len(shown))
+        tick = shown[k] if k >= 0 else None
+        state = "empty" if tick is None else tick.state
+        y, height = _TICK_SHAPES[state]
+        x = i * (TICK_WIDTH + TICK_GAP)
+        title = "no check yet" if tick is None else tick_title(tick)
+        drawn.append(
+            f'<rect x="{x}" y="{y}" width="{TICK_WIDTH}" height="{height}" rx="1" '
+            f'class="tick tick-{state}" data-state="{state}"><title>{escape(title)}</title></rect>'
+        )
+    counts = {s: sum(1 for c in shown if c.state == s) for s in ("up", "down", "missed")}
+    summary = f"last {len(shown)} checks: {counts['up']} up, {counts['down']} down" + (
+        f", {counts['missed']} missed" if counts["missed"] else ""
+    )
+    return Markup(
+        f'<svg class="ticks" width="{width}" height="{TICK_HEIGHT}" '
+        f'viewBox="0 0 {width} {TICK_HEIGHT}" role="img" aria-label="{escape(summary)}">'
+        f"<title>{escape(summary)}</title>{''.join(drawn)}</svg>"
+    )
+
+
 def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("webmon.web", "templates"),
@@ -116,10 +200,18 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        when=when, duration=duration, ago=ago, ms=ms, pct=pct, pct2=pct2, tag_colour=tag_colour
-    )
+        when=when, duration=duration, ago=ago, ms=ms, pct=pct, pct2=pct2, tag_colour=tag_colour,
+        seconds=seconds, wrap_url=wrap_url,
+    )  # fmt: skip
     # `active` names the navigation entry of the page; a page outside the menu sets none.
-    env.globals.update(strip=strip, why_down=why_down, version=version(), active="")
+    env.globals.update(
+        strip=strip,
+        ticks=ticks,
+        task_outcome=task_outcome,
+        why_down=why_down,
+        version=version(),
+        active="",
+    )
     return env
 
 

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from webmon.core.errors import Invalid, NotFound, invalid_from_validation
+from webmon.core.errors import Invalid, Limited, NotFound, invalid_from_validation
 from webmon.core.history import LATEST, Step
+from webmon.core.site_copies import clone
 from webmon.core.site_import import parse_sites, site_of
 from webmon.core.site_rules import SitePatch
 from webmon.core.site_text import fields_from_text
@@ -50,13 +51,53 @@ NEW_FIELDS = frozenset(
         "headers",
     }
 )
-EDIT_FIELDS = NEW_FIELDS - {"url"}
+# The settings form: every field of a change the dashboard may make (not the checker host's
+# files and proxy, which only the operator sets), the thresholds and the routing.
+HTTP_FIELDS = frozenset(
+    {"max_redirects", "body", "body_content_type", "tls_verify", "tls_server_name",
+     "ip_version", "require_tls", "header_name", "header_regex", "header_mode", "regex_mode"}
+)  # fmt: skip
+THRESHOLD_FIELDS = frozenset({"failure_threshold", "success_threshold", "reminder_minutes"})
+ROUTE = "route"
+EDIT_FIELDS = (NEW_FIELDS - {"url"}) | HTTP_FIELDS | THRESHOLD_FIELDS | {ROUTE, "reminder"}
 MAX_FORM_LINES = 1000
+# What a site's page confirms after an action (`?done=`): each action redirects back to a
+# page that says what happened, so a reload repeats nothing.
+DONE = {
+    "saved": "Saved.",
+    "disable": "Paused: no check is scheduled until you resume it.",
+    "enable": "Resumed: the next check is due within one interval.",
+    "public": "Shown on the public status page.",
+    "private": "Removed from the public status page.",
+    "cloned": "This is a copy, paused: edit it, then resume it. Credentials are not copied.",
+    "check": "A check of this site is on its way; its result shows below as it completes.",
+}
+
+
+def _chart_start(times: list[datetime], now: datetime, period: timedelta) -> datetime:
+    """Where a chart's x axis starts: the period's start, or, for a site checked for less
+    than the period, a little before its first check (at least the last 10 minutes), so a
+    new site's few minutes of checks fill the chart instead of its right edge."""
+    if not times:
+        return now - period
+    span = max(now - times[0], timedelta(minutes=10) / 1.05)
+    return max(now - period, now - span * 1.05)
 
 
 def _site_fields(values: dict[str, str]) -> dict[str, str]:
-    """The site's fields of a posted form: everything but its CSRF token."""
-    return {name: value for name, value in values.items() if name != CSRF}
+    """The site's fields of a posted form: everything but its CSRF token, its thresholds
+    and its routing (which the core sets apart)."""
+    apart = {CSRF, ROUTE, f"{ROUTE}_shown", *THRESHOLD_FIELDS}
+    return {name: value for name, value in values.items() if name not in apart}
+
+
+def _whole_number(values: dict[str, str], name: str) -> int | None:
+    text = values.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Invalid(name, "a whole number")
+    return int(text)
 
 
 async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
@@ -70,8 +111,12 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
     except NotFound:
         return None
     history = the_core.history
-    series = await history.series(site_id, PERIODS[since], step)
     uptime = await history.uptime(site_id, PERIODS[since])
+    series = await history.chart(site_id, PERIODS[since], step, uptime.checks + uptime.missed)
+    site_ticks = (await history.ticks([site_id]))[site_id]
+    latest_task = await the_core.tasks.latest_for_site(site_id)
+    channels = [c.name for c in await the_core.channels.every((await viewer(request)).actor)]
+    own_routes = await the_core.channels.own_routes(site_id)
     days = await history.days(site_id, 90)
     events = await history.events(site_id, before=LATEST, limit=20)
     now = datetime.now(UTC)
@@ -93,16 +138,15 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
         )
         newer = event.checked_at
     chart: dict[str, Any] = {
-        "t": [int(b.t.timestamp()) for b in series],
-        "avg": [b.avg_ms for b in series],
-        "p50": [b.p50_ms for b in series],
-        "p95": [b.p95_ms for b in series],
-        "uptime": [b.uptime_pct for b in series],
-        "step": step,
-        # The x axis spans the period asked for, however few points it has.
-        "from": int((now - PERIODS[since]).timestamp()),
+        "t": [int(t.timestamp()) for t in series.t],
+        "avg": series.avg_ms,
+        "p50": series.p50_ms,
+        "p95": series.p95_ms,
+        "step": series.step,
+        # The x axis spans the period asked for, or the part of it since the first check.
+        "from": int(_chart_start(series.t, now, PERIODS[since]).timestamp()),
         "to": int(now.timestamp()),
-        "phase_from": int((now - timedelta(days=1)).timestamp()),
+        "phase_from": int(_chart_start(series.t, now, timedelta(days=1)).timestamp()),
     }
     if since == "24h":  # the rollups keep response times, not phases
         phases = await history.phases(site_id)
@@ -117,7 +161,14 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
         "site": site,
         "since": since,
         "chart_json": orjson.dumps(chart).decode(),
-        "points": len(series),
+        "points": len(series.t),
+        "site_ticks": site_ticks,
+        "latest_task": latest_task,
+        "channels": channels,
+        "own_routes": own_routes,
+        "reminder_minutes": ""
+        if site.reminder_interval_seconds is None
+        else str(site.reminder_interval_seconds // 60),
         "uptime": uptime,
         "day_values": [d.up_share for d in days],
         "day_labels": [f"{d.day:%Y-%m-%d}: {d.checks or 0} checks" for d in days],
@@ -199,7 +250,8 @@ async def site_page(request: Request, site_id: int) -> Response:
     context = await _site(request, site_id)
     if context is None:
         return not_found(request, who, f"No site with id {site_id}.")
-    return render(request, "site.html", who, saved="saved" in request.query_params, **context)
+    done = DONE.get(request.query_params.get("done", ""))
+    return render(request, "site.html", who, done=done, refused=None, **context)
 
 
 @router.get("/ui/sites/{site_id}")
@@ -223,21 +275,33 @@ async def edit_site(request: Request, site_id: int) -> Response:
             patch = SitePatch.model_validate(fields_from_text(_site_fields(values)))
         except ValidationError as exc:
             raise invalid_from_validation(exc) from None
-        await core(request).sites.change(who.actor, site_id, patch)
+        the_core = core(request)
+        await the_core.sites.change(who.actor, site_id, patch)
+        if THRESHOLD_FIELDS & set(values):
+            reminder = _whole_number(values, "reminder_minutes")
+            await the_core.sites.set_thresholds(
+                who.actor, site_id, failure=_whole_number(values, "failure_threshold"),
+                success=_whole_number(values, "success_threshold"),
+                reminder=None if reminder is None else reminder * 60, set_reminder=True,
+            )  # fmt: skip
+        if f"{ROUTE}_shown" in values:
+            routed = [str(v) for v in (await request.form()).getlist(ROUTE)]
+            await the_core.channels.route(who.actor, site_id, routed, replace=True)
     except NotFound:
         return not_found(request, who, f"No site with id {site_id}.")
     except Invalid as exc:
         errors = forms.errors_of(exc, EDIT_FIELDS)
-        context.update(form=values, errors=errors, saved=False)
-        return render(request, "site.html", who, status=422, **context)
-    return RedirectResponse(f"/sites/{site_id}?saved=1", 303)
+        context.update(form=values, errors=errors)
+        return render(request, "site.html", who, status=422, done=None, refused=None, **context)
+    return RedirectResponse(f"/sites/{site_id}?done=saved", 303)
 
 
 @router.post("/sites/{site_id}/{action}")
 async def site_action(request: Request, site_id: int, action: str) -> Response:
     who = await viewer(request)
     await form_of(request, who)
-    sites = core(request).sites
+    the_core = core(request)
+    sites = the_core.sites
     try:
         if action in ("enable", "disable"):
             await sites.set_enabled(who.actor, [site_id], action == "enable")
@@ -246,8 +310,20 @@ async def site_action(request: Request, site_id: int, action: str) -> Response:
         elif action == "delete":
             await sites.remove(who.actor, site_id)
             return RedirectResponse("/", 303)
+        elif action == "clone":
+            copy_id = await clone(sites, who.actor, site_id)
+            return RedirectResponse(f"/sites/{copy_id}?done=cloned", 303)
+        elif action == "check":
+            await the_core.tasks.check_site(who.actor, await sites.get(site_id))
         else:
             return Response(status_code=404)
     except NotFound:
         return not_found(request, who, f"No site with id {site_id}.")
-    return RedirectResponse(f"/sites/{site_id}", 303)
+    except (Invalid, Limited) as exc:
+        context = await _site(request, site_id)
+        if context is None:
+            return not_found(request, who, f"No site with id {site_id}.")
+        refused = f"{'Clone' if action == 'clone' else 'Check now'} refused: {exc}"
+        return render(request, "site.html", who, status=422, done=None, refused=refused,
+                      **context)  # fmt: skip
+    return RedirectResponse(f"/sites/{site_id}?done={action}", 303)

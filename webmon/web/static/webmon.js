@@ -27,17 +27,30 @@
     var d = JSON.parse(source.textContent);
     holder.innerHTML = "";
     var width = Math.max(280, holder.clientWidth);
-    var series = [
-      {},
-      { label: "p50 ms", stroke: cssVar("--link"), width: 2 },
-      { label: "p95 ms", stroke: cssVar("--warn"), width: 1.5 },
-      { label: "avg ms", stroke: cssVar("--muted"), width: 1, dash: [4, 4] },
-    ];
-    var data = [d.t, d.p50, d.p95, d.avg];
+    var series, data;
+    if (d.step === "check") {
+      // Few checks in the period: one point per check, joined, each visible.
+      series = [{}, { label: "response ms", stroke: cssVar("--link"), width: 2,
+                      points: { show: true, size: 5 }, spanGaps: false }];
+      data = [d.t, d.p50];
+    } else {
+      series = [
+        {},
+        { label: "p50 ms", stroke: cssVar("--link"), width: 2 },
+        { label: "p95 ms", stroke: cssVar("--warn"), width: 1.5 },
+        { label: "avg ms", stroke: cssVar("--muted"), width: 1, dash: [4, 4] },
+      ];
+      data = [d.t, d.p50, d.p95, d.avg];
+    }
+    // The legend shows the latest point until the pointer is over the chart, not "--".
+    var last = -1;
+    for (var i = d.t.length - 1; i >= 0 && last < 0; i--) if (data[1][i] != null) last = i;
+    function showLatest(u) { if (last >= 0 && u.cursor.idx == null) u.setLegend({ idx: last }); }
     var plot = new uPlot({
       width: width, height: 260, series: series,
       scales: { x: { time: true, range: function () { return [d.from, d.to]; } } },
       axes: [{ stroke: cssVar("--muted") }, { stroke: cssVar("--muted"), label: "ms" }],
+      hooks: { ready: [showLatest], setCursor: [showLatest] },
     }, data, holder);
     window.webmonChart = { points: d.t.length, data: data, plot: plot };
     phases(d, width);
@@ -65,8 +78,11 @@
     }
     holder.innerHTML = "";
     var span = { time: true, range: function () { return [d.phase_from, d.to]; } };
+    var last = d.phase_t.length - 1;
+    function showLatest(u) { if (last >= 0 && u.cursor.idx == null) u.setLegend({ idx: last }); }
     new uPlot({ width: width, height: 180, series: series, scales: { x: span },
-      axes: [{ stroke: cssVar("--muted") }, { stroke: cssVar("--muted"), label: "ms, stacked" }] },
+      axes: [{ stroke: cssVar("--muted") }, { stroke: cssVar("--muted"), label: "ms, stacked" }],
+      hooks: { ready: [showLatest], setCursor: [showLatest] } },
       data, holder);
   }
 
