@@ -74,16 +74,34 @@ def wait_until(condition: object, timeout_s: float, what: str) -> None:
         time.sleep(0.2)
 
 
+@dataclass(frozen=True)
+class Target:
+    url: str
+    name: str
+    pids: tuple[int, ...]  # the roots of its processes, for the cost model
+
+
 @contextmanager
-def target() -> Iterator[str]:
-    """A plain-HTTP target in processes of its own: a 2 KB page, fresh connections."""
+def target() -> Iterator[Target]:
+    """The local target: nginx where installed (`bench/nginx_target.py`), else a plain-HTTP
+    Python server in processes of its own; a 2 KB page, a fresh connection per request."""
+    from bench.nginx_target import nginx_target
+
+    with nginx_target() as nginx:
+        if nginx is not None:
+            yield Target(nginx.url, "nginx (Debian's package)", (nginx.pid,))
+            return
     import trustme
 
     workdir = Path(tempfile.mkdtemp(prefix="webmon-bench-target-"))
     cert = trustme.CA().issue_cert("127.0.0.1")
     cert.private_key_and_cert_chain_pem.write_to_path(str(workdir / "server.pem"))
     with Servers(str(workdir / "server.pem")) as servers:
-        yield f"http://127.0.0.1:{servers.port}/"
+        yield Target(
+            f"http://127.0.0.1:{servers.port}/",
+            "bench/http_engines.py's Python server (nginx is not installed)",
+            tuple(p.pid for p in servers.procs),
+        )
 
 
 def add_sites(db_url: str, url: str, count: int, interval: int) -> None:

@@ -27,6 +27,7 @@ from shared.lifecycle import install_stop_handlers, kafka_preflight
 from shared.logs import configure_logging
 from shared.metrics import MetricsServer
 from shared.settings import load_settings
+from shared.thread_names import name_os_thread
 
 logger = logging.getLogger("checker")
 
@@ -42,6 +43,7 @@ def run_writer(
     failed: threading.Event,
     metrics: CheckerMetrics,
 ) -> None:
+    name_os_thread()
     db = Database(
         settings.database_url.get_secret_value(),
         max_size=settings.writer_lanes,
@@ -50,7 +52,10 @@ def run_writer(
     )
     db.open()
     tasks = threading.Thread(
-        target=run_task_writer, args=(settings, stop, failed, metrics), name="tasks", daemon=True
+        target=run_task_writer,
+        args=(settings, stop, failed, metrics),
+        name="task-writer",
+        daemon=True,
     )
     tasks.start()
     try:
@@ -71,6 +76,7 @@ def run_task_writer(
     metrics: CheckerMetrics,
 ) -> None:
     """The on-demand side of the writer role, on its own thread and connection."""
+    name_os_thread()
     db = Database(
         settings.database_url.get_secret_value(),
         max_size=1,
