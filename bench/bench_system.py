@@ -80,14 +80,22 @@ def main() -> None:
         "--bare-seconds", type=float, default=5.0, help="the bare probe's run (0: none)"
     )
     parser.add_argument("--code", type=Path, help="run the processes from this checkout")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every process started (repeatable), e.g. WEBMON_KAFKA_EXTRA=...",
+    )
     args = parser.parse_args()
+    extra = dict(e.split("=", 1) for e in args.env)
     logs = Path(tempfile.mkdtemp(prefix="webmon-bench-system-"))
     load_before = _load()
     with target() as tgt, services() as (server, bootstrap), bench_env(server, bootstrap) as env:
         bare = bare_rows(tgt, args.bare_seconds) if args.bare_seconds > 0 else []
         runner = Runner(env, logs) if args.code is None else Runner(env, logs, args.code.resolve())
         add_sites(env.database_url, tgt.url, args.sites, args.interval)
-        checkers = [runner.start("checker", f"checker-{n}") for n in range(args.checkers)]
+        checkers = [runner.start("checker", f"checker-{n}", **extra) for n in range(args.checkers)]
         wait_until(
             lambda: all(
                 runner.logged(f"checker-{n}", "probe.assigned") for n in range(args.checkers)
@@ -95,8 +103,8 @@ def main() -> None:
             120,
             "the checkers to join their group",
         )
-        scheduler = runner.start("scheduler", "scheduler")
-        notifier = runner.start("notifier", "notifier") if args.notifier else None
+        scheduler = runner.start("scheduler", "scheduler", **extra)
+        notifier = runner.start("notifier", "notifier", **extra) if args.notifier else None
         ledger = Ledger()
         ledger.add_tree("scheduler", scheduler.pid)
         for n, checker in enumerate(checkers):
@@ -124,6 +132,7 @@ def main() -> None:
         for checker in checkers:
             stop(checker)
     version = "this checkout" if args.code is None else str(args.code)
+    version += "".join(f", {e}" for e in args.env)
     report(
         f"system: {args.sites:,} sites every {args.interval} s, {args.checkers} checker(s),"
         f" {args.seconds:g} s measured ({version}; logs in {logs})",
@@ -143,7 +152,7 @@ def main() -> None:
     )
     report(
         "cost model: CPU per check of each process in the window (user + system, /proc)",
-        cost_rows(spent, result.checked) + bare,
+        cost_rows(spent, result.checked, ledger.memory) + bare,
     )
 
 

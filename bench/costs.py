@@ -70,6 +70,21 @@ def tree_cpu(pid: int) -> float:
     return sum(own_cpu(p, reaped=True) for p in (pid, *descendants(pid)))
 
 
+def memory_mb(pid: int) -> float:
+    """Proportional set size (PSS) of a process and its live descendants, in MiB: memory
+    they share (PostgreSQL's buffers, nginx's) counted once across them, unlike RSS."""
+    total = 0
+    for p in (pid, *descendants(pid)):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total / 1024
+
+
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds of a process by thread role (see the module's docstring), and `total`."""
     parts = {"probe loop": 0.0, "writer": 0.0, "task writer": 0.0, "librdkafka": 0.0}
@@ -122,21 +137,24 @@ class Ledger:
     """Named CPU counters, read at the window's start and end."""
 
     counters: dict[str, Callable[[], dict[str, float]]] = field(default_factory=dict)
+    roots: dict[str, list[int]] = field(default_factory=dict)
+    memory: dict[str, float] = field(default_factory=dict)  # MiB PSS at the window's end
     _start: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    def add(self, name: str, read: Callable[[], dict[str, float]]) -> None:
+    def add(self, name: str, pids: list[int], read: Callable[[], dict[str, float]]) -> None:
         self.counters[name] = read
+        self.roots[name] = pids
 
     def add_tree(self, name: str, pid: int | None) -> None:
         if pid is not None:
-            self.add(name, lambda: {"total": tree_cpu(pid)})
+            self.add(name, [pid], lambda: {"total": tree_cpu(pid)})
 
     def add_processes(self, name: str, pids: Iterable[int]) -> None:
         chosen = list(pids)
-        self.add(name, lambda: {"total": sum(tree_cpu(p) for p in chosen)})
+        self.add(name, chosen, lambda: {"total": sum(tree_cpu(p) for p in chosen)})
 
     def add_checker(self, name: str, pid: int) -> None:
-        self.add(name, lambda: thread_cpu(pid))
+        self.add(name, [pid], lambda: thread_cpu(pid))
 
     def start(self) -> None:
         self._start = {name: read() for name, read in self.counters.items()}
@@ -147,6 +165,7 @@ class Ledger:
         for name, read in self.counters.items():
             now, before = read(), self._start[name]
             spent[name] = {k: v - before.get(k, 0.0) for k, v in now.items()}
+            self.memory[name] = sum(memory_mb(p) for p in self.roots[name])
         return spent
 
 
@@ -160,14 +179,17 @@ def _row(cpu_s: float, checks: int) -> str:
     return f"{us:7.1f} µs/check  {us * CHECKS_PER_S_100K_AT_60 / 1e6:5.2f} cores/100k@60s"
 
 
-def cost_rows(spent: dict[str, dict[str, float]], checks: int) -> list[tuple[str, str]]:
-    """One row per process (and checker thread role): µs of CPU per check, and the cores
-    that cost comes to for 100,000 sites checked every 60 s."""
+def cost_rows(
+    spent: dict[str, dict[str, float]], checks: int, memory: dict[str, float] | None = None
+) -> list[tuple[str, str]]:
+    """One row per process (and checker thread role): µs of CPU per check, the cores that
+    cost comes to for 100,000 sites checked every 60 s, and memory (PSS) where known."""
     rows: list[tuple[str, str]] = []
     whole = 0.0
     for name, parts in spent.items():
         whole += parts["total"]
-        rows.append((name, _row(parts["total"], checks)))
+        mib = (memory or {}).get(name)
+        rows.append((name, _row(parts["total"], checks) + (f"  {mib:6.0f} MiB" if mib else "")))
         rows += [(f"  {part}", _row(cpu, checks)) for part, cpu in parts.items() if part != "total"]
     rows.append(("all counted", _row(whole, checks)))
     return rows
