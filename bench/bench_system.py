@@ -94,43 +94,50 @@ def main() -> None:
     with target() as tgt, services() as (server, bootstrap), bench_env(server, bootstrap) as env:
         bare = bare_rows(tgt, args.bare_seconds) if args.bare_seconds > 0 else []
         runner = Runner(env, logs) if args.code is None else Runner(env, logs, args.code.resolve())
-        add_sites(env.database_url, tgt.url, args.sites, args.interval)
-        checkers = [runner.start("checker", f"checker-{n}", **extra) for n in range(args.checkers)]
-        wait_until(
-            lambda: all(
-                runner.logged(f"checker-{n}", "probe.assigned") for n in range(args.checkers)
-            ),
-            120,
-            "the checkers to join their group",
-        )
-        scheduler = runner.start("scheduler", "scheduler", **extra)
-        notifier = runner.start("notifier", "notifier", **extra) if args.notifier else None
-        ledger = Ledger()
-        ledger.add_tree("scheduler", scheduler.pid)
-        for n, checker in enumerate(checkers):
-            ledger.add_checker(f"checker-{n}", checker.pid)
-        if notifier is not None:
-            ledger.add_tree("notifier", notifier.pid)
-        ledger.add_tree("PostgreSQL (all backends)", listener_pid(urlsplit(server).port or 5432))
-        ledger.add_tree("broker", listener_pid(int(bootstrap.rsplit(":", 1)[1])))
-        ledger.add_processes(f"target: {tgt.name}", tgt.pids)
-        warm = max(args.interval, 10)
-        time.sleep(warm)  # the load itself: it runs for as long as it is measured
-        start = db_now(env.database_url)
-        ledger.start()
-        busy_before = machine_busy_seconds()
-        time.sleep(args.seconds)
-        busy = machine_busy_seconds() - busy_before
-        spent = ledger.stop()
-        end = db_now(env.database_url)
-        load_after = _load()
-        time.sleep(args.interval + 5)  # the window's last slots are checked
-        stop(scheduler)
-        if notifier is not None:
-            stop(notifier)
-        result = window(env.database_url, start, end)
-        for checker in checkers:
-            stop(checker)
+        try:
+            add_sites(env.database_url, tgt.url, args.sites, args.interval)
+            checkers = [
+                runner.start("checker", f"checker-{n}", **extra) for n in range(args.checkers)
+            ]
+            wait_until(
+                lambda: all(
+                    runner.logged(f"checker-{n}", "probe.assigned") for n in range(args.checkers)
+                ),
+                120,
+                "the checkers to join their group",
+            )
+            scheduler = runner.start("scheduler", "scheduler", **extra)
+            notifier = runner.start("notifier", "notifier", **extra) if args.notifier else None
+            ledger = Ledger()
+            ledger.add_tree("scheduler", scheduler.pid)
+            for n, checker in enumerate(checkers):
+                ledger.add_checker(f"checker-{n}", checker.pid)
+            if notifier is not None:
+                ledger.add_tree("notifier", notifier.pid)
+            ledger.add_tree(
+                "PostgreSQL (all backends)", listener_pid(urlsplit(server).port or 5432)
+            )
+            ledger.add_tree("broker", listener_pid(int(bootstrap.rsplit(":", 1)[1])))
+            ledger.add_processes(f"target: {tgt.name}", tgt.pids)
+            warm = max(args.interval, 10)
+            time.sleep(warm)  # the load itself: it runs for as long as it is measured
+            start = db_now(env.database_url)
+            ledger.start()
+            busy_before = machine_busy_seconds()
+            time.sleep(args.seconds)
+            busy = machine_busy_seconds() - busy_before
+            spent = ledger.stop()
+            end = db_now(env.database_url)
+            load_after = _load()
+            time.sleep(args.interval + 5)  # the window's last slots are checked
+            stop(scheduler)
+            if notifier is not None:
+                stop(notifier)
+            result = window(env.database_url, start, end)
+            for checker in checkers:
+                stop(checker)
+        finally:
+            runner.kill_all()
     version = "this checkout" if args.code is None else str(args.code)
     version += "".join(f", {e}" for e in args.env)
     report(
@@ -151,8 +158,10 @@ def main() -> None:
         ],
     )
     report(
-        "cost model: CPU per check of each process in the window (user + system, /proc)",
-        cost_rows(spent, result.checked, ledger.memory) + bare,
+        "cost model: CPU of each process in the window (user + system, /proc) per stored"
+        " slot (a check, or a missed slot: both pass the scheduler, broker, writer and"
+        f" PostgreSQL): {result.rows:,} slots, {result.checked:,} checked",
+        cost_rows(spent, result.rows, ledger.memory) + bare,
     )
 
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ class Runner:
     env: BenchEnv
     log_dir: Path
     code: Path = Path(__file__).resolve().parents[1]
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, module: str, name: str, **extra: str) -> subprocess.Popen[bytes]:
         variables = {
@@ -42,7 +43,7 @@ class Runner:
             **extra,
         }
         with (self.log_dir / f"{name}.log").open("ab") as log:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 [str(self.code / ".venv" / "bin" / "python"), "-m", module],
                 cwd=self.code,
                 env=variables,
@@ -50,6 +51,15 @@ class Runner:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
+        self.started.append(proc)
+        return proc
+
+    def kill_all(self) -> None:
+        """Kill what is still running (a benchmark interrupted), before its services go."""
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
     def logged(self, name: str, text: str) -> bool:
         path = self.log_dir / f"{name}.log"

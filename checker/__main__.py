@@ -13,7 +13,7 @@ import gc
 import logging
 import threading
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Final
 
 from checker.metrics import CheckerMetrics
 from checker.probe import Prober
@@ -35,6 +35,15 @@ PROGRAM = "webmon-checker"
 # A write attempt waits this long for a connection while PostgreSQL is away, which bounds
 # how long a stop can take (the grace period plus this).
 WRITER_POOL_TIMEOUT_S = 3.0
+
+
+# The cyclic collector's thresholds (CPython's default: 700, 10, 10). A check allocates a
+# few hundred container objects (aiohttp's request, response, protocol, futures), so the
+# default ran a young collection every two or three checks and a full one every few
+# hundred; these run it ~14 times less often (cyclic garbage waits longer between passes).
+# A/B on Prober.check (256 in flight, local nginx, one session, load average ~17):
+# 409 -> 381 and 442 -> 406 µs of CPU per check (-7 to -8 %).
+GC_THRESHOLDS: Final = (10_000, 20, 20)
 
 
 def run_writer(
@@ -138,6 +147,7 @@ def run(settings: CheckerSettings, stop: threading.Event) -> int:
     # of the cyclic collector's passes. A probe with 256 TLS checks in flight spent ~7.5 % of
     # its CPU in the collector, ~4.5 % with this (gc.callbacks timing, bench_checker's load).
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     writer = None
     if CheckerRole.WRITER in roles:
         writer = threading.Thread(
