@@ -152,14 +152,14 @@ def prometheus_rows(
                 cpu = {k: own_cpu(p) - cpu0[k] for k, p in pids.items()}
                 memory = {k: memory_mb(p) for k, p in pids.items()}
                 time.sleep(5)  # the last scrapes are written
-                rows = _scrape_rows(base, end, seconds, interval, targets)
+                rows, scrapes = _scrape_rows(base, end, seconds, interval, targets)
             finally:
                 server.terminate()
                 server.wait(60)
                 exporter.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    probes = max(1, targets * intervals)
+    probes = max(1, scrapes)  # the probes made, not those due: a collapse makes few
     for name, spent in cpu.items():
         rows.append(
             (
@@ -173,14 +173,15 @@ def prometheus_rows(
 
 def _scrape_rows(
     base: str, end: float, seconds: int, interval: int, targets: int
-) -> list[tuple[str, str]]:
+) -> tuple[list[tuple[str, str]], int]:
+    """The rows about the scrapes, and how many scrapes there were in the window."""
     window = f"[{seconds}s]"
     ok = _query(base, f"sum(sum_over_time(probe_success{window}))", end)
     scrapes = _query(base, f"sum(count_over_time(up{window}))", end)
-    down = _query(base, f"sum(count_over_time(up{window}) - sum_over_time(up{window}))", end)
+    up = _query(base, f"sum(sum_over_time(up{window}))", end)
     ok_n = float(ok[0]["value"][1]) if ok else 0.0
     scrapes_n = float(scrapes[0]["value"][1]) if scrapes else 0.0
-    down_n = float(down[0]["value"][1]) if down else 0.0
+    down_n = scrapes_n - (float(up[0]["value"][1]) if up else 0.0)
     # Every target's scrape timestamps in the window (and one before): lateness is how far
     # past one interval after the previous scrape each one came.
     late: list[float] = []
@@ -207,7 +208,7 @@ def _scrape_rows(
             f"{statistics.median(durations) if durations else float('nan'):.3f} s"
             f" / {_percentile(durations, 0.99):.3f} s",
         ),
-    ]
+    ], int(scrapes_n)
 
 
 def main() -> None:

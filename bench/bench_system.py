@@ -5,9 +5,15 @@ After a warm-up of one interval, every slot due in the next `--seconds` is count
 missed (reached a checker after its next slot), or absent (never emitted); and the
 lateness of the checks (`checked_at` minus the slot), p50 and p99.
 
+Then the cost model (`bench/costs.py`): every process's CPU per stored slot in the window
+and what that comes to in cores per 100,000 sites at 60 s, with its memory, beside the bare
+HTTP engine and `Prober.check` on the same target (run before the system starts). The
+target is Debian's nginx where installed, else the project's Python server.
+
     .venv/bin/python -m bench.bench_system --sites 2000 --interval 1 --seconds 120
     .venv/bin/python -m bench.bench_system --sites 100000 --interval 60 --checkers 2
     ... --code ../other-checkout   # the same load on another version's processes
+    ... --env WEBMON_KAFKA_EXTRA='{"linger.ms": 50}'   # a setting A/B, same code
 """
 
 from __future__ import annotations
