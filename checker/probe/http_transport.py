@@ -8,11 +8,12 @@ relies on, and `tests/checks/test_http_transport.py` pins against each new aioht
 * `ResponseHandler` (`aiohttp.client_proto`), subclassed: its `data_received`,
   `feed_data` (one call per parsed head), `set_exception`, `_payload` and `_exception`;
 * `TCPConnector._wrap_create_connection` (its keywords and the errors it raises),
-  replaced for a host that resolved to one address: the event loop connects to that
-  address itself (`loop.create_connection(host=ip)`, uvloop's native connect) instead of
-  through aiohappyeyeballs, whose Python-level connect (a socket object, `sock_connect`,
-  a writer added and removed) was the largest part of a check's CPU in the probe's
-  profile; several addresses still go through aiohappyeyeballs, one after another;
+  replaced for a host that resolved to one address: the socket is connected with the
+  event loop's `sock_connect` and handed to `create_connection`, without
+  aiohappyeyeballs' staggered-start machinery around it (its tasks, lists and exception
+  bookkeeping); several addresses still go through aiohappyeyeballs. The protocol is
+  built only once the TCP connect is done, as on aiohttp's own path, so the connect and
+  TLS phases stay apart (uvloop's `create_connection(host=…)` builds it before);
 * `ClientSession._retry_connection`, switched off (aiohttp's own test client does the
   same): one check is one attempt. aiohttp would send a GET or HEAD again after a
   disconnect, on a fresh connection too, so a server that closed without a byte would be
@@ -306,19 +307,24 @@ class _Connector(aiohttp.TCPConnector):
                 client_error=client_error,
                 **kwargs,
             )
-        family, _, proto, _, address = addr_infos[0]
+        family, type_, proto, _, address = addr_infos[0]
         ssl_context = kwargs.get("ssl")
         try:
             async with ceil_timeout(timeout.sock_connect, ceil_threshold=timeout.ceil_threshold):
                 _admit(addr_infos[0])
+                # Connected before the protocol exists: `_TimedHandler` notes the TCP
+                # connect's end when it is built, and the TLS handshake after it.
+                sock = socket.socket(family=family, type=type_, proto=proto)
+                try:
+                    sock.setblocking(False)
+                    await self._loop.sock_connect(sock, address)
+                except BaseException:
+                    sock.close()
+                    raise
                 shutdown = (self._ssl_shutdown_timeout or None) if ssl_context else None
                 transport, protocol = await self._loop.create_connection(
                     args[0],
-                    host=address[0],
-                    port=address[1],
-                    family=family,
-                    proto=proto,
-                    flags=socket.AI_NUMERICHOST,
+                    sock=sock,
                     ssl=ssl_context,
                     server_hostname=kwargs.get("server_hostname"),
                     ssl_shutdown_timeout=shutdown,
