@@ -72,7 +72,7 @@ test: install-dev ## run the whole test suite (starts a private embedded stack w
 	$(BIN)/python -m devstack.browser
 	$(BIN)/pytest
 
-bench: install-dev ## benchmarks: scheduler, writer, checker (and beside blackbox_exporter), the whole system's cost model (and beside Prometheus), history volume, API (and its security middlewares), dashboard, notifier (figures and ratios)
+bench: install-dev ## benchmarks: scheduler, writer, checker (and beside blackbox_exporter), the whole system's cost model (and beside Prometheus), history volume, API (and its security middlewares), dashboard, status pages, notifier (figures and ratios)
 	$(BIN)/python -m bench.bench_scheduler
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
@@ -83,6 +83,7 @@ bench: install-dev ## benchmarks: scheduler, writer, checker (and beside blackbo
 	$(BIN)/python -m bench.bench_api
 	$(BIN)/python -m bench.bench_door
 	$(BIN)/python -m bench.bench_dashboard
+	$(BIN)/python -m bench.bench_status_page
 	$(BIN)/python -m bench.bench_notifier
 
 bench-engines: install-dev ## compare the HTTP engines (httpx, aiohttp, the probe) on a local target

@@ -36,6 +36,14 @@ DEMO_LINE = re.compile(r"registered \d+ demo sites on (http://\S+)")
 START_TIMEOUT_S = 600.0  # a fresh clone installs first
 LIVE_MS = 30_000
 PICTURES = ("overview.png", "site.png", "tasks.png")
+# The status page with an incident and its updates, and the alerts page: at a desktop's
+# and a phone's width, in light and dark (docs/status-pages.md, docs/alerting.md).
+WIDTHS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
+SCHEMES = ("light", "dark")
+LOOKS = tuple(f"{w}-{c}" for w in WIDTHS for c in SCHEMES)
+STATUS_PICTURES = tuple(f"{p}-{look}.png" for p in ("status-page", "alerts") for look in LOOKS)
+DEMO_NAMES = {"/ok": "Website", "/health": "Health API", "/error": "Checkout",
+              "/slow": "Search", "/content": "Content API"}  # fmt: skip
 DOCUMENTED_DEMO_PORT, DOCUMENTED_API_PORT = 18080, 8080
 
 
@@ -151,6 +159,77 @@ def take(page: Any, base: str, demo: str, folder: Path) -> list[Path]:
     return [folder / name for name in PICTURES]
 
 
+def name_demo_sites(state_dir: Path) -> None:
+    """Names for the demo's sites, as an operator gives them (`sites.name`), read through
+    the running stack's own settings file."""
+    import shlex
+
+    import psycopg
+
+    from shared.settings import LOCAL_STACK_ENV_FILE
+
+    values = dict(
+        line.split("=", 1) for line in (state_dir / LOCAL_STACK_ENV_FILE).read_text().splitlines()
+        if line and not line.startswith("#")
+    )  # fmt: skip
+    url = shlex.split(values["WEBMON_DATABASE_URL"])[0]
+    with psycopg.connect(url, autocommit=True) as conn:
+        for path, name in DEMO_NAMES.items():
+            conn.execute("UPDATE sites SET name = %s WHERE url LIKE %s", (name, f"%{path}"))
+
+
+def take_status_pages(page: Any, base: str, folder: Path) -> list[Path]:
+    """A status page of the demo's sites with an incident and two updates, and the alerts
+    page, at each width and in each scheme; their paths."""
+    from playwright.sync_api import expect
+
+    page.goto(base + "/status-pages")
+    page.fill("input[name=slug]", "demo")
+    page.fill("input[name=title]", "Demo status")
+    page.fill("input[name=description]", "The demo's services, checked every 10 seconds.")
+    page.fill("textarea[name=groups]", "Web: 1, 3\nAPIs: 2, 5, 4")
+    page.click("text=Add the page")
+    form = page.locator("#new-incident")
+    form.locator("input[name=title]").fill("Checkout answers with errors")
+    form.locator("input[name=site_ids]").fill("3")
+    form.locator("textarea[name=body]").fill("We are looking into **HTTP 500** answers.")
+    form.locator("text=Tell the incident").click()
+    update = page.locator("form[action$='/updates']").first
+    update.locator("select[name=status]").select_option("identified")
+    update.locator("textarea[name=body]").fill(
+        "A bad deploy of the payment service. Rolling back; see the [runbook](https://example.com/runbook)."
+    )
+    update.locator("text=Post the update").click()
+    expect(page.locator(".incident .update")).to_have_count(2)
+    # Two channels: a default one, and one that notifies nobody (its warning shows).
+    page.goto(base + "/alerts")
+    for name, kind, url, settings, default in (
+        ("ops", "webhook", f"{base}/hooks/ops", "", True),
+        ("team-mail", "email", "", "host=127.0.0.1\nport=2525\nfrom=webmon@example.com\n"
+         "to=team@example.com", False),
+    ):  # fmt: skip
+        form = page.locator("#add-channel")
+        form.locator("input[name=name]").fill(name)
+        form.locator("select[name=kind]").select_option(kind)
+        form.locator("input[name=url]").fill(url)
+        form.locator("textarea[name=settings]").fill(settings)
+        if default:
+            form.locator("input[name=is_default]").check()
+        form.locator("text=Add the channel").click()
+        expect(page.locator(f"#channels tr[data-channel='{name}']")).to_be_visible()
+    shots = []
+    for width, viewport in WIDTHS.items():
+        page.set_viewport_size(viewport)
+        for scheme in SCHEMES:
+            page.emulate_media(color_scheme=scheme)
+            for name, path in (("status-page", "/status/demo"), ("alerts", "/alerts")):
+                page.goto(base + path)
+                shot = folder / f"{name}-{width}-{scheme}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                shots.append(shot)
+    return shots
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.screenshots", description=__doc__)
     parser.add_argument("folder", type=Path, help="where the pictures go (docs/img)")
@@ -162,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         ports = private_ports(shown=True)
         if ports["WEBMON_DEMO_PORT"] != str(DOCUMENTED_DEMO_PORT):
             print(f"port {DOCUMENTED_DEMO_PORT} is taken: the pictures show another demo port")
-        env.update(ports, WEBMON_LOCAL_STATE_DIR=str(Path(tmp) / "state"))
+        state_dir = Path(tmp) / "state"
+        env.update(ports, WEBMON_LOCAL_STATE_DIR=str(state_dir))
         run = [sys.executable, "-m", "devstack.run"]
         with RunningSystem(run, Path.cwd(), env, Path(tmp) / "run.log") as system:
             link = system.line(LOGIN_LINE)
@@ -173,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
                 context = browser.new_context(viewport=VIEWPORT, timezone_id="UTC")
                 page = context.new_page()
                 page.goto(link)
-                for path in take(page, base, demo, args.folder):
+                name_demo_sites(state_dir)
+                pictures = take(page, base, demo, args.folder)
+                for path in pictures + take_status_pages(page, base, args.folder):
                     print(f"wrote {path} ({path.stat().st_size:,} bytes)")
                 browser.close()
             status = system.interrupt()

@@ -10,7 +10,10 @@ The payload (version 1), the same bytes on every attempt:
                   "resolved_at": null, "resolving_check_at": null, "cause": "HTTP 503",
                   "status_code": 503, "error": null, "error_detail": null}}
 
-`event` is down, resolved, reminder or test (a test has no site nor incident). A webhook
+`event` is down, resolved, reminder, certificate or test (a test has no site nor
+incident). A certificate warning has no incident but
+`"certificate": {"expires_at": "...", "warning_days": 14}`: the site's TLS certificate
+expires within its `cert_expiry_days` (`event_at` is the expiry). A webhook
 with a secret gets `X-Webmon-Signature: sha256=<hex HMAC-SHA256 of the body>`.
 """
 
@@ -73,6 +76,7 @@ class Outgoing:
     site_id: int | None = None
     site_url: str | None = None
     incident: IncidentFacts | None = None
+    cert_days: int | None = None  # a certificate warning's threshold, in days
 
 
 def _time(value: datetime | None) -> str | None:
@@ -89,6 +93,8 @@ def payload(n: Outgoing) -> dict[str, Any]:
         "site": None if n.site_id is None else {"id": n.site_id, "url": n.site_url},
         "incident": None,
     }
+    if n.kind == "certificate":
+        body["certificate"] = {"expires_at": _time(n.event_at), "warning_days": n.cert_days}
     i = n.incident
     if i is not None:
         body["incident"] = {
@@ -127,11 +133,19 @@ def title(n: Outgoing) -> str:
         return f"RESOLVED {where}"
     if n.kind == "reminder":
         return f"STILL DOWN {where}"
+    if n.kind == "certificate":
+        return f"CERTIFICATE EXPIRES SOON {where}"
     return "webmon test notification"
 
 
 def text(n: Outgoing) -> str:
     """One or two lines for people: what, since when, why."""
+    if n.kind == "certificate":
+        expires = n.event_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        days = (n.event_at - datetime.now(UTC)).total_seconds() / 86400
+        when = f"in {days:.1f} days" if days >= 0 else f"{-days:.1f} days ago"
+        return (f"{title(n)}: its TLS certificate expires {expires} ({when}; "
+                f"the site warns {n.cert_days} days ahead)")  # fmt: skip
     i = n.incident
     if i is None:
         return f"{title(n)} (channel {n.channel.name})"

@@ -54,7 +54,7 @@ class NotifierTotals:
 def outgoing(row: tuple[Any, ...]) -> Outgoing:
     (nid, key, kind, event_at, attempts, created_at, ch_id, ch_name, ch_kind, ch_config,
      ch_secret, ch_sealed, site_id, site_url, inc_id, opened_at, opening_at, resolved_at,
-     resolving_at, cause, status_code, error, detail) = row  # fmt: skip
+     resolving_at, cause, status_code, error, detail, cert_days) = row  # fmt: skip
     incident = None
     if inc_id is not None:
         incident = IncidentFacts(
@@ -67,6 +67,7 @@ def outgoing(row: tuple[Any, ...]) -> Outgoing:
         created_at=created_at,
         channel=Channel(ch_id, ch_name, ch_kind, ch_config, ch_secret, ch_sealed),
         site_id=site_id, site_url=site_url, incident=incident,
+        cert_days=cert_days if kind == "certificate" else None,
     )  # fmt: skip
 
 

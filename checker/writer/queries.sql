@@ -320,3 +320,20 @@ SELECT e.key, r.channel_id, e.site_id, e.incident_id, e.kind, e.event_at,
  CROSS JOIN LATERAL (SELECT 'incident-' || e0.incident_id || '-' || e0.kind AS key, e0.*) AS e
  CROSS JOIN LATERAL webmon_routes(e.site_id) AS r(channel_id)
     ON CONFLICT (idempotency_key, channel_id) DO NOTHING
+
+-- queue_certificate_warnings --
+-- A warning for each site of the batch whose certificate (as this batch saw it) expires
+-- within the site's `cert_expiry_days`: one per channel the site routes to, keyed by the
+-- site, the certificate's expiry and the threshold, so that each certificate warns once
+-- per threshold (a renewed certificate has another expiry). Not held by maintenance
+-- windows: a window silences outages, and a certificate's deadline does not move.
+INSERT INTO notifications (idempotency_key, channel_id, site_id, kind, event_at)
+SELECT 'certificate-' || c.site_id || '-' || floor(extract(epoch FROM c.expires_at))::bigint
+           || '-' || s.cert_expiry_days || 'd',
+       r.channel_id, c.site_id, 'certificate', c.expires_at
+  FROM unnest(%(site_ids)s::bigint[], %(expires_at)s::timestamptz[],
+              %(checked_at)s::timestamptz[]) AS c(site_id, expires_at, checked_at)
+  JOIN sites s ON s.id = c.site_id
+ CROSS JOIN LATERAL webmon_routes(c.site_id) AS r(channel_id)
+ WHERE c.expires_at <= c.checked_at + s.cert_expiry_days * interval '1 day'
+    ON CONFLICT (idempotency_key, channel_id) DO NOTHING

@@ -17,7 +17,7 @@ redelivery) or a deleted site is rolled back and written again the careful way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import sql
@@ -31,6 +31,9 @@ from shared.messages import RESULT_COLUMN_TYPES, RESULT_COLUMNS, CheckResult, co
 from shared.queries import load_queries
 
 QUERIES = load_queries("checker.writer")
+# The largest threshold a site may have (sites_cert_expiry_days): a certificate further
+# from its expiry warns no site.
+MAX_CERT_WARNING = timedelta(days=365)
 # The staging COPY of a result's stored fields, and their types (binary COPY), in order.
 COPY_STAGING = sql.SQL(QUERIES["copy_staging"]).format(
     columns=sql.SQL(", ").join(map(sql.Identifier, RESULT_COLUMNS))
@@ -91,7 +94,34 @@ def _write(conn: Connection, rows: Sequence[CheckResult], *, careful: bool) -> i
         walks = sites_to_walk(rows, replaced, several=status["with_slots"])
         if walks:
             update_incidents(cur, conn, walks)
+        warn = certificates_near_expiry(rows)
+        if warn:
+            cur.execute(QUERIES["queue_certificate_warnings"], warn)
     return inserted
+
+
+def certificates_near_expiry(rows: Sequence[CheckResult]) -> dict[str, list[Any]] | None:
+    """The batch's certificates that may be within a site's warning threshold (at most
+    `MAX_CERT_WARNING`), the latest check's of each site; None when there is none, so
+    that a batch without one costs no statement."""
+    latest: dict[int, CheckResult] = {}
+    for row in rows:
+        expires = row.tls_expires_at
+        if expires is None or row.site_id == 0:
+            continue
+        if expires - row.checked_at > MAX_CERT_WARNING:
+            continue
+        seen = latest.get(row.site_id)
+        if seen is None or seen.checked_at < row.checked_at:
+            latest[row.site_id] = row
+    if not latest:
+        return None
+    found = list(latest.values())
+    return {
+        "site_ids": [r.site_id for r in found],
+        "expires_at": [r.tls_expires_at for r in found],
+        "checked_at": [r.checked_at for r in found],
+    }
 
 
 def _upsert_status(conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:

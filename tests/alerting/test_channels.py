@@ -124,7 +124,8 @@ def test_windows_thresholds_and_incidents_commands(cli_env: None, db: Conn) -> N
     [site] = add_sites(db, 1)
     assert webmon("thresholds", str(site), "--failure", "5", "--success", "3",
                   "--remind", "30m", "--tags", "db,eu") == (
-        0, f"site {site}: opens after 5 down, resolves after 3 up, reminders 30m, tags db,eu\n"
+        0, f"site {site}: opens after 5 down, resolves after 3 up, reminders 30m, tags db,eu,"
+        " certificate warning 14 days ahead\n"
     )  # fmt: skip
     code, added = webmon(
         "windows", "add", "--name", "patch night", "--tag", "db",

@@ -16,11 +16,13 @@ pytestmark = pytest.mark.integration
 
 def test_the_status_page_and_badges_show_only_what_was_made_public(db_url: str, db: Conn) -> None:
     shown, hidden = add_sites(db, 2, url="http://127.0.0.1:9/")
-    db.execute("UPDATE sites SET public = true WHERE id = %s", (shown,))
+    db.execute("UPDATE sites SET public = true, name = 'Shown' WHERE id = %s", (shown,))
+    db.execute("UPDATE sites SET name = 'Hidden' WHERE id = %s", (hidden,))
     with running_api(db_url, db) as api:
         page = api.client.get("/status")
         assert page.status_code == 200
-        assert "?n=1" in page.text and "?n=2" not in page.text
+        assert "Shown" in page.text and "Hidden" not in page.text
+        assert "?n=" not in page.text  # names, never URLs
         for path in (f"/badge/{shown}/status.svg", f"/badge/{shown}/status.svg?token=0000"):
             assert api.client.get(path).status_code == 404, path
         # The token is on the site's page, for a logged-in user to copy.

@@ -53,7 +53,9 @@ def test_every_answer_carries_the_security_headers(db_url: str, db: Conn) -> Non
             assert headers.get("x-content-type-options") == "nosniff", path
             assert headers.get("referrer-policy") == "no-referrer", path
             assert headers.get("x-frame-options") == "DENY", path
-            if not path.startswith("/static/"):
+            if path == "/status":  # public, the same for everyone, kept briefly
+                assert headers.get("cache-control") == "public, max-age=15", path
+            elif not path.startswith("/static/"):
                 assert headers.get("cache-control") == "no-store", path
         # The API's page runs Swagger UI from files, with no inline script.
         docs = answers["/api/docs"].text

@@ -249,17 +249,17 @@ def test_channels_and_windows_are_added_and_removed_on_the_alerts_page(
 
     page.goto(dashboard.base + "/alerts")
     with InternalServer() as internal:
-        page.fill("#channels input[name=name]", "inside")
-        page.fill("#channels input[name=url]", internal.url)
+        page.fill("#add-channel input[name=name]", "inside")
+        page.fill("#add-channel input[name=url]", internal.url)
         page.click("text=Add the channel")
         expect()(page.locator("#alerts-error")).to_contain_text(INTERNAL_ADDRESS)
         assert count(db, "SELECT count(*) FROM channels") == 0
         assert internal.accepted == 0
-    page.fill("#channels input[name=name]", "ops")
-    page.fill("#channels input[name=url]", "http://127.0.0.1:9/hook")
-    page.check("#channels input[name=is_default]")
+    page.fill("#add-channel input[name=name]", "ops")
+    page.fill("#add-channel input[name=url]", "http://127.0.0.1:9/hook")
+    page.check("#add-channel input[name=is_default]")
     page.click("text=Add the channel")
-    expect()(page.locator("#channels tbody tr", has_text="ops")).to_contain_text("yes")
+    expect()(page.locator("#channels tr[data-channel=ops]")).to_contain_text("yes")
     assert scalar(db, "SELECT config->>'url' FROM channels WHERE is_default") == (
         "http://127.0.0.1:9/hook"
     )
@@ -271,8 +271,8 @@ def test_channels_and_windows_are_added_and_removed_on_the_alerts_page(
     expect()(row).to_contain_text("every site")
     assert scalar(db, "SELECT duration_seconds FROM maintenance_windows") == 5400
     page.on("dialog", lambda dialog: dialog.accept())
-    page.locator("#channels tbody tr", has_text="ops").locator("text=Remove").click()
-    expect()(page.locator("#channels tbody tr", has_text="ops")).to_have_count(0)
+    page.locator("#channels tr[data-channel=ops]").locator("text=Remove").click()
+    expect()(page.locator("#channels tr[data-channel=ops]")).to_have_count(0)
     row.locator("text=Remove").click()
     expect()(page.locator("#windows tbody tr", has_text="upgrade")).to_have_count(0)
 

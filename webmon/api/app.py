@@ -26,7 +26,7 @@ from webmon.api import openapi, problems
 from webmon.api.door import Door
 from webmon.api.headers import SecurityHeaders
 from webmon.api.metrics import ApiMetrics, MetricsMiddleware
-from webmon.api.routes import alerting, history, ops, sites, status, tasks
+from webmon.api.routes import alerting, history, ops, sites, status, status_pages, tasks
 from webmon.api.settings import ApiSettings
 from webmon.core import Core
 from webmon.core.tasks import TaskLimits
@@ -122,7 +122,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.metrics = metrics
     problems.install(app)
     openapi.install(app)
-    for module in (sites, history, tasks, status, ops):
+    for module in (sites, history, tasks, status, status_pages, ops):
         app.include_router(module.router)
     for router in alerting.routers:
         app.include_router(router)

@@ -3,6 +3,7 @@ check a configuration. One module per noun, each calling the core (`webmon.core`
 
     sites (status, uptime, thresholds)   keys   users   channels   windows
     incidents (notifications)            tasks  doctor   import-results (results)
+    status-pages (their incidents and updates)
 
 Every command but `doctor` needs only WEBMON_DATABASE_URL (and WEBMON_SECRET_KEY to set a
 site's credentials). Output goes to stdout; an error is one line on stderr, with exit
@@ -27,6 +28,7 @@ from webmon.cli import (
     keys,
     results,
     sites,
+    status_pages,
     tasks,
     users,
     windows,
@@ -36,7 +38,9 @@ from webmon.core import Core, opened
 from webmon.core.errors import Invalid
 from webmon.settings import CliSettings
 
-GROUPS = (sites, keys, users, channels, windows, incidents, tasks, results, doctor)
+GROUPS = (
+    sites, keys, users, channels, windows, incidents, status_pages, tasks, results, doctor,
+)  # fmt: skip
 INVALID = 2
 
 

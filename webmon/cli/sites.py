@@ -12,6 +12,7 @@
     webmon status [--down]
     webmon uptime SITE [--since 30d]
     webmon thresholds SITE [--failure 3] [--success 2] [--remind 30m|off] [--tags a,b]
+                     [--cert-days 14]
 
 SITE is an id, or a URL that only one site has. On `edit`, the `--tag` flags given replace
 the site's tags, `--no-tags` removes them and `--name ""` the name. A site's other fields
@@ -113,6 +114,9 @@ def add_commands(commands: Any) -> None:
     thresholds.add_argument("--remind", help="remind every DURATION while open, or 'off'")
     thresholds.add_argument(
         "--tags", help="comma-separated tags (key or key:value), replacing the site's"
+    )
+    thresholds.add_argument(
+        "--cert-days", type=int, help="warn this many days before the TLS certificate expires"
     )
     thresholds.set_defaults(run=cmd_thresholds)
 
@@ -329,11 +333,13 @@ async def cmd_thresholds(core: Core, args: argparse.Namespace, out: TextIO) -> i
     found = await core.sites.set_thresholds(
         OPERATOR, site.id, failure=args.failure, success=args.success,
         reminder=reminder, set_reminder=args.remind is not None, tags=tags,
+        cert_days=args.cert_days,
     )  # fmt: skip
     every = "off" if found.reminder_interval_seconds is None else format_duration(
         found.reminder_interval_seconds
     )  # fmt: skip
     print(f"site {found.id}: opens after {found.failure_threshold} down, resolves after"
           f" {found.success_threshold} up, reminders {every}, tags"
-          f" {','.join(found.tags) or '-'}", file=out)  # fmt: skip
+          f" {','.join(found.tags) or '-'}, certificate warning"
+          f" {found.cert_expiry_days} days ahead", file=out)  # fmt: skip
     return 0

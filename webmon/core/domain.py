@@ -15,12 +15,15 @@ from shared.db import AsyncDatabase
 from shared.errors import DatabaseError
 from shared.netpolicy import TargetPolicy
 from shared.sealing import SecretBox
+from webmon.core.certificates import Certificates
 from webmon.core.channels import Channels
 from webmon.core.history import History
 from webmon.core.incidents import Incidents
 from webmon.core.keys import Keys
 from webmon.core.results import Results
 from webmon.core.sites import Sites
+from webmon.core.status_pages import StatusPages
+from webmon.core.status_views import Views
 from webmon.core.tasks import TaskLimits, Tasks
 from webmon.core.users import Users
 from webmon.core.windows import Windows
@@ -50,6 +53,9 @@ class Core:
         self.incidents = Incidents(db)
         self.history = History(db, self.reads)
         self.results = Results(db)
+        self.status_pages = StatusPages(db)
+        self.certificates = Certificates(self.reads)
+        self.status_views = Views(self.reads, self.status_pages)
 
     @classmethod
     def for_url(

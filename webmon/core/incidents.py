@@ -79,13 +79,14 @@ class Incidents:
         self,
         *,
         open_only: bool = False,
+        resolved_only: bool = False,
         site_id: int | None = None,
         before: tuple[datetime, int] | None = None,
         limit: int = 50,
     ) -> list[Incident]:
         """Newest first, before the (opened_at, id) of a cursor."""
         params = {
-            "open_only": open_only, "site_id": site_id,
+            "open_only": open_only, "resolved_only": resolved_only, "site_id": site_id,
             "before_at": None if before is None else before[0],
             "before_id": None if before is None else before[1], "limit": limit,
         }  # fmt: skip

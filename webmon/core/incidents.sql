@@ -4,13 +4,14 @@
 
 -- incidents --
 -- Newest first, by keyset: (opened_at, id) below the cursor's; `open_only` those not
--- resolved, `site_id` one site's (NULL: all).
+-- resolved, `resolved_only` those resolved, `site_id` one site's (NULL: all).
 SELECT i.id, i.site_id, s.url, i.opened_at, i.opening_slot, i.opening_checked_at, i.cause,
        i.status_code, i.error, i.error_detail, i.resolved_at, i.resolving_slot,
        i.resolving_checked_at
   FROM incidents i
   JOIN sites s ON s.id = i.site_id
  WHERE (NOT %(open_only)s OR i.resolved_at IS NULL)
+   AND (NOT %(resolved_only)s OR i.resolved_at IS NOT NULL)
    AND (%(site_id)s::bigint IS NULL OR i.site_id = %(site_id)s)
    AND (%(before_at)s::timestamptz IS NULL OR (i.opened_at, i.id) < (%(before_at)s, %(before_id)s))
  ORDER BY i.opened_at DESC, i.id DESC

@@ -336,6 +336,10 @@ CONSTRAINTS: ConstraintWords = {
         "max_redirects",
         "a site's redirect limit must be between 0 and 30",
     ),
+    "sites_cert_expiry_days": (
+        "cert_expiry_days",
+        "a certificate warning comes 1 to 365 days before the expiry",
+    ),
     "sites_failure_threshold_range": (
         "failure_threshold",
         "the failure threshold must be between 1 and 100 checks",

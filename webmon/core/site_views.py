@@ -102,6 +102,7 @@ class Thresholds:
     success_threshold: int
     reminder_interval_seconds: int | None
     tags: list[str]
+    cert_expiry_days: int
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Thresholds:

@@ -309,7 +309,9 @@ class Sites:
         reminder: int | None = None,
         set_reminder: bool = False,
         tags: list[str] | None = None,
+        cert_days: int | None = None,
     ) -> Thresholds:
+        """`cert_days`: how many days before its TLS certificate expires the site warns."""
         if tags is not None:
             try:
                 tags = normal_tags(tags)
@@ -318,6 +320,7 @@ class Sites:
         params = {
             "site_id": site_id, "failure": failure, "success": success,
             "set_reminder": set_reminder, "reminder": reminder, "tags": tags,
+            "cert_days": cert_days,
         }  # fmt: skip
         try:
             row = await self._db.row(QUERIES["set_thresholds"], params)

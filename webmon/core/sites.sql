@@ -144,9 +144,11 @@ UPDATE sites
        success_threshold = coalesce(%(success)s, success_threshold),
        reminder_interval_seconds = CASE WHEN %(set_reminder)s THEN %(reminder)s
                                         ELSE reminder_interval_seconds END,
-       tags = coalesce(%(tags)s::text[], tags)
+       tags = coalesce(%(tags)s::text[], tags),
+       cert_expiry_days = coalesce(%(cert_days)s, cert_expiry_days)
  WHERE id = %(site_id)s
-RETURNING id, failure_threshold, success_threshold, reminder_interval_seconds, tags
+RETURNING id, failure_threshold, success_threshold, reminder_interval_seconds, tags,
+          cert_expiry_days
 
 -- status_summary --
 -- Enabled sites up, down, and not checked yet; disabled sites.

@@ -12,15 +12,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from webmon.core.channels import ChannelIn, config_from_text
+from notifier.channels import KINDS
+from webmon.core.channels import ChannelIn, ChannelPatch
 from webmon.core.errors import CoreError, Invalid, NotFound, invalid_from_validation
 from webmon.core.windows import WindowIn
+from webmon.web.channel_forms import changed_config, new_config, settings_text
 from webmon.web.common import core, form_of, not_found, render, viewer
 
 router = APIRouter(include_in_schema=False)
 
 SHOWN = 50
-URL_KINDS = ("webhook", "slack", "discord", "ntfy")
 
 
 @router.get("/alerts")
@@ -39,13 +40,14 @@ async def _page(request: Request, error: str | None = None, status: int = 200) -
         "alerts.html",
         who,
         open_incidents=await the_core.incidents.page(open_only=True, limit=SHOWN),
-        incidents=await the_core.incidents.page(limit=SHOWN),
+        incidents=await the_core.incidents.page(resolved_only=True, limit=SHOWN),
         channels=channels,
         windows=await the_core.windows.every(),
         tested=tested,
         test_error=request.query_params.get("error"),
         form_error=error,
-        kinds=URL_KINDS,
+        kinds=KINDS,
+        settings_text=settings_text,
         status=status,
     )
 
@@ -63,12 +65,10 @@ async def add_channel(request: Request) -> Response:
     form = await form_of(request, who)
     kind = form.get("kind", "")
     try:
-        if kind not in URL_KINDS:
-            raise Invalid("kind", f"one of {', '.join(URL_KINDS)} here (others: the CLI or API)")
         channel = _model(ChannelIn, {
             "name": form.get("name", "").strip(),
             "kind": kind,
-            "config": config_from_text(kind, form.get("url", ""), []),
+            "config": new_config(kind, form),
             "secret": form.get("secret") or None,
             "is_default": form.get("is_default") == "on",
         })  # fmt: skip
@@ -76,6 +76,31 @@ async def add_channel(request: Request) -> Response:
     except CoreError as exc:
         return await _page(request, f"The channel was not added: {exc}", 422)
     return RedirectResponse("/alerts#channels", 303)
+
+
+@router.post("/alerts/channels/{channel_id}/edit")
+async def edit_channel(request: Request, channel_id: int) -> Response:
+    who = await viewer(request)
+    form = await form_of(request, who)
+    channels = core(request).channels
+    try:
+        current = await channels.get(channel_id, who.actor)
+        fields: dict[str, Any] = {
+            "name": form.get("name", "").strip(),
+            "is_default": form.get("is_default") == "on",
+            "enabled": form.get("enabled") == "on",
+        }
+        config = changed_config(current, form)
+        if config is not None:
+            fields["config"] = config
+        if form.get("secret"):
+            fields["secret"] = form["secret"]
+        await channels.change(who.actor, channel_id, _model(ChannelPatch, fields))
+    except NotFound:
+        return not_found(request, who, f"No channel {channel_id}.")
+    except CoreError as exc:
+        return await _page(request, f"The channel was not changed: {exc}", 422)
+    return RedirectResponse(f"/alerts?saved={channel_id}#channels", 303)
 
 
 @router.post("/alerts/channels/{channel_id}/remove")

@@ -13,7 +13,17 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from webmon.web import alerts, login, overview, public, site_pages, task_pages
+from webmon.web import (
+    alerts,
+    certificates,
+    login,
+    overview,
+    public,
+    site_pages,
+    status_admin,
+    status_public,
+    task_pages,
+)
 from webmon.web.common import Forbidden, LoginRequired, Unavailable, render, session_viewer
 from webmon.web.render import Pages
 
@@ -23,7 +33,8 @@ logger = logging.getLogger(__name__)
 def install(app: FastAPI) -> None:
     """Add the dashboard to the API's application."""
     app.state.pages = Pages()
-    for module in (login, overview, site_pages, task_pages, public, alerts):
+    for module in (login, overview, site_pages, task_pages, public, status_public,
+                   status_admin, alerts, certificates):  # fmt: skip
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

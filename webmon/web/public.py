@@ -1,4 +1,5 @@
-"""What anyone may see, logged in or not: the status page and the badges."""
+"""What anyone may see, logged in or not: the badges (the status pages:
+`webmon.web.status_public`)."""
 
 from __future__ import annotations
 
@@ -8,34 +9,11 @@ from fastapi import APIRouter, Request, Response
 
 from webmon.core.errors import NotFound
 from webmon.web import forms
-from webmon.web.common import core, render, session_viewer, signer
+from webmon.web.common import core, signer
 from webmon.web.sessions import same
 
 router = APIRouter(include_in_schema=False)
-STATUS_DAYS = 90
 GREY, GREEN, AMBER, RED = "#8a8f98", "#1f883d", "#bf8700", "#cf222e"
-
-
-@router.get("/status")
-async def status_page(request: Request) -> Response:
-    the_core = core(request)
-    sites = []
-    for site in await the_core.sites.public():
-        days = await the_core.history.days(site.id, STATUS_DAYS)
-        checks = sum(d.checks or 0 for d in days)
-        total_up = sum((d.up_share or 0) * (d.checks or 0) for d in days)
-        sites.append(
-            {
-                "id": site.id,
-                "url": site.url,
-                "up": site.up,
-                "checked_at": site.checked_at,
-                "days": [d.up_share for d in days],
-                "labels": [f"{d.day:%Y-%m-%d}" for d in days],
-                "uptime": total_up / checks if checks else None,
-            }
-        )
-    return render(request, "status.html", await session_viewer(request), sites=sites)
 
 
 @router.get("/badge/{site_id}/{kind}.svg")

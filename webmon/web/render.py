@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 
 from shared.causes import why_down
 from shared.version import version
+from webmon.core.status_views import two_decimals
 
 
 def when(moment: datetime | None) -> Markup:
@@ -57,6 +58,11 @@ def pct(value: float | None, digits: int = 2) -> str:
     if value is None:
         return "—"
     return f"{value * 100:.{digits}f} %"
+
+
+def pct2(share: float | None) -> str:
+    """An uptime share as the status pages print it: two decimals, rounded down."""
+    return "—" if share is None else f"{two_decimals(share)} %"
 
 
 # Tag colours: one of TAG_COLOURS classes, chosen by the key alone, so `env:prod` and
@@ -109,7 +115,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, duration=duration, ago=ago, ms=ms, pct=pct, tag_colour=tag_colour)
+    env.filters.update(
+        when=when, duration=duration, ago=ago, ms=ms, pct=pct, pct2=pct2, tag_colour=tag_colour
+    )
     # `active` names the navigation entry of the page; a page outside the menu sets none.
     env.globals.update(strip=strip, why_down=why_down, version=version(), active="")
     return env

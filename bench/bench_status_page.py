@@ -1,0 +1,111 @@
+"""A public status page at 100,000 sites: `/status/{slug}` of 1,000 sites in 10 groups.
+
+Loads the same history as bench_api (100,000 sites, a day of rollups, ten minutes of raw
+checks, one site in 97 down), makes pages of 10, 100 and 1,000 sites (10 groups each, the
+sites chosen at random), and requests each page's HTML and JSON through the real
+application (in process, Starlette's TestClient) with the view cache off, so that every
+request reads the database and draws the page; one request at a time. For each page:
+p50 / p99, and the statements one read sends (counted at psycopg's cursor): the same
+whatever the number of sites. The page of 10 sites is the baseline, in the same run. Then
+the big page as it is served: the view cache on (fresh 15 s, then refreshed behind the
+readers), each view drawn once.
+
+    .venv/bin/python -m bench.bench_status_page [--requests 200] [--sites 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from typing import Any
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from bench.bench_api import load_history, make_key
+from bench.bench_dashboard import figures, latencies
+from bench.common import bench_env, report, services
+from webmon.api.app import create_app
+from webmon.api.settings import ApiSettings
+from webmon.core.status_pages import QUERIES as STATUS_QUERIES
+
+SIZES = (10, 100, 1000)
+GROUPS = 10
+
+
+# The statements a page's read may send: webmon.core.status_pages's.
+OURS = frozenset(STATUS_QUERIES.values())
+
+
+class Counted:
+    """Counts the statements psycopg's async cursors send while entered."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> Counted:
+        self._original = psycopg.AsyncCursor.execute
+        counted = self
+
+        async def execute(cur: Any, *args: Any, **kwargs: Any) -> Any:
+            if args and args[0] in OURS:  # (not the pool's own checks of its connections)
+                counted.count += 1
+            return await counted._original(cur, *args, **kwargs)
+
+        psycopg.AsyncCursor.execute = execute  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        psycopg.AsyncCursor.execute = self._original  # type: ignore[method-assign]
+
+
+def make_pages(client: TestClient, key: str, sites: int) -> None:
+    rng = random.Random(26)
+    for size in SIZES:
+        chosen = rng.sample(range(1, sites + 1), size)
+        per = size // GROUPS
+        groups = [{"name": f"Group {g}", "site_ids": chosen[g * per:(g + 1) * per]}
+                  for g in range(GROUPS)]  # fmt: skip
+        page = {"slug": f"p{size}", "title": f"{size} sites", "groups": groups}
+        headers = {"Authorization": f"Bearer {key}"}
+        made = client.post("/api/v1/status-pages", headers=headers, json=page)
+        if made.status_code != 201:
+            raise SystemExit(f"the page of {size} sites was refused: {made.text}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--sites", type=int, default=100_000)
+    args = parser.parse_args()
+    rows: list[tuple[str, str]] = []
+    with services() as (server, bootstrap), bench_env(server, bootstrap) as env:
+        load_history(env.database_url, args.sites)
+        key = make_key(env.database_url)
+        settings = ApiSettings(_env_file=None, database_url=env.database_url)  # type: ignore[call-arg,arg-type]
+        with TestClient(create_app(settings)) as client:
+            make_pages(client, key, args.sites)
+            views = client.app.state.core.status_views  # type: ignore[attr-defined]
+            views.ttl = 0.0
+            for size in SIZES:
+                client.get(f"/status/p{size}")  # (the pool's first connections checked)
+                with Counted() as counted:
+                    client.get(f"/status/p{size}")
+                rows.append((f"statements per read, {size} sites", str(counted.count)))
+            for size in SIZES:
+                label = "baseline: " if size == SIZES[0] else ""
+                for path in (f"/status/p{size}", f"/status/p{size}.json"):
+                    took = latencies(client, [path], args.requests)  # type: ignore[arg-type]
+                    rows.append(
+                        (f"{label}GET {path} ({size} sites, {GROUPS} groups)", figures(took))
+                    )
+            views.ttl = 15.0  # as served: fresh 15 s, then refreshed behind the readers
+            for path in (f"/status/p{SIZES[-1]}", f"/status/p{SIZES[-1]}.json"):
+                client.get(path)
+                served = latencies(client, [path], args.requests)  # type: ignore[arg-type]
+                rows.append((f"GET {path}, as served (view cache on)", figures(served)))
+    report(f"Status pages: {args.sites:,} sites, one request at a time, view cache off", rows)
+
+
+if __name__ == "__main__":
+    main()
