@@ -112,7 +112,8 @@ def main() -> None:
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="webmon-bench-failover-"))
     rows: list[tuple[str, str]] = []
-    with target() as url, services() as (server, bootstrap):
+    with target() as tgt, services() as (server, bootstrap):
+        url = tgt.url
         for title, checkers, restart in (
             ("one of two checkers killed", 2, False),
             ("the only checker killed, restarted 1 s later", 1, True),

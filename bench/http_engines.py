@@ -43,7 +43,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from shared.messages import CheckTask
@@ -107,6 +107,12 @@ def serve(port: int, tls_port: int, certfile: str) -> None:
         s2.close()
 
     uvloop.run(main())
+
+
+class CpuMeter(Protocol):
+    """Anything whose CPU seconds so far can be read: the target's processes."""
+
+    def cpu_seconds(self) -> float: ...
 
 
 class Servers:
@@ -292,7 +298,7 @@ def measure(
     seconds: float,
     concurrency: int,
     use_uvloop: bool,
-    servers: Servers,
+    servers: CpuMeter,
 ) -> tuple[float, int, float, float]:
     """checks/s, errors, client CPU and server CPU (in cores) of one engine on one URL."""
 

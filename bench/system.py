@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ class Runner:
     env: BenchEnv
     log_dir: Path
     code: Path = Path(__file__).resolve().parents[1]
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, module: str, name: str, **extra: str) -> subprocess.Popen[bytes]:
         variables = {
@@ -42,7 +43,7 @@ class Runner:
             **extra,
         }
         with (self.log_dir / f"{name}.log").open("ab") as log:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 [str(self.code / ".venv" / "bin" / "python"), "-m", module],
                 cwd=self.code,
                 env=variables,
@@ -50,6 +51,15 @@ class Runner:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
+        self.started.append(proc)
+        return proc
+
+    def kill_all(self) -> None:
+        """Kill what is still running (a benchmark interrupted), before its services go."""
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
     def logged(self, name: str, text: str) -> bool:
         path = self.log_dir / f"{name}.log"
@@ -74,16 +84,34 @@ def wait_until(condition: object, timeout_s: float, what: str) -> None:
         time.sleep(0.2)
 
 
+@dataclass(frozen=True)
+class Target:
+    url: str
+    name: str
+    pids: tuple[int, ...]  # the roots of its processes, for the cost model
+
+
 @contextmanager
-def target() -> Iterator[str]:
-    """A plain-HTTP target in processes of its own: a 2 KB page, fresh connections."""
+def target() -> Iterator[Target]:
+    """The local target: nginx where installed (`bench/nginx_target.py`), else a plain-HTTP
+    Python server in processes of its own; a 2 KB page, a fresh connection per request."""
+    from bench.nginx_target import nginx_target
+
+    with nginx_target() as nginx:
+        if nginx is not None:
+            yield Target(nginx.url, "nginx (Debian's package)", (nginx.pid,))
+            return
     import trustme
 
     workdir = Path(tempfile.mkdtemp(prefix="webmon-bench-target-"))
     cert = trustme.CA().issue_cert("127.0.0.1")
     cert.private_key_and_cert_chain_pem.write_to_path(str(workdir / "server.pem"))
     with Servers(str(workdir / "server.pem")) as servers:
-        yield f"http://127.0.0.1:{servers.port}/"
+        yield Target(
+            f"http://127.0.0.1:{servers.port}/",
+            "bench/http_engines.py's Python server (nginx is not installed)",
+            tuple(p.pid for p in servers.procs),
+        )
 
 
 def add_sites(db_url: str, url: str, count: int, interval: int) -> None:

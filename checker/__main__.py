@@ -13,7 +13,7 @@ import gc
 import logging
 import threading
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Final
 
 from checker.metrics import CheckerMetrics
 from checker.probe import Prober
@@ -27,6 +27,7 @@ from shared.lifecycle import install_stop_handlers, kafka_preflight
 from shared.logs import configure_logging
 from shared.metrics import MetricsServer
 from shared.settings import load_settings
+from shared.thread_names import name_os_thread
 
 logger = logging.getLogger("checker")
 
@@ -36,12 +37,22 @@ PROGRAM = "webmon-checker"
 WRITER_POOL_TIMEOUT_S = 3.0
 
 
+# The cyclic collector's thresholds (CPython's default: 700, 10, 10). A check allocates a
+# few hundred container objects (aiohttp's request, response, protocol, futures), so the
+# default ran a young collection every two or three checks and a full one every few
+# hundred; these run it ~14 times less often (cyclic garbage waits longer between passes).
+# A/B on Prober.check (256 in flight, local nginx, one session, load average ~17):
+# 409 -> 381 and 442 -> 406 µs of CPU per check (-7 to -8 %).
+GC_THRESHOLDS: Final = (10_000, 20, 20)
+
+
 def run_writer(
     settings: CheckerSettings,
     stop: threading.Event,
     failed: threading.Event,
     metrics: CheckerMetrics,
 ) -> None:
+    name_os_thread()
     db = Database(
         settings.database_url.get_secret_value(),
         max_size=settings.writer_lanes,
@@ -50,7 +61,10 @@ def run_writer(
     )
     db.open()
     tasks = threading.Thread(
-        target=run_task_writer, args=(settings, stop, failed, metrics), name="tasks", daemon=True
+        target=run_task_writer,
+        args=(settings, stop, failed, metrics),
+        name="task-writer",
+        daemon=True,
     )
     tasks.start()
     try:
@@ -71,6 +85,7 @@ def run_task_writer(
     metrics: CheckerMetrics,
 ) -> None:
     """The on-demand side of the writer role, on its own thread and connection."""
+    name_os_thread()
     db = Database(
         settings.database_url.get_secret_value(),
         max_size=1,
@@ -132,6 +147,7 @@ def run(settings: CheckerSettings, stop: threading.Event) -> int:
     # of the cyclic collector's passes. A probe with 256 TLS checks in flight spent ~7.5 % of
     # its CPU in the collector, ~4.5 % with this (gc.callbacks timing, bench_checker's load).
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     writer = None
     if CheckerRole.WRITER in roles:
         writer = threading.Thread(

@@ -7,6 +7,13 @@ relies on, and `tests/checks/test_http_transport.py` pins against each new aioht
   `_TimedHandler` (aiohttp has no public hook for the protocol);
 * `ResponseHandler` (`aiohttp.client_proto`), subclassed: its `data_received`,
   `feed_data` (one call per parsed head), `set_exception`, `_payload` and `_exception`;
+* `TCPConnector._wrap_create_connection` (its keywords and the errors it raises),
+  replaced for a host that resolved to one address: the socket is connected with the
+  event loop's `sock_connect` and handed to `create_connection`, without
+  aiohappyeyeballs' staggered-start machinery around it (its tasks, lists and exception
+  bookkeeping); several addresses still go through aiohappyeyeballs. The protocol is
+  built only once the TCP connect is done, as on aiohttp's own path, so the connect and
+  TLS phases stay apart (uvloop's `create_connection(host=…)` builds it before);
 * `ClientSession._retry_connection`, switched off (aiohttp's own test client does the
   same): one check is one attempt. aiohttp would send a GET or HEAD again after a
   disconnect, on a fresh connection too, so a server that closed without a byte would be
@@ -40,7 +47,16 @@ from typing import Any, Final, cast
 import aiohttp
 from aiohappyeyeballs import AddrInfoType
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_exceptions import (
+    ClientConnectorCertificateError,
+    ClientConnectorError,
+    ClientConnectorSSLError,
+    cert_errors,
+    ssl_errors,
+)
 from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.helpers import ceil_timeout
 from aiohttp.http_exceptions import BadHttpMessage, HttpProcessingError
 from aiohttp.http_parser import RawResponseMessage
 from aiohttp.streams import StreamReader
@@ -132,21 +148,27 @@ class _Resolver(AbstractResolver):
         pass
 
 
-def _open_socket(addr_info: AddrInfoType) -> socket.socket:
-    """The connector's socket factory: called just before a TCP connect starts.
+def _admit(addr_info: AddrInfoType) -> None:
+    """Just before a TCP connect starts, before any socket exists: the target guard's last
+    word on the address and the site's ip_version; then the connect's start is noted.
 
-    For a restricted check, the last word on the address: it sees every connect,
-    including those to an IP-literal URL or redirect target, which aiohttp does not
-    resolve. A refusal raises before any socket exists, so no packet is sent.
+    It sees every connect, including those to an IP-literal URL or redirect target, which
+    aiohttp does not resolve. A refusal raises before any socket exists, so no packet is
+    sent.
     """
     check_address(addr_info[4][0])
-    family, type_, proto, _, _ = addr_info
     trace = TRACE.get()
     if trace is not None:
-        if trace.family and family != trace.family:  # an IP-literal URL of the other family
+        if trace.family and addr_info[0] != trace.family:  # an IP literal of the other family
             version = 4 if trace.family == socket.AF_INET else 6
             raise OSError(f"not an IPv{version} address (the site's ip_version)")
         trace.connecting()
+
+
+def _open_socket(addr_info: AddrInfoType) -> socket.socket:
+    """The connector's socket factory, for the connects aiohappyeyeballs makes."""
+    _admit(addr_info)
+    family, type_, proto, _, _ = addr_info
     return socket.socket(family=family, type=type_, proto=proto)
 
 
@@ -251,6 +273,11 @@ class _TimedHandler(ResponseHandler):
         super().feed_data(data, size)
 
 
+# What aiohttp passes to `_wrap_create_connection` besides the protocol factory, its own
+# keywords apart; anything else takes aiohttp's own path.
+_DIRECT_KEYWORDS: Final = frozenset({"ssl", "server_hostname"})
+
+
 class _Connector(aiohttp.TCPConnector):
     """aiohttp's TCP connector with the timing hooks: our socket factory and protocol."""
 
@@ -259,3 +286,55 @@ class _Connector(aiohttp.TCPConnector):
         # The connector's protocol factory (aiohttp has no public hook for it).
         factory = functools.partial(_TimedHandler, loop=self._loop, head_limit=head_limit)
         self._factory = cast("functools.partial[ResponseHandler]", factory)
+
+    async def _wrap_create_connection(
+        self,
+        *args: Any,
+        addr_infos: list[AddrInfoType],
+        req: ClientRequest,
+        timeout: aiohttp.ClientTimeout,
+        client_error: type[Exception] = ClientConnectorError,
+        **kwargs: Any,
+    ) -> tuple[asyncio.Transport, ResponseHandler]:
+        """One resolved address: the loop connects to it directly (the module's docstring);
+        the errors are aiohttp's own, as from its path through aiohappyeyeballs."""
+        if len(addr_infos) != 1 or len(args) != 1 or not _DIRECT_KEYWORDS.issuperset(kwargs):
+            return await super()._wrap_create_connection(
+                *args,
+                addr_infos=addr_infos,
+                req=req,
+                timeout=timeout,
+                client_error=client_error,
+                **kwargs,
+            )
+        family, type_, proto, _, address = addr_infos[0]
+        ssl_context = kwargs.get("ssl")
+        try:
+            async with ceil_timeout(timeout.sock_connect, ceil_threshold=timeout.ceil_threshold):
+                _admit(addr_infos[0])
+                # Connected before the protocol exists: `_TimedHandler` notes the TCP
+                # connect's end when it is built, and the TLS handshake after it.
+                sock = socket.socket(family=family, type=type_, proto=proto)
+                try:
+                    sock.setblocking(False)
+                    await self._loop.sock_connect(sock, address)
+                except BaseException:
+                    sock.close()
+                    raise
+                shutdown = (self._ssl_shutdown_timeout or None) if ssl_context else None
+                transport, protocol = await self._loop.create_connection(
+                    args[0],
+                    sock=sock,
+                    ssl=ssl_context,
+                    server_hostname=kwargs.get("server_hostname"),
+                    ssl_shutdown_timeout=shutdown,
+                )
+                return cast("tuple[asyncio.Transport, ResponseHandler]", (transport, protocol))
+        except cert_errors as exc:
+            raise ClientConnectorCertificateError(req.connection_key, exc) from exc
+        except ssl_errors as exc:
+            raise ClientConnectorSSLError(req.connection_key, exc) from exc
+        except OSError as exc:
+            if exc.errno is None and isinstance(exc, asyncio.TimeoutError):
+                raise
+            raise client_error(req.connection_key, exc) from exc

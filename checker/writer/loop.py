@@ -38,6 +38,7 @@ from shared.health import DependencyState
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
 from shared.logs import log_summary
 from shared.messages import CheckResult, decode_result
+from shared.thread_names import name_os_thread
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,13 @@ class ResultWriter:
         self._consumer: confluent_kafka.Consumer | None = None
         self._assigned: set[PartitionKey] = set()
         self._lanes = [
-            Lane(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"writer-db-{n}"))
+            Lane(
+                ThreadPoolExecutor(
+                    max_workers=1,
+                    thread_name_prefix=f"writer-db-{n}",
+                    initializer=name_os_thread,
+                )
+            )
             for n in range(settings.writer_lanes)
         ]
         self._lane_of: dict[PartitionKey, int] = {}

@@ -22,6 +22,7 @@ from aiohttp.client_proto import ResponseHandler
 
 from checker.probe import http_transport
 from checker.probe.http_trace import TRACE, Trace
+from devstack.localstack import free_port
 from tests.support.targets import Targets
 
 pytestmark = pytest.mark.timeout(60)
@@ -159,3 +160,48 @@ def test_a_body_that_breaks_keeps_the_head_and_fails_the_reader(
     trace, (status, exc) = traced(get)
     assert (status, trace.status) == (200, 200)
     assert "chunk size" in str(exc)
+
+
+def test_one_resolved_address_is_connected_to_without_aiohappyeyeballs(
+    targets: Targets, client_ctx: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replaced `_wrap_create_connection`: aiohttp still calls it with the keywords it
+    relies on, one address connects directly (plain and TLS, phases noted), and a refused
+    connect is aiohttp's own error, as through aiohappyeyeballs."""
+    import inspect
+
+    import aiohttp.connector
+
+    keywords = inspect.signature(aiohttp.TCPConnector._wrap_create_connection).parameters
+    assert {"addr_infos", "req", "timeout", "client_error"} <= set(keywords)
+    through: list[object] = []
+    original = aiohttp.connector.aiohappyeyeballs.start_connection
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        through.append(kwargs.get("addr_infos"))
+        return await original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(aiohttp.connector.aiohappyeyeballs, "start_connection", counted)
+
+    async def get(trace: Trace) -> list[int]:
+        statuses = []
+        async with probe_session(client_ctx) as session:
+            for url in (targets.url(), targets.url(tls="valid")):
+                async with session.get(url) as resp:
+                    await resp.read()
+                    statuses.append(resp.status)
+        return statuses
+
+    trace, statuses = traced(get)
+    assert statuses == [200, 200]
+    assert trace.connect_s is not None and trace.tls_s is not None
+    assert through == []
+
+    async def refused(trace: Trace) -> None:
+        async with probe_session(client_ctx) as session:
+            with pytest.raises(aiohttp.ClientConnectorError) as failed:
+                await session.get(f"http://127.0.0.1:{free_port()}/")
+            assert isinstance(failed.value.os_error, ConnectionRefusedError)
+
+    traced(refused)
+    assert through == []

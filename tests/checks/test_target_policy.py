@@ -159,16 +159,17 @@ def classified(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The addresses the connector's socket factory was asked for: a name's refused
-    addresses must be dropped by the resolver, before the socket factory sees them."""
+    """The addresses a TCP connect was about to start for (the transport's `_admit`, which
+    both its direct connect and aiohappyeyeballs' socket factory call first): a name's
+    refused addresses must be dropped by the resolver, before a connect sees them."""
     seen: list[str] = []
-    original = http_transport._open_socket
+    original = http_transport._admit
 
-    def open_socket(addr_info: Any) -> socket.socket:
+    def admit(addr_info: Any) -> None:
         seen.append(str(addr_info[4][0]))
-        return original(addr_info)
+        original(addr_info)
 
-    monkeypatch.setattr(http_transport, "_open_socket", open_socket)  # read by _Connector.__init__
+    monkeypatch.setattr(http_transport, "_admit", admit)
     return seen
 
 
