@@ -20,6 +20,7 @@ from tests.support.browser import Dashboard
 from tests.support.cli import webmon
 from tests.support.db import Conn
 from webmon.core.errors import UNKNOWN_FIELD
+from webmon.core.site_labels import NAME_WORDS, TAG_WORDS, tags_from_text
 from webmon.core.site_rules import CONSTRAINTS, URL_FORMS, regex_problem
 from webmon.core.targets import refusal
 
@@ -45,6 +46,9 @@ class Bad:
     def json(self) -> dict[str, Any]:
         body: dict[str, Any] = {}
         for name, value in self.fields.items():
+            if name == "tags":
+                body[name] = tags_from_text(value)
+                continue
             number = name in ("interval_seconds", "timeout_seconds") and value
             body[name] = float(value) if name == "timeout_seconds" else (
                 int(value) if number else value
@@ -63,6 +67,9 @@ BAD = [
     Bad("a blocked literal IP", {"url": "http://127.0.0.2/internal"}, "url",
         refusal("127.0.0.2")),
     Bad("an unknown option", {"url": OK, "frobnicate": "1"}, "frobnicate", UNKNOWN_FIELD),
+    Bad("a name too long", {"url": OK, "name": "n" * 101}, "name", NAME_WORDS),
+    Bad("a tag with a space", {"url": OK, "tags": "env:prod, bad tag"}, "tags",
+        f"{TAG_WORDS} (got 'bad tag')"),
 ]  # fmt: skip
 
 
@@ -108,7 +115,7 @@ def test_the_dashboards_form_refuses_it(api: Api, db: Conn, bad: Bad) -> None:
     assert page.status_code == 422
     beside = re.search(rf'<p class="error" id="{bad.field}-error" role="alert">([^<]*)</p>',
                        page.text)  # fmt: skip
-    if bad.field in ("url", "regex", "timeout_seconds"):  # a field of the form: beside it
+    if bad.field in ("url", "name", "tags", "regex", "timeout_seconds"):  # beside its field
         assert beside and html.unescape(beside[1]) == bad.words
     else:  # no such field on the form: at its top, naming it
         top = re.search(r'<p class="error" id="form-error" role="alert">([^<]*)</p>', page.text)
@@ -133,15 +140,20 @@ def test_the_dashboards_import_refuses_it(api: Api, db: Conn, bad: Bad, tmp_path
     assert page.status_code == 422
     line = 1 if bad.field == "frobnicate" else 3  # the header names it, or its row does
     expected = f"line {line}: {bad.said}; nothing was imported"
-    assert f'<p class="error" role="alert">{html.escape(expected, quote=True)}</p>' in page.text
+    shown = re.search(r'<p class="error" role="alert">([^<]*)</p>', page.text)
+    assert shown and html.unescape(shown[1]) == expected
     assert nothing_stored(db)
 
 
 def fields_as_flags(fields: dict[str, str]) -> list[str]:
-    flags = {"interval_seconds": "--every", "timeout_seconds": "--timeout", "regex": "--regex"}
+    flags = {"interval_seconds": "--every", "timeout_seconds": "--timeout", "regex": "--regex",
+             "name": "--name"}  # fmt: skip
     argv = [fields["url"]]
     for name, value in fields.items():
-        if name in flags:
+        if name == "tags":
+            for tag in tags_from_text(value):
+                argv += ["--tag", tag]
+        elif name in flags:
             argv += [flags[name], value]
         elif name != "url":
             argv += ["--option", f"{name}={value}"]
@@ -175,3 +187,87 @@ def test_the_operators_own_site_may_name_an_internal_address(cli_env: None, db: 
     code, out = webmon("sites", "add", "http://127.0.0.2/internal")
     assert code == 0 and out.startswith("added site 1: http://127.0.0.2/internal")
     assert db.execute("SELECT restricted FROM sites").fetchone() == (False,)
+
+
+# -- names and tags: every way in sets them alike -------------------------------------------
+
+NAME, TAGS_TYPED = "Shop checkout", "Env: prod, team:web, env:prod"
+TAGS_KEPT = ["env:prod", "team:web"]
+
+
+def labels(db: Conn) -> list[tuple[str, str | None, list[str]]]:
+    rows = db.execute("SELECT url, name, tags FROM sites ORDER BY id").fetchall()
+    return [(str(url), name, list(tags)) for url, name, tags in rows]
+
+
+def test_every_way_in_sets_a_name_and_tags_alike(
+    api: Api, db: Conn, cli_env: None, tmp_path: Path
+) -> None:
+    ways = [f"http://127.0.0.1:9/{way}" for way in ("api", "form", "import", "cli", "csv")]
+    fields = {"name": NAME, "tags": TAGS_TYPED}
+    body = {"url": ways[0], "name": NAME, "tags": tags_from_text(TAGS_TYPED)}
+    answer = api.post("/api/v1/sites", body)
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["name"], answer.json()["tags"]) == (NAME, TAGS_KEPT)
+    form = {"url": ways[1], **fields, "csrf": csrf(api)}
+    page = api.client.post("/sites/new", data=form, follow_redirects=False)
+    assert page.status_code == 303, page.text
+
+    def csv_of(url: str) -> Path:
+        path = tmp_path / "sites.csv"
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerows([["url", "name", "tags"], [url, NAME, TAGS_TYPED]])
+        return path
+
+    form = {"bulk": csv_of(ways[2]).read_text(), "csrf": csrf(api)}
+    page = api.client.post("/sites/import", data=form, follow_redirects=False)
+    assert page.status_code == 303, page.text
+    code, out = webmon("sites", "add", *fields_as_flags({"url": ways[3], **fields}))
+    assert code == 0 and "name 'Shop checkout', tags env:prod,team:web" in out, out
+    assert webmon("sites", "import", str(csv_of(ways[4])))[0] == 0
+    db.execute(
+        "INSERT INTO sites (url, name, tags) VALUES (%s, %s, %s)",
+        ("http://127.0.0.1:9/sql", NAME, TAGS_KEPT),
+    )
+    assert labels(db) == [(url, NAME, TAGS_KEPT) for url in [*ways, "http://127.0.0.1:9/sql"]]
+
+
+def test_sql_meets_the_same_rules(db: Conn) -> None:
+    import psycopg
+
+    for column, value, constraint in (
+        ("tags", ["Env:prod"], "sites_tags_valid"),
+        ("tags", ["env:prod", "env:prod"], "sites_tags_valid"),
+        ("tags", ["env:a,b"], "sites_tags_valid"),
+        ("name", " padded", "sites_name_valid"),
+        ("name", "", "sites_name_valid"),
+    ):
+        with pytest.raises(psycopg.errors.CheckViolation, match=constraint):
+            db.execute(f"INSERT INTO sites (url, {column}) VALUES (%s, %s)", (OK, value))
+    assert nothing_stored(db)
+
+
+def test_a_change_sets_or_clears_them_in_every_surface(api: Api, db: Conn, cli_env: None) -> None:
+    site = api.post("/api/v1/sites", {"url": OK}).json()["id"]
+    changed = api.client.patch(f"/api/v1/sites/{site}", json={"name": "A", "tags": ["x:1"]},
+                               headers=api.write)  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    assert labels(db) == [(OK, "A", ["x:1"])]
+    assert db.execute("SELECT restricted FROM sites").fetchone() == (True,)  # from the API
+    assert webmon("sites", "edit", str(site), "--name", "B", "--tag", "y", "--tag", "z:2")[0] == 0
+    assert labels(db) == [(OK, "B", ["y", "z:2"])]
+    assert webmon("sites", "edit", str(site), "--name", "", "--no-tags")[0] == 0
+    assert labels(db) == [(OK, None, [])]
+
+
+def test_the_api_and_the_cli_filter_by_tag(api: Api, db: Conn, cli_env: None) -> None:
+    for path, tags in (("a", ["env:prod", "db"]), ("b", ["env:staging"]), ("c", [])):
+        db.execute("INSERT INTO sites (url, tags) VALUES (%s, %s)", (f"{OK}/{path}", tags))
+    urls = {tag: [s["url"] for s in api.get(f"/api/v1/sites?tag={tag}").json()]
+            for tag in ("env:prod", "env", "db", "nope", "Env%3Aprod")}  # fmt: skip
+    assert urls == {"env:prod": [f"{OK}/a"], "env": [f"{OK}/a", f"{OK}/b"], "db": [f"{OK}/a"],
+                    "nope": [], "Env%3Aprod": [f"{OK}/a"]}  # fmt: skip
+    refused = api.get("/api/v1/sites?tag=bad%20tag")
+    assert refused.status_code == 422 and refused.json()["field"] == "tag"
+    code, out = webmon("sites", "list", "--tag", "env")
+    assert code == 0 and f"{OK}/a" in out and f"{OK}/b" in out and f"{OK}/c" not in out

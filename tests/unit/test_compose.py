@@ -5,6 +5,7 @@ is a setting of the process it is given to, and the services, ports and start or
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,11 +56,17 @@ def by_command(services: dict[str, Service], command: str) -> dict[str, Service]
     return {n: s for n, s in services.items() if s.get("command", [None])[0] == command}
 
 
+def interpolated(value: object) -> str:
+    """Compose's `${NAME:-default}` with nothing in the environment: the default."""
+    match = re.fullmatch(r"\$\{[A-Z_]+:-(.*)\}", str(value))
+    return match.group(1) if match else str(value)
+
+
 def settings_of(service: Service) -> BaseSettings:
     """The service's settings, built and validated the way the process builds them."""
     model = MODELS[service["command"][0]]
     values: dict[str, Any] = {
-        name.removeprefix(ENV_PREFIX).lower(): str(value)
+        name.removeprefix(ENV_PREFIX).lower(): interpolated(value)
         for name, value in service["environment"].items()
     }
     return model(_env_file=None, **values)
@@ -193,3 +200,10 @@ def test_metrics_listen_beyond_the_container_where_a_port_is_given(
         settings = settings_of(service)
         if getattr(settings, "metrics_port", 0):
             assert settings.metrics_host == "0.0.0.0", name  # type: ignore[attr-defined]
+
+
+def test_the_processes_that_open_secrets_are_given_the_key(services: dict[str, Service]) -> None:
+    """The checkers open the sites' credentials, the notifier the channels' secrets."""
+    for command in ("webmon-checker", "webmon-notifier"):
+        for name, service in by_command(services, command).items():
+            assert service["environment"].get("WEBMON_SECRET_KEY") == "${WEBMON_SECRET_KEY:-}", name

@@ -32,8 +32,8 @@ def test_what_the_check_sends_or_reads_shapes_the_request(changed: set[str]) -> 
 @pytest.mark.parametrize(
     "changed",
     [set(), {"interval_seconds"}, {"timeout_seconds"}, {"enabled"}, {"failure_threshold"},
-     {"success_threshold"}, {"tags"}, {"public"}, {"channels"}, {"restricted"}, {"regions"},
-     {"quorum"}],
+     {"success_threshold"}, {"name"}, {"tags"}, {"public"}, {"channels"}, {"restricted"},
+     {"regions"}, {"quorum"}],
 )  # fmt: skip
 def test_when_whether_and_where_the_news_goes_do_not(changed: set[str]) -> None:
     assert not shapes_request(changed)

@@ -35,6 +35,8 @@ class AuthOut(BaseModel):
 class SiteOut(BaseModel):
     id: int
     url: str
+    name: str | None = Field(description="the display name; null: pages show the URL")
+    tags: list[str] = Field(description="each `key` or `key:value`")
     interval_seconds: int
     timeout_seconds: float
     regex: str | None

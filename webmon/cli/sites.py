@@ -1,11 +1,13 @@
 """`webmon sites …`, `webmon status`, `webmon uptime`, `webmon thresholds`.
 
-    webmon sites add URL [--every 30s] [--timeout 5s] [--regex PATTERN]
-                         [--region NAME ...] [--quorum N]
+    webmon sites add URL [--name NAME] [--tag KEY[:VALUE] ...] [--every 30s] [--timeout 5s]
+                         [--regex PATTERN] [--region NAME ...] [--quorum N]
                          [--option FIELD=VALUE ...] [--restricted]
-    webmon sites import FILE.csv     header row: url and any other site fields
-    webmon sites list
-    webmon sites edit SITE [--every ...] [--timeout ...] [--regex ...] [--option ...]
+    webmon sites import FILE.csv     header row: url and any other site fields (name, tags,
+                                     regions, quorum)
+    webmon sites list [--tag KEY[:VALUE]]
+    webmon sites edit SITE [--name ...] [--tag ... | --no-tags] [--every ...] [--timeout ...]
+                           [--regex ...] [--region ...] [--quorum ...] [--option ...]
     webmon sites disable SITE... / enable SITE... / unrestrict SITE...
     webmon sites auth SITE --basic USER | --bearer | --clear   (the secret: asked on a
                          terminal, else one line of stdin; sealed with WEBMON_SECRET_KEY)
@@ -13,10 +15,11 @@
     webmon uptime SITE [--since 30d] [--region NAME]
     webmon thresholds SITE [--failure 3] [--success 2] [--remind 30m|off] [--tags a,b]
 
-SITE is an id, or a URL that only one site has. A site's fields (`--option`) are the API's,
-written as a form or a CSV cell writes them: `expected_status=200-399,404`,
-`headers=X-Probe: 1`, `method=POST`, `body=...`. The operator's sites are checked without
-the target policy, unless added with `--restricted`.
+SITE is an id, or a URL that only one site has. On `edit`, the `--tag` flags given replace
+the site's tags, `--no-tags` removes them and `--name ""` the name. A site's other fields
+(`--option`) are the API's, written as a form or a CSV cell writes them:
+`expected_status=200-399,404`, `headers=X-Probe: 1`, `method=POST`, `body=...`. The
+operator's sites are checked without the target policy, unless added with `--restricted`.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from webmon.core.errors import Invalid, invalid_from_validation
 from webmon.core.site_import import parse_sites, site_of
 from webmon.core.site_rules import AuthIn, SitePatch
 from webmon.core.site_text import fields_from_text
+from webmon.core.site_views import Site
 
 DEFAULT_EVERY = "60s"
 DEFAULT_SINCE = "30d"
@@ -66,10 +70,15 @@ def add_commands(commands: Any) -> None:
         "--restricted", action="store_true", help="check them under the target policy"
     )
     import_.set_defaults(run=cmd_import)
-    actions.add_parser("list", help="every registered site").set_defaults(run=cmd_list)
+    list_ = actions.add_parser("list", help="every registered site")
+    list_.add_argument(
+        "--tag", metavar="KEY[:VALUE]", help="only the sites with this tag (a key: any value)"
+    )
+    list_.set_defaults(run=cmd_list)
     edit = actions.add_parser("edit", help="change a site's fields")
     edit.add_argument("site", metavar="SITE")
     _field_flags(edit, every_default=None)
+    edit.add_argument("--no-tags", action="store_true", help="remove every tag of the site")
     edit.set_defaults(run=cmd_edit)
     for action, help_ in (
         ("disable", "pause sites"),
@@ -106,11 +115,18 @@ def add_commands(commands: Any) -> None:
     thresholds.add_argument("--failure", type=int, help="down checks that open an incident")
     thresholds.add_argument("--success", type=int, help="up checks that resolve it")
     thresholds.add_argument("--remind", help="remind every DURATION while open, or 'off'")
-    thresholds.add_argument("--tags", help="comma-separated groups (for windows)")
+    thresholds.add_argument(
+        "--tags", help="comma-separated tags (key or key:value), replacing the site's"
+    )
     thresholds.set_defaults(run=cmd_thresholds)
 
 
 def _field_flags(parser: argparse.ArgumentParser, *, every_default: str | None) -> None:
+    parser.add_argument("--name", help="a display name, shown instead of the URL")
+    parser.add_argument(
+        "--tag", dest="tags", action="append", default=[], metavar="KEY[:VALUE]",
+        help="a tag (repeat the flag for more), e.g. env:prod",
+    )  # fmt: skip
     parser.add_argument(
         "--every", type=whole_seconds, default=every_default, help="check interval (60s)"
     )
@@ -132,6 +148,12 @@ def _field_flags(parser: argparse.ArgumentParser, *, every_default: str | None) 
 def _fields(args: argparse.Namespace) -> dict[str, str]:
     """The site's fields the command line gives, as text."""
     fields: dict[str, str] = {}
+    if args.name is not None:
+        fields["name"] = args.name
+    if args.tags:
+        fields["tags"] = ",".join(args.tags)
+    elif getattr(args, "no_tags", False):
+        fields["tags"] = ""
     if args.every is not None:
         fields["interval_seconds"] = str(args.every)
     if args.timeout is not None:
@@ -147,12 +169,19 @@ def _fields(args: argparse.Namespace) -> dict[str, str]:
     return fields
 
 
-def _described(every: int, timeout: float, regex: str | None, regions: list[str]) -> str:
-    described = f"every {format_duration(every)}, timeout {format_duration(timeout)}"
-    if regex is not None:
-        described += f", regex {regex!r}"
-    if regions != [DEFAULT_REGION]:
-        described += f", from {', '.join(regions)}"
+def _described(site: Site) -> str:
+    described = (
+        f"every {format_duration(site.interval_seconds)},"
+        f" timeout {format_duration(site.timeout_seconds)}"
+    )
+    if site.regex is not None:
+        described += f", regex {site.regex!r}"
+    if site.name is not None:
+        described += f", name {site.name!r}"
+    if site.tags:
+        described += f", tags {','.join(site.tags)}"
+    if site.regions != [DEFAULT_REGION]:
+        described += f", from {', '.join(site.regions)}"
     return described
 
 
@@ -160,9 +189,7 @@ async def cmd_add(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     site = site_of({"url": args.url, **_fields(args)})
     site_id = await core.sites.add(OPERATOR, site, restricted=args.restricted)
     added = await core.sites.get(site_id)
-    described = _described(
-        added.interval_seconds, added.timeout_seconds, added.regex, added.regions
-    )
+    described = _described(added)
     print(f"added site {site_id}: {added.url} ({described})", file=out)
     return 0
 
@@ -186,7 +213,7 @@ async def cmd_import(core: Core, args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def cmd_list(core: Core, args: argparse.Namespace, out: TextIO) -> int:
-    sites = await core.sites.every()
+    sites = await core.sites.every(tag=args.tag)
     cells = [
         [
             str(s.id),
@@ -194,12 +221,14 @@ async def cmd_list(core: Core, args: argparse.Namespace, out: TextIO) -> int:
             format_duration(s.interval_seconds),
             format_duration(s.timeout_seconds),
             s.regex if s.regex is not None else "-",
+            s.name or "-",
+            ",".join(s.tags) or "-",
             s.url,
         ]
         for s in sites
     ]
-    headers = ["id", "enabled", "every", "timeout", "regex", "url"]
-    print(format_table(headers, cells, "rlrrll"), file=out)
+    headers = ["id", "enabled", "every", "timeout", "regex", "name", "tags", "url"]
+    print(format_table(headers, cells, "rlrrllll"), file=out)
     enabled = sum(1 for s in sites if s.enabled)
     print(f"{plural(len(sites), 'site')}, {enabled} enabled", file=out)
     return 0
@@ -213,9 +242,7 @@ async def cmd_edit(core: Core, args: argparse.Namespace, out: TextIO) -> int:
         raise invalid_from_validation(exc) from None
     await core.sites.change(OPERATOR, site.id, patch)
     changed = await core.sites.get(site.id)
-    described = _described(
-        changed.interval_seconds, changed.timeout_seconds, changed.regex, changed.regions
-    )
+    described = _described(changed)
     print(f"changed site {site.id}: {changed.url} ({described})", file=out)
     return 0
 

@@ -19,6 +19,7 @@ from shared.messages import MAX_BODY_BYTES, MAX_SITE_REDIRECTS
 from shared.messages.bounds import DEFAULT_REGION, MAX_REGIONS, REGION_PATTERN
 from shared.sealing import MAX_SECRET_BYTES
 from webmon.core.errors import ConstraintWords, Invalid
+from webmon.core.site_labels import NAME_WORDS, TAGS_WORDS, normal_name, normal_tags
 
 # A timeout not given is min(DEFAULT_TIMEOUT_S, interval), as the table's insert trigger
 # fills it for a row inserted with SQL.
@@ -154,11 +155,20 @@ Quorum = Annotated[
         description="regions that must see the site down for it to be down; null: a majority",
     ),
 ]
+# A name's and tags' rules are webmon.core.site_labels' (its words, whatever the length).
+Name = Annotated[str, Field(examples=["Shop checkout"]), AfterValidator(normal_name)]
+Tags = Annotated[
+    list[str],
+    Field(description="each `key` or `key:value`", examples=[["env:prod", "db"]]),
+    AfterValidator(normal_tags),
+]
 Timeout = Annotated[float, Field(gt=0, le=120)]
 
 
 class SiteIn(Input):
     url: Url
+    name: Name | None = Field(default=None, description="shown instead of the URL")
+    tags: Tags = Field(default_factory=list)
     interval_seconds: Interval = DEFAULT_INTERVAL_S
     timeout_seconds: Timeout | None = Field(
         default=None, description="default: min(10, interval_seconds)"
@@ -197,6 +207,8 @@ class SitePatch(Input):
     policy; any change to what the check sends or reads puts it back."""
 
     url: Url | None = None
+    name: Name | None = None
+    tags: Tags | None = Field(default=None, description="the whole set; null or [] clears it")
     interval_seconds: Interval | None = None
     timeout_seconds: Timeout | None = None
     regex: SiteRegex | None = None
@@ -252,7 +264,7 @@ NOT_NULL_FIELDS = (
 NOT_SHAPING = frozenset(
     {
         "interval_seconds", "timeout_seconds", "enabled", "expected_status", "failure_threshold",
-        "success_threshold", "reminder_interval_seconds", "tags", "public", "channels",
+        "success_threshold", "reminder_interval_seconds", "name", "tags", "public", "channels",
         "restricted", "regions", "quorum",
     }
 )  # fmt: skip
@@ -367,7 +379,8 @@ CONSTRAINTS: ConstraintWords = {
         "the success threshold must be between 1 and 100 checks",
     ),
     "sites_reminder_range": ("reminder", "a reminder interval must be between 1 minute and 7 days"),
-    "sites_tags_valid": ("tags", "at most 20 tags"),
+    "sites_tags_valid": ("tags", TAGS_WORDS),
+    "sites_name_valid": ("name", NAME_WORDS),
     "sites_regions_valid": (
         "regions",
         "regions must be 1 to 16 distinct names of 1 to 40 lower-case letters, digits, '-' "

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from webmon.core.errors import Invalid
+from webmon.core.site_labels import tags_as_text, tags_from_text
 from webmon.core.site_rules import DEFAULT_EXPECTED_STATUS, SiteIn
 
 TEXT_FIELDS = frozenset(SiteIn.model_fields) - {"auth"}
@@ -81,10 +82,10 @@ def headers_as_text(headers: Mapping[str, str] | None) -> str:
 def fields_from_text(values: Mapping[str, str], *, new: bool = False) -> dict[str, Any]:
     """The fields of a site written as text, for SiteIn (`new`) or SitePatch: every key is a
     field (an unknown one is refused by the model, in its words); an empty value is the
-    default for a new site and null (cleared) in a change; and the two fields with a shape
-    of their own are read as people write them: expected_status as "200-399, 404", headers
-    as "Name: value" lines (or a JSON object). Numbers and booleans ("true", "on", "1") are
-    the model's to read."""
+    default for a new site and null (cleared) in a change; and the fields with a shape of
+    their own are read as people write them: expected_status as "200-399, 404", headers as
+    "Name: value" lines (or a JSON object), tags as "env:prod, db". Numbers and booleans
+    ("true", "on", "1") are the model's to read."""
     fields: dict[str, Any] = {}
     for name, raw in values.items():
         text = raw.strip() if isinstance(raw, str) else raw
@@ -95,6 +96,8 @@ def fields_from_text(values: Mapping[str, str], *, new: bool = False) -> dict[st
             fields[name] = statuses_from_text(text)
         elif name == "headers":
             fields[name] = headers_from_text(text)
+        elif name == "tags":
+            fields[name] = tags_from_text(text)
         elif name == "regions":
             fields[name] = regions_from_text(text)
         else:
@@ -111,6 +114,8 @@ def fields_as_text(site: Mapping[str, Any]) -> dict[str, str]:
             shown[name] = statuses_as_text(value or DEFAULT_EXPECTED_STATUS)
         elif name == "headers":
             shown[name] = headers_as_text(value)
+        elif name == "tags":
+            shown[name] = tags_as_text(value or ())
         elif name == "regions":
             shown[name] = regions_as_text(value)
         elif value is None:

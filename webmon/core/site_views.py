@@ -41,6 +41,7 @@ _STATUS_FIELDS = tuple(f.name for f in fields(Status))
 class Site:
     id: int
     url: str
+    name: str | None
     interval_seconds: int
     timeout_seconds: float
     regex: str | None
@@ -85,6 +86,11 @@ class Site:
         if row["up"] is not None:
             status = Status(**{name: row[name] for name in _STATUS_FIELDS})
         return cls(status=status, **values)
+
+    @property
+    def label(self) -> str:
+        """What a page calls the site: its name, else its URL."""
+        return self.name or self.url
 
     def form(self) -> dict[str, str]:
         """The site's fields as a form or a CSV row writes them."""

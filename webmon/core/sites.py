@@ -23,6 +23,7 @@ from shared.queries import load_queries
 from shared.sealing import KEY_VARIABLE, SecretBox
 from webmon.core.actors import Actor
 from webmon.core.errors import Forbidden, Invalid, NotFound, invalid_from_database
+from webmon.core.site_labels import normal_tag, normal_tags
 from webmon.core.site_rules import (
     CONSTRAINTS,
     DEFAULT_TIMEOUT_S,
@@ -43,7 +44,10 @@ logger = logging.getLogger(__name__)
 
 QUERIES = load_queries("webmon.core", "sites.sql")
 QUERIES["sites_json"] = QUERIES["sites_json"].replace("{site_rows}", QUERIES["site_rows"])
-COPY_COLUMNS = ("id", "url", "interval_seconds", "timeout_seconds", "restricted", *OPTION_COLUMNS)
+COPY_COLUMNS = (
+    "id", "url", "name", "tags", "interval_seconds", "timeout_seconds", "restricted",
+    *OPTION_COLUMNS,
+)  # fmt: skip
 DEFAULT_EXPECTED_TEXT = "{[200,400)}"
 MAX_SITE_ID = 2**63 - 1
 
@@ -73,6 +77,17 @@ def _bulk_item(exc: DatabaseError) -> int | None:
     return None
 
 
+def tag_filter(tag: str | None) -> str | None:
+    """A filter's tag as the table keeps tags (`Env: Prod` is `env:Prod`); refused in the
+    core's words when no tag could be written so."""
+    if tag is None:
+        return None
+    try:
+        return normal_tag(tag)
+    except ValueError as exc:
+        raise Invalid("tag", str(exc)) from None
+
+
 def _page(
     after: int,
     site_id: int | None,
@@ -80,10 +95,11 @@ def _page(
     enabled: bool | None,
     q: str | None,
     limit: int,
+    tag: str | None = None,
 ) -> dict[str, Any]:
     """`site_rows`' parameters."""
     return {"after": after, "site_id": site_id, "enabled": enabled, "state": state, "q": q,
-            "limit": limit}  # fmt: skip
+            "tag": tag_filter(tag), "limit": limit}  # fmt: skip
 
 
 class Sites:
@@ -215,6 +231,8 @@ class Sites:
                 new[name] = (
                     [tuple(p) for p in value] if name == "expected_status" and value else value
                 )
+            if new["tags"] is None:  # null clears the set: the column holds an empty one
+                new["tags"] = []
             if "timeout_seconds" in given and patch.timeout_seconds is None:
                 new["timeout_seconds"] = min(DEFAULT_TIMEOUT_S, new["interval_seconds"])
             if new["expected_status"] is None:
@@ -295,6 +313,11 @@ class Sites:
         set_reminder: bool = False,
         tags: list[str] | None = None,
     ) -> Thresholds:
+        if tags is not None:
+            try:
+                tags = normal_tags(tags)
+            except ValueError as exc:
+                raise Invalid("tags", str(exc)) from None
         params = {
             "site_id": site_id, "failure": failure, "success": success,
             "set_reminder": set_reminder, "reminder": reminder, "tags": tags,
@@ -345,18 +368,21 @@ class Sites:
         enabled: bool | None = None,
         q: str | None = None,
         limit: int = 50,
+        tag: str | None = None,
     ) -> list[Site]:
         """Sites after the id `after`, with their latest status: `state` up, down or
-        unchecked, `q` a piece of the URL."""
-        params = _page(after, site_id, state, enabled, q, limit)
+        unchecked, `q` a piece of the URL or the name, `tag` a tag or a tag's key."""
+        params = _page(after, site_id, state, enabled, q, limit, tag)
         return [Site.from_row(r) for r in await self._db.rows(QUERIES["site_rows"], params)]
 
-    async def every(self, *, enabled: bool | None = None, batch: int = 1000) -> list[Site]:
+    async def every(
+        self, *, enabled: bool | None = None, tag: str | None = None, batch: int = 1000
+    ) -> list[Site]:
         """Every site (the CLI's lists), a page at a time."""
         found: list[Site] = []
         while True:
             after = found[-1].id if found else 0
-            page = await self.page(after=after, enabled=enabled, limit=batch)
+            page = await self.page(after=after, enabled=enabled, tag=tag, limit=batch)
             found.extend(page)
             if len(page) < batch:
                 return found
@@ -370,10 +396,11 @@ class Sites:
         enabled: bool | None = None,
         q: str | None = None,
         limit: int = 50,
+        tag: str | None = None,
     ) -> tuple[bytes, int | None]:
         """A page as `page` reads it, as a JSON array of the API's site objects made by
         PostgreSQL on the read pool, and the id to page on from (None on the last page)."""
-        params = _page(after, site_id, state, enabled, q, limit + 1)
+        params = _page(after, site_id, state, enabled, q, limit + 1, tag)
         rows = await self._reads.fetch(QUERIES["sites_json"], params)
         more = len(rows) > limit
         rows = rows[:limit]

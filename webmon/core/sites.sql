@@ -5,9 +5,12 @@
 -- site_rows --
 -- A page of sites with their latest status and their auth's kind and user name (never its
 -- sealed secret), by id after a cursor, filtered: `state` up, down or unchecked; `enabled`;
--- `q` a piece of the URL (case-insensitive). The primary key drives the scan and
--- site_status is joined per row, so a page costs its size.
-SELECT s.id, s.url, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.headers,
+-- `q` a piece of the URL or the name (case-insensitive); `tag` a tag (`key:value`), or a key
+-- alone, which picks the bare key and every value of it. The primary key drives the scan
+-- and site_status is joined per row, so a page costs its size. (No index on tags: every
+-- claim rewrites a site's row, and a GIN index would be written each time; a filter of a
+-- rare tag reads the table, ~100,000 rows in tens of milliseconds.)
+SELECT s.id, s.url, s.name, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.headers,
        ARRAY(SELECT ARRAY[lower(r), upper(r)] FROM unnest(s.expected_status) AS r)
          AS expected_status,
        s.enabled, s.restricted, s.public, s.created_at, s.next_check_at,
@@ -29,7 +32,12 @@ SELECT s.id, s.url, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.
         OR (%(state)s = 'up' AND st.up)
         OR (%(state)s = 'down' AND NOT st.up)
         OR (%(state)s = 'unchecked' AND st.site_id IS NULL))
-   AND (%(q)s::text IS NULL OR strpos(lower(s.url), lower(%(q)s)) > 0)
+   AND (%(q)s::text IS NULL OR strpos(lower(s.url), lower(%(q)s)) > 0
+        OR strpos(lower(s.name), lower(%(q)s)) > 0)
+   AND (%(tag)s::text IS NULL OR s.tags @> ARRAY[%(tag)s::text]
+        OR (strpos(%(tag)s, ':') = 0
+            AND EXISTS (SELECT 1 FROM unnest(s.tags) AS t
+                         WHERE split_part(t, ':', 1) = %(tag)s)))
  ORDER BY s.id
  LIMIT %(limit)s
 
@@ -42,7 +50,7 @@ SELECT s.id, s.url, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.
 SELECT p.id, row_to_json(j)::text
   FROM ({site_rows}) AS p,
        LATERAL (
-           SELECT p.id, p.url, p.interval_seconds, p.timeout_seconds, p.regex, p.method,
+           SELECT p.id, p.url, p.name, p.tags, p.interval_seconds, p.timeout_seconds, p.regex, p.method,
                   p.headers, p.expected_status, p.enabled, p.restricted, p.public,
                   p.created_at, p.next_check_at,
                   (SELECT st FROM (SELECT p.up, p.status_code, p.response_time_ms, p.error,
@@ -61,7 +69,7 @@ SELECT p.id, row_to_json(j)::text
 
 -- site_for_change --
 -- One site as a change starts from, locked until the change commits.
-SELECT s.id, s.url, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.headers,
+SELECT s.id, s.url, s.name, s.tags, s.interval_seconds, s.timeout_seconds, s.regex, s.method, s.headers,
        ARRAY(SELECT ARRAY[lower(r), upper(r)] FROM unnest(s.expected_status) AS r)
          AS expected_status,
        s.enabled, s.restricted, s.max_redirects, s.body, s.body_content_type, s.proxy,
@@ -79,7 +87,7 @@ SELECT nextval(pg_get_serial_sequence('sites', 'id')) FROM generate_series(1, %(
 -- copy_sites --
 -- New sites, one COPY for them all: every row lands or none does. The columns are
 -- webmon.core.sites.COPY_COLUMNS, in order.
-COPY sites (id, url, interval_seconds, timeout_seconds, restricted, regex, method, headers,
+COPY sites (id, url, name, tags, interval_seconds, timeout_seconds, restricted, regex, method, headers,
             expected_status, enabled, max_redirects, body, body_content_type, proxy,
             tls_ca_file, tls_cert_file, tls_key_file, tls_verify, tls_server_name,
             ip_version, require_tls, header_name, header_regex, header_mode, regex_mode,
@@ -90,7 +98,7 @@ FROM STDIN
 -- A change, written whole: the core read the row (site_for_change), applied the change
 -- and decided `restricted`.
 UPDATE sites
-   SET url = %(url)s, interval_seconds = %(interval_seconds)s,
+   SET url = %(url)s, name = %(name)s, tags = %(tags)s, interval_seconds = %(interval_seconds)s,
        timeout_seconds = %(timeout_seconds)s, restricted = %(restricted)s,
        regex = %(regex)s, method = %(method)s, headers = %(headers)s,
        expected_status = %(expected_status)s::int4multirange, enabled = %(enabled)s,

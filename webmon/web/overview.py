@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
+from webmon.core.errors import Invalid
+from webmon.core.sites import tag_filter
 from webmon.web.common import core, render, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -25,7 +27,11 @@ def _filters(request: Request) -> dict[str, Any]:
     if q is not None and "\x00" in q:
         q = None
     after = query.get("after", "")
-    return {"state": state, "q": q, "after": int(after) if after.isdigit() else 0}
+    try:
+        tag = tag_filter((query.get("tag") or "").strip()[:200] or None)
+    except Invalid:
+        tag = None
+    return {"state": state, "q": q, "tag": tag, "after": int(after) if after.isdigit() else 0}
 
 
 async def _overview(request: Request) -> dict[str, Any]:
@@ -37,6 +43,7 @@ async def _overview(request: Request) -> dict[str, Any]:
         state=None if disabled else f["state"],
         enabled=False if disabled else None,
         q=f["q"],
+        tag=f["tag"],
         limit=PAGE_SIZE + 1,
     )
     more = len(sites) > PAGE_SIZE
@@ -59,7 +66,7 @@ async def _overview(request: Request) -> dict[str, Any]:
         )
     next_query = None
     if more:
-        params = {k: v for k, v in (("q", f["q"]), ("state", f["state"])) if v}
+        params = {k: f[k] for k in ("q", "tag", "state") if f[k]}
         next_query = "?" + urlencode({**params, "after": sites[-1].id})
     return {
         "counts": await the_core.sites.summary(),

@@ -4,6 +4,7 @@ server so that they need no script."""
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,20 @@ def pct(value: float | None, digits: int = 2) -> str:
     return f"{value * 100:.{digits}f} %"
 
 
+# Tag colours: one of TAG_COLOURS classes, chosen by the key alone, so `env:prod` and
+# `env:staging` share a colour, the same on every page and after every restart (CRC-32, not
+# Python's salted hash). A palette of classes rather than a colour per tag: the pages'
+# Content-Security-Policy refuses inline styles, and the stylesheet tunes each class for
+# light and dark. The text of the tag is always shown: colour only groups.
+TAG_COLOURS = 10
+
+
+def tag_colour(tag: str) -> int:
+    """The palette class (0 to TAG_COLOURS - 1) of a tag's key."""
+    key = tag.partition(":")[0]
+    return zlib.crc32(key.encode()) % TAG_COLOURS
+
+
 def _level(share: float | None) -> str:
     if share is None:
         return "none"
@@ -94,7 +109,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, duration=duration, ago=ago, ms=ms, pct=pct)
+    env.filters.update(when=when, duration=duration, ago=ago, ms=ms, pct=pct, tag_colour=tag_colour)
     # `active` names the navigation entry of the page; a page outside the menu sets none.
     env.globals.update(strip=strip, why_down=why_down, version=version(), active="")
     return env

@@ -38,7 +38,17 @@ PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta
            "1y": timedelta(days=365)}  # fmt: skip
 # The fields of the forms on the add and settings pages.
 NEW_FIELDS = frozenset(
-    {"url", "interval_seconds", "timeout_seconds", "regex", "method", "expected_status", "headers"}
+    {
+        "url",
+        "name",
+        "tags",
+        "interval_seconds",
+        "timeout_seconds",
+        "regex",
+        "method",
+        "expected_status",
+        "headers",
+    }
 )
 EDIT_FIELDS = NEW_FIELDS - {"url"}
 MAX_FORM_LINES = 1000

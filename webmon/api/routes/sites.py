@@ -39,7 +39,13 @@ async def list_sites(
     caller: Actor = READ,
     state: Literal["up", "down", "unchecked"] | None = None,
     enabled: bool | None = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, description="in the URL")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="in the URL or the name")
+    ] = None,
+    tag: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="`key:value`, or `key` for any value"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
 ) -> Response:
@@ -47,7 +53,7 @@ async def list_sites(
     if "\x00" in (q or ""):
         raise Problem(422, "q: contains a NUL character")
     body, last = await core(request).sites.page_json(
-        after=after, state=state, enabled=enabled, q=q, limit=limit
+        after=after, state=state, enabled=enabled, q=q, limit=limit, tag=tag
     )
     return json_response(body, headers=next_link(request, None if last is None else [last]))
 
