@@ -2,7 +2,7 @@
 check a configuration. One module per noun, each calling the core (`webmon.core`):
 
     sites (status, uptime, thresholds)   keys   users   channels   windows
-    incidents (notifications)            tasks  doctor   import-results (results)
+    incidents (notifications)            tasks  doctor   import-results (results)   regions
 
 Every command but `doctor` needs only WEBMON_DATABASE_URL (and WEBMON_SECRET_KEY to set a
 site's credentials). Output goes to stdout; an error is one line on stderr, with exit
@@ -25,6 +25,7 @@ from webmon.cli import (
     doctor,
     incidents,
     keys,
+    regions,
     results,
     sites,
     tasks,
@@ -36,7 +37,7 @@ from webmon.core import Core, opened
 from webmon.core.errors import Invalid
 from webmon.settings import CliSettings
 
-GROUPS = (sites, keys, users, channels, windows, incidents, tasks, results, doctor)
+GROUPS = (sites, keys, users, channels, windows, incidents, tasks, results, regions, doctor)
 INVALID = 2
 
 

@@ -19,6 +19,7 @@ from webmon.core.channels import Channels
 from webmon.core.history import History
 from webmon.core.incidents import Incidents
 from webmon.core.keys import Keys
+from webmon.core.regions import Regions
 from webmon.core.results import Results
 from webmon.core.sites import Sites
 from webmon.core.tasks import TaskLimits, Tasks
@@ -50,6 +51,7 @@ class Core:
         self.incidents = Incidents(db)
         self.history = History(db, self.reads)
         self.results = Results(db)
+        self.regions = Regions(self.reads)
 
     @classmethod
     def for_url(
