@@ -84,7 +84,7 @@ SELECT DISTINCT ON (r.site_id)
        r.ttfb_ms, r.redirects, r.tls_version, r.tls_expires_at, now()
   FROM results_staging r
  WHERE r.up IS NOT NULL  -- a missed slot says nothing of the site's state
- ORDER BY r.site_id, r.scheduled_at DESC
+ ORDER BY r.site_id, r.scheduled_at DESC, r.up DESC  -- of several regions' checks, up first
     ON CONFLICT (site_id) DO UPDATE
    SET url = EXCLUDED.url,
        scheduled_at = EXCLUDED.scheduled_at,
@@ -164,9 +164,15 @@ SELECT site_id, scheduled_at, checked_at, previous_up, up, status_code, error, e
                lag(c.up) OVER (PARTITION BY c.site_id ORDER BY c.scheduled_at) AS previous_up
           FROM unnest(%(site_ids)s::bigint[], %(afters)s::timestamptz[],
                       %(uptos)s::timestamptz[]) AS s(site_id, after, upto)
-          JOIN check_results c
-            ON c.site_id = s.site_id AND c.scheduled_at >= coalesce(s.after, '-infinity')
-           AND c.scheduled_at <= s.upto AND c.up IS NOT NULL) AS span
+         CROSS JOIN LATERAL (
+                -- One state per slot: a slot several regions checked is up if any saw it
+                -- up (until the quorum decides, docs/regions.md).
+                SELECT DISTINCT ON (c.scheduled_at) c.*
+                  FROM check_results c
+                 WHERE c.site_id = s.site_id
+                   AND c.scheduled_at >= coalesce(s.after, '-infinity')
+                   AND c.scheduled_at <= s.upto AND c.up IS NOT NULL
+                 ORDER BY c.scheduled_at, c.up DESC) AS c) AS span
  WHERE scheduled_at > after AND previous_up IS DISTINCT FROM up
 
 -- apply_task_updates --
@@ -233,11 +239,12 @@ SELECT f.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
                ELSE f.since END AS start
         OFFSET 0) w
  CROSS JOIN LATERAL (
-        SELECT c.scheduled_at, c.checked_at, c.up, c.status_code, c.error, c.error_detail,
-               c.regex_matched
+        SELECT DISTINCT ON (c.scheduled_at) c.scheduled_at, c.checked_at, c.up,
+               c.status_code, c.error, c.error_detail, c.regex_matched
           FROM check_results c
          WHERE c.site_id = f.site_id AND c.scheduled_at >= w.start
            AND c.scheduled_at >= %(earliest)s AND c.up IS NOT NULL
+         ORDER BY c.scheduled_at, c.up DESC  -- one state per slot, as insert_span_events
         OFFSET 0) c
  ORDER BY f.site_id, c.scheduled_at
 

@@ -97,3 +97,46 @@ def test_each_region_stores_its_own_row_of_a_slot_once(db_url: str, db: Conn) ->
         (site_id,),
     ).fetchall()
     assert stored == [("ap-south", True, None), ("eu-west", True, None), ("us-east", True, None)]
+
+
+def test_a_slot_down_in_one_region_only_is_no_state_change(db_url: str, db: Conn) -> None:
+    """Until the quorum decides: a slot several regions checked is down only when every
+    one of them saw it down; late batches (recounted in SQL) and fresh ones agree."""
+    site = db.execute("INSERT INTO sites (url) VALUES ('http://127.0.0.1:9/') RETURNING id")
+    (site_id,) = site.fetchone() or (0,)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+
+    def checks(minute: int, down: set[str]) -> list[CheckResult]:
+        slot = start + timedelta(minutes=minute)
+        return [
+            CheckResult(site_id=site_id, url="http://127.0.0.1:9/", scheduled_at=slot,
+                        checked_at=slot, region=region, up=region not in down,
+                        status_code=503 if region in down else 200)
+            for region in REGIONS
+        ]  # fmt: skip
+
+    with Database(db_url) as database:
+        # minutes 0-4: ap-south fails alone; 5-7: all three fail; 8-9: all up again
+        fresh = [checks(m, {"ap-south"}) for m in range(5)]
+        fresh += [checks(m, set(REGIONS)) for m in range(5, 8)]
+        fresh += [checks(m, set()) for m in range(8, 10)]
+        for batch in fresh:
+            write_results(database, batch)
+        late = [r for m in range(10, 14) for r in checks(m, {"eu-west"})]
+        write_results(database, late[6:])  # minutes 12-13 first,
+        write_results(database, late[:6])  # then 10-11: a late batch, recounted in SQL
+    events = db.execute(
+        "SELECT extract(epoch FROM scheduled_at - %s)::int / 60, to_up FROM site_events"
+        " WHERE site_id = %s ORDER BY scheduled_at",
+        (start, site_id),
+    ).fetchall()
+    assert events == [(0, True), (5, False), (8, True)]
+    assert db.execute("SELECT count(*) FROM check_results").fetchone() == (42,)
+    status = db.execute("SELECT up FROM site_status WHERE site_id = %s", (site_id,)).fetchone()
+    assert status == (True,)
+    incidents = db.execute(
+        "SELECT extract(epoch FROM opened_at - %s)::int / 60,"
+        " extract(epoch FROM resolving_slot - %s)::int / 60 FROM incidents WHERE site_id = %s",
+        (start, start, site_id),
+    ).fetchall()
+    assert incidents == [(5, 9)]  # down from the first slot every region saw down, 2 up close it
