@@ -146,14 +146,24 @@ async def bare_loop(
 
 
 def http_load(
-    url: str, paths: list[str], key: str, seconds: float, method: str = "GET"
+    url: str,
+    paths: list[str],
+    key: str,
+    seconds: float,
+    method: str = "GET",
+    api_pid: int | None = None,
 ) -> dict[str, Any]:
     """The load in a process of its own (its CPU is not the API's): wrk where it is
     installed, for GETs, else bench/http_load.py (aiohttp), which costs the shared two cores
     ~0.25 ms per request, a quarter of the budget at 1,500/s."""
     if method == "GET" and shutil.which("wrk"):
         wrk_load(url, paths, key, WARM_UP_S)  # the API's first requests, not measured
-        return wrk_load(url, paths, key, seconds)
+        before = cpu_seconds(api_pid)
+        measured = wrk_load(url, paths, key, seconds)
+        if api_pid is not None:
+            spent = cpu_seconds(api_pid) - before
+            measured["cpu_us"] = spent * 1e6 / max(1, measured["requests"])
+        return measured
     done = subprocess.run(
         [sys.executable, "-m", "bench.http_load", url, key, str(seconds), str(CONCURRENCY), method],
         input=json.dumps(paths),
@@ -162,6 +172,15 @@ def http_load(
         check=True,
     )
     return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """The process's user and system CPU time: per request, a figure that a busy machine
+    moves far less than a rate (it counts the API's own work, not its waits)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 WRK_SCRIPT = """
@@ -268,7 +287,7 @@ def reads_rows(
         (name, figures(http["rate"], http["p50_ms"], http["p99_ms"])),
         (f"  bare psycopg loop, {bare_name}", figures(bare_rate, p50 * 1000, p99 * 1000)),
         ("  API / bare", f"{http['rate'] / bare_rate:.2f}"),
-    ]
+    ] + ([("  API CPU per request", f"{http['cpu_us']:,.0f} µs")] if "cpu_us" in http else [])
 
 
 def figures(rate: float, p50_ms: float, p99_ms: float) -> str:
@@ -299,7 +318,7 @@ def main() -> None:
         page: dict[str, object] = {"after": 0, "site_id": None, "enabled": None, "state": None}
         first_page = [(SITES["sites_json"], lambda: {**page, "q": None, "limit": 51})]
         bare_rate, bare = asyncio.run(bare_loop(env.database_url, first_page, args.seconds))
-        http = http_load(api_url, ["/api/v1/sites?limit=50"], key, args.seconds)
+        http = http_load(api_url, ["/api/v1/sites?limit=50"], key, args.seconds, api_pid=api.pid)
         rows += reads_rows("GET /sites?limit=50", http, "the same query", bare_rate, bare)
 
         def uptime_params() -> dict[str, object]:
@@ -314,7 +333,7 @@ def main() -> None:
         ]
         bare_rate, bare = asyncio.run(bare_loop(env.database_url, queries, args.seconds))
         paths = [f"/api/v1/sites/{i}/uptime?since=30d" for i in site_ids]
-        http = http_load(api_url, paths, key, args.seconds)
+        http = http_load(api_url, paths, key, args.seconds, api_pid=api.pid)
         name = "GET /sites/{id}/uptime?since=30d"
         rows += reads_rows(name, http, "the same three queries", bare_rate, bare)
         if args.reads_only:
