@@ -644,7 +644,7 @@ def main() -> None:
 
 
 def _since(site: int, **period: float) -> dict[str, Any]:
-    return {"site_id": site, "since": timedelta(**period)}
+    return {"site_id": site, "since": timedelta(**period), "region": None}
 
 
 if __name__ == "__main__":

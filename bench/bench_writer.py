@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import confluent_kafka
+import msgspec
 import psycopg
 from psycopg import sql
 
@@ -28,6 +29,7 @@ from checker.writer import COPY_TYPES, ResultWriter, write_results
 from shared.db import Database
 from shared.kafka import make_producer
 from shared.messages import RESULT_COLUMNS, CheckResult, copy_row
+from shared.messages.bounds import DEFAULT_REGION
 
 SITES = 10_000
 # The writer's rate is taken from its first stored batch until this share of the results
@@ -36,20 +38,28 @@ SITES = 10_000
 STEADY_SHARE = 0.9
 
 
-def make_results(count: int) -> list[CheckResult]:
+def make_results(count: int, regions: int = 1) -> list[CheckResult]:
+    """`count` results of SITES sites a minute apart; with `regions` > 1 each (site, slot)
+    comes from that many regions (the same count of results, fewer slots)."""
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    return [
-        CheckResult(
-            site_id=1 + i % SITES,
-            url=f"https://site-{1 + i % SITES}.example.com/health",
-            scheduled_at=start + timedelta(seconds=(i // SITES) * 60),
-            checked_at=start + timedelta(seconds=(i // SITES) * 60, milliseconds=3),
+    names = [DEFAULT_REGION] if regions == 1 else [f"region-{n}" for n in range(regions)]
+    results = []
+    for i in range(count):
+        check, region = divmod(i, regions)
+        site, slot = 1 + check % SITES, check // SITES
+        result = CheckResult(
+            site_id=site,
+            url=f"https://site-{site}.example.com/health",
+            scheduled_at=start + timedelta(seconds=slot * 60),
+            checked_at=start + timedelta(seconds=slot * 60, milliseconds=3),
             response_time_ms=20.0 + i % 300,
             status_code=200 if i % 50 else 503,
             up=bool(i % 50),
         )
-        for i in range(count)
-    ]
+        if regions > 1:
+            result = msgspec.structs.replace(result, region=names[region])
+        results.append(result)
+    return results
 
 
 def prepare(env: BenchEnv) -> None:
@@ -142,10 +152,15 @@ def main() -> None:
     parser.add_argument("--results", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--lanes", type=int, default=DEFAULT_WRITER_LANES)
+    parser.add_argument("--regions", type=int, default=1, help="also time N regions' results")
+    parser.add_argument("--pairs", type=int, default=3, help="alternations with --regions")
     args = parser.parse_args()
     results = make_results(args.results)
     with services() as (url, bootstrap), bench_env(url, bootstrap) as env:
         prepare(env)
+        if args.regions > 1:
+            compare_regions(env, results, make_results(args.results, args.regions), args)
+            return
         copy_rate = bare_copy(env, results, args.batch)
         sql_rate = writer_sql(env, results, args.batch)
         one_lane = full_writer(env, results, args.batch, 1)
@@ -163,6 +178,30 @@ def main() -> None:
                 ("writer / bare COPY", f"{writer_rate / copy_rate:.2f}"),
             ],
         )
+
+
+def compare_regions(
+    env: BenchEnv, plain: list[CheckResult], regional: list[CheckResult], args: argparse.Namespace
+) -> None:
+    """The writer's transaction over single-region and N-region inputs, A B A B …"""
+    rates: dict[str, list[float]] = {"one": [], "many": []}
+    for _ in range(args.pairs):
+        rates["one"].append(writer_sql(env, plain, args.batch))
+        rates["many"].append(writer_sql(env, regional, args.batch))
+    ratios = sorted(b / a for a, b in zip(rates["one"], rates["many"], strict=True))
+    one, many = sorted(rates["one"]), sorted(rates["many"])
+    report(
+        f"writer transaction: {args.results:,} results, batch {args.batch:,}, "
+        f"{args.pairs} pairs",
+        [
+            ("one region, rows/s (min median max)", " ".join(f"{r:,.0f}" for r in
+                                                            (one[0], one[len(one) // 2], one[-1]))),
+            (f"{args.regions} regions, rows/s", " ".join(f"{r:,.0f}" for r in
+                                                      (many[0], many[len(many) // 2], many[-1]))),
+            (f"{args.regions} regions / one, per pair (median)", f"{ratios[len(ratios) // 2]:.3f}"
+             f" (min {ratios[0]:.3f}, max {ratios[-1]:.3f})"),
+        ],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ from checker.probe.prober import (
     DEFAULT_MAX_REDIRECTS,
 )
 from shared.messages import MAX_SITE_REDIRECTS
+from shared.messages.bounds import DEFAULT_REGION, REGION_PATTERN
 from shared.settings import (
     DEFAULT_METRICS_HOST,
+    DEFAULT_PARTITIONS,
     CommonSettings,
     SecretKeySettings,
     TargetPolicySettings,
@@ -47,6 +49,11 @@ class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
         default={CheckerRole.PROBE, CheckerRole.WRITER}, min_length=1
     )
     probe_group: str = Field(default=DEFAULT_PROBE_GROUP, min_length=1)
+    # The region this checker checks from (WEBMON_CHECKER_REGION): its probe consumes the
+    # region's task topic in the region's own group, and stamps the region on each result.
+    checker_region: str = Field(default=DEFAULT_REGION, pattern=REGION_PATTERN, max_length=40)
+    # Partitions of the region's task topic if this checker is the first to need it.
+    kafka_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=10_000)
     # Static group membership (KIP-345): a stable name per replica. A replica restarted
     # under the same name within the session timeout gets its partitions back without a
     # rebalance, where the broker supports it. Unset: dynamic membership. Two running
@@ -77,6 +84,20 @@ class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
     writer_lanes: int = Field(default=DEFAULT_WRITER_LANES, ge=1, le=16)
     metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
     metrics_port: int = Field(default=DEFAULT_CHECKER_METRICS_PORT, ge=0, le=65535)
+
+    @property
+    def region_topic(self) -> str:
+        """The task topic this checker's probe consumes: its region's."""
+        return self.region_tasks_topic(self.checker_region)
+
+    @property
+    def region_probe_group(self) -> str:
+        """The consumer group of this region's probes: `probe_group` in the default region,
+        `<probe_group>.<region>` elsewhere, so that a region's checkers share its tasks and
+        one region's rebalances never pause another's."""
+        if self.checker_region == DEFAULT_REGION:
+            return self.probe_group
+        return f"{self.probe_group}.{self.checker_region}"
 
     def group_membership(self, role: str) -> dict[str, str]:
         """The consumer options of `role` ("probe" or "writer") for static membership."""

@@ -163,6 +163,16 @@ def _apply_functions(conn: Connection, *, everything: bool) -> None:
     logger.info("migrate.functions applied=%s", ",".join(f.file for f in files))
 
 
+REGIONS_SQL = "SELECT DISTINCT region FROM sites, unnest(regions) AS region ORDER BY 1"
+
+
+def site_regions(url: str) -> list[str]:
+    """The regions the sites are checked from: each has a task topic (the scheduler also
+    creates one when a site first names a new region)."""
+    with translated_errors(), connect(url, autocommit=True, application_name=PROGRAM) as conn:
+        return [str(row[0]) for row in conn.execute(REGIONS_SQL).fetchall()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__)
     parser.add_argument("--skip-kafka", action="store_true", help="do not create topics")
@@ -174,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         if not applied:
             logger.info("migrate.up_to_date")
         if not args.skip_kafka:
-            topics = settings.topics()
+            regions = site_regions(settings.database_url.get_secret_value())
+            topics = list(
+                dict.fromkeys(settings.topics() + [settings.region_tasks_topic(r) for r in regions])
+            )
             created = ensure_topics(
                 settings, topics, settings.kafka_partitions, settings.kafka_replication_factor
             )

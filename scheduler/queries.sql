@@ -55,7 +55,10 @@ RETURNING id,
           -- The site's credentials, sealed: passed through, never opened here.
           (SELECT jsonb_build_object('kind', a.kind, 'username', a.username,
                                      'sealed', translate(encode(a.sealed, 'base64'), E'\n', ''))
-             FROM site_auth a WHERE a.site_id = sites.id) AS auth
+             FROM site_auth a WHERE a.site_id = sites.id) AS auth,
+          -- The regions to check from, NULL for the default region alone (one task, to the
+          -- tasks topic, as before regions); otherwise a task per region, to its topic.
+          NULLIF(regions, '{default}') AS regions
 
 -- due_backlog --
 SELECT count(*) FROM sites WHERE enabled AND next_check_at <= now()

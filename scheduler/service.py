@@ -8,6 +8,10 @@ their tasks are produced (key = site id), the producer is flushed, and only when
 delivery was confirmed is the claim committed. Any failure rolls the claim back: those
 sites stay due and are retried after a backoff. Dying between the flush and the commit
 re-emits the same (site, slot) later, which downstream deduplicates.
+
+A site checked from several regions gets one task per region, each to its region's task
+topic (`region_tasks_topic`); its identity downstream is (site, slot, region). A region's
+topic is created the first time a claimed site names it.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from scheduler.wakeups import SiteChanges
 from shared.db import Database, Transaction
 from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError
 from shared.health import Backoff, DependencyState
-from shared.kafka import Producer, make_producer
+from shared.kafka import Producer, ensure_topics, make_producer
 from shared.messages import DEFAULT_METHOD, CheckTask, TaskAuth
+from shared.messages.bounds import DEFAULT_REGION
 from shared.queries import load_queries
 
 logger = logging.getLogger(__name__)
@@ -71,12 +76,15 @@ def claimed_task(
     restricted: bool = False,
     options: dict[str, Any] | None = None,
     auth: dict[str, Any] | None = None,
+    regions: Sequence[str] | None = None,
 ) -> CheckTask:
-    """The task of one `claim_due` row, whose columns are the arguments in their order.
+    """The task of one `claim_due` row, whose columns are the arguments in their order,
+    for the default region (`region_tasks` makes the others from it).
 
     NULL stands for a default (a GET method, the default statuses); `options` are the
     site's non-default HTTP options (a jsonb object, NULL for a plain site), `auth` its
-    sealed credentials. A plain site's task is built and encoded as fast as the
+    sealed credentials, `regions` the regions the site is checked from (NULL: the default
+    region alone). A plain site's task is built and encoded as fast as the
     hand-built JSON it replaced (measured), so the task's own encoder is the scheduler's.
     """
     task = CheckTask(
@@ -101,6 +109,22 @@ def claimed_task(
         **(options or {}),
         auth=None if auth is None else TaskAuth(**auth),
     )
+
+
+def region_tasks(task: CheckTask, regions: Sequence[str] | None) -> list[CheckTask]:
+    """The tasks of one claimed slot: one per region the site is checked from."""
+    if regions is None:
+        return [task]
+    # The default region's task is the claimed one as it is: msgspec leaves a field out of
+    # the encoding only when it holds the default object itself, not an equal string.
+    return [
+        task if region == DEFAULT_REGION else msgspec.structs.replace(task, region=region)
+        for region in regions
+    ]
+
+
+# The position of `regions` in a claim_due row.
+REGIONS_COLUMN = -1
 
 
 @dataclass
@@ -130,6 +154,7 @@ class Scheduler:
         self._claim_params = {"batch_size": settings.claim_batch_size}
         # One thread that claims the next batch while this one is being emitted.
         self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim")
+        self._region_topics: set[str] = {settings.tasks_topic}
         self._backoff = Backoff()
         self._shortest_s: float | None = None
         self._shortest_at = -SHORTEST_REFRESH_S
@@ -151,18 +176,39 @@ class Scheduler:
             tx.rollback()
             raise
 
-    def _emit(self, rows: list[TupleRow]) -> None:
-        """Produce one task per claimed row and wait until the broker acknowledged them all."""
+    def _emit(self, rows: list[TupleRow]) -> int:
+        """Produce the tasks of the claimed rows (one per row and region) and wait until the
+        broker acknowledged them all; return how many."""
         topic = self._settings.tasks_topic
         produce = self._producer.produce
+        tasks = 0
         try:
             # claim_due returns the columns in claimed_task's order, site_id first.
             for row in rows:
-                produce(topic, claimed_task(*row).encode(), str(row[0]).encode())
+                regions = row[REGIONS_COLUMN]
+                if regions is None:  # the default region alone: the plain path
+                    produce(topic, claimed_task(*row).encode(), str(row[0]).encode())
+                    tasks += 1
+                    continue
+                key = str(row[0]).encode()
+                for task in region_tasks(claimed_task(*row), regions):
+                    produce(self._topic_of(task.region), task.encode(), key)
+                    tasks += 1
             self._producer.flush(self._settings.flush_timeout_s)
         except KafkaError:
             self._producer.reset()
             raise
+        return tasks
+
+    def _topic_of(self, region: str) -> str:
+        """A region's task topic, created the first time this process meets the region."""
+        topic = self._settings.region_tasks_topic(region)
+        if topic not in self._region_topics:
+            created = ensure_topics(self._settings, [topic], self._settings.kafka_partitions)
+            if created:
+                logger.info("scheduler.region_topic region=%s topic=%s created", region, topic)
+            self._region_topics.add(topic)
+        return topic
 
     def drain(self) -> int:
         """Emit batch after batch until nothing is due or a stop was requested.
@@ -187,20 +233,21 @@ class Scheduler:
                     break
                 started = time.perf_counter()
                 try:
-                    self._emit(rows)
+                    tasks = self._emit(rows)
                 except BaseException:
                     tx.rollback()
                     raise
                 tx.commit()
-                emitted += len(rows)
+                emitted += tasks
                 self.totals.batches += 1
-                self.totals.emitted += len(rows)
-                self._metrics.tasks_emitted.inc(len(rows))
+                self.totals.emitted += tasks
+                self._metrics.tasks_emitted.inc(tasks)
                 self._metrics.claim_batch_seconds.observe(time.perf_counter() - started)
                 self._heartbeat.beat()
                 logger.debug(
-                    "claim.batch tasks=%d seconds=%.3f", len(rows), time.perf_counter() - started
-                )
+                    "claim.batch sites=%d tasks=%d seconds=%.3f",
+                    len(rows), tasks, time.perf_counter() - started,
+                )  # fmt: skip
         finally:
             if next_claim is not None:  # a failure left a claim open: give its sites back
                 try:

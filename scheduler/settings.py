@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import DEFAULT_METRICS_HOST, CommonSettings
+from shared.settings import DEFAULT_METRICS_HOST, DEFAULT_PARTITIONS, CommonSettings
 
 # Prometheus metrics and /healthz; 0 disables the endpoint. (The checker's is 9102.)
 DEFAULT_SCHEDULER_METRICS_PORT = 9101
@@ -38,3 +38,6 @@ class SchedulerSettings(CommonSettings):
     maintenance_interval_s: float = Field(default=300, ge=1, le=86400)
     metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
     metrics_port: int = Field(default=DEFAULT_SCHEDULER_METRICS_PORT, ge=0, le=65535)
+    # Partitions of a region's task topic that the scheduler creates when a site first
+    # names the region (as webmon-migrate's WEBMON_KAFKA_PARTITIONS for the others).
+    kafka_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=10_000)

@@ -25,6 +25,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from shared.messages.bounds import DEFAULT_REGION
 from shared.netpolicy import DEFAULT_BLOCKED_NETWORKS, TargetPolicy, parse_networks
 from shared.sealing import SecretBox
 
@@ -186,6 +187,15 @@ class CommonSettings(BaseSettings):
             self.ondemand_tasks_topic,
             self.ondemand_results_topic,
         ]
+
+    def region_tasks_topic(self, region: str) -> str:
+        """The task topic of one region's checkers: the tasks topic itself for the default
+        region (a single-region deployment is as before), `<tasks topic>.<region>` for any
+        other. A topic per region keeps one region's backlog, or its absent checkers, from
+        delaying another's tasks, and lets each region's checkers be one consumer group."""
+        if region == DEFAULT_REGION:
+            return self.tasks_topic
+        return f"{self.tasks_topic}.{region}"
 
     def kafka_config(self) -> dict[str, Any]:
         """librdkafka settings shared by producers, consumers and the admin client."""

@@ -25,7 +25,7 @@ from checker.probe.offsets import OffsetTracker, PartitionKey
 from checker.probe.prober import Prober
 from checker.settings import CheckerSettings
 from shared.errors import KafkaError, MessageError
-from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
+from shared.kafka import Producer, commit_offsets, dead_letter, ensure_topics, make_consumer
 from shared.logs import log_summary
 from shared.messages import (
     NOT_PERFORMED,
@@ -93,15 +93,16 @@ class ProbeLoop:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._ensure_region_topic()
         consumer = make_consumer(
             self._settings,
-            self._settings.probe_group,
+            self._settings.region_probe_group,
             on_commit=self._on_commit,
             **self._metrics.consumer_config("probe", logger),
             **self._settings.group_membership("probe"),
         )
         consumer.subscribe(
-            [self._settings.tasks_topic],
+            [self._settings.region_topic],
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
@@ -121,6 +122,24 @@ class ProbeLoop:
             on_lost=self._on_lost,
         )
         self._ondemand = ondemand
+
+    def _ensure_region_topic(self) -> None:
+        """A region's task topic exists before its checkers subscribe: a consumer that
+        subscribed to a missing topic would not see it until its next metadata refresh
+        (minutes). Best effort: where the checker may not create topics (ACLs), the
+        scheduler or webmon-migrate does."""
+        topic = self._settings.region_topic
+        if topic == self._settings.tasks_topic:
+            return
+        try:
+            created = ensure_topics(self._settings, [topic], self._settings.kafka_partitions)
+        except KafkaError as exc:
+            logger.warning("probe.region_topic topic=%s error=%s", topic, exc)
+            return
+        logger.info(
+            "probe.region region=%s topic=%s%s", self._settings.checker_region, topic,
+            " created" if created else "",
+        )  # fmt: skip
 
     async def run(self) -> None:
         self.start()
@@ -195,6 +214,13 @@ class ProbeLoop:
             task = decode(CheckTask, msg.value())
         except MessageError as exc:
             self._dead_letter(msg, key, offset, str(exc))
+            return
+        if task.task_id is None and task.region != self._settings.checker_region:
+            # Another region's task on this region's topic: checking it here would store a
+            # row no one scheduled (or a verdict from the wrong place). Set aside, visibly.
+            reason = (f"a task for region {task.region!r} reached a checker of region "
+                      f"{self._settings.checker_region!r}")  # fmt: skip
+            self._dead_letter(msg, key, offset, reason)
             return
         now = datetime.now(UTC)
         if now >= task.expires_at:
@@ -340,7 +366,7 @@ class ProbeLoop:
     def _commit(self, *, asynchronous: bool, keys: set[PartitionKey] | None = None) -> None:
         """Commit each consumer's finished positions to that consumer."""
         for consumer, topic in (
-            (self._consumer, self._settings.tasks_topic),
+            (self._consumer, self._settings.region_topic),
             (self._ondemand, self._settings.ondemand_tasks_topic),
         ):
             if consumer is None:

@@ -94,6 +94,7 @@ def check_result(
         redirects=redirects,
         tls_version=measured.tls_version,
         tls_expires_at=measured.tls_expires_at,
+        region=task.region,
     )
 
 

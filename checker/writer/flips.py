@@ -17,11 +17,33 @@ from datetime import datetime
 from typing import Any
 
 from shared.messages import CheckResult
+from shared.messages.bounds import DEFAULT_REGION
 
 # (site_id, scheduled_at, checked_at, from_up, to_up, status_code, error, error_detail)
 Event = tuple[int, datetime, datetime, bool | None, bool, int | None, str | None, str | None]
 # site_id -> (earliest, latest) slot of the batch
 Recount = dict[int, tuple[datetime, datetime]]
+
+
+def slot_states(rows: Sequence[CheckResult]) -> Sequence[CheckResult]:
+    """The batch with one row per (site, slot): a slot several regions checked is up if
+    any of them saw it up, down only if every one that checked it saw it down (a check
+    before a miss). This is the site's state until the quorum decides it
+    (docs/regions.md); with one region per site (every row the default region's) the
+    batch is returned as it is."""
+    if all(row.region == DEFAULT_REGION for row in rows):
+        return rows
+    chosen: dict[tuple[int, datetime], CheckResult] = {}
+    for row in rows:
+        key = (row.site_id, row.scheduled_at)
+        held = chosen.get(key)
+        if held is None or _rank(row) > _rank(held):
+            chosen[key] = row
+    return list(chosen.values())
+
+
+def _rank(row: CheckResult) -> int:
+    return 0 if row.up is None else 2 if row.up else 1
 
 
 def several_per_site(rows: Sequence[CheckResult]) -> bool:

@@ -21,7 +21,8 @@ CREATE TEMP TABLE IF NOT EXISTS results_staging (
     ttfb_ms          real,
     redirects        smallint,
     tls_version      text,
-    tls_expires_at   timestamptz
+    tls_expires_at   timestamptz,
+    region           text NOT NULL
 ) ON COMMIT DELETE ROWS
 
 -- copy_staging --
@@ -31,14 +32,14 @@ COPY results_staging ({columns}) FROM STDIN (FORMAT BINARY)
 
 -- insert_new_results --
 -- The fast path: no result of the batch is stored yet (the usual case). Sent in one
--- pipeline with upsert_status; a stored (site, slot) fails it, and the batch is written
+-- pipeline with upsert_status; a stored (site, slot, region) fails it, and the batch is written
 -- again with insert_results.
 INSERT INTO check_results (site_id, scheduled_at, checked_at, response_time_ms, status_code,
                            up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
-                           ttfb_ms, redirects, tls_version, tls_expires_at)
+                           ttfb_ms, redirects, tls_version, tls_expires_at, region)
 SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
        up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
-       ttfb_ms, redirects, tls_version, tls_expires_at
+       ttfb_ms, redirects, tls_version, tls_expires_at, region
   FROM results_staging
 
 -- drop_missed_rows_checked_since --
@@ -46,22 +47,23 @@ SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
 -- of (a redelivered task checked in time after all) keeps the check, not the miss.
 DELETE FROM check_results c
  USING results_staging s
- WHERE c.site_id = s.site_id AND c.scheduled_at = s.scheduled_at
+ WHERE c.site_id = s.site_id AND c.scheduled_at = s.scheduled_at AND c.region = s.region
    AND c.up IS NULL AND s.up IS NOT NULL
 
 -- insert_results --
--- (site_id, scheduled_at) is the identity of a check: a redelivered result adds nothing.
+-- (site_id, scheduled_at, region) is the identity of a check: a redelivered result adds
+-- nothing.
 -- Performed checks first, so that of a check and a miss of one slot in the same batch the
 -- check is the one kept.
 INSERT INTO check_results (site_id, scheduled_at, checked_at, response_time_ms, status_code,
                            up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
-                           ttfb_ms, redirects, tls_version, tls_expires_at)
+                           ttfb_ms, redirects, tls_version, tls_expires_at, region)
 SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
        up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
-       ttfb_ms, redirects, tls_version, tls_expires_at
+       ttfb_ms, redirects, tls_version, tls_expires_at, region
   FROM results_staging
  ORDER BY up IS NULL
-    ON CONFLICT (site_id, scheduled_at) DO NOTHING
+    ON CONFLICT (site_id, scheduled_at, region) DO NOTHING
 
 -- upsert_status --
 -- The newest result of each site in the batch replaces the stored one only if it is for a
@@ -82,7 +84,7 @@ SELECT DISTINCT ON (r.site_id)
        r.ttfb_ms, r.redirects, r.tls_version, r.tls_expires_at, now()
   FROM results_staging r
  WHERE r.up IS NOT NULL  -- a missed slot says nothing of the site's state
- ORDER BY r.site_id, r.scheduled_at DESC
+ ORDER BY r.site_id, r.scheduled_at DESC, r.up DESC  -- of several regions' checks, up first
     ON CONFLICT (site_id) DO UPDATE
    SET url = EXCLUDED.url,
        scheduled_at = EXCLUDED.scheduled_at,
@@ -162,9 +164,15 @@ SELECT site_id, scheduled_at, checked_at, previous_up, up, status_code, error, e
                lag(c.up) OVER (PARTITION BY c.site_id ORDER BY c.scheduled_at) AS previous_up
           FROM unnest(%(site_ids)s::bigint[], %(afters)s::timestamptz[],
                       %(uptos)s::timestamptz[]) AS s(site_id, after, upto)
-          JOIN check_results c
-            ON c.site_id = s.site_id AND c.scheduled_at >= coalesce(s.after, '-infinity')
-           AND c.scheduled_at <= s.upto AND c.up IS NOT NULL) AS span
+         CROSS JOIN LATERAL (
+                -- One state per slot: a slot several regions checked is up if any saw it
+                -- up (until the quorum decides, docs/regions.md).
+                SELECT DISTINCT ON (c.scheduled_at) c.*
+                  FROM check_results c
+                 WHERE c.site_id = s.site_id
+                   AND c.scheduled_at >= coalesce(s.after, '-infinity')
+                   AND c.scheduled_at <= s.upto AND c.up IS NOT NULL
+                 ORDER BY c.scheduled_at, c.up DESC) AS c) AS span
  WHERE scheduled_at > after AND previous_up IS DISTINCT FROM up
 
 -- apply_task_updates --
@@ -231,11 +239,12 @@ SELECT f.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
                ELSE f.since END AS start
         OFFSET 0) w
  CROSS JOIN LATERAL (
-        SELECT c.scheduled_at, c.checked_at, c.up, c.status_code, c.error, c.error_detail,
-               c.regex_matched
+        SELECT DISTINCT ON (c.scheduled_at) c.scheduled_at, c.checked_at, c.up,
+               c.status_code, c.error, c.error_detail, c.regex_matched
           FROM check_results c
          WHERE c.site_id = f.site_id AND c.scheduled_at >= w.start
            AND c.scheduled_at >= %(earliest)s AND c.up IS NOT NULL
+         ORDER BY c.scheduled_at, c.up DESC  -- one state per slot, as insert_span_events
         OFFSET 0) c
  ORDER BY f.site_id, c.scheduled_at
 

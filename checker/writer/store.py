@@ -22,7 +22,7 @@ from typing import Any
 
 from psycopg import sql
 
-from checker.writer.flips import Event, Recount, several_per_site, site_flips
+from checker.writer.flips import Event, Recount, several_per_site, site_flips, slot_states
 from checker.writer.incidents import sites_to_walk, update_incidents
 from shared import locks
 from shared.db import Connection, Database, translated_errors
@@ -66,7 +66,9 @@ def _write(conn: Connection, rows: Sequence[CheckResult], *, careful: bool) -> i
     # The status upsert returns the state each replaced row had. With one result per site
     # (the usual batch) its `up` is enough; loading the slot too costs ~10 % of the
     # transaction (measured), so it is asked for only when a site has several results.
-    status = {"with_slots": several_per_site(rows)}
+    # States, flips and incidents see one row per (site, slot) (`slot_states`).
+    states = slot_states(rows)
+    status = {"with_slots": several_per_site(states)}
     with conn.cursor() as cur:
         with cur.copy(COPY_STAGING) as copy:
             copy.set_types(COPY_TYPES)
@@ -84,14 +86,14 @@ def _write(conn: Connection, rows: Sequence[CheckResult], *, careful: bool) -> i
                 upsert = conn.execute(QUERIES["upsert_status"], status)
             inserted = len(rows)
             replaced = upsert.fetchall()
-        events, recount = site_flips(rows, replaced)
+        events, recount = site_flips(states, replaced)
         hours = [] if counted_to is None else _late_hours(rows, counted_to)
         if events or recount or hours:  # (an empty pipeline would still cost a round trip)
             with conn.pipeline():
                 _write_flips(cur, events, recount)
                 if hours:
                     cur.execute(QUERIES["queue_late_hours"], {"hours": hours})
-        walks = sites_to_walk(rows, replaced, several=status["with_slots"])
+        walks = sites_to_walk(states, replaced, several=status["with_slots"])
         if walks:
             update_incidents(cur, conn, walks)
         warn = certificates_near_expiry(rows)

@@ -57,12 +57,14 @@ MEANINGS = {
     "holds its partitions (the failover gap, see [Missed slots and failover]"
     "(production.md#missed-slots-and-failover)); 6000 is the least Apache Kafka accepts by "
     "default",
-    "WEBMON_TASKS_TOPIC": "the topic of scheduled checks' tasks",
+    "WEBMON_TASKS_TOPIC": "the topic of scheduled checks' tasks (the default region's; "
+    "another region's is `<this>.<region>`: see [Regions](regions.md))",
     "WEBMON_RESULTS_TOPIC": "the topic of their results",
     "WEBMON_DEAD_LETTER_TOPIC": "where unparsable messages go, with the reason",
     "WEBMON_ONDEMAND_TASKS_TOPIC": "the topic of on-demand checks (the API's tasks)",
     "WEBMON_ONDEMAND_RESULTS_TOPIC": "the topic of on-demand checks' progress and results",
-    "WEBMON_KAFKA_PARTITIONS": "partitions of the topics `webmon-migrate` creates",
+    "WEBMON_KAFKA_PARTITIONS": "partitions of the topics `webmon-migrate` creates, and of a "
+    "region's task topic the scheduler creates when a site first names the region",
     "WEBMON_KAFKA_REPLICATION_FACTOR": "replication of the topics `webmon-migrate` creates "
     "(empty: the broker's default)",
     "WEBMON_CLAIM_BATCH_SIZE": "sites claimed per scheduler transaction",
@@ -81,6 +83,9 @@ MEANINGS = {
     "(scheduler's maintenance)",
     "WEBMON_TASK_RESULT_GRACE_S": "an emitted task still without a result this long after it "
     "expired (plus its timeout) ends as ERROR",
+    "WEBMON_CHECKER_REGION": "the region this checker checks from: its probe consumes the "
+    "region's task topic in the region's group (`<probe group>.<region>`) and stamps the "
+    "region on each result (see [Regions](regions.md))",
     "WEBMON_CHECKER_ROLES": "roles of a checker process, `probe,writer` (`--role` overrides)",
     "WEBMON_CHECKER_INSTANCE_ID": "a stable name per replica for static group membership "
     "(Apache Kafka only: see [Missed slots and failover]"

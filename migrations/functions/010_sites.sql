@@ -30,3 +30,14 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
                 FROM jsonb_each(headers) AS h(name, value))
     END
 $$;
+
+-- A list of regions a site is checked from: 1 to 16 distinct names of 1 to 40 lower-case
+-- letters, digits, '-' or '_', starting with a letter or digit (WEBMON_CHECKER_REGION
+-- spells them alike).
+CREATE OR REPLACE FUNCTION webmon_valid_regions(regions text[]) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT cardinality(regions) BETWEEN 1 AND 16
+       AND array_position(regions, NULL) IS NULL
+       AND (SELECT bool_and(r ~ '^[a-z0-9][a-z0-9_-]{0,39}$') AND count(DISTINCT r) = count(*)
+              FROM unnest(regions) AS r)
+$$;

@@ -7,7 +7,7 @@ LANGUAGE sql IMMUTABLE AS $$
            u.response_time_ms, u.status_code, u.up, u.regex_matched, u.error, u.error_detail,
            u.dns_ms, u.connect_ms, u.tls_ms, u.ttfb_ms, u.redirects,
            coalesce(u.tls_version, p.tls_version_all),
-           coalesce(u.tls_expires_at, p.tls_expires_at_all)
+           coalesce(u.tls_expires_at, p.tls_expires_at_all), p.region
       FROM unnest(p.scheduled_at, p.checked_after_ms, p.response_time_ms, p.status_code, p.up,
                   p.regex_matched, p.error, p.error_detail, p.dns_ms, p.connect_ms, p.tls_ms,
                   p.ttfb_ms, p.redirects, p.tls_version, p.tls_expires_at)
@@ -24,14 +24,14 @@ SELECT * FROM check_results
  UNION ALL
 SELECT u.* FROM check_results_packed p, webmon_unpack(p) u;
 
--- The checks of one UTC day, raw and packed, deduplicated on the slot (raw wins); only the
--- given sites unless `sites` is NULL.
+-- The checks of one UTC day, raw and packed, deduplicated on the check's identity (site,
+-- slot, region; raw wins); only the given sites unless `sites` is NULL.
 CREATE OR REPLACE FUNCTION webmon_day_results(d date, sites bigint[] DEFAULT NULL)
 RETURNS SETOF check_results LANGUAGE sql STABLE AS $$
-    SELECT DISTINCT ON (site_id, scheduled_at)
+    SELECT DISTINCT ON (site_id, scheduled_at, region)
            site_id, scheduled_at, checked_at, response_time_ms, status_code, up,
            regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms, ttfb_ms,
-           redirects, tls_version, tls_expires_at
+           redirects, tls_version, tls_expires_at, region
       FROM (SELECT r.*, 0 AS src
               FROM check_results r
              WHERE r.scheduled_at >= d::timestamp AT TIME ZONE 'UTC'
@@ -41,7 +41,7 @@ RETURNS SETOF check_results LANGUAGE sql STABLE AS $$
             SELECT u.*, 1
               FROM check_results_packed p, webmon_unpack(p) u
              WHERE p.day = d AND (sites IS NULL OR p.site_id = ANY(sites))) AS both_sides
-     ORDER BY site_id, scheduled_at, src
+     ORDER BY site_id, scheduled_at, region, src
 $$;
 
 -- NULL for an array of NULLs.
@@ -50,7 +50,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN cardinality(array_remove(a, NULL)) > 0 THEN a END
 $$;
 
--- Packs day `d` into one row per site and drops its raw partition. When the day was packed
+-- Packs day `d` into one row per site and region and drops its raw partition. When the day was packed
 -- before, folds in the late rows of that day that waited in the default partition (only
 -- their sites are repacked). Returns the checks packed, NULL when there was nothing to do.
 CREATE OR REPLACE FUNCTION webmon_pack_day(d date) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -107,9 +107,10 @@ BEGIN
            CASE WHEN count(tls_expires_at) = count(*)
                  AND min(tls_expires_at) = max(tls_expires_at)
                 THEN min(tls_expires_at)
-           END AS tls_expires_at_all
+           END AS tls_expires_at_all,
+           region
       FROM webmon_day_results(d, late)
-     GROUP BY site_id;
+     GROUP BY site_id, region;
     DELETE FROM check_results_packed
      WHERE day = d AND (late IS NULL OR site_id = ANY(late));
     INSERT INTO check_results_packed SELECT * FROM webmon_packing;

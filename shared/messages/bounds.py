@@ -32,6 +32,10 @@ MAX_HEADER_REGEX: Final = 1000
 MAX_USERNAME: Final = 256
 MAX_SEALED: Final = 8192
 MAX_STATUS_RANGES: Final = 64
+# A region's name (WEBMON_CHECKER_REGION, sites.regions): the table's webmon_valid_regions.
+DEFAULT_REGION: Final = "default"
+REGION_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+MAX_REGIONS: Final = 16
 
 # The key of a field's `msgspec.Meta.extra` that names its column type (binary COPY).
 COLUMN: Final = "column"

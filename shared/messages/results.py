@@ -18,6 +18,7 @@ from msgspec import Meta
 from shared.errors import MessageError
 from shared.messages.bounds import (
     COLUMN,
+    DEFAULT_REGION,
     MAX_BIGINT,
     MAX_ERROR,
     MAX_ERROR_DETAIL,
@@ -30,7 +31,7 @@ from shared.messages.bounds import (
     column,
 )
 from shared.messages.codec import Message, decoder, describe
-from shared.messages.tasks import CheckTask
+from shared.messages.tasks import CheckTask, Region
 
 # The error class of a slot that was emitted but not checked before its next slot came.
 MISSED: Final = "missed"
@@ -71,6 +72,9 @@ class CheckResult(Message, kw_only=True, frozen=True):
     # Of the check's first TLS connection: protocol version and certificate expiry.
     tls_version: Annotated[str, Meta(max_length=MAX_TLS_VERSION), column("text")] | None = None
     tls_expires_at: _Stamp | None = None
+    # The region of the checker that made the check (or recorded the miss): with the site
+    # and the slot, the check's identity. Left out of the encoding for the default region.
+    region: Annotated[Region, column("text")] = DEFAULT_REGION
 
     def __post_init__(self) -> None:
         # Spelt out, not a loop: on the writer's hot path this is a third of a decode.
@@ -111,6 +115,7 @@ def _unchecked(
         error=error,
         error_detail=detail,
         up=up,
+        region=task.region,
     )
 
 

@@ -16,6 +16,7 @@ from shared.http_fields import (
     status_range_ok,
 )
 from shared.messages.bounds import (
+    DEFAULT_REGION,
     MAX_BIGINT,
     MAX_BODY_BYTES,
     MAX_HEADER_REGEX,
@@ -27,6 +28,7 @@ from shared.messages.bounds import (
     MAX_TIMEOUT_S,
     MAX_URL,
     MAX_USERNAME,
+    REGION_PATTERN,
     AwareDatetime,
     has_nul,
 )
@@ -55,6 +57,7 @@ _Url = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_URL)]
 _Body = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_BODY_BYTES)]
 _HostName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_HOST_NAME)]
 _HeaderRegex = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_HEADER_REGEX)]
+Region = Annotated[str, msgspec.Meta(pattern=REGION_PATTERN)]
 
 
 class TaskAuth(msgspec.Struct, kw_only=True, frozen=True, gc=False, omit_defaults=True):
@@ -119,6 +122,10 @@ class CheckTask(Message, kw_only=True, frozen=True):
     header_mode: Literal["match", "not_match"] = "match"
     regex_mode: Literal["match", "absent"] = "match"
     auth: TaskAuth | None = None
+    # The region whose checkers perform this check (each region has its own task topic);
+    # left out of the encoding for the default region, so a single-region task is as
+    # before.
+    region: Region = DEFAULT_REGION
 
     def __post_init__(self) -> None:
         if (self.site_id == 0) != (self.task_id is not None):

@@ -13,8 +13,9 @@ from shared.messages.results import CheckResult
 from shared.task_status import TaskStatus
 
 # What an on-demand task's result keeps of its CheckResult: the fields of a check_results
-# row that describe the check (not the site, the URL or the slot).
-TASK_RESULT_EXCLUDE = frozenset({"site_id", "task_id", "url", "scheduled_at"})
+# row that describe the check (not the site, the URL, the slot, or the region: the task
+# itself names where it ran).
+TASK_RESULT_EXCLUDE = frozenset({"site_id", "task_id", "url", "scheduled_at", "region"})
 TASK_RESULT_FIELDS: Final = tuple(
     name for name in CheckResult.__struct_fields__ if name not in TASK_RESULT_EXCLUDE
 )

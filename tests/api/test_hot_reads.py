@@ -82,7 +82,7 @@ def test_valid_reads(api: Api, site_ids: list[int], db: Conn) -> None:
     assert get(api, f"/api/v1/sites/{site_ids[5]}", api.read).json() == every[5]
     for since in ("", "?since=1h", "?since=30d", "?since=1y"):
         body = get(api, f"/api/v1/sites/{site_ids[0]}/uptime{since}", api.read).json()
-        assert set(body) == {"since", "checks", "up_checks", "uptime_pct", "missed",
+        assert set(body) == {"since", "region", "checks", "up_checks", "uptime_pct", "missed",
                              "p50_ms", "p95_ms"}  # fmt: skip
         assert body["since"] == (since.removeprefix("?since=") or "24h")
 

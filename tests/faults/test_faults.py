@@ -54,6 +54,32 @@ def test_kill_9_two_of_three_checkers(fleet: Fleet, targets: Targets, db: Conn) 
     fleet.ledger("kill -9 two of three checkers")
 
 
+def test_kill_9_one_regions_checker_under_load(fleet: Fleet, targets: Targets, db: Conn) -> None:
+    """Two regions, two checkers in one and one in the other; kill -9 one checker of the
+    first region: every emitted (site, slot, region) still has exactly one row, checked or
+    missed, and the other region never noticed."""
+    add_sites(db, 600, url=targets.url("/ok"), interval=15, timeout=5, spread=True)
+    db.execute("UPDATE sites SET regions = '{eu-west,us-east}'")
+    fleet.regions = ["eu-west", "us-east"]
+    west = [fleet.checker(f"west-{i}", region="eu-west") for i in (1, 2)]
+    east = fleet.checker("east-1", region="us-east")
+    fleet.wait_joined(*west, east)
+    scheduler = fleet.scheduler()
+    grows_by(fleet, 600)
+    west[0].kill()
+    grows_by(fleet, 1200)
+    fleet.stop(scheduler)
+    fleet.settle()
+    fleet.stop(west[1])
+    fleet.stop(east)
+    ledger = fleet.ledger("kill -9 one region's checker")
+    per_region = dict(
+        db.execute("SELECT region, count(*) FROM check_results GROUP BY 1").fetchall()
+    )
+    assert set(per_region) == {"eu-west", "us-east"} and ledger.stored == sum(per_region.values())
+    assert fleet.count("SELECT count(*) FROM check_results WHERE region = 'us-east' AND up") > 0
+
+
 def test_kill_9_scheduler_mid_drain_then_restart(fleet: Fleet, targets: Targets, db: Conn) -> None:
     add_sites(db, 10_000, url=targets.url("/ok"), interval=300, timeout=5, spread=False)
     checkers = [fleet.checker(f"checker-{i}") for i in (1, 2)]

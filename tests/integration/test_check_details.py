@@ -190,7 +190,7 @@ def test_claim_carries_the_options_into_tasks(db: Conn) -> None:
     assert head.expected_status == ((200, 300), (404, 405), (500, 503))
     assert head.max_redirects == 20
     plain_row = next(r for r in rows if r[1] == "http://plain")
-    assert plain_row[6:] == (None, None, None, None, False, None, None)
+    assert plain_row[6:] == (None, None, None, None, False, None, None, None)
 
 
 def test_writer_stores_the_check_details(db_url: str, db: Conn) -> None:

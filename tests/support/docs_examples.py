@@ -59,6 +59,7 @@ SQL_PARAMETERS: dict[str, Any] = {
     "interval_seconds": 60,
     "timeout_seconds": 5,
     "regex": None,
+    "region": None,
 }
 # Where a command may send traffic: this machine only.
 LOCAL_HOSTS = re.compile(r"^(127(\.\d{1,3}){3}|localhost|\[::1\])$")

@@ -1,9 +1,10 @@
 """The fault-injection harness: real scheduler and checker processes, an exact ledger.
 
 A test starts processes with a `Fleet` (the `fleet` fixture of tests/faults), injects one
-fault, lets the system recover, stops the scheduler, waits until every emitted (site, slot)
-is stored, stops the checkers, and then `Fleet.ledger()` compares the task topic with
-check_results: every emitted slot has exactly one row, checked or missed (a task that
+fault, lets the system recover, stops the scheduler, waits until every emitted (site, slot,
+region) is stored, stops the checkers, and then `Fleet.ledger()` compares the task topics
+(the tasks topic and those of `Fleet.regions`) with check_results: every emitted check has
+exactly one row, checked or missed (a task that
 reached a checker after its next slot is stored as a miss), nothing stored that was not
 emitted, each process exited 0 and stayed within its memory bound.
 """
@@ -62,6 +63,8 @@ class Fleet:
         self.log_dir = log_dir
         self.processes: list[Process] = []
         self.peak_rss_mb: dict[str, float] = {}
+        # Regions other than the default whose task topics the ledger reads too.
+        self.regions: list[str] = []
 
     def start(self, module: str, name: str, **extra: str) -> Process:
         p = Process(module, {**self.env, **extra}, self.log_dir, name)
@@ -71,7 +74,9 @@ class Fleet:
     def scheduler(self, name: str = "scheduler", **extra: str) -> Process:
         return self.start("scheduler", name, **extra)
 
-    def checker(self, name: str, **extra: str) -> Process:
+    def checker(self, name: str, region: str | None = None, **extra: str) -> Process:
+        if region is not None:
+            extra["WEBMON_CHECKER_REGION"] = region
         return self.start("checker", name, **extra)
 
     def wait_joined(self, *checkers: Process) -> None:
@@ -112,7 +117,9 @@ class Fleet:
             self.stop(p, bound_s)
 
     def emitted_slots(self) -> tuple[int, set[Slot]]:
-        return emitted_slots(self.services.kafka_bootstrap, self.env["WEBMON_TASKS_TOPIC"])
+        tasks = self.env["WEBMON_TASKS_TOPIC"]
+        regional = [f"{tasks}.{region}" for region in self.regions]
+        return emitted_slots(self.services.kafka_bootstrap, tasks, regional)
 
     def stored_slots(self) -> set[Slot]:
         with psycopg.connect(self.db_url, autocommit=True) as conn:

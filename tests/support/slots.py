@@ -1,10 +1,12 @@
-"""Which (site, slot) pairs a run emitted on the task topic, and which it stored.
+"""Which checks, (site, slot, region), a run emitted on the task topics, and which it
+stored.
 
 Slots are compared as UTC text to the microsecond, the form both sides can be put in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from shared.errors import MessageError
@@ -13,28 +15,31 @@ from tests.support.db import Conn
 from tests.support.topics import read_all
 
 SLOT_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
-Slot = tuple[int, str]
+Slot = tuple[int, str, str]  # site, slot, region
 
 
 def slot_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(SLOT_FORMAT)
 
 
-def emitted_slots(bootstrap: str, tasks_topic: str) -> tuple[int, set[Slot]]:
-    """(task messages, the distinct slots they name). Messages that are not tasks (poison a
-    test injected) are not counted."""
+def emitted_slots(
+    bootstrap: str, tasks_topic: str, more_topics: Iterable[str] = ()
+) -> tuple[int, set[Slot]]:
+    """(task messages, the distinct checks they name), over the tasks topic and any region
+    topics given. Messages that are not tasks (poison a test injected) are not counted."""
     decoded = []
-    for message in read_all(bootstrap, tasks_topic):
-        try:
-            decoded.append(decode(CheckTask, message.value()))
-        except MessageError:
-            continue
-    return len(decoded), {(t.site_id, slot_text(t.scheduled_at)) for t in decoded}
+    for topic in (tasks_topic, *more_topics):
+        for message in read_all(bootstrap, topic):
+            try:
+                decoded.append(decode(CheckTask, message.value()))
+            except MessageError:
+                continue
+    return len(decoded), {(t.site_id, slot_text(t.scheduled_at), t.region) for t in decoded}
 
 
 def stored_slots(db: Conn) -> set[Slot]:
     rows = db.execute(
         "SELECT site_id, to_char(scheduled_at AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US') FROM check_results"
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US'), region FROM check_results"
     ).fetchall()
-    return {(site_id, text) for site_id, text in rows}
+    return {(site_id, text, region) for site_id, text, region in rows}

@@ -198,7 +198,7 @@ FULL_RESULT = CheckResult(
 
 def test_copy_row_carries_the_check_details_in_column_order() -> None:
     row = copy_row(FULL_RESULT)
-    assert row[10:] == (0.75, 1.25, 4.5, 10.0, 2, "TLSv1.3", EXPIRY)
+    assert row[10:] == (0.75, 1.25, 4.5, 10.0, 2, "TLSv1.3", EXPIRY, "default")
     assert copy_row(decode_result(FULL_RESULT.encode())) == row
 
 

@@ -8,7 +8,14 @@ from pydantic import ValidationError
 
 from webmon.core.errors import UNKNOWN_FIELD, Invalid, invalid_from_validation
 from webmon.core.site_import import parse_sites
-from webmon.core.site_rules import NOT_SHAPING, SiteIn, SitePatch, shapes_request
+from webmon.core.site_rules import (
+    NOT_SHAPING,
+    SiteIn,
+    SitePatch,
+    check_quorum,
+    quorum_of,
+    shapes_request,
+)
 from webmon.core.site_text import fields_as_text, fields_from_text
 
 
@@ -25,7 +32,8 @@ def test_what_the_check_sends_or_reads_shapes_the_request(changed: set[str]) -> 
 @pytest.mark.parametrize(
     "changed",
     [set(), {"interval_seconds"}, {"timeout_seconds"}, {"enabled"}, {"failure_threshold"},
-     {"success_threshold"}, {"name"}, {"tags"}, {"public"}, {"channels"}, {"restricted"}],
+     {"success_threshold"}, {"name"}, {"tags"}, {"public"}, {"channels"}, {"restricted"},
+     {"regions"}, {"quorum"}],
 )  # fmt: skip
 def test_when_whether_and_where_the_news_goes_do_not(changed: set[str]) -> None:
     assert not shapes_request(changed)
@@ -96,3 +104,40 @@ def test_a_csv_names_the_line() -> None:
     assert (refused.value.line, refused.value.field) == (3, "interval_seconds")
     stored = Invalid("url", "no", constraint="sites_url_form", item=1)
     assert parse_sites("http://a/\nhttp://b/").line_of(stored).line == 2
+
+
+def test_regions_read_as_people_write_them_and_back() -> None:
+    fields = fields_from_text({"url": "http://a.example/", "regions": "eu-west; us-east  ap_1",
+                               "quorum": "2"}, new=True)  # fmt: skip
+    site = SiteIn.model_validate(fields)
+    assert (site.regions, site.quorum) == (["eu-west", "us-east", "ap_1"], 2)
+    shown = fields_as_text(site.model_dump())
+    assert (shown["regions"], shown["quorum"]) == ("eu-west, us-east, ap_1", "2")
+    again = SiteIn.model_validate(fields_from_text(shown, new=True))
+    assert (again.regions, again.quorum) == (site.regions, site.quorum)
+    plain = SiteIn(url="http://a.example/")
+    assert (plain.regions, plain.quorum) == (["default"], None)  # a majority of one
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"regions": []}, "regions"), ({"regions": ["a", "a"]}, "regions"),
+     ({"regions": ["EU"]}, "regions"), ({"regions": ["-a"]}, "regions"),
+     ({"regions": [f"r{i}" for i in range(17)]}, "regions"), ({"quorum": 0}, "quorum")],
+)  # fmt: skip
+def test_nonsense_regions_are_refused_naming_the_field(
+    fields: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        SiteIn.model_validate({"url": "http://a.example/", **fields})
+    assert invalid_from_validation(refused.value).field == field
+
+
+def test_a_quorum_beyond_the_regions_is_refused_in_the_tables_words() -> None:
+    check_quorum(["a", "b", "c"], 3)
+    check_quorum(["a"], None)
+    with pytest.raises(Invalid) as refused:
+        check_quorum(["a", "b"], 3)
+    assert (refused.value.field, refused.value.constraint) == ("quorum", "sites_quorum_range")
+    assert [quorum_of(["x"] * n, None) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
+    assert quorum_of(["a", "b", "c"], 1) == 1

@@ -64,6 +64,8 @@ class SiteOut(BaseModel):
     header_regex: str | None
     header_mode: str
     regex_mode: str
+    regions: list[str] = Field(description="the regions the site is checked from")
+    quorum: int | None = Field(description="regions that must see it down; null: a majority")
     auth: AuthOut | None = Field(description="the kind (and basic's user name), never the secret")
 
 
@@ -73,6 +75,7 @@ class BulkResult(BaseModel):
 
 class Uptime(BaseModel):
     since: str
+    region: str | None = Field(description="the region counted; null: the checks of every region")
     checks: int = Field(description="checks performed (missed slots are not checks)")
     up_checks: int
     uptime_pct: float | None
@@ -85,6 +88,7 @@ class Series(BaseModel):
     """Columns as arrays, one entry per hour or day, ready for a chart."""
 
     step: Literal["hour", "day"]
+    region: str | None = Field(description="the region counted; null: the checks of every region")
     t: list[datetime]
     checks: list[int]
     up_checks: list[int]

@@ -2,7 +2,7 @@
 check a configuration. One module per noun, each calling the core (`webmon.core`):
 
     sites (status, uptime, thresholds)   keys   users   channels   windows
-    incidents (notifications)            tasks  doctor   import-results (results)
+    incidents (notifications)            tasks  doctor   import-results (results)   regions
     status-pages (their incidents and updates)
 
 Every command but `doctor` needs only WEBMON_DATABASE_URL (and WEBMON_SECRET_KEY to set a
@@ -26,6 +26,7 @@ from webmon.cli import (
     doctor,
     incidents,
     keys,
+    regions,
     results,
     sites,
     status_pages,
@@ -39,7 +40,8 @@ from webmon.core.errors import Invalid
 from webmon.settings import CliSettings
 
 GROUPS = (
-    sites, keys, users, channels, windows, incidents, status_pages, tasks, results, doctor,
+    sites, keys, users, channels, windows, incidents, status_pages, tasks, results, regions,
+    doctor,
 )  # fmt: skip
 INVALID = 2
 

@@ -1,16 +1,18 @@
 """`webmon sites …`, `webmon status`, `webmon uptime`, `webmon thresholds`.
 
     webmon sites add URL [--name NAME] [--tag KEY[:VALUE] ...] [--every 30s] [--timeout 5s]
-                         [--regex PATTERN] [--option FIELD=VALUE ...] [--restricted]
-    webmon sites import FILE.csv     header row: url and any other site fields (name, tags)
+                         [--regex PATTERN] [--region NAME ...] [--quorum N]
+                         [--option FIELD=VALUE ...] [--restricted]
+    webmon sites import FILE.csv     header row: url and any other site fields (name, tags,
+                                     regions, quorum)
     webmon sites list [--tag KEY[:VALUE]]
     webmon sites edit SITE [--name ...] [--tag ... | --no-tags] [--every ...] [--timeout ...]
-                           [--regex ...] [--option ...]
+                           [--regex ...] [--region ...] [--quorum ...] [--option ...]
     webmon sites disable SITE... / enable SITE... / unrestrict SITE...
     webmon sites auth SITE --basic USER | --bearer | --clear   (the secret: asked on a
                          terminal, else one line of stdin; sealed with WEBMON_SECRET_KEY)
     webmon status [--down]
-    webmon uptime SITE [--since 30d]
+    webmon uptime SITE [--since 30d] [--region NAME]
     webmon thresholds SITE [--failure 3] [--success 2] [--remind 30m|off] [--tags a,b]
                      [--cert-days 14]
 
@@ -30,6 +32,7 @@ from typing import Any, TextIO
 
 from pydantic import TypeAdapter, ValidationError
 
+from shared.messages.bounds import DEFAULT_REGION
 from webmon.cli.common import (
     CliError,
     duration,
@@ -105,6 +108,7 @@ def add_commands(commands: Any) -> None:
     uptime = commands.add_parser("uptime", help="uptime and latency of one site")
     uptime.add_argument("site", metavar="SITE")
     uptime.add_argument("--since", type=seconds, default=DEFAULT_SINCE, help="period (30d)")
+    uptime.add_argument("--region", help="one region's checks (default: every region's)")
     uptime.set_defaults(run=cmd_uptime)
 
     thresholds = commands.add_parser("thresholds", help="a site's incident thresholds")
@@ -133,6 +137,13 @@ def _field_flags(parser: argparse.ArgumentParser, *, every_default: str | None) 
     parser.add_argument("--timeout", type=seconds, help="per check (default: min(10s, every))")
     parser.add_argument("--regex", help="RE2 pattern the page must contain")
     parser.add_argument(
+        "--region", dest="regions", action="append", metavar="NAME",
+        help="a region to check it from (repeat for several; default: the default region)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--quorum", help="regions that must see it down to be down ('majority': the default)"
+    )
+    parser.add_argument(
         "--option", dest="options", type=setting, action="append", default=[],
         metavar="FIELD=VALUE", help="any other field of a site, as the API names it",
     )  # fmt: skip
@@ -153,6 +164,11 @@ def _fields(args: argparse.Namespace) -> dict[str, str]:
         fields["timeout_seconds"] = f"{args.timeout:g}"
     if args.regex is not None:
         fields["regex"] = args.regex
+    if args.regions:
+        fields["regions"] = ", ".join(args.regions)
+    if args.quorum is not None:
+        # "majority" (or nothing) is the default, null; a number is a fixed quorum.
+        fields["quorum"] = "" if args.quorum.strip().lower() == "majority" else args.quorum
     fields.update(args.options)
     return fields
 
@@ -168,6 +184,8 @@ def _described(site: Site) -> str:
         described += f", name {site.name!r}"
     if site.tags:
         described += f", tags {','.join(site.tags)}"
+    if site.regions != [DEFAULT_REGION]:
+        described += f", from {', '.join(site.regions)}"
     return described
 
 
@@ -306,9 +324,11 @@ async def cmd_status(core: Core, args: argparse.Namespace, out: TextIO) -> int:
 
 async def cmd_uptime(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     site = await core.sites.find(args.site)
-    found = await core.history.uptime(site.id, timedelta(seconds=args.since))
+    found = await core.history.uptime(site.id, timedelta(seconds=args.since), args.region)
     print(f"site     {site.id} {site.url}", file=out)
     print(f"period   last {format_duration(args.since)}", file=out)
+    if args.region is not None:
+        print(f"region   {args.region}", file=out)
     print(f"checks   {found.checks} ({found.up_checks} up)", file=out)
     if found.missed:
         print(f"missed   {found.missed} slots not checked in time (not in the uptime)", file=out)

@@ -20,6 +20,7 @@ from webmon.core.channels import Channels
 from webmon.core.history import History
 from webmon.core.incidents import Incidents
 from webmon.core.keys import Keys
+from webmon.core.regions import Regions
 from webmon.core.results import Results
 from webmon.core.sites import Sites
 from webmon.core.status_pages import StatusPages
@@ -56,6 +57,7 @@ class Core:
         self.status_pages = StatusPages(db)
         self.certificates = Certificates(self.reads)
         self.status_views = Views(self.reads, self.status_pages)
+        self.regions = Regions(self.reads)
 
     @classmethod
     def for_url(

@@ -53,6 +53,7 @@ class Check:
     redirects: int | None
     tls_version: str | None
     tls_expires_at: datetime | None
+    region: str
 
     @property
     def cause(self) -> str | None:
@@ -190,18 +191,22 @@ class History:
         until: datetime,
         before: datetime = LATEST,
         limit: int = 50,
+        region: str | None = None,
+        before_region: str | None = None,
     ) -> list[Check]:
-        """Checks and missed slots, newest first, in [since, until) and before a cursor."""
+        """Checks and missed slots, newest first (and by region within a slot), in
+        [since, until) and before a cursor: the check (`before`, `before_region`), or the
+        slot `before` when `before_region` is None. Of one region, or of all (None)."""
         await self._site_must_exist(site_id)
         params = {"site_id": site_id, "since": since, "until": until, "before": before,
-                  "limit": limit}  # fmt: skip
+                  "limit": limit, "region": region, "before_region": before_region}  # fmt: skip
         return [_typed(Check, r) for r in await self._db.rows(QUERIES["site_results"], params)]
 
-    async def uptime(self, site_id: int, since: timedelta) -> Uptime:
-        """Checks, uptime and latency over the period that ends now: the site's existence,
-        the documented uptime query and the latency one in one pipelined round trip, on
-        the read pool."""
-        params = {"site_id": site_id, "since": since}
+    async def uptime(self, site_id: int, since: timedelta, region: str | None = None) -> Uptime:
+        """Checks, uptime and latency over the period that ends now, of one region or of
+        the checks of all (None): the site's existence, the documented uptime query and the
+        latency one in one pipelined round trip, on the read pool."""
+        params = {"site_id": site_id, "since": since, "region": region}
         async with self._reads.connection() as conn:
             async with conn.pipeline():
                 found = await conn.execute(QUERIES["site_exists"], {"site_id": site_id})
@@ -222,9 +227,11 @@ class History:
             p95_ms=None if p95 is None else float(p95),
         )
 
-    async def series(self, site_id: int, since: timedelta, step: Step) -> list[Bucket]:
+    async def series(
+        self, site_id: int, since: timedelta, step: Step, region: str | None = None
+    ) -> list[Bucket]:
         await self._site_must_exist(site_id)
-        params = {"site_id": site_id, "since": since, "step": step}
+        params = {"site_id": site_id, "since": since, "step": step, "region": region}
         return [_typed(Bucket, r) for r in await self._db.rows(QUERIES["series"], params)]
 
     async def events(

@@ -6,7 +6,8 @@
 
 -- uptime --
 -- Uptime of one site over the period that ends now (%(since)s: an interval such as '30 days'):
--- performed checks, up checks, uptime, and the slots missed, which uptime leaves out.
+-- performed checks, up checks, uptime, and the slots missed, which uptime leaves out. Of one
+-- region (%(region)s), or of the checks of every region the site is checked from (NULL).
 WITH w AS (
     SELECT start, mark, (start AT TIME ZONE 'UTC')::date + 1 AS first_day,
            greatest((start AT TIME ZONE 'UTC')::date + 1, days_rolled_to) AS end_day
@@ -16,24 +17,25 @@ WITH w AS (
 ), parts AS (
     -- whole UTC days, rolled up
     SELECT checks, up_checks, missed FROM check_rollups_daily
-     WHERE site_id = %(site_id)s
+     WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
        AND day >= (SELECT first_day FROM w) AND day < (SELECT end_day FROM w)
     UNION ALL
     -- the whole hours before them, and those after them up to the mark
     SELECT checks, up_checks, missed FROM check_rollups_hourly
-     WHERE site_id = %(site_id)s
+     WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
        AND hour >= (SELECT start FROM w)
        AND hour < (SELECT least(first_day::timestamp AT TIME ZONE 'UTC', mark) FROM w)
     UNION ALL
     SELECT checks, up_checks, missed FROM check_rollups_hourly
-     WHERE site_id = %(site_id)s
+     WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
        AND hour >= (SELECT end_day::timestamp AT TIME ZONE 'UTC' FROM w)
        AND hour < (SELECT mark FROM w)
     UNION ALL
     -- raw rows since the mark (a missed slot, up NULL, is no check)
     SELECT count(*) FILTER (WHERE up IS NOT NULL), count(*) FILTER (WHERE up),
            count(*) FILTER (WHERE up IS NULL) FROM check_results
-     WHERE site_id = %(site_id)s AND scheduled_at >= (SELECT greatest(start, mark) FROM w)
+     WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
+       AND scheduled_at >= (SELECT greatest(start, mark) FROM w)
 )
 SELECT sum(checks) AS checks, sum(up_checks) AS up_checks,
        round(100.0 * sum(up_checks) / nullif(sum(checks), 0), 3) AS uptime_pct,
@@ -41,12 +43,13 @@ SELECT sum(checks) AS checks, sum(up_checks) AS up_checks,
   FROM parts
 
 -- p95_per_day --
--- One site's checks, uptime and response times per UTC day, the last %(days)s days.
-SELECT day, checks, round(100.0 * up_checks / nullif(checks, 0), 3) AS uptime_pct,
+-- One site's checks, uptime and response times per UTC day and region, the last %(days)s
+-- days.
+SELECT day, region, checks, round(100.0 * up_checks / nullif(checks, 0), 3) AS uptime_pct,
        rt_p50_ms, rt_p95_ms, rt_avg_ms
   FROM check_rollups_daily
  WHERE site_id = %(site_id)s AND day >= (now() AT TIME ZONE 'UTC')::date - %(days)s::integer
- ORDER BY day DESC
+ ORDER BY day DESC, region
 
 -- down_now --
 -- The sites that are down now: since when (their latest state change) and why.

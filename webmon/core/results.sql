@@ -22,7 +22,7 @@ COPY results_import (site_id, scheduled_at, checked_at, response_time_ms, status
 FROM STDIN
 
 -- take_imported --
--- Every staged check whose (site, slot) is not stored yet, raw or packed: the identity of a
+-- Every staged check whose (site, slot, region) is not stored yet, raw or packed: the identity of a
 -- check holds across imports and checks alike (and of two rows of one slot in the file, one
 -- is kept). A day without a partition keeps its rows in check_results_default until the
 -- next maintenance pass gives it one. Hours before the rollup mark are queued for a
@@ -40,8 +40,9 @@ WITH added AS (
      WHERE NOT EXISTS (SELECT 1 FROM check_results_packed p
                         WHERE p.site_id = i.site_id
                           AND p.day = (i.scheduled_at AT TIME ZONE 'UTC')::date
+                          AND p.region = i.region
                           AND i.scheduled_at = ANY (p.scheduled_at))
-        ON CONFLICT (site_id, scheduled_at) DO NOTHING
+        ON CONFLICT (site_id, scheduled_at, region) DO NOTHING
     RETURNING scheduled_at
 ), queued AS (
     INSERT INTO webmon_rollup_queue (hour)

@@ -5,28 +5,32 @@
 
 -- site_results --
 -- One site's checks and missed slots, newest first, in [since, until) and before a cursor:
--- raw days and packed days alike. (A redelivery of a check already packed can show twice
+-- raw days and packed days alike; of one region (%(region)s) or all (NULL). (A redelivery of a check already packed can show twice
 -- until maintenance folds it in, as in check_results_all.)
 SELECT scheduled_at, checked_at, up, status_code, response_time_ms, regex_matched, error,
        error_detail, dns_ms, connect_ms, tls_ms, ttfb_ms, redirects, tls_version,
-       tls_expires_at
+       tls_expires_at, region
   FROM (SELECT * FROM check_results
-         WHERE site_id = %(site_id)s AND scheduled_at >= %(since)s
-           AND scheduled_at < least(%(until)s, %(before)s)
+         WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
+           AND scheduled_at >= %(since)s AND scheduled_at <= least(%(until)s, %(before)s)
         UNION ALL
         SELECT u.* FROM check_results_packed p, webmon_unpack(p) u
-         WHERE p.site_id = %(site_id)s
+         WHERE p.site_id = %(site_id)s AND (%(region)s::text IS NULL OR p.region = %(region)s)
            AND p.day >= (%(since)s::timestamptz AT TIME ZONE 'UTC')::date
            AND p.day <= (least(%(until)s, %(before)s)::timestamptz AT TIME ZONE 'UTC')::date
            AND u.scheduled_at >= %(since)s
-           AND u.scheduled_at < least(%(until)s, %(before)s)) AS r
- ORDER BY scheduled_at DESC
+           AND u.scheduled_at <= least(%(until)s, %(before)s)) AS r
+ -- The cursor is a check, (slot, region): the regions of its slot after it come next.
+ WHERE scheduled_at < least(%(until)s, %(before)s)
+    OR (scheduled_at = %(before)s AND %(before)s < %(until)s AND region > %(before_region)s)
+ ORDER BY scheduled_at DESC, region
  LIMIT %(limit)s
 
 -- latency --
 -- p50 and p95 of one site's response times over the period that ends now: exact over the
 -- raw rows since the rollup mark; before it, the hourly rollups' percentiles averaged by
--- their checks (percentiles of hours cannot be combined exactly: an approximation).
+-- their checks (percentiles of hours cannot be combined exactly: an approximation). Of one
+-- region (%(region)s) or all (NULL).
 WITH w AS (
     SELECT now() - %(since)s::interval AS start, coalesce(rolled_up_to, '-infinity') AS mark
       FROM webmon_rollup_state
@@ -34,13 +38,13 @@ WITH w AS (
 SELECT sum(p50 * n) / nullif(sum(n), 0) AS p50_ms, sum(p95 * n) / nullif(sum(n), 0) AS p95_ms
   FROM (SELECT rt_p50_ms AS p50, rt_p95_ms AS p95, checks AS n
           FROM check_rollups_hourly
-         WHERE site_id = %(site_id)s AND rt_p50_ms IS NOT NULL
+         WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s) AND rt_p50_ms IS NOT NULL
            AND hour >= (SELECT start FROM w) AND hour < (SELECT mark FROM w)
         UNION ALL
         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY response_time_ms),
                percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms), count(*)
           FROM check_results
-         WHERE site_id = %(site_id)s AND status_code IS NOT NULL
+         WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s) AND status_code IS NOT NULL
            AND scheduled_at >= (SELECT greatest(start, mark) FROM w)) AS parts
  WHERE n > 0
 
@@ -48,7 +52,7 @@ SELECT sum(p50 * n) / nullif(sum(n), 0) AS p50_ms, sum(p95 * n) / nullif(sum(n),
 -- One site's checks per hour or per day (%(step)s) over the period that ends now, for a
 -- chart: whole days from the daily rollups (step day), hours from the hourly ones, and the
 -- raw rows since the rollup mark. Averages and percentiles of merged parts are weighted by
--- their checks.
+-- their checks. Of one region (%(region)s) or all (NULL).
 WITH w AS (
     SELECT now() - %(since)s::interval AS start, coalesce(rolled_up_to, '-infinity') AS mark,
            coalesce(days_rolled_to, '-infinity') AS days_to
@@ -57,13 +61,13 @@ WITH w AS (
     SELECT day::timestamp AT TIME ZONE 'UTC' AS t, checks, up_checks, missed,
            rt_avg_ms AS avg_ms, rt_p50_ms AS p50, rt_p95_ms AS p95
       FROM check_rollups_daily
-     WHERE %(step)s = 'day' AND site_id = %(site_id)s
+     WHERE %(step)s = 'day' AND site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
        AND day >= ((SELECT start FROM w) AT TIME ZONE 'UTC')::date
        AND day < (SELECT days_to FROM w)
     UNION ALL
     SELECT hour, checks, up_checks, missed, rt_avg_ms, rt_p50_ms, rt_p95_ms
       FROM check_rollups_hourly
-     WHERE site_id = %(site_id)s
+     WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
        AND hour >= (SELECT start FROM w) AND hour < (SELECT mark FROM w)
        AND (%(step)s = 'hour' OR hour >= (SELECT days_to FROM w)::timestamp AT TIME ZONE 'UTC')
     UNION ALL
@@ -76,7 +80,7 @@ WITH w AS (
            percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms)
                FILTER (WHERE status_code IS NOT NULL)
       FROM check_results
-     WHERE site_id = %(site_id)s
+     WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
        AND scheduled_at >= (SELECT greatest(start, mark) FROM w)
      GROUP BY 1
 )

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 from checker.probe.regex import RegexError, compile_regex
 from shared.http_fields import HeaderName, HeaderValue, StatusRange
 from shared.messages import MAX_BODY_BYTES, MAX_SITE_REDIRECTS
+from shared.messages.bounds import DEFAULT_REGION, MAX_REGIONS, REGION_PATTERN
 from shared.sealing import MAX_SECRET_BYTES
 from webmon.core.errors import ConstraintWords, Invalid
 from webmon.core.site_labels import NAME_WORDS, TAGS_WORDS, normal_name, normal_tags
@@ -125,6 +126,35 @@ ServerName = Annotated[str, Field(min_length=1, max_length=253, examples=["inter
 HeaderMode = Literal["match", "not_match"]
 RegexMode = Literal["match", "absent"]
 Interval = Annotated[int, Field(ge=1, le=86400)]
+RegionName = Annotated[
+    str, Field(min_length=1, max_length=40, pattern=REGION_PATTERN, examples=["eu-central-1"])
+]
+
+
+def _distinct(regions: list[str]) -> list[str]:
+    if len(set(regions)) != len(regions):
+        raise ValueError("each region may be named once")
+    return regions
+
+
+Regions = Annotated[
+    list[RegionName],
+    Field(
+        min_length=1,
+        max_length=MAX_REGIONS,
+        description="the regions whose checkers check the site (WEBMON_CHECKER_REGION)",
+        examples=[["eu-central-1", "us-east-1", "ap-southeast-1"]],
+    ),
+    AfterValidator(_distinct),
+]
+Quorum = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_REGIONS,
+        description="regions that must see the site down for it to be down; null: a majority",
+    ),
+]
 # A name's and tags' rules are webmon.core.site_labels' (its words, whatever the length).
 Name = Annotated[str, Field(examples=["Shop checkout"]), AfterValidator(normal_name)]
 Tags = Annotated[
@@ -165,6 +195,8 @@ class SiteIn(Input):
     header_regex: SiteRegex | None = None
     header_mode: HeaderMode = "match"
     regex_mode: RegexMode = "match"
+    regions: Regions = Field(default_factory=lambda: [DEFAULT_REGION])
+    quorum: Quorum | None = None
     auth: AuthIn | None = Field(default=None, description="write-only")
 
 
@@ -199,6 +231,8 @@ class SitePatch(Input):
     header_regex: SiteRegex | None = None
     header_mode: HeaderMode | None = None
     regex_mode: RegexMode | None = None
+    regions: Regions | None = None
+    quorum: Quorum | None = None
     auth: AuthIn | None = None
     restricted: bool | None = Field(
         default=None, description="false: check without the target policy (admin keys only)"
@@ -211,12 +245,12 @@ OPTION_COLUMNS = (
     "regex", "method", "headers", "expected_status", "enabled", "max_redirects", "body",
     "body_content_type", "proxy", "tls_ca_file", "tls_cert_file", "tls_key_file",
     "tls_verify", "tls_server_name", "ip_version", "require_tls", "header_name",
-    "header_regex", "header_mode", "regex_mode",
+    "header_regex", "header_mode", "regex_mode", "regions", "quorum",
 )  # fmt: skip
 # PATCH fields that may not be null (they have a default instead).
 NOT_NULL_FIELDS = (
     "url", "interval_seconds", "method", "enabled", "tls_verify", "require_tls",
-    "header_mode", "regex_mode", "restricted",
+    "header_mode", "regex_mode", "restricted", "regions",
 )  # fmt: skip
 
 # -- the target policy's rule ------------------------------------------------------------
@@ -231,7 +265,7 @@ NOT_SHAPING = frozenset(
     {
         "interval_seconds", "timeout_seconds", "enabled", "expected_status", "failure_threshold",
         "success_threshold", "reminder_interval_seconds", "name", "tags", "public", "channels",
-        "restricted",
+        "restricted", "regions", "quorum",
     }
 )  # fmt: skip
 # An API or dashboard site may not use these: the policy would see only a proxy's address,
@@ -351,11 +385,32 @@ CONSTRAINTS: ConstraintWords = {
     "sites_reminder_range": ("reminder", "a reminder interval must be between 1 minute and 7 days"),
     "sites_tags_valid": ("tags", TAGS_WORDS),
     "sites_name_valid": ("name", NAME_WORDS),
+    "sites_regions_valid": (
+        "regions",
+        "regions must be 1 to 16 distinct names of 1 to 40 lower-case letters, digits, '-' "
+        "or '_', starting with a letter or a digit",
+    ),
+    "sites_quorum_range": (
+        "quorum",
+        "the quorum must be between 1 and the number of the site's regions (null: a majority)",
+    ),
 }
 
 
 def check_timeout(interval: float, timeout: float | None) -> None:
-    """The one rule across two fields that every surface meets before the database does."""
+    """A rule across two fields that every surface meets before the database does."""
     if timeout is not None and timeout > interval:
         field, words = CONSTRAINTS["sites_timeout_within_interval"]
         raise Invalid(field, words, constraint="sites_timeout_within_interval")
+
+
+def check_quorum(regions: list[str], quorum: int | None) -> None:
+    """The other: a quorum no larger than the regions that could reach it."""
+    if quorum is not None and not 1 <= quorum <= len(regions):
+        field, words = CONSTRAINTS["sites_quorum_range"]
+        raise Invalid(field, words, constraint="sites_quorum_range")
+
+
+def quorum_of(regions: list[str], quorum: int | None) -> int:
+    """How many regions must see a slot down: the site's quorum, or a majority."""
+    return quorum if quorum is not None else len(regions) // 2 + 1

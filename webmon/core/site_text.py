@@ -4,6 +4,7 @@ the models' (`webmon.core.site_rules`), whichever way the text came in."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,6 +66,15 @@ def headers_from_text(text: str) -> dict[str, str] | None:
     return headers
 
 
+def regions_from_text(text: str) -> list[str]:
+    """ "eu-central-1, us-east-1" (commas, semicolons or spaces between) as a list."""
+    return [name for name in re.split(r"[\s,;]+", text.strip()) if name]
+
+
+def regions_as_text(regions: Any) -> str:
+    return ", ".join(regions or ())
+
+
 def headers_as_text(headers: Mapping[str, str] | None) -> str:
     return "\n".join(f"{k}: {v}" for k, v in (headers or {}).items())
 
@@ -88,6 +98,8 @@ def fields_from_text(values: Mapping[str, str], *, new: bool = False) -> dict[st
             fields[name] = headers_from_text(text)
         elif name == "tags":
             fields[name] = tags_from_text(text)
+        elif name == "regions":
+            fields[name] = regions_from_text(text)
         else:
             fields[name] = text
     return fields
@@ -104,6 +116,8 @@ def fields_as_text(site: Mapping[str, Any]) -> dict[str, str]:
             shown[name] = headers_as_text(value)
         elif name == "tags":
             shown[name] = tags_as_text(value or ())
+        elif name == "regions":
+            shown[name] = regions_as_text(value)
         elif value is None:
             shown[name] = ""
         elif isinstance(value, bool):

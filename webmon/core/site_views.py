@@ -75,6 +75,8 @@ class Site:
     success_threshold: int
     reminder_interval_seconds: int | None
     tags: list[str]
+    regions: list[str]
+    quorum: int | None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Site:

@@ -32,6 +32,7 @@ from webmon.core.site_rules import (
     AuthIn,
     SiteIn,
     SitePatch,
+    check_quorum,
     check_timeout,
     refuse_local_options,
     shapes_request,
@@ -119,6 +120,7 @@ class Sites:
     def _admit(self, site: SiteIn, restricted: bool) -> None:
         """The checks a new site meets before the database's constraints do."""
         check_timeout(site.interval_seconds, site.timeout_seconds)
+        check_quorum(site.regions, site.quorum)
         if restricted:
             refuse_untrusted_target(self._policy, site.url)
             refuse_local_options(site.model_dump(include=set(site.model_fields_set)))
@@ -248,6 +250,7 @@ class Sites:
             if new["restricted"]:
                 refuse_local_options(new)
             check_timeout(new["interval_seconds"], new["timeout_seconds"])
+            check_quorum(new["regions"], new["quorum"])
             params = {name: _column(name, value) for name, value in new.items()}
             try:
                 with translated_errors():

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from shared.messages.bounds import REGION_PATTERN
 from webmon.api.auth import READ
 from webmon.api.common import core, json_response
 from webmon.api.pages import decode_cursor, next_link
@@ -30,6 +31,10 @@ PERIODS: dict[str, timedelta] = {
     "90d": timedelta(days=90),
     "1y": timedelta(days=365),
 }
+RegionFilter = Annotated[
+    str | None,
+    Query(pattern=REGION_PATTERN, description="one region's checks only; default: every region"),
+]
 SERIES_FIELDS = ("t", "checks", "up_checks", "missed", "uptime_pct", "avg_ms", "p50_ms", "p95_ms")
 
 
@@ -39,6 +44,25 @@ def _aware(moment: datetime | None, default: datetime, name: str) -> datetime:
     if moment.tzinfo is None:
         raise Problem(422, f"{name}: give a time zone (e.g. 2026-12-01T10:00:00Z)")
     return max(EARLIEST, min(LATEST, moment))
+
+
+def _cursor_check(cursor: str | None) -> tuple[datetime, str | None]:
+    """The check a page ends with: its slot and region (a cursor given out before regions
+    names the slot only)."""
+    if not cursor:
+        return LATEST, None
+    try:
+        parts = decode_cursor(cursor, 2)
+    except Problem:
+        parts = [*decode_cursor(cursor, 1), None]
+    region = parts[1]
+    if region is not None and not isinstance(region, str):
+        raise Problem(422, "cursor: not a cursor this API gave out")
+    try:
+        moment = datetime.fromisoformat(str(parts[0]))
+    except ValueError:
+        raise Problem(422, "cursor: not a cursor this API gave out") from None
+    return _aware(moment, LATEST, "cursor"), region
 
 
 def _cursor_time(cursor: str | None) -> datetime:
@@ -60,26 +84,33 @@ async def results(
     until: Annotated[datetime | None, Query(description="default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
+    region: RegionFilter = None,
 ) -> Response:
     now = datetime.now(UTC)
     start = _aware(since, now - timedelta(days=1), "since")
     end = _aware(until, now + timedelta(minutes=1), "until")
-    before = _cursor_time(cursor)
+    before, before_region = _cursor_check(cursor)
     checks = await core(request).history.checks(
-        site_id, since=start, until=end, before=before, limit=limit + 1
-    )
+        site_id, since=start, until=end, before=before, limit=limit + 1, region=region,
+        before_region=before_region,
+    )  # fmt: skip
     more = len(checks) > limit
     checks = checks[:limit]
-    headers = next_link(request, [checks[-1].scheduled_at.isoformat()] if more else None)
+    last = [checks[-1].scheduled_at.isoformat(), checks[-1].region] if more else None
+    headers = next_link(request, last)
     return json_response(checks, headers=headers)
 
 
 @router.get("/uptime", response_model=Uptime, summary="Uptime and latency over a period")
 async def uptime(
-    request: Request, site_id: SiteId, caller: Actor = READ, since: Period = "24h"
+    request: Request,
+    site_id: SiteId,
+    caller: Actor = READ,
+    since: Period = "24h",
+    region: RegionFilter = None,
 ) -> Response:
-    found = await core(request).history.uptime(site_id, PERIODS[since])
-    return json_response({"since": since, **asdict(found)})
+    found = await core(request).history.uptime(site_id, PERIODS[since], region)
+    return json_response({"since": since, "region": region, **asdict(found)})
 
 
 @router.get("/series", response_model=Series, summary="Per hour or day, columns as arrays")
@@ -89,10 +120,11 @@ async def series(
     caller: Actor = READ,
     since: Period = "24h",
     step: Literal["hour", "day"] = "hour",
+    region: RegionFilter = None,
 ) -> Response:
-    buckets = await core(request).history.series(site_id, PERIODS[since], step)
+    buckets = await core(request).history.series(site_id, PERIODS[since], step, region)
     columns = {name: [getattr(b, name) for b in buckets] for name in SERIES_FIELDS}
-    return json_response({"step": step, **columns})
+    return json_response({"step": step, "region": region, **columns})
 
 
 @router.get("/events", response_model=list[Event], summary="State changes, newest first")
