@@ -41,3 +41,13 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
        AND (SELECT bool_and(r ~ '^[a-z0-9][a-z0-9_-]{0,39}$') AND count(DISTINCT r) = count(*)
               FROM unnest(regions) AS r)
 $$;
+
+-- Whether a site's tags match a filter: `key:value` matches that tag, a bare `key` every
+-- tag of that key (and the bare tag itself). The overview's, the API's, the CLI's and the
+-- status pages' tag filters all ask this one function. Plain SQL, so the planner inlines it.
+CREATE OR REPLACE FUNCTION webmon_tags_match(tags text[], wanted text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT tags @> ARRAY[wanted]
+        OR (strpos(wanted, ':') = 0
+            AND EXISTS (SELECT 1 FROM unnest(tags) AS t WHERE split_part(t, ':', 1) = wanted))
+$$;

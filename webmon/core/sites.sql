@@ -34,10 +34,7 @@ SELECT s.id, s.url, s.name, s.interval_seconds, s.timeout_seconds, s.regex, s.me
         OR (%(state)s = 'unchecked' AND st.site_id IS NULL))
    AND (%(q)s::text IS NULL OR strpos(lower(s.url), lower(%(q)s)) > 0
         OR strpos(lower(s.name), lower(%(q)s)) > 0)
-   AND (%(tag)s::text IS NULL OR s.tags @> ARRAY[%(tag)s::text]
-        OR (strpos(%(tag)s, ':') = 0
-            AND EXISTS (SELECT 1 FROM unnest(s.tags) AS t
-                         WHERE split_part(t, ':', 1) = %(tag)s)))
+   AND (%(tag)s::text IS NULL OR webmon_tags_match(s.tags, %(tag)s::text))
  ORDER BY s.id
  LIMIT %(limit)s
 
@@ -164,10 +161,7 @@ SELECT count(*) FILTER (WHERE s.enabled AND st.up) AS up,
   LEFT JOIN site_status st ON st.site_id = s.id
  WHERE (%(q)s::text IS NULL OR strpos(lower(s.url), lower(%(q)s)) > 0
         OR strpos(lower(s.name), lower(%(q)s)) > 0)
-   AND (%(tag)s::text IS NULL OR s.tags @> ARRAY[%(tag)s::text]
-        OR (strpos(%(tag)s, ':') = 0
-            AND EXISTS (SELECT 1 FROM unnest(s.tags) AS t
-                         WHERE split_part(t, ':', 1) = %(tag)s)))
+   AND (%(tag)s::text IS NULL OR webmon_tags_match(s.tags, %(tag)s::text))
 
 -- down_now --
 -- The sites down now, as the overview shows them: since when and why (with the regex's
@@ -183,10 +177,7 @@ SELECT st.site_id, st.url, s.name, coalesce(e.checked_at, st.checked_at) AS down
  WHERE NOT st.up
    AND (%(q)s::text IS NULL OR strpos(lower(s.url), lower(%(q)s)) > 0
         OR strpos(lower(s.name), lower(%(q)s)) > 0)
-   AND (%(tag)s::text IS NULL OR s.tags @> ARRAY[%(tag)s::text]
-        OR (strpos(%(tag)s, ':') = 0
-            AND EXISTS (SELECT 1 FROM unnest(s.tags) AS t
-                         WHERE split_part(t, ':', 1) = %(tag)s)))
+   AND (%(tag)s::text IS NULL OR webmon_tags_match(s.tags, %(tag)s::text))
  ORDER BY down_since, st.site_id
  LIMIT 100
 

@@ -60,10 +60,7 @@ WITH members AS (
     UNION ALL
     SELECT g.position, s.id, NULL
       FROM status_page_groups g
-      JOIN sites s ON s.tags @> ARRAY[g.tag]
-                   OR (strpos(g.tag, ':') = 0
-                       AND EXISTS (SELECT 1 FROM unnest(s.tags) AS t
-                                    WHERE split_part(t, ':', 1) = g.tag))
+      JOIN sites s ON webmon_tags_match(s.tags, g.tag)
      WHERE g.page_id = %(page_id)s AND g.tag IS NOT NULL
 ), one AS (
     SELECT DISTINCT ON (position, site_id) position, site_id, ord
