@@ -73,13 +73,20 @@ def copy_of_the_checkout(destination: Path) -> None:
             shutil.copy2(source, target)
 
 
+NOT_IN_A_NEW_TERMINAL = frozenset(
+    {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
+)
+
+
 def a_new_terminal() -> dict[str, str]:
-    """The environment of a shell of one's own: no WEBMON_* setting, no venv of ours."""
+    """The environment of a shell of one's own: no WEBMON_* setting, no venv of ours, and
+    not inside the `make test` that runs this suite (a make under it would print
+    `make[1]: Leaving directory …` after webmon's own last line)."""
     venv_bin = str(Path(sys.prefix) / "bin")
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("WEBMON_") and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+        if not k.startswith("WEBMON_") and k not in NOT_IN_A_NEW_TERMINAL
     }
     env["PATH"] = ":".join(p for p in env.get("PATH", "").split(":") if p != venv_bin)
     return env
