@@ -95,11 +95,22 @@ class RunningSystem:
 
     def __enter__(self) -> RunningSystem:
         self.started_at = time.monotonic()
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                self.argv, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+        # A terminal's make dies by Ctrl-C's SIGINT. Started from a shell's background job,
+        # this process ignores SIGINT, and an ignored signal stays ignored across exec: make
+        # would then finish its recipe and exit 0. The child gets SIGINT's default instead
+        # (a handled signal is reset to it by exec).
+        ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        if ignored:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            with self.log.open("wb") as out:
+                self.proc = subprocess.Popen(
+                    self.argv, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, start_new_session=True,
+                )  # fmt: skip
+        finally:
+            if ignored:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
         return self
 
     def __exit__(
