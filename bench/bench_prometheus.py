@@ -122,7 +122,7 @@ def prometheus_rows(
             )
             timeout = min(TIMEOUT_S, interval)  # Prometheus refuses a longer one
             (workdir / "blackbox.yml").write_text(_BLACKBOX_CONFIG.format(timeout=timeout))
-            exporter = BlackboxProcess(blackbox, workdir / "blackbox.yml", workdir / "bb.log")
+            exporter = BlackboxProcess.start(blackbox, workdir / "blackbox.yml", workdir / "bb.log")
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             (workdir / "prometheus.yml").write_text(

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import random
-from typing import Any
 
-import psycopg
 from fastapi.testclient import TestClient
 
 from bench.bench_api import load_history, make_key
 from bench.bench_dashboard import figures, latencies
 from bench.common import bench_env, report, services
+from tests.support.statements import CountedStatements
 from webmon.api.app import create_app
 from webmon.api.settings import ApiSettings
 from webmon.core.status_pages import QUERIES as STATUS_QUERIES
@@ -35,28 +34,6 @@ GROUPS = 10
 
 # The statements a page's read may send: webmon.core.status_pages's.
 OURS = frozenset(STATUS_QUERIES.values())
-
-
-class Counted:
-    """Counts the statements psycopg's async cursors send while entered."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __enter__(self) -> Counted:
-        self._original = psycopg.AsyncCursor.execute
-        counted = self
-
-        async def execute(cur: Any, *args: Any, **kwargs: Any) -> Any:
-            if args and args[0] in OURS:  # (not the pool's own checks of its connections)
-                counted.count += 1
-            return await counted._original(cur, *args, **kwargs)
-
-        psycopg.AsyncCursor.execute = execute  # type: ignore[method-assign,assignment]
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        psycopg.AsyncCursor.execute = self._original  # type: ignore[method-assign]
 
 
 def make_pages(client: TestClient, key: str, sites: int) -> None:
@@ -89,7 +66,7 @@ def main() -> None:
             views.ttl = 0.0
             for size in SIZES:
                 client.get(f"/status/p{size}")  # (the pool's first connections checked)
-                with Counted() as counted:
+                with CountedStatements(OURS) as counted:
                     client.get(f"/status/p{size}")
                 rows.append((f"statements per read, {size} sites", str(counted.count)))
             for size in SIZES:

@@ -271,9 +271,11 @@ def blackbox_load(base: str, module: str, target: str, pid: int, seconds: float,
 class Blackbox(BlackboxProcess):
     """blackbox_exporter on a free loopback port, pinned to the prober's core."""
 
-    def __init__(self, binary: str, config: Path, log: Path) -> None:
-        super().__init__(binary, config, log, {"GOMAXPROCS": "1"})
-        pin(self.proc.pid, PROBER_CORE)
+    @classmethod
+    def pinned(cls, binary: str, config: Path, log: Path) -> Blackbox:
+        started = cls.start(binary, config, log, {"GOMAXPROCS": "1"})
+        pin(started.proc.pid, PROBER_CORE)
+        return started
 
     def run(self, case: Case, ports: dict[str, int], seconds: float, c: int) -> Any:
         proc = subprocess.Popen(
@@ -377,7 +379,7 @@ def main() -> None:
                 pin(proc.pid, OTHERS_CORE)
             ports = {"http": servers.port, "tls": servers.tls_port, "dns": dns_port}
             if binary is not None:
-                bb = Blackbox(binary, workdir / "blackbox.yml", workdir / "blackbox.log")
+                bb = Blackbox.pinned(binary, workdir / "blackbox.yml", workdir / "blackbox.log")
             for rnd in range(args.rounds):
                 order = cases if rnd % 2 == 0 else cases[::-1]
                 for case in order:

@@ -9,36 +9,39 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
+
+from devstack.localstack import free_port
 
 BLACKBOX = "prometheus-blackbox-exporter"
 
 
 class BlackboxProcess:
-    """blackbox_exporter with `config`, started and answering; `base` is its URL."""
+    """blackbox_exporter with `config`, answering; `base` is its URL. `start` runs it."""
 
-    def __init__(
-        self, binary: str, config: Path, log: Path, env: dict[str, str] | None = None
-    ) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.base = f"http://127.0.0.1:{port}"
+    def __init__(self, proc: subprocess.Popen[bytes], base: str) -> None:
+        self.proc, self.base = proc, base
+
+    @classmethod
+    def start(cls, binary: str, config: Path, log: Path, env: dict[str, str] | None = None) -> Self:
+        port = free_port()
         with log.open("wb") as out:
-            self.proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 [binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}"],
                 stdout=out, stderr=out, env={**os.environ, **(env or {})},
             )  # fmt: skip
+        started = cls(proc, f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 20
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return
+                    return started
             except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stop()
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    started.stop()
                     why = log.read_text()
                     raise SystemExit(f"blackbox_exporter did not start: {why}") from None
-                time.sleep(0.05)
+                time.sleep(0.05)  # polling the port until it answers, under a deadline
 
     def stop(self) -> None:
         self.proc.terminate()

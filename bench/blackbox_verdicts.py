@@ -140,7 +140,7 @@ def main(binary: str) -> None:
     with Targets() as targets, tempfile.TemporaryDirectory(prefix="webmon-bb-") as scratch:
         config = Path(scratch) / "blackbox.yml"
         config.write_text(blackbox_config(targets))
-        blackbox = BlackboxProcess(binary, config, Path(scratch) / "blackbox.log")
+        blackbox = BlackboxProcess.start(binary, config, Path(scratch) / "blackbox.log")
         try:
             for i, case in enumerate(CASES):
                 if case.name == "IPv6 loopback" and not targets.ipv6:

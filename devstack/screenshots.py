@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from devstack.browser import CHROMIUM_ARGS, system_chromium
+from devstack.localstack import free_port
 
 VIEWPORT = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}  # a phone's width in CSS pixels
@@ -52,12 +53,6 @@ STATUS_PICTURES = tuple(f"{p}-{look}.png" for p in ("status-page", "alerts") for
 DEMO_NAMES = {"/ok": "Website", "/health": "Health API", "/error": "Checkout",
               "/slow": "Search", "/content": "Content API"}  # fmt: skip
 DOCUMENTED_DEMO_PORT, DOCUMENTED_API_PORT = 18080, 8080
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree as ET
 
-import psycopg
 import pytest
 
 from shared.netpolicy import TargetPolicy
 from tests.support.api import Api, running_api
 from tests.support.db import Conn, add_sites
+from tests.support.statements import CountedStatements
 from webmon.core import Core, opened
 from webmon.core.status_pages import QUERIES as STATUS_QUERIES
 
@@ -201,28 +201,6 @@ def test_an_incident_told_from_a_detected_one_takes_its_site_and_cause(api: Api,
 OURS = frozenset(STATUS_QUERIES.values())
 
 
-class _Counted:
-    """Counts the statements psycopg sends while it is entered."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __enter__(self) -> _Counted:
-        self._original = psycopg.AsyncCursor.execute
-        counted = self
-
-        async def execute(cur: Any, *args: Any, **kwargs: Any) -> Any:
-            if args and args[0] in OURS:  # (not the pool's own checks of its connections)
-                counted.count += 1
-            return await counted._original(cur, *args, **kwargs)
-
-        psycopg.AsyncCursor.execute = execute  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        psycopg.AsyncCursor.execute = self._original  # type: ignore[method-assign]
-
-
 def test_a_page_takes_the_same_number_of_statements_for_3_sites_as_for_300(
     db_url: str, db: Conn
 ) -> None:
@@ -242,7 +220,7 @@ def test_a_page_takes_the_same_number_of_statements_for_3_sites_as_for_300(
                 await core.status_pages.add(
                     _operator(), PageIn.model_validate({"slug": slug, "title": slug,
                                                         "groups": groups}))  # fmt: skip
-                with _Counted() as counted:
+                with CountedStatements(OURS) as counted:
                     view = await core.status_views.page(slug)
                 assert sum(len(g.sites) for g in view.groups) == len(groups[0].get("site_ids")
                                                                      or many)  # fmt: skip
