@@ -235,3 +235,19 @@ def _operator() -> Any:
     from webmon.core import OPERATOR
 
     return OPERATOR
+
+
+def test_a_group_tag_follows_the_site_tag_rule(api: Api, db: Conn) -> None:
+    """A group's tag is normalised and refused as a site's tag is, in the same words."""
+    from webmon.core.site_labels import TAG_WORDS
+
+    (a,) = add_sites(db, 1)
+    db.execute("UPDATE sites SET tags = '{env:prod}' WHERE id = %s", (a,))
+    page = {"slug": "t", "title": "T", "groups": [{"name": "G", "tag": " Env:prod "}]}
+    made = _admin_post(api, "/api/v1/status-pages", page)
+    assert made.status_code == 201, made.text
+    assert made.json()["groups"][0]["tag"] == "env:prod"
+    bad = {**page, "slug": "u", "groups": [{"name": "G", "tag": "bad key!"}]}
+    refused = _admin_post(api, "/api/v1/status-pages", bad)
+    assert refused.status_code == 422 and TAG_WORDS in refused.text
+    assert "groups" in refused.text and "tag" in refused.text

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from shared.db import AsyncDatabase
 from shared.errors import DatabaseError
@@ -34,6 +34,7 @@ from webmon.core.errors import (
     invalid_from_database,
 )
 from webmon.core.markdown_text import to_html
+from webmon.core.site_labels import normal_tag
 from webmon.core.site_rules import Input
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,9 @@ SiteIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(max_leng
 class GroupIn(Input):
     name: str = Field(min_length=1, max_length=200)
     site_ids: SiteIds = Field(default_factory=list)
-    tag: str | None = Field(default=None, min_length=1, max_length=100)
+    # A site's tag rule (webmon.core.site_labels): the same normal form and the same words
+    # as a site's tags and the overview's filter.
+    tag: Annotated[str, AfterValidator(normal_tag)] | None = None
 
 
 class PagePatch(Input):
