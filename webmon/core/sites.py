@@ -46,7 +46,7 @@ QUERIES = load_queries("webmon.core", "sites.sql")
 QUERIES["sites_json"] = QUERIES["sites_json"].replace("{site_rows}", QUERIES["site_rows"])
 COPY_COLUMNS = (
     "id", "url", "name", "tags", "interval_seconds", "timeout_seconds", "restricted",
-    *OPTION_COLUMNS,
+    *OPTION_COLUMNS, "cert_expiry_days",
 )  # fmt: skip
 DEFAULT_EXPECTED_TEXT = "{[200,400)}"
 MAX_SITE_ID = 2**63 - 1
