@@ -100,6 +100,8 @@ def fields_from_text(values: Mapping[str, str], *, new: bool = False) -> dict[st
             fields[name] = tags_from_text(text)
         elif name == "regions":
             fields[name] = regions_from_text(text)
+        elif name == "ip_version" and text.isdigit():
+            fields[name] = int(text)  # a Literal[4, 6]: the model matches numbers, not text
         else:
             fields[name] = text
     return fields
