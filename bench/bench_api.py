@@ -5,7 +5,8 @@ ten minutes of raw checks), starts `webmon-api` (one process), and measures at
 concurrency 64 from a load process of its own:
 
   - GET /api/v1/sites?limit=50 and GET /api/v1/sites/{id}/uptime?since=30d: req/s, p50/p99,
-    against the same queries run by a bare asyncio psycopg loop (64 at once);
+    and the API's CPU per request, against the route's statement run by a bare asyncio
+    psycopg loop (64 at once);
   - POST /api/v1/tasks: accepted tasks/s;
   - submit -> COMPLETED for a fast local target while 10,000 scheduled checks wait on the
     task topic, with a scheduler and one checker running: p50/p95 (from the tasks' own
@@ -42,7 +43,6 @@ import psycopg_pool
 from bench.common import BenchEnv, bench_env, report, services
 from bench.system import Runner, stop, wait_until
 from devstack.localstack import free_port
-from webmon.core.history import DOCUMENTED as HISTORY
 from webmon.core.history import QUERIES as SITE_HISTORY
 from webmon.core.keys import QUERIES as KEYS
 from webmon.core.keys import key_hash, new_key, shown_part
@@ -111,11 +111,11 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
 
 
 async def bare_loop(
-    db_url: str, queries: list[tuple[str, Callable[[], dict[str, object]]]], seconds: float
+    db_url: str, query: str, params: Callable[[], dict[str, object]], seconds: float
 ) -> tuple[float, list[float]]:
-    """The same SQL from 64 coroutines on an async pool like the API's read pool (4
-    connections, generic plans), each request its queries pipelined on one connection, as
-    the API sends them: the ceiling of what the API adds (HTTP, auth, the JSON page)."""
+    """The route's one statement from 64 coroutines on an async pool like the API's read
+    pool (4 connections, generic plans): the ceiling of what the API adds (HTTP, the key,
+    the parameters, the answer)."""
 
     async def generic_plans(conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.set_autocommit(True)
@@ -132,10 +132,7 @@ async def bare_loop(
         while time.monotonic() < deadline:
             started = time.perf_counter()
             async with pool.connection() as conn:
-                async with conn.pipeline():
-                    cursors = [await conn.execute(q, params()) for q, params in queries]
-                for cur in cursors:
-                    await cur.fetchall()
+                await (await conn.execute(query, params())).fetchall()
             latencies.append(time.perf_counter() - started)
 
     started = time.monotonic()
@@ -322,8 +319,13 @@ def main() -> None:
             "state": None,
             "tag": None,
         }
-        first_page = [(SITES["sites_json"], lambda: {**page, "q": None, "limit": 51})]
-        bare_rate, bare = asyncio.run(bare_loop(env.database_url, first_page, args.seconds))
+
+        def first_page() -> dict[str, object]:
+            return {**page, "q": None, "limit": 51}
+
+        bare_rate, bare = asyncio.run(
+            bare_loop(env.database_url, SITES["sites_json"], first_page, args.seconds)
+        )
         http = http_load(api_url, ["/api/v1/sites?limit=50"], key, args.seconds, api_pid=api.pid)
         rows += reads_rows("GET /sites?limit=50", http, "the same query", bare_rate, bare)
 
@@ -331,17 +333,14 @@ def main() -> None:
             return {"site_id": random.choice(site_ids), "since": timedelta(days=30), "region": None}
 
         # The route sends the site's check, the documented uptime query and the latency one
-        # in one pipeline on one connection.
-        queries = [
-            (SITE_HISTORY["site_exists"], uptime_params),
-            (HISTORY["uptime"], uptime_params),
-            (SITE_HISTORY["latency"], uptime_params),
-        ]
-        bare_rate, bare = asyncio.run(bare_loop(env.database_url, queries, args.seconds))
+        # as one statement.
+        bare_rate, bare = asyncio.run(
+            bare_loop(env.database_url, SITE_HISTORY["site_uptime"], uptime_params, args.seconds)
+        )
         paths = [f"/api/v1/sites/{i}/uptime?since=30d" for i in site_ids]
         http = http_load(api_url, paths, key, args.seconds, api_pid=api.pid)
         name = "GET /sites/{id}/uptime?since=30d"
-        rows += reads_rows(name, http, "the same three queries", bare_rate, bare)
+        rows += reads_rows(name, http, "the same statement", bare_rate, bare)
         if args.reads_only:
             stop(api)
             report(title(args, http, logs), rows)

@@ -1,32 +1,45 @@
 """The two reads a dashboard or a script makes most, `GET /api/v1/sites` and
-`GET /api/v1/sites/{id}/uptime`, through the plain routes: their pages, filters and
-bodies, FastAPI's answer to whatever is wrong with a request, the metrics under their route
-templates, and a failed query that runs once. (They once had a path of their own past
-FastAPI's routing; the SQL work it came with stayed, the bypass went: see the docs'
-performance page.)"""
+`GET /api/v1/sites/{id}/uptime`: their pages, filters and bodies, answered by
+webmon.api.hot_reads exactly as by the plain routes (a twin app without it answers each
+request too); what the shortcut's parsers refuse goes on to FastAPI before any query ran;
+the metrics count both under their route templates; a failed query runs once."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from pytest_mock import MockerFixture
 
 from shared.db import AsyncDatabase
-from shared.errors import DatabaseError
+from shared.errors import DatabaseError, DatabaseUnavailable
 from tests.support.api import Api, running_api
 from tests.support.db import Conn, add_sites
+from webmon.api import hot_reads
 from webmon.api.pages import encode_cursor
+from webmon.core.history import History
 from webmon.core.keys import key_hash
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def api(db_url: str, db: Conn) -> Iterator[Api]:
-    with running_api(db_url, db) as api:
-        yield api
+def apis(db_url: str, db: Conn) -> Iterator[tuple[Api, Api]]:
+    with running_api(db_url, db) as hot, running_api(db_url, db, hot_reads=False) as routed:
+        yield hot, routed
+
+
+@pytest.fixture
+def api(apis: tuple[Api, Api]) -> Api:
+    return apis[0]
+
+
+@pytest.fixture
+def taken(mocker: MockerFixture) -> Any:
+    """How many requests the shortcut answered, by route."""
+    return mocker.spy(hot_reads, "sites_page"), mocker.spy(hot_reads, "uptime_of")
 
 
 @pytest.fixture
@@ -57,13 +70,26 @@ def get(api: Api, path: str, headers: dict[str, str], status: int = 200) -> Any:
     return answer
 
 
-def test_valid_reads(api: Api, site_ids: list[int], db: Conn) -> None:
-    first = get(api, "/api/v1/sites?limit=2", api.read)
+def same(apis: tuple[Api, Api], path: str, scope: str = "read", status: int = 200) -> Any:
+    """The shortcut's answer, checked against the plain route's: status, body, Link."""
+    hot, routed = apis
+    answer = get(hot, path, getattr(hot, scope), status)
+    twin = get(routed, path, getattr(routed, scope), status)
+    assert answer.json() == twin.json(), path
+    assert answer.headers.get("link") == twin.headers.get("link"), path
+    return answer
+
+
+def test_valid_reads_are_the_shortcuts_and_answered_as_the_routes_answer(
+    apis: tuple[Api, Api], site_ids: list[int], taken: Any
+) -> None:
+    api = apis[0]
+    first = same(apis, "/api/v1/sites?limit=2")
     assert [s["id"] for s in first.json()] == site_ids[:2]
     link = first.headers["link"]
     assert link.startswith("<http://testserver/api/v1/sites?limit=2&cursor=")
     second = link[1 : link.index(">")].removeprefix("http://testserver")
-    page = get(api, second, api.read).json()
+    page = same(apis, second).json()
     assert [s["id"] for s in page] == site_ids[2:4]
     expected = {
         "": site_ids, "?state=up": [site_ids[1], site_ids[3]],
@@ -73,38 +99,51 @@ def test_valid_reads(api: Api, site_ids: list[int], db: Conn) -> None:
         f"?cursor={encode_cursor([site_ids[3]])}": site_ids[4:], "?cursor=": site_ids,
     }  # fmt: skip
     for query, ids in expected.items():
-        assert [s["id"] for s in get(api, f"/api/v1/sites{query}", api.read).json()] == ids, query
-    every = get(api, "/api/v1/sites", api.admin).json()
+        assert [s["id"] for s in same(apis, f"/api/v1/sites{query}").json()] == ids, query
+    every = same(apis, "/api/v1/sites", "admin").json()
     assert every[5]["auth"] == {"kind": "basic", "username": "bob"}
     assert every[4]["headers"] == {"X-A": "b"} and every[4]["status"] is None
     assert [s["status"]["up"] for s in every[:4]] == [s["id"] % 2 == 0 for s in every[:4]]
     # One site reads as it does in a page.
     assert get(api, f"/api/v1/sites/{site_ids[5]}", api.read).json() == every[5]
     for since in ("", "?since=1h", "?since=30d", "?since=1y"):
-        body = get(api, f"/api/v1/sites/{site_ids[0]}/uptime{since}", api.read).json()
+        body = same(apis, f"/api/v1/sites/{site_ids[0]}/uptime{since}").json()
         assert set(body) == {"since", "region", "checks", "up_checks", "uptime_pct", "missed",
                              "p50_ms", "p95_ms"}  # fmt: skip
         assert body["since"] == (since.removeprefix("?since=") or "24h")
+    assert same(apis, f"/api/v1/sites/{site_ids[0]}/uptime?region=default").json()["region"]
+    sites_pages, uptimes = taken
+    assert (sites_pages.call_count, uptimes.call_count) == (14, 5)
 
     metrics = api.client.get("/metrics", headers=api.read).text
     assert 'route="/api/v1/sites",status="200"' in metrics.replace('method="GET",', "")
     assert 'route="/api/v1/sites/{site_id}/uptime"' in metrics
 
 
-def test_whatever_is_wrong_gets_fastapis_answer(api: Api, site_ids: list[int], db: Conn) -> None:
-    bad_queries = ("?limit=0", "?limit=abc", "?limit=", "?limit=1000000", "?limit=-1",
-                   "?state=sideways", "?state=", "?enabled=maybe", "?q=",
-                   "?q=" + "x" * 201, "?q=a%00b", "?cursor=garbage",
-                   f"?cursor={encode_cursor(['x'])}",
-                   f"?cursor={encode_cursor([True])}")  # fmt: skip
-    for query in bad_queries:
-        body = get(api, f"/api/v1/sites{query}", api.read, 422).json()
+def test_whatever_is_wrong_gets_the_routes_answer(
+    apis: tuple[Api, Api], site_ids: list[int], db: Conn, taken: Any
+) -> None:
+    # Refused by the parsers the route and the shortcut share: FastAPI answers, no query ran.
+    parsed_out = ("?limit=0", "?limit=abc", "?limit=", "?limit=1000000", "?limit=-1",
+                  "?state=sideways", "?state=", "?enabled=maybe", "?q=", "?q=" + "x" * 201,
+                  "?tag=")  # fmt: skip
+    # Taken, then refused by the answer itself before its query: the app's own handler.
+    refused_inside = ("?q=a%00b", "?cursor=garbage", f"?cursor={encode_cursor(['x'])}",
+                      f"?cursor={encode_cursor([True])}")  # fmt: skip
+    for query in parsed_out + refused_inside:
+        body = same(apis, f"/api/v1/sites{query}", status=422).json()
         assert body["status"] == 422 and body["detail"], query
+    # A repeated parameter is FastAPI's to decide (the last one counts).
+    assert len(same(apis, "/api/v1/sites?limit=1&limit=2").json()) == 2
     missing = max(site_ids) + 1000
-    get(api, f"/api/v1/sites/{missing}/uptime", api.read, 404)
-    get(api, f"/api/v1/sites/{site_ids[0]}/uptime?since=2d", api.read, 422)
-    get(api, "/api/v1/sites/0/uptime", api.read, 422)
-    get(api, f"/api/v1/sites/{2**63}/uptime", api.read, 422)
+    same(apis, f"/api/v1/sites/{missing}/uptime", status=404)
+    for path in (f"/api/v1/sites/{site_ids[0]}/uptime?since=2d", "/api/v1/sites/0/uptime",
+                 f"/api/v1/sites/{2**63}/uptime", "/api/v1/sites/x/uptime",
+                 f"/api/v1/sites/{site_ids[0]}/uptime?region=Not%20One"):  # fmt: skip
+        same(apis, path, status=422)
+    sites_pages, uptimes = taken
+    assert (sites_pages.call_count, uptimes.call_count) == (len(refused_inside), 1)
+    api = apis[0]
     key = api.read["Authorization"].removeprefix("Bearer ")
     for value in (None, "Bearer wm_nope", f"Basic {key}", "Bearer "):
         headers = {} if value is None else {"Authorization": value}
@@ -126,3 +165,15 @@ def test_a_failed_read_runs_once(api: Api, site_ids: list[int], mocker: MockerFi
         answer.status_code == 500 and answer.json()["detail"] == "the database refused the request"
     )
     assert fetch.call_count == 1
+
+
+def test_a_failed_uptime_read_runs_once(
+    api: Api, site_ids: list[int], mocker: MockerFixture
+) -> None:
+    uptime = mocker.patch.object(
+        History, "uptime", side_effect=DatabaseUnavailable("connection refused")
+    )
+    answer = api.client.get(f"/api/v1/sites/{site_ids[0]}/uptime?since=7d", headers=api.read)
+    assert answer.status_code == 503 and answer.headers["retry-after"]
+    assert answer.headers["content-type"] == "application/problem+json"
+    uptime.assert_called_once_with(site_ids[0], timedelta(days=7), None)

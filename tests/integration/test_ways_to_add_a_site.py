@@ -22,6 +22,7 @@ from tests.support.db import Conn
 from webmon.core.errors import UNKNOWN_FIELD
 from webmon.core.site_labels import NAME_WORDS, TAG_WORDS, tags_from_text
 from webmon.core.site_rules import CONSTRAINTS, URL_FORMS, regex_problem
+from webmon.core.site_words import CERT_DAYS_WORDS
 from webmon.core.targets import refusal
 
 pytestmark = pytest.mark.integration
@@ -49,7 +50,7 @@ class Bad:
             if name == "tags":
                 body[name] = tags_from_text(value)
                 continue
-            number = name in ("interval_seconds", "timeout_seconds") and value
+            number = name in ("interval_seconds", "timeout_seconds", "cert_expiry_days") and value
             body[name] = float(value) if name == "timeout_seconds" else (
                 int(value) if number else value
             )  # fmt: skip
@@ -70,6 +71,8 @@ BAD = [
     Bad("a name too long", {"url": OK, "name": "n" * 101}, "name", NAME_WORDS),
     Bad("a tag with a space", {"url": OK, "tags": "env:prod, bad tag"}, "tags",
         f"{TAG_WORDS} (got 'bad tag')"),
+    Bad("a certificate warning a year and more ahead", {"url": OK, "cert_expiry_days": "400"},
+        "cert_expiry_days", CERT_DAYS_WORDS),
 ]  # fmt: skip
 
 
@@ -147,7 +150,7 @@ def test_the_dashboards_import_refuses_it(api: Api, db: Conn, bad: Bad, tmp_path
 
 def fields_as_flags(fields: dict[str, str]) -> list[str]:
     flags = {"interval_seconds": "--every", "timeout_seconds": "--timeout", "regex": "--regex",
-             "name": "--name"}  # fmt: skip
+             "name": "--name", "cert_expiry_days": "--cert-expiry-days"}  # fmt: skip
     argv = [fields["url"]]
     for name, value in fields.items():
         if name == "tags":
@@ -273,3 +276,40 @@ def test_the_api_and_the_cli_filter_by_tag(api: Api, db: Conn, cli_env: None) ->
     assert refused.status_code == 422 and refused.json()["field"] == "tag"
     code, out = webmon("sites", "list", "--tag", "env")
     assert code == 0 and f"{OK}/a" in out and f"{OK}/b" in out and f"{OK}/c" not in out
+
+
+def test_every_way_sets_and_changes_the_certificate_warning_alike(
+    api: Api, db: Conn, cli_env: None, tmp_path: Path
+) -> None:
+    def days() -> list[int]:
+        return [int(r[0]) for r in db.execute("SELECT cert_expiry_days FROM sites ORDER BY id")]
+
+    answer = api.post("/api/v1/sites", {"url": f"{OK}/api", "cert_expiry_days": 30})
+    assert answer.status_code == 201 and answer.json()["cert_expiry_days"] == 30, answer.text
+    code, out = webmon("sites", "add", f"{OK}/cli", "--cert-expiry-days", "45")
+    assert code == 0 and "certificate warning 45 days ahead" in out, out
+    path = tmp_path / "sites.csv"
+    write_csv(path, {"url": f"{OK}/csv", "cert_expiry_days": "60"})
+    assert webmon("sites", "import", str(path))[0] == 0
+    assert api.post("/api/v1/sites", {"url": f"{OK}/default"}).json()["cert_expiry_days"] == 14
+    assert days() == [30, 45, 14, 60, 14]  # the CSV's first row is blank but for its URL
+    site = answer.json()["id"]
+    changed = api.client.patch(f"/api/v1/sites/{site}", json={"cert_expiry_days": 7},
+                               headers=api.write)  # fmt: skip
+    assert changed.status_code == 200 and changed.json()["cert_expiry_days"] == 7, changed.text
+    # Not a change of what the check sends: an API site stays as it was, an operator's too.
+    assert webmon("sites", "edit", f"{OK}/cli", "--cert-expiry-days", "21")[0] == 0
+    assert db.execute("SELECT restricted FROM sites WHERE url = %s", (f"{OK}/cli",)).fetchone() == (
+        False,)  # fmt: skip
+    null = api.client.patch(f"/api/v1/sites/{site}", json={"cert_expiry_days": None},
+                            headers=api.write)  # fmt: skip
+    assert null.status_code == 422 and null.json()["field"] == "cert_expiry_days"
+    code, _ = webmon("thresholds", f"{OK}/cli", "--cert-days", "0")
+    assert code == 2
+    assert days() == [7, 21, 14, 60, 14]
+    openapi = api.client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    for model in ("SiteIn", "SitePatch"):
+        field = openapi[model]["properties"]["cert_expiry_days"]
+        field = field.get("anyOf", [field])[0]
+        assert (field["minimum"], field["maximum"]) == (1, 365), model
+    assert "cert_expiry_days" in openapi["SiteOut"]["required"]

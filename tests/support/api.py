@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.db import Conn
 from webmon.api.app import create_app
+from webmon.api.hot_reads import HotReads
 from webmon.api.settings import ApiSettings
 from webmon.core.keys import QUERIES as KEYS
 from webmon.core.keys import key_hash, new_key, shown_part
@@ -56,7 +57,9 @@ class Api:
 
 
 @contextmanager
-def running_api(db_url: str, db: Conn, **settings: Any) -> Iterator[Api]:
+def running_api(db_url: str, db: Conn, *, hot_reads: bool = True, **settings: Any) -> Iterator[Api]:
+    """`hot_reads=False`: the app without webmon.api.hot_reads, every request through
+    FastAPI's routes (a twin to compare the shortcut's answers with)."""
     values: dict[str, Any] = {
         "database_url": db_url,
         "allowed_networks": ("127.0.0.1/32",),  # 127.0.0.2 stands in for an internal address
@@ -64,6 +67,8 @@ def running_api(db_url: str, db: Conn, **settings: Any) -> Iterator[Api]:
         **settings,
     }
     app = create_app(ApiSettings(_env_file=None, **values))  # type: ignore[call-arg]
+    if not hot_reads:  # the middleware stack is built at the first request
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not HotReads]  # type: ignore[comparison-overlap]
     with TestClient(app) as client:
         yield Api(
             client,

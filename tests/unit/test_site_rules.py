@@ -141,3 +141,30 @@ def test_a_quorum_beyond_the_regions_is_refused_in_the_tables_words() -> None:
     assert (refused.value.field, refused.value.constraint) == ("quorum", "sites_quorum_range")
     assert [quorum_of(["x"] * n, None) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
     assert quorum_of(["a", "b", "c"], 1) == 1
+
+
+def test_an_ip_version_written_as_text_is_the_models_number() -> None:
+    assert SitePatch.model_validate(fields_from_text({"ip_version": "4"})).ip_version == 4
+    assert fields_from_text({"ip_version": ""}) == {"ip_version": None}
+
+
+def test_a_forms_credentials_keep_replace_or_clear_the_sealed_ones() -> None:
+    from webmon.core.site_text import KEEP_OR_RETYPE, auth_from_text
+
+    assert auth_from_text({}) == {}  # a form without them
+    assert auth_from_text({"auth_kind": ""}) == {}  # none before, none now
+    assert auth_from_text({"auth_kind": ""}, kind_now="bearer") == {"auth": None}
+    kept = {"auth_kind": "basic", "auth_username": "ada", "auth_secret": ""}
+    assert auth_from_text(kept, kind_now="basic", username_now="ada") == {}
+    assert auth_from_text({"auth_kind": "bearer", "auth_secret": ""}, kind_now="bearer") == {}
+    for now in (None, "bearer"):
+        with pytest.raises(Invalid) as refused:
+            auth_from_text(kept, kind_now=now, username_now="ada")
+        assert (refused.value.field, refused.value.message) == ("auth", KEEP_OR_RETYPE)
+    new = auth_from_text({**kept, "auth_secret": "pw"}, kind_now="basic", username_now="ada")
+    patch = SitePatch.model_validate(new)
+    assert patch.auth is not None and patch.auth.kind == "basic"
+    with pytest.raises(ValidationError):  # the model's rules: no ':' in a user name
+        SitePatch.model_validate(
+            auth_from_text({**kept, "auth_username": "a:b", "auth_secret": "x"})
+        )

@@ -25,6 +25,7 @@ from shared.version import version
 from webmon.api import openapi, problems
 from webmon.api.door import Door
 from webmon.api.headers import SecurityHeaders
+from webmon.api.hot_reads import HotReads
 from webmon.api.metrics import ApiMetrics, MetricsMiddleware
 from webmon.api.routes import alerting, history, ops, sites, status, status_pages, tasks
 from webmon.api.settings import ApiSettings
@@ -134,6 +135,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def docs(request: Request) -> Response:
         return HTMLResponse(DOCS_PAGE)
 
+    # Innermost of the app's own: the door's caller and the metrics' count apply to it.
+    app.add_middleware(HotReads, api=app)
     app.add_middleware(
         Door,
         core=core,

@@ -8,10 +8,8 @@ the core's (`webmon.core.keys`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request, Security
+from fastapi.security import HTTPBearer
 
 from webmon.api.common import core
 from webmon.api.problems import Problem
@@ -35,27 +33,30 @@ async def identify(the_core: Core, authorization: str | None) -> Actor:
     return caller
 
 
-def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
-    """A dependency: the caller, who holds at least `scope`."""
+class Caller(HTTPBearer):
+    """A dependency: the caller, who holds at least `scope`.
 
-    # The scope is the security requirement's role in the OpenAPI document (webmon.api.openapi
-    # documents a 403 for the routes that need more than read).
-    async def dependency(
-        request: Request,
-        credentials: HTTPAuthorizationCredentials | None = Security(bearer, scopes=[scope.value]),
-    ) -> Actor:
+    One dependency, and a security scheme itself, so that FastAPI documents the bearer key
+    with the scope as its role (webmon.api.openapi documents a 403 for the routes that need
+    more than read) without a second dependency to resolve on every request: the door has
+    already read the header and left the caller in the scope."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(
+            auto_error=False, scheme_name="HTTPBearer", description=bearer.model.description
+        )
+        self.scope = scope
+
+    async def __call__(self, request: Request) -> Actor:  # type: ignore[override]
         caller = request.scope.get(CALLER)
         if not isinstance(caller, Actor):
             caller = await identify(core(request), request.headers.get("authorization"))
         assert caller.scope is not None
-        if not grants(caller.scope, scope):
-            raise Problem(403, f"this key's scope is {caller.scope}; this needs {scope}")
-        request.state.caller = caller
+        if not grants(caller.scope, self.scope):
+            raise Problem(403, f"this key's scope is {caller.scope}; this needs {self.scope}")
         return caller
 
-    return dependency
 
-
-READ = Depends(require(Scope.READ))
-WRITE = Depends(require(Scope.WRITE))
-ADMIN = Depends(require(Scope.ADMIN))
+READ = Security(Caller(Scope.READ), scopes=[Scope.READ.value])
+WRITE = Security(Caller(Scope.WRITE), scopes=[Scope.WRITE.value])
+ADMIN = Security(Caller(Scope.ADMIN), scopes=[Scope.ADMIN.value])

@@ -66,6 +66,7 @@ class SiteOut(BaseModel):
     regex_mode: str
     regions: list[str] = Field(description="the regions the site is checked from")
     quorum: int | None = Field(description="regions that must see it down; null: a majority")
+    cert_expiry_days: int = Field(description="warns this many days before its certificate expires")
     auth: AuthOut | None = Field(description="the kind (and basic's user name), never the secret")
 
 

@@ -2,12 +2,13 @@
 
     webmon sites add URL [--name NAME] [--tag KEY[:VALUE] ...] [--every 30s] [--timeout 5s]
                          [--regex PATTERN] [--region NAME ...] [--quorum N]
-                         [--option FIELD=VALUE ...] [--restricted]
+                         [--cert-expiry-days 14] [--option FIELD=VALUE ...] [--restricted]
     webmon sites import FILE.csv     header row: url and any other site fields (name, tags,
                                      regions, quorum)
     webmon sites list [--tag KEY[:VALUE]]
     webmon sites edit SITE [--name ...] [--tag ... | --no-tags] [--every ...] [--timeout ...]
-                           [--regex ...] [--region ...] [--quorum ...] [--option ...]
+                           [--regex ...] [--region ...] [--quorum ...]
+                           [--cert-expiry-days ...] [--option ...]
     webmon sites disable SITE... / enable SITE... / unrestrict SITE...
     webmon sites auth SITE --basic USER | --bearer | --clear   (the secret: asked on a
                          terminal, else one line of stdin; sealed with WEBMON_SECRET_KEY)
@@ -46,7 +47,7 @@ from webmon.cli.format import format_duration, format_table, format_timestamp
 from webmon.core import OPERATOR, Core
 from webmon.core.errors import Invalid, invalid_from_validation
 from webmon.core.site_import import parse_sites, site_of
-from webmon.core.site_rules import AuthIn, SitePatch
+from webmon.core.site_rules import DEFAULT_CERT_EXPIRY_DAYS, AuthIn, SitePatch
 from webmon.core.site_text import fields_from_text
 from webmon.core.site_views import Site
 
@@ -144,6 +145,10 @@ def _field_flags(parser: argparse.ArgumentParser, *, every_default: str | None) 
         "--quorum", help="regions that must see it down to be down ('majority': the default)"
     )
     parser.add_argument(
+        "--cert-expiry-days", metavar="DAYS",
+        help="warn this many days before its TLS certificate expires (default 14)",
+    )  # fmt: skip
+    parser.add_argument(
         "--option", dest="options", type=setting, action="append", default=[],
         metavar="FIELD=VALUE", help="any other field of a site, as the API names it",
     )  # fmt: skip
@@ -169,6 +174,8 @@ def _fields(args: argparse.Namespace) -> dict[str, str]:
     if args.quorum is not None:
         # "majority" (or nothing) is the default, null; a number is a fixed quorum.
         fields["quorum"] = "" if args.quorum.strip().lower() == "majority" else args.quorum
+    if args.cert_expiry_days is not None:
+        fields["cert_expiry_days"] = args.cert_expiry_days
     fields.update(args.options)
     return fields
 
@@ -186,6 +193,8 @@ def _described(site: Site) -> str:
         described += f", tags {','.join(site.tags)}"
     if site.regions != [DEFAULT_REGION]:
         described += f", from {', '.join(site.regions)}"
+    if site.cert_expiry_days != DEFAULT_CERT_EXPIRY_DAYS:
+        described += f", certificate warning {site.cert_expiry_days} days ahead"
     return described
 
 

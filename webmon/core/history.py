@@ -20,6 +20,11 @@ from webmon.core.errors import NotFound
 
 DOCUMENTED = load_queries("webmon.core", "history.sql")
 QUERIES = load_queries("webmon.core", "site_history.sql")
+QUERIES["site_uptime"] = (
+    QUERIES["site_uptime"]
+    .replace("{uptime}", DOCUMENTED["uptime"])
+    .replace("{latency}", QUERIES["latency"])
+)
 # Timestamps a query may take: PostgreSQL's range, well inside datetime's.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
@@ -204,25 +209,18 @@ class History:
 
     async def uptime(self, site_id: int, since: timedelta, region: str | None = None) -> Uptime:
         """Checks, uptime and latency over the period that ends now, of one region or of
-        the checks of all (None): the site's existence, the documented uptime query and the
-        latency one in one pipelined round trip, on the read pool."""
+        the checks of all (None): the documented uptime query and the latency one in one
+        statement, on the read pool."""
         params = {"site_id": site_id, "since": since, "region": region}
-        async with self._reads.connection() as conn:
-            async with conn.pipeline():
-                found = await conn.execute(QUERIES["site_exists"], {"site_id": site_id})
-                counted = await conn.execute(DOCUMENTED["uptime"], params)
-                timed = await conn.execute(QUERIES["latency"], params)
-            if await found.fetchone() is None:
-                raise NotFound(f"no site with id {site_id}")
-            counts = await counted.fetchone()
-            latency = await timed.fetchone()
-        checks, up_checks, pct, missed = counts or (None, None, None, None)
-        p50, p95 = latency or (None, None)
+        row = await self._reads.row(QUERIES["site_uptime"], params)
+        if row is None or row["found"] is None:
+            raise NotFound(f"no site with id {site_id}")
+        pct, p50, p95 = row["uptime_pct"], row["p50_ms"], row["p95_ms"]
         return Uptime(
-            checks=int(checks or 0),
-            up_checks=int(up_checks or 0),
+            checks=int(row["checks"] or 0),
+            up_checks=int(row["up_checks"] or 0),
             uptime_pct=None if pct is None else float(pct),
-            missed=int(missed or 0),
+            missed=int(row["missed"] or 0),
             p50_ms=None if p50 is None else float(p50),
             p95_ms=None if p95 is None else float(p95),
         )

@@ -28,6 +28,7 @@ class Incident:
     id: int
     site_id: int
     url: str
+    name: Annotated[str | None, Field(description="the site's display name; null: none")]
     opened_at: datetime
     opening_slot: datetime
     opening_checked_at: datetime
@@ -42,6 +43,11 @@ class Incident:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Incident:
         return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+    @property
+    def label(self) -> str:
+        """What a page calls the site: its name, else its URL."""
+        return self.name or self.url
 
     @property
     def lasted(self) -> timedelta:

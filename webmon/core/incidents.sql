@@ -5,7 +5,7 @@
 -- incidents --
 -- Newest first, by keyset: (opened_at, id) below the cursor's; `open_only` those not
 -- resolved, `resolved_only` those resolved, `site_id` one site's (NULL: all).
-SELECT i.id, i.site_id, s.url, i.opened_at, i.opening_slot, i.opening_checked_at, i.cause,
+SELECT i.id, i.site_id, s.url, s.name, i.opened_at, i.opening_slot, i.opening_checked_at, i.cause,
        i.status_code, i.error, i.error_detail, i.resolved_at, i.resolving_slot,
        i.resolving_checked_at
   FROM incidents i

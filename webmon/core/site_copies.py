@@ -27,7 +27,7 @@ def copy_of(site: Site) -> SiteIn:
     name = (site.name or site.url)[: MAX_NAME - len(COPY)].rstrip() + COPY
     return SiteIn(
         url=site.url, name=name, tags=site.tags, interval_seconds=site.interval_seconds,
-        timeout_seconds=site.timeout_seconds, **fields,
+        timeout_seconds=site.timeout_seconds, cert_expiry_days=site.cert_expiry_days, **fields,
     )  # fmt: skip
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -37,10 +39,11 @@ class Parsed:
         )  # fmt: skip
 
 
-def site_of(values: dict[str, str]) -> SiteIn:
-    """One site from its fields as text, in the model's words when refused."""
+def site_of(values: dict[str, str], extra: Mapping[str, Any] | None = None) -> SiteIn:
+    """One site from its fields as text (and `extra` fields as they are: a form's `auth`),
+    in the model's words when refused."""
     try:
-        return SiteIn.model_validate(fields_from_text(values, new=True))
+        return SiteIn.model_validate({**fields_from_text(values, new=True), **(extra or {})})
     except ValidationError as exc:
         raise invalid_from_validation(exc) from None
 

@@ -18,14 +18,18 @@ from shared.http_fields import HeaderName, HeaderValue, StatusRange
 from shared.messages import MAX_BODY_BYTES, MAX_SITE_REDIRECTS
 from shared.messages.bounds import DEFAULT_REGION, MAX_REGIONS, REGION_PATTERN
 from shared.sealing import MAX_SECRET_BYTES
-from webmon.core.errors import ConstraintWords, Invalid
-from webmon.core.site_labels import NAME_WORDS, TAGS_WORDS, normal_name, normal_tags
+from webmon.core.errors import Invalid
+from webmon.core.site_labels import normal_name, normal_tags
+from webmon.core.site_words import CERT_DAYS_WORDS, MAX_CERT_DAYS, MIN_CERT_DAYS
+from webmon.core.site_words import CONSTRAINTS as CONSTRAINTS  # the table's words, re-exported
+from webmon.core.site_words import URL_FORMS as URL_FORMS
 
 # A timeout not given is min(DEFAULT_TIMEOUT_S, interval), as the table's insert trigger
 # fills it for a row inserted with SQL.
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_INTERVAL_S = 60
 DEFAULT_EXPECTED_STATUS = ((200, 400),)
+DEFAULT_CERT_EXPIRY_DAYS = 14  # the column's default (migration 0019)
 
 
 def regex_problem(pattern: str) -> str | None:
@@ -165,6 +169,22 @@ Tags = Annotated[
 Timeout = Annotated[float, Field(gt=0, le=120)]
 
 
+def _cert_days(days: int) -> int:
+    if not MIN_CERT_DAYS <= days <= MAX_CERT_DAYS:
+        raise ValueError(CERT_DAYS_WORDS)  # the constraint's words, not pydantic's
+    return days
+
+
+CertDays = Annotated[
+    int,
+    Field(
+        description="warn this many days before the site's TLS certificate expires",
+        json_schema_extra={"minimum": MIN_CERT_DAYS, "maximum": MAX_CERT_DAYS},
+    ),
+    AfterValidator(_cert_days),
+]
+
+
 class SiteIn(Input):
     url: Url
     name: Name | None = Field(default=None, description="shown instead of the URL")
@@ -197,6 +217,7 @@ class SiteIn(Input):
     regex_mode: RegexMode = "match"
     regions: Regions = Field(default_factory=lambda: [DEFAULT_REGION])
     quorum: Quorum | None = None
+    cert_expiry_days: CertDays = DEFAULT_CERT_EXPIRY_DAYS
     auth: AuthIn | None = Field(default=None, description="write-only")
 
 
@@ -233,6 +254,7 @@ class SitePatch(Input):
     regex_mode: RegexMode | None = None
     regions: Regions | None = None
     quorum: Quorum | None = None
+    cert_expiry_days: CertDays | None = None
     auth: AuthIn | None = None
     restricted: bool | None = Field(
         default=None, description="false: check without the target policy (admin keys only)"
@@ -250,7 +272,7 @@ OPTION_COLUMNS = (
 # PATCH fields that may not be null (they have a default instead).
 NOT_NULL_FIELDS = (
     "url", "interval_seconds", "method", "enabled", "tls_verify", "require_tls",
-    "header_mode", "regex_mode", "restricted", "regions",
+    "header_mode", "regex_mode", "restricted", "regions", "cert_expiry_days",
 )  # fmt: skip
 
 # -- the target policy's rule ------------------------------------------------------------
@@ -265,7 +287,7 @@ NOT_SHAPING = frozenset(
     {
         "interval_seconds", "timeout_seconds", "enabled", "expected_status", "failure_threshold",
         "success_threshold", "reminder_interval_seconds", "name", "tags", "public", "channels",
-        "restricted", "regions", "quorum",
+        "restricted", "regions", "quorum", "cert_expiry_days",
     }
 )  # fmt: skip
 # An API or dashboard site may not use these: the policy would see only a proxy's address,
@@ -284,117 +306,6 @@ def refuse_local_options(values: Mapping[str, Any]) -> None:
         if values.get(name) is not None:
             _, words = CONSTRAINTS["sites_restricted_options"]
             raise Invalid(name, words, constraint="sites_restricted_options")
-
-
-# -- the table's constraints, in words ---------------------------------------------------
-
-URL_FORMS = (
-    "the URL must be http(s)://host…, tcp://host:port, tls://host[:port] or dns://[resolver]/name"
-)
-CONSTRAINTS: ConstraintWords = {
-    "sites_url_form": ("url", URL_FORMS),
-    "sites_http_options": (
-        "url",
-        "method, headers, a redirect limit and the other HTTP options (body, proxy, TLS, "
-        "ip_version, require_tls, a header check, regex_mode) are options of http(s) URLs "
-        "only",
-    ),
-    "sites_tls_without_regex": ("regex", "a tls:// check reads nothing, so it cannot have a regex"),
-    "sites_url_length": ("url", "the URL may be at most 2,048 characters long"),
-    "sites_url_no_whitespace": ("url", "the URL may not contain spaces or control characters"),
-    "sites_url_no_userinfo": (
-        "url",
-        "the URL may not carry a user name or password; send credentials in headers",
-    ),
-    "sites_interval_range": ("interval_seconds", "the interval must be between 1 second and 1 day"),
-    "sites_timeout_range": (
-        "timeout_seconds",
-        "the timeout must be more than 0 and at most 120 seconds",
-    ),
-    "sites_timeout_within_interval": (
-        "timeout_seconds",
-        "the timeout may not be longer than the interval",
-    ),
-    "sites_regex_length": ("regex", "the regex may be at most 1,000 characters long"),
-    "sites_method": ("method", "the method must be GET, HEAD, POST or PUT"),
-    "sites_head_without_regex": (
-        "regex",
-        "a HEAD request reads no body, so it cannot have a regex",
-    ),
-    "sites_body_length": ("body", "a body must be 1 to 65,536 bytes long"),
-    "sites_body_needs_method": ("body", "only a POST or PUT request carries a body"),
-    "sites_body_content_type": (
-        "body_content_type",
-        "a content type needs a body, and looks like type/subtype",
-    ),
-    "sites_proxy_http": (
-        "proxy",
-        "the proxy must be an http://host:port URL, without a path or credentials",
-    ),
-    "sites_tls_files": (
-        "tls_cert_file",
-        "a client certificate needs its key and a key its certificate; file paths are 1 to "
-        "4,096 characters without control characters",
-    ),
-    "sites_tls_server_name": ("tls_server_name", "the TLS server name must be a host name"),
-    "sites_ip_version": ("ip_version", "ip_version must be 4, 6 or null (any)"),
-    "sites_header_check": (
-        "header_regex",
-        "a header check needs both a header name (an HTTP token) and a regex of at most "
-        "1,000 characters",
-    ),
-    "sites_header_mode": ("header_mode", "header_mode must be match or not_match"),
-    "sites_regex_mode": (
-        "regex_mode",
-        "regex_mode must be match or absent, and absent needs a regex",
-    ),
-    "sites_restricted_options": (
-        "proxy",
-        "a site registered or shaped through the API or the dashboard may not use a proxy or "
-        "files on the checker host",
-    ),
-    "site_auth_username": (
-        "auth",
-        "a basic auth needs a user name without ':' (a bearer token none)",
-    ),
-    "sites_headers_valid": (
-        "headers",
-        "headers must be a JSON object of at most 50 string values, with HTTP token names, "
-        "no control characters, and none of the framing headers",
-    ),
-    "sites_expected_status_range": (
-        "expected_status",
-        "expected statuses must lie within 100-599 and not be empty",
-    ),
-    "sites_max_redirects_range": (
-        "max_redirects",
-        "a site's redirect limit must be between 0 and 30",
-    ),
-    "sites_cert_expiry_days": (
-        "cert_expiry_days",
-        "a certificate warning comes 1 to 365 days before the expiry",
-    ),
-    "sites_failure_threshold_range": (
-        "failure_threshold",
-        "the failure threshold must be between 1 and 100 checks",
-    ),
-    "sites_success_threshold_range": (
-        "success_threshold",
-        "the success threshold must be between 1 and 100 checks",
-    ),
-    "sites_reminder_range": ("reminder", "a reminder interval must be between 1 minute and 7 days"),
-    "sites_tags_valid": ("tags", TAGS_WORDS),
-    "sites_name_valid": ("name", NAME_WORDS),
-    "sites_regions_valid": (
-        "regions",
-        "regions must be 1 to 16 distinct names of 1 to 40 lower-case letters, digits, '-' "
-        "or '_', starting with a letter or a digit",
-    ),
-    "sites_quorum_range": (
-        "quorum",
-        "the quorum must be between 1 and the number of the site's regions (null: a majority)",
-    ),
-}
 
 
 def check_timeout(interval: float, timeout: float | None) -> None:

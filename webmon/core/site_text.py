@@ -100,6 +100,8 @@ def fields_from_text(values: Mapping[str, str], *, new: bool = False) -> dict[st
             fields[name] = tags_from_text(text)
         elif name == "regions":
             fields[name] = regions_from_text(text)
+        elif name == "ip_version" and text.isdigit():
+            fields[name] = int(text)  # a Literal[4, 6]: the model matches numbers, not text
         else:
             fields[name] = text
     return fields
@@ -127,3 +129,34 @@ def fields_as_text(site: Mapping[str, Any]) -> dict[str, str]:
         else:
             shown[name] = str(value)
     return shown
+
+
+# A form's credentials, apart from the site's other fields: the secret is sealed and never
+# shown again, so a form shows only that one is set, and an empty secret keeps it.
+AUTH_FIELDS = ("auth_kind", "auth_username", "auth_secret")
+KEEP_OR_RETYPE = (
+    "type the password or token again: it is sealed and never shown, so a new kind or user "
+    "name needs it"
+)
+
+
+def auth_from_text(
+    values: Mapping[str, str], *, kind_now: str | None = None, username_now: str | None = None
+) -> dict[str, Any]:
+    """The `auth` field a form's credentials make, for SiteIn or SitePatch to judge in their
+    words: {} leaves the site's as they are (no kind field, or the same kind and user name
+    without a secret), {"auth": None} removes them (kind ""), else the new ones."""
+    if "auth_kind" not in values:
+        return {}
+    kind = values["auth_kind"].strip()
+    username = values.get("auth_username", "").strip()
+    secret = values.get("auth_secret", "")
+    if not kind:
+        return {} if kind_now is None else {"auth": None}
+    if not secret:
+        if kind == kind_now and (kind != "basic" or username == (username_now or "")):
+            return {}
+        raise Invalid("auth", KEEP_OR_RETYPE)
+    if kind == "basic":
+        return {"auth": {"kind": kind, "username": username, "password": secret}}
+    return {"auth": {"kind": kind, "token": secret}}

@@ -77,6 +77,7 @@ class Site:
     tags: list[str]
     regions: list[str]
     quorum: int | None
+    cert_expiry_days: int
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Site:

@@ -46,7 +46,7 @@ QUERIES = load_queries("webmon.core", "sites.sql")
 QUERIES["sites_json"] = QUERIES["sites_json"].replace("{site_rows}", QUERIES["site_rows"])
 COPY_COLUMNS = (
     "id", "url", "name", "tags", "interval_seconds", "timeout_seconds", "restricted",
-    *OPTION_COLUMNS,
+    *OPTION_COLUMNS, "cert_expiry_days",
 )  # fmt: skip
 DEFAULT_EXPECTED_TEXT = "{[200,400)}"
 MAX_SITE_ID = 2**63 - 1
@@ -216,14 +216,15 @@ class Sites:
         clearing = "restricted" in given and patch.restricted is False
         if clearing and not (actor.trusted or (actor.kind == "key" and actor.admin)):
             raise Forbidden("restricted: only the operator or an admin key may clear it")
-        if "url" in given and not actor.trusted:
-            assert patch.url is not None
-            refuse_untrusted_target(self._policy, patch.url)
         async with self._db.connection() as conn, conn.transaction():
             rows = await dict_rows(conn, QUERIES["site_for_change"], {"site_id": site_id})
             if not rows:
                 raise NotFound(f"no site with id {site_id}")
             current = dict(rows[0])
+            # A new URL meets the policy; the one the site has (a form posts it back) is
+            # judged when it is checked, as any restricted site's is.
+            if patch.url is not None and patch.url != current["url"] and not actor.trusted:
+                refuse_untrusted_target(self._policy, patch.url)
             current["expected_status"] = [tuple(p) for p in current["expected_status"]]
             new = dict(current)
             for name in given - {"auth", "restricted"}:

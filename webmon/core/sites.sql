@@ -21,7 +21,7 @@ SELECT s.id, s.url, s.name, s.interval_seconds, s.timeout_seconds, s.regex, s.me
        s.header_name, s.header_regex, s.header_mode, s.regex_mode,
        a.kind AS auth_kind, a.username AS auth_username,
        s.failure_threshold, s.success_threshold, s.reminder_interval_seconds, s.tags,
-       s.regions, s.quorum
+       s.regions, s.quorum, s.cert_expiry_days
   FROM sites s
   LEFT JOIN site_status st ON st.site_id = s.id
   LEFT JOIN site_auth a ON a.site_id = s.id
@@ -58,7 +58,7 @@ SELECT p.id, row_to_json(j)::text
                   p.max_redirects, p.body, p.body_content_type, p.proxy, p.tls_ca_file,
                   p.tls_cert_file, p.tls_key_file, p.tls_verify, p.tls_server_name,
                   p.ip_version, p.require_tls, p.header_name, p.header_regex,
-                  p.header_mode, p.regex_mode, p.regions, p.quorum,
+                  p.header_mode, p.regex_mode, p.regions, p.quorum, p.cert_expiry_days,
                   (SELECT a FROM (SELECT p.auth_kind AS kind, p.auth_username AS username) AS a
                     WHERE p.auth_kind IS NOT NULL) AS auth
        ) AS j
@@ -72,7 +72,7 @@ SELECT s.id, s.url, s.name, s.tags, s.interval_seconds, s.timeout_seconds, s.reg
        s.enabled, s.restricted, s.max_redirects, s.body, s.body_content_type, s.proxy,
        s.tls_ca_file, s.tls_cert_file, s.tls_key_file, s.tls_verify, s.tls_server_name,
        s.ip_version, s.require_tls, s.header_name, s.header_regex, s.header_mode,
-       s.regex_mode, s.regions, s.quorum
+       s.regex_mode, s.regions, s.quorum, s.cert_expiry_days
   FROM sites s
  WHERE s.id = %(site_id)s
    FOR UPDATE
@@ -88,7 +88,7 @@ COPY sites (id, url, name, tags, interval_seconds, timeout_seconds, restricted, 
             expected_status, enabled, max_redirects, body, body_content_type, proxy,
             tls_ca_file, tls_cert_file, tls_key_file, tls_verify, tls_server_name,
             ip_version, require_tls, header_name, header_regex, header_mode, regex_mode,
-            regions, quorum)
+            regions, quorum, cert_expiry_days)
 FROM STDIN
 
 -- update_site --
@@ -106,7 +106,8 @@ UPDATE sites
        tls_server_name = %(tls_server_name)s, ip_version = %(ip_version)s,
        require_tls = %(require_tls)s, header_name = %(header_name)s,
        header_regex = %(header_regex)s, header_mode = %(header_mode)s,
-       regex_mode = %(regex_mode)s, regions = %(regions)s::text[], quorum = %(quorum)s
+       regex_mode = %(regex_mode)s, regions = %(regions)s::text[], quorum = %(quorum)s,
+       cert_expiry_days = %(cert_expiry_days)s
  WHERE id = %(id)s
 
 -- delete_site --

@@ -56,9 +56,12 @@ def ms(value: float | None) -> str:
 
 
 def seconds(value: float | None) -> str:
-    """A short duration to a tenth of a second below a minute: `0.4 s`, `12.0 s`."""
+    """A short duration: below a second in milliseconds as `ms` writes them (`42.0 ms`,
+    `420 ms`), then to a tenth of a second below a minute (`12.3 s`), then as `duration`."""
     if value is None:
         return "—"
+    if value < 1:
+        return ms(value * 1000)
     return f"{value:.1f} s" if value < 60 else duration(value)
 
 

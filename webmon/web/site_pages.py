@@ -20,8 +20,8 @@ from webmon.core.errors import Invalid, Limited, NotFound, invalid_from_validati
 from webmon.core.history import LATEST, Step
 from webmon.core.site_copies import clone
 from webmon.core.site_import import parse_sites, site_of
-from webmon.core.site_rules import SitePatch
-from webmon.core.site_text import fields_from_text
+from webmon.core.site_rules import LOCAL_OPTIONS, SitePatch
+from webmon.core.site_text import AUTH_FIELDS, auth_from_text, fields_from_text
 from webmon.web import forms
 from webmon.web.common import (
     CSRF,
@@ -49,17 +49,20 @@ NEW_FIELDS = frozenset(
         "method",
         "expected_status",
         "headers",
+        "auth",
     }
 )
-# The settings form: every field of a change the dashboard may make (not the checker host's
-# files and proxy, which only the operator sets), the thresholds and the routing.
+# The settings form: every field of a change (SitePatch's), the thresholds and the routing.
+# The checker host's files and proxy are shown, and the core refuses them to anyone but the
+# operator in its words; the credentials are set, replaced or removed, never shown.
 HTTP_FIELDS = frozenset(
     {"max_redirects", "body", "body_content_type", "tls_verify", "tls_server_name",
-     "ip_version", "require_tls", "header_name", "header_regex", "header_mode", "regex_mode"}
+     "ip_version", "require_tls", "header_name", "header_regex", "header_mode", "regex_mode",
+     "regions", "quorum", "auth", *LOCAL_OPTIONS}
 )  # fmt: skip
 THRESHOLD_FIELDS = frozenset({"failure_threshold", "success_threshold", "reminder_minutes"})
 ROUTE = "route"
-EDIT_FIELDS = (NEW_FIELDS - {"url"}) | HTTP_FIELDS | THRESHOLD_FIELDS | {ROUTE, "reminder"}
+EDIT_FIELDS = NEW_FIELDS | HTTP_FIELDS | THRESHOLD_FIELDS | {ROUTE, "reminder", "cert_expiry_days"}
 MAX_FORM_LINES = 1000
 # What a site's page confirms after an action (`?done=`): each action redirects back to a
 # page that says what happened, so a reload repeats nothing.
@@ -85,9 +88,9 @@ def _chart_start(times: list[datetime], now: datetime, period: timedelta) -> dat
 
 
 def _site_fields(values: dict[str, str]) -> dict[str, str]:
-    """The site's fields of a posted form: everything but its CSRF token, its thresholds
-    and its routing (which the core sets apart)."""
-    apart = {CSRF, ROUTE, f"{ROUTE}_shown", *THRESHOLD_FIELDS}
+    """The site's fields of a posted form: everything but its CSRF token, its thresholds,
+    its routing (which the core sets apart) and its credentials (`auth_from_text`)."""
+    apart = {CSRF, ROUTE, f"{ROUTE}_shown", *THRESHOLD_FIELDS, *AUTH_FIELDS}
     return {name: value for name, value in values.items() if name not in apart}
 
 
@@ -199,6 +202,7 @@ def _site_new(
         errors=errors or {},
         bulk=bulk,
         bulk_error=bulk_error,
+        site=None,
         status=422 if refused else 200,
     )
 
@@ -213,7 +217,7 @@ async def new_site(request: Request) -> Response:
     who = await viewer(request)
     values = await form_of(request, who)
     try:
-        site = site_of(_site_fields(values))
+        site = site_of(_site_fields(values), auth_from_text(values))
         site_id = await core(request).sites.add(who.actor, site)
     except Invalid as exc:
         return _site_new(request, who, form=values, errors=forms.errors_of(exc, NEW_FIELDS))
@@ -270,9 +274,14 @@ async def edit_site(request: Request, site_id: int) -> Response:
     context = await _site(request, site_id)
     if context is None:
         return not_found(request, who, f"No site with id {site_id}.")
+    site = context["site"]
     try:
+        fields = fields_from_text(_site_fields(values))
+        fields.update(
+            auth_from_text(values, kind_now=site.auth_kind, username_now=site.auth_username)
+        )
         try:
-            patch = SitePatch.model_validate(fields_from_text(_site_fields(values)))
+            patch = SitePatch.model_validate(fields)
         except ValidationError as exc:
             raise invalid_from_validation(exc) from None
         the_core = core(request)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from shared.messages.bounds import REGION_PATTERN
 from webmon.api.auth import READ
@@ -15,6 +16,7 @@ from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem
 from webmon.api.schemas import Series, Uptime
 from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from webmon.core import Core
 from webmon.core.actors import Actor
 from webmon.core.history import EARLIEST, LATEST, Check, Event
 from webmon.core.sites import MAX_SITE_ID
@@ -101,16 +103,29 @@ async def results(
     return json_response(checks, headers=headers)
 
 
+class UptimeQuery(BaseModel):
+    """The query of `GET /api/v1/sites/{id}/uptime`: the route's parser, and the hot
+    read's (`webmon.api.hot_reads`)."""
+
+    since: Period = "24h"
+    region: str | None = Field(
+        None, pattern=REGION_PATTERN, description="one region's checks only; default: every region"
+    )
+
+
 @router.get("/uptime", response_model=Uptime, summary="Uptime and latency over a period")
 async def uptime(
     request: Request,
     site_id: SiteId,
+    query: Annotated[UptimeQuery, Query()],
     caller: Actor = READ,
-    since: Period = "24h",
-    region: RegionFilter = None,
 ) -> Response:
-    found = await core(request).history.uptime(site_id, PERIODS[since], region)
-    return json_response({"since": since, "region": region, **asdict(found)})
+    return await uptime_of(core(request), site_id, query)
+
+
+async def uptime_of(the_core: Core, site_id: int, query: UptimeQuery) -> Response:
+    found = await the_core.history.uptime(site_id, PERIODS[query.since], query.region)
+    return json_response({"since": query.since, "region": query.region, **asdict(found)})
 
 
 @router.get("/series", response_model=Series, summary="Per hour or day, columns as arrays")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from webmon.api.auth import READ, WRITE
 from webmon.api.common import core, json_response
@@ -13,6 +14,7 @@ from webmon.api.pages import decode_cursor, next_link
 from webmon.api.problems import Problem
 from webmon.api.schemas import BulkResult, SiteOut
 from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from webmon.core import Core
 from webmon.core.actors import Actor
 from webmon.core.site_rules import SiteIn, SitePatch
 from webmon.core.sites import MAX_SITE_ID
@@ -33,28 +35,36 @@ def after_cursor(cursor: str | None) -> int:
     return after
 
 
+class SitesQuery(BaseModel):
+    """The query of `GET /api/v1/sites`: the route's parser, and the hot read's
+    (`webmon.api.hot_reads`), so that both take and refuse the same values."""
+
+    state: Literal["up", "down", "unchecked"] | None = None
+    enabled: bool | None = None
+    q: str | None = Field(None, min_length=1, max_length=200, description="in the URL or the name")
+    tag: str | None = Field(
+        None, min_length=1, max_length=200, description="`key:value`, or `key` for any value"
+    )
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = None
+
+
 @router.get("", response_model=list[SiteOut], summary="Sites with their latest status")
 async def list_sites(
-    request: Request,
-    caller: Actor = READ,
-    state: Literal["up", "down", "unchecked"] | None = None,
-    enabled: bool | None = None,
-    q: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="in the URL or the name")
-    ] = None,
-    tag: Annotated[
-        str | None,
-        Query(min_length=1, max_length=200, description="`key:value`, or `key` for any value"),
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: str | None = None,
+    request: Request, query: Annotated[SitesQuery, Query()], caller: Actor = READ
 ) -> Response:
-    after = after_cursor(cursor)
-    if "\x00" in (q or ""):
+    return await sites_page(request, core(request), query)
+
+
+async def sites_page(request: Request, the_core: Core, query: SitesQuery) -> Response:
+    """A page of sites as the API's JSON, which PostgreSQL made, with the next page's Link."""
+    after = after_cursor(query.cursor)
+    if "\x00" in (query.q or ""):
         raise Problem(422, "q: contains a NUL character")
-    body, last = await core(request).sites.page_json(
-        after=after, state=state, enabled=enabled, q=q, limit=limit, tag=tag
-    )
+    body, last = await the_core.sites.page_json(
+        after=after, state=query.state, enabled=query.enabled, q=query.q, limit=query.limit,
+        tag=query.tag,
+    )  # fmt: skip
     return json_response(body, headers=next_link(request, None if last is None else [last]))
 
 
