@@ -9,6 +9,9 @@ measures, one request at a time from this process:
     page (`/sites/{id}`): p50 / p99;
   - the baseline, in the same run: `GET /api/v1/sites?limit=50`, the same page of sites as
     JSON, which the overview's HTML adds counts, uptimes and strips to;
+  - for each, the CPU a request cost the server: the API process's and PostgreSQL's
+    backends' (user + system, from /proc), which a busy machine moves far less than the
+    latencies;
   - in Chromium, five fresh loads each: DOMContentLoaded of `/tasks` (the baseline: the
     same page shell without a site's history), of `/` (with its bars of ticks), and of a
     site's page with the time until its chart is drawn (uPlot's canvas,
@@ -21,18 +24,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 from bench.bench_api import load_history, make_key
 from bench.common import bench_env, report, services
-from bench.system import Runner, stop, wait_until
+from bench.system import Runner, cpu_seconds, stop, wait_until
 from devstack.localstack import free_port
 from shared.netpolicy import TargetPolicy
 from shared.sealing import new_key
@@ -52,6 +59,43 @@ def latencies(client: httpx.Client, paths: list[str], requests: int) -> list[flo
         if answer.status_code != 200:
             raise SystemExit(f"{paths[i % len(paths)]} answered {answer.status_code}")
     return out
+
+
+def backend_pids(db_url: str) -> list[int]:
+    """The PostgreSQL backends connected to the bench's database (the API's pools), this
+    query's own connection left out."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def pids_cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds of these processes so far (those gone count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(
+    db_url: str, app_cpu: Callable[[], float], measure: Callable[[], list[float]]
+) -> tuple[list[float], str]:
+    """`measure()`'s latencies, and the CPU its requests cost the server per request: the
+    application's process and PostgreSQL's backends, which a busy machine moves much less
+    than the wall-clock figures (CPU is counted only while the process runs)."""
+    pids = backend_pids(db_url)
+    app0, pg0 = app_cpu(), pids_cpu_seconds(pids)
+    took = measure()
+    app, pg = app_cpu() - app0, pids_cpu_seconds(pids) - pg0
+    n = len(took)
+    return took, f"CPU per request: app {app / n * 1000:.1f} ms, PostgreSQL {pg / n * 1000:.1f} ms"
 
 
 def figures(seconds: list[float]) -> str:
@@ -126,7 +170,10 @@ def main() -> None:
             client.get(str(links[0]), follow_redirects=True)
             api_headers = {"Authorization": f"Bearer {key}"}
             with httpx.Client(base_url=base, headers=api_headers, timeout=30) as api_client:
-                baseline = latencies(api_client, ["/api/v1/sites?limit=50"], args.requests)
+                baseline, baseline_cpu = with_cpu(
+                    env.database_url, lambda: cpu_seconds(api),
+                    lambda: latencies(api_client, ["/api/v1/sites?limit=50"], args.requests),
+                )  # fmt: skip
             pages = [
                 ("/ (overview, first page)", ["/"]),
                 ("/?state=down (sites down now)", ["/?state=down"]),
@@ -135,9 +182,14 @@ def main() -> None:
                 ("/ui/overview (the live part)", ["/ui/overview"]),
                 ("/sites/{id} (random sites)", [f"/sites/{i}" for i in sites]),
             ]
-            rows.append(("baseline: GET /api/v1/sites?limit=50 (JSON)", figures(baseline)))
+            rows.append(("baseline: GET /api/v1/sites?limit=50 (JSON)",
+                         f"{figures(baseline)}; {baseline_cpu}"))  # fmt: skip
             for name, paths in pages:
-                rows.append((f"GET {name}", figures(latencies(client, paths, args.requests))))
+                took, cpu = with_cpu(
+                    env.database_url, lambda: cpu_seconds(api),
+                    partial(latencies, client, paths, args.requests),
+                )  # fmt: skip
+                rows.append((f"GET {name}", f"{figures(took)}; {cpu}"))
         rows += in_chromium(base, base + str(links[1]), sites[0])
         stop(api)
     report(f"Dashboard: {args.sites:,} sites, one API process, one request at a time", rows)

@@ -6,7 +6,10 @@ sites chosen at random), and requests each page's HTML and JSON through the real
 application (in process, Starlette's TestClient) with the view cache off, so that every
 request reads the database and draws the page; one request at a time. For each page:
 p50 / p99, and the statements one read sends (counted at psycopg's cursor): the same
-whatever the number of sites. The page of 10 sites is the baseline, in the same run. Then
+whatever the number of sites; and the CPU a request cost, this process's (the application
+and the test client: an upper bound of the application's) and PostgreSQL's backends',
+which a busy machine moves far less than the latencies. The page of 10 sites is the
+baseline, in the same run. Then
 the big page as it is served: the view cache on (fresh 15 s, then refreshed behind the
 readers), each view drawn once.
 
@@ -17,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import random
+import time
+from functools import partial
 
 from fastapi.testclient import TestClient
 
 from bench.bench_api import load_history, make_key
-from bench.bench_dashboard import figures, latencies
+from bench.bench_dashboard import figures, latencies, with_cpu
 from bench.common import bench_env, report, services
 from tests.support.statements import CountedStatements
 from webmon.api.app import create_app
@@ -72,10 +77,12 @@ def main() -> None:
             for size in SIZES:
                 label = "baseline: " if size == SIZES[0] else ""
                 for path in (f"/status/p{size}", f"/status/p{size}.json"):
-                    took = latencies(client, [path], args.requests)  # type: ignore[arg-type]
-                    rows.append(
-                        (f"{label}GET {path} ({size} sites, {GROUPS} groups)", figures(took))
-                    )
+                    took, cpu = with_cpu(
+                        env.database_url, time.process_time,
+                        partial(latencies, client, [path], args.requests),  # type: ignore[arg-type]
+                    )  # fmt: skip
+                    rows.append((f"{label}GET {path} ({size} sites, {GROUPS} groups)",
+                                 f"{figures(took)}; {cpu}"))  # fmt: skip
             views.ttl = 15.0  # as served: fresh 15 s, then refreshed behind the readers
             for path in (f"/status/p{SIZES[-1]}", f"/status/p{SIZES[-1]}.json"):
                 client.get(path)

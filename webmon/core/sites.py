@@ -420,15 +420,21 @@ class Sites:
 
     async def summary(self, *, q: str | None = None, tag: str | None = None) -> Summary:
         """Enabled sites up, down and not checked yet; disabled sites: of all, or of those
-        a search picks (`q`, `tag` as in `page`)."""
+        a search picks (`q`, `tag` as in `page`). On the read pool, as down_now."""
         params = {"q": q, "tag": tag_filter(tag)}
-        row = await self._db.row(QUERIES["status_summary"], params)
+        if q is None and params["tag"] is None:  # every site: two scans, no join
+            row = await self._reads.row(QUERIES["status_summary_all"])
+        else:
+            row = await self._reads.row(QUERIES["status_summary"], params)
         return Summary(**row) if row else Summary(0, 0, 0, 0)
 
     async def down_now(self, *, q: str | None = None, tag: str | None = None) -> list[DownSite]:
-        """The sites down now, longest first: of all, or of those a search picks."""
+        """The sites down now, longest first: of all, or of those a search picks. On the
+        read pool: its generic plan starts from the few sites down (site_status_down_idx)
+        and looks each up by id, ~6 ms at 100,000 sites; the custom plan PostgreSQL kept
+        on the other pool hashed the whole sites table for them, ~25 ms."""
         params = {"q": q, "tag": tag_filter(tag)}
-        return [DownSite(**r) for r in await self._db.rows(QUERIES["down_now"], params)]
+        return [DownSite(**r) for r in await self._reads.rows(QUERIES["down_now"], params)]
 
     async def public(self) -> list[PublicSite]:
         """The sites on the public status page."""

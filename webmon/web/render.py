@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from fastapi import Request
@@ -153,7 +154,8 @@ _TICK_SHAPES = {"up": (9, 11), "down": (0, 20), "missed": (16, 4), "empty": (9, 
 
 def tick_title(tick: Any) -> str:
     """A tick's tooltip: when (UTC), its state, and its status or why it was down."""
-    when_text = tick.checked_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    # isoformat, not strftime: the same text at a third of the time, 2,500 times a page
+    when_text = tick.checked_at.astimezone(UTC).isoformat(" ", "seconds")[:19] + " UTC"
     if tick.state == "missed":
         return f"{when_text} · MISSED · no checker performed this slot in time"
     parts = [when_text, tick.state.upper()]
@@ -166,24 +168,29 @@ def tick_title(tick: Any) -> str:
     return " · ".join(parts)
 
 
+@lru_cache(maxsize=4096)
+def _tick_head(i: int, state: str) -> str:
+    """A tick's rect up to its title, the same for every site: made once per slot and state."""
+    y, height = _TICK_SHAPES[state]
+    x = i * (TICK_WIDTH + TICK_GAP)
+    return (
+        f'<rect x="{x}" y="{y}" width="{TICK_WIDTH}" height="{height}" rx="1" '
+        f'class="tick tick-{state}" data-state="{state}"><title>'
+    )
+
+
 def ticks(checks: list[Any], slots: int = 50) -> Markup:
     """A bar of a site's latest checks, oldest on the left, one tick per check, each with
     its state (data-state) and a tooltip; free slots on the left while a site is new."""
     width = slots * (TICK_WIDTH + TICK_GAP) - TICK_GAP
     shown = checks[-slots:]
-    drawn = []
-    for i in range(slots):
-        k = i - (slots - len(shown))
-        tick = shown[k] if k >= 0 else None
-        state = "empty" if tick is None else tick.state
-        y, height = _TICK_SHAPES[state]
-        x = i * (TICK_WIDTH + TICK_GAP)
-        title = "no check yet" if tick is None else tick_title(tick)
-        drawn.append(
-            f'<rect x="{x}" y="{y}" width="{TICK_WIDTH}" height="{height}" rx="1" '
-            f'class="tick tick-{state}" data-state="{state}"><title>{escape(title)}</title></rect>'
-        )
-    counts = {s: sum(1 for c in shown if c.state == s) for s in ("up", "down", "missed")}
+    free = slots - len(shown)
+    drawn = [_free_ticks(free)]
+    counts = {"up": 0, "down": 0, "missed": 0}
+    for i, tick in enumerate(shown, free):
+        state = tick.state
+        counts[state] += 1
+        drawn.append(f"{_tick_head(i, state)}{escape(tick_title(tick))}</title></rect>")
     summary = f"last {len(shown)} checks: {counts['up']} up, {counts['down']} down" + (
         f", {counts['missed']} missed" if counts["missed"] else ""
     )
@@ -192,6 +199,12 @@ def ticks(checks: list[Any], slots: int = 50) -> Markup:
         f'viewBox="0 0 {width} {TICK_HEIGHT}" role="img" aria-label="{escape(summary)}">'
         f"<title>{escape(summary)}</title>{''.join(drawn)}</svg>"
     )
+
+
+@lru_cache(maxsize=256)
+def _free_ticks(count: int) -> str:
+    """The `count` free slots on the left of a new site's bar."""
+    return "".join(f"{_tick_head(i, 'empty')}no check yet</title></rect>" for i in range(count))
 
 
 def environment() -> Environment:

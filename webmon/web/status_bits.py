@@ -94,6 +94,33 @@ class DayBars:
             f'preserveAspectRatio="none" role="img" aria-label="{label}">{"".join(parts)}</svg>'
         )
 
+    def sites(self, sites: list[SiteView]) -> Markup:
+        """A group's list items, each site's name, uptime, state and bar: drawn here in
+        one pass rather than by the template site by site (a page of 1,000 sites spent
+        ~10 ms in the template's per-site lookups and calls)."""
+        ends = (f'<div class="row muted small bar-ends"><span>{self.count} days ago</span>'
+                "<span>today</span></div>")  # fmt: skip
+        return Markup("".join([
+            f'<li class="status-site" data-site="{s.id}" data-state="{s.state}">\n'
+            f'<div class="row"><span><strong class="site-name">{escape(s.name)}</strong>'
+            + (f' <span class="muted small url">{escape(s.url)}</span>' if s.url else "")
+            + f'</span>\n<span><span class="muted small uptime">{_pct2(s.uptime)} uptime</span> '
+            f"{_STATE[s.up]}</span></div>\n{self(s)}\n{ends}\n</li>\n"
+            for s in sites
+        ]))  # fmt: skip
+
+
+_STATE = {
+    None: '<span class="state state-none">NO DATA</span>',
+    True: '<span class="state state-up">UP</span>',
+    False: '<span class="state state-down">DOWN</span>',
+}
+
+
+def _pct2(share: float | None) -> str:
+    """The template's pct2: two decimals, rounded down, or a dash."""
+    return "—" if share is None else f"{two_decimals(share)} %"
+
 
 def csp_for(view: PageView) -> str:
     """The dashboard's policy, with the page's logo's origin allowed as an image."""
