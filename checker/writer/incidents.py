@@ -163,7 +163,7 @@ class _Plan:
 
 def _plan(row: tuple[Any, ...], lo: datetime) -> _Plan:
     (site, failure, success, last_slot, down_streak, down_since, down_status, down_error,
-     down_detail, up_streak, up_since, open_id, opened_at, opening_slot, opening_checked,
+     down_detail, down_regex, up_streak, up_since, open_id, opened_at, opening_slot, opening_checked,
      status_code, error, detail, cause, recount, cover_id, cover_opened, cover_opening,
      cover_checked, cover_status, cover_error, cover_detail, cover_cause,
      anchor) = row  # fmt: skip
@@ -204,7 +204,7 @@ def _plan(row: tuple[Any, ...], lo: datetime) -> _Plan:
     state = WalkState(
         last_slot=last_slot, down_streak=down_streak or 0, down_since=down_since,
         down_status_code=down_status, down_error=down_error, down_detail=down_detail,
-        up_streak=up_streak or 0, up_since=up_since, open_incident=open_incident,
+        down_regex_matched=down_regex, up_streak=up_streak or 0, up_since=up_since, open_incident=open_incident,
     )  # fmt: skip
     if last_slot is None or state.clean:
         plan.state = WalkState(last_slot=None)
@@ -293,6 +293,7 @@ def _write_states(
                 "down_status": [s.down_status_code for s in states],
                 "down_errors": [s.down_error for s in states],
                 "down_details": [s.down_detail for s in states],
+                "down_regex": [s.down_regex_matched for s in states],
                 "up_streaks": [s.up_streak for s in states],
                 "up_since": [s.up_since for s in states],
                 "open_ids": [s.open_incident.id if s.open_incident else None for s in states],

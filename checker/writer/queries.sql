@@ -198,7 +198,7 @@ UPDATE tasks t
 -- into a join, which the planner would make a hash join reading whole tables.
 SELECT b.site_id, s.failure_threshold, s.success_threshold,
        a.last_slot, a.down_streak, a.down_since, a.down_status_code, a.down_error,
-       a.down_detail, a.up_streak, a.up_since,
+       a.down_detail, a.down_regex_matched, a.up_streak, a.up_since,
        i.id, i.opened_at, i.opening_slot, i.opening_checked_at, i.status_code, i.error,
        i.error_detail, i.cause,
        b.lo <= a.last_slot AS recount,
@@ -291,16 +291,19 @@ RETURNING id, site_id, opening_slot
 
 -- save_alert_states --
 INSERT INTO site_alert_state (site_id, last_slot, down_streak, down_since, down_status_code,
-                              down_error, down_detail, up_streak, up_since, open_incident_id)
+                              down_error, down_detail, down_regex_matched, up_streak,
+                              up_since, open_incident_id)
 SELECT * FROM unnest(%(site_ids)s::bigint[], %(last_slots)s::timestamptz[],
                      %(down_streaks)s::int[], %(down_since)s::timestamptz[],
                      %(down_status)s::smallint[], %(down_errors)s::text[],
-                     %(down_details)s::text[], %(up_streaks)s::int[],
-                     %(up_since)s::timestamptz[], %(open_ids)s::bigint[])
+                     %(down_details)s::text[], %(down_regex)s::boolean[],
+                     %(up_streaks)s::int[], %(up_since)s::timestamptz[],
+                     %(open_ids)s::bigint[])
     ON CONFLICT (site_id) DO UPDATE
    SET last_slot = EXCLUDED.last_slot, down_streak = EXCLUDED.down_streak,
        down_since = EXCLUDED.down_since, down_status_code = EXCLUDED.down_status_code,
        down_error = EXCLUDED.down_error, down_detail = EXCLUDED.down_detail,
+       down_regex_matched = EXCLUDED.down_regex_matched,
        up_streak = EXCLUDED.up_streak, up_since = EXCLUDED.up_since,
        open_incident_id = EXCLUDED.open_incident_id
 

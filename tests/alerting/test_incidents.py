@@ -265,3 +265,20 @@ def test_a_late_result_inside_a_long_incident_whose_start_was_packed_away(
         (site,),
     ).fetchall()
     assert resolved == [(before[0][0],), (before[1][0],)]
+
+
+def test_a_regex_cause_survives_the_batches_between_the_first_down_and_the_opening(
+    database: Database, db: Conn
+) -> None:
+    """The cause is the first down check's, also when the incident opens batches later."""
+    [site, found] = add_sites(db, 2)
+    for n in range(4):  # one batch per check, as they come
+        slot = T0 + timedelta(minutes=n)
+        for site_id, status, matched in ((site, 200, False), (found, 503, True)):
+            write_results(database, [CheckResult(
+                site_id=site_id, url="http://127.0.0.1:9/", scheduled_at=slot,
+                checked_at=slot + timedelta(seconds=1), response_time_ms=3.0,
+                status_code=status, up=False, regex_matched=matched,
+            )])  # fmt: skip
+    assert site_incidents(db, site) == [(m(0), m(2), "regex did not match · HTTP 200", None, None)]
+    assert site_incidents(db, found) == [(m(0), m(2), "HTTP 503 · regex found", None, None)]

@@ -241,3 +241,27 @@ def test_a_changed_function_file_is_applied_again(empty_db: str) -> None:
             conn.execute("SELECT file, sha256 FROM webmon_functions").fetchall()
         )
     assert recorded == {f.file: f.sha256 for f in available_functions()}
+
+
+def test_0021_gives_incidents_opened_on_a_regex_their_cause_again(empty_db: str) -> None:
+    migrate_database(empty_db, upto=20)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute("INSERT INTO sites (id, url) VALUES (1, 'http://127.0.0.1:9/a'),"
+                     " (2, 'http://127.0.0.1:9/b'), (3, 'http://127.0.0.1:9/c')")  # fmt: skip
+        slot = "2026-12-01 10:00:00+00"
+        for site, status, matched in ((1, 200, False), (2, 503, True), (3, 503, None)):
+            conn.execute(
+                "INSERT INTO check_results (site_id, scheduled_at, checked_at, status_code, up,"
+                " regex_matched) VALUES (%s, %s, %s, %s, false, %s)",
+                (site, slot, slot, status, matched),
+            )
+            conn.execute(
+                "INSERT INTO incidents (site_id, opened_at, opening_slot, opening_checked_at,"
+                " status_code, cause) VALUES (%s, %s, %s, %s, %s, %s)",
+                (site, slot, slot, slot, status, f"HTTP {status}"),
+            )
+    migrate_database(empty_db)
+    with psycopg.connect(empty_db) as conn:
+        causes = conn.execute("SELECT cause FROM incidents ORDER BY site_id").fetchall()
+    assert causes == [("regex did not match · HTTP 200",), ("HTTP 503 · regex found",),
+                      ("HTTP 503",)]  # fmt: skip
