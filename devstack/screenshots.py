@@ -250,6 +250,14 @@ def take_status_pages(page: Any, base: str, folder: Path) -> list[Path]:
             form.locator("input[name=is_default]").check()
         form.locator("text=Add the channel").click()
         expect(page.locator(f"#channels tr[data-channel='{name}']")).to_be_visible()
+    # The demo's three failing sites open incidents after their third failed check (10 s
+    # apart): the alerts page is pictured with them.
+    for _ in range(12):
+        page.goto(base + "/alerts")
+        if page.locator("#open-incidents tbody tr").count() == 3:
+            break
+        page.wait_for_timeout(5000)
+    expect(page.locator("#open-incidents tbody tr")).to_have_count(3)
     shots = []
     for width, viewport in WIDTHS.items():
         page.set_viewport_size(viewport)
