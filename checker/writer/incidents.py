@@ -163,9 +163,9 @@ class _Plan:
 
 def _plan(row: tuple[Any, ...], lo: datetime) -> _Plan:
     (site, failure, success, last_slot, down_streak, down_since, down_status, down_error,
-     down_detail, down_regex, up_streak, up_since, open_id, opened_at, opening_slot, opening_checked,
-     status_code, error, detail, cause, recount, cover_id, cover_opened, cover_opening,
-     cover_checked, cover_status, cover_error, cover_detail, cover_cause,
+     down_detail, down_regex, up_streak, up_since, open_id, opened_at, opening_slot,
+     opening_checked, status_code, error, detail, cause, recount, cover_id, cover_opened,
+     cover_opening, cover_checked, cover_status, cover_error, cover_detail, cover_cause,
      anchor) = row  # fmt: skip
     plan = _Plan(site, failure, success)
     if recount and cover_id is not None:
@@ -204,7 +204,8 @@ def _plan(row: tuple[Any, ...], lo: datetime) -> _Plan:
     state = WalkState(
         last_slot=last_slot, down_streak=down_streak or 0, down_since=down_since,
         down_status_code=down_status, down_error=down_error, down_detail=down_detail,
-        down_regex_matched=down_regex, up_streak=up_streak or 0, up_since=up_since, open_incident=open_incident,
+        down_regex_matched=down_regex, up_streak=up_streak or 0, up_since=up_since,
+        open_incident=open_incident,
     )  # fmt: skip
     if last_slot is None or state.clean:
         plan.state = WalkState(last_slot=None)
