@@ -333,3 +333,21 @@ def test_users_add_and_link(
     assert db.execute("SELECT count(*) FROM login_links").fetchone() == (1,)
     assert webmon("users", "link", "nobody") == (1, "")
     assert capsys.readouterr().err == "webmon: no user nobody\n"
+
+
+def test_tasks_list_writes_durations_as_the_dashboard_does(
+    cli_env: dict[str, str], db: Conn
+) -> None:
+    db.execute(
+        "INSERT INTO tasks (task_id, name, url, timeout_seconds, expires_at, created_at, status,"
+        " started_at, finished_at, result)"
+        " SELECT gen_random_uuid(), 'quick', 'http://127.0.0.1:9/' || took, 5,"
+        "        now() + interval '1 minute', now() - took, 3, now() - took, now(),"
+        '        \'{"up": true, "status_code": 200}\''
+        "   FROM unnest(ARRAY[interval '42 ms', interval '12.34 s']) AS took"
+    )
+    code, out = webmon("tasks", "list")
+    assert code == 0
+    rows = {line.split()[-1]: line for line in out.splitlines()[1:]}
+    assert " 42.0 ms " in rows["http://127.0.0.1:9/00:00:00.042"]
+    assert " 12.3 s " in rows["http://127.0.0.1:9/00:00:12.34"]

@@ -3,7 +3,7 @@ as a response time is written, seconds above, and minutes and hours beyond."""
 
 from __future__ import annotations
 
-from webmon.web.render import ms, seconds
+from shared.durations import ms, seconds
 
 
 def test_a_duration_under_a_second_is_written_in_milliseconds_as_response_times_are() -> None:

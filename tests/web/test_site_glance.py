@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from shared.durations import seconds
 from tests.support.browser import Dashboard
 from tests.support.db import Conn, count, scalar
 from tests.support.processes import wait_for
 from tests.support.targets import Targets
 from tests.web.test_dashboard import LIVE_MS, expect, task_row
-from webmon.web.render import seconds
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

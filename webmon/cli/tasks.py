@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import orjson
 
 from shared.causes import why_down
+from shared.durations import seconds
 from shared.task_status import TaskStatus
 from webmon.cli.common import CliError
 from webmon.cli.format import format_table, format_timestamp
@@ -43,7 +44,7 @@ async def cmd_list(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     cells = [
         [
             str(t.task_id), t.status.name, format_timestamp(t.created_at),
-            "-" if t.duration_s is None else f"{t.duration_s:.2f}s", _outcome(t), t.url,
+            "-" if t.duration_s is None else seconds(t.duration_s), _outcome(t), t.url,
         ]
         for t in await core.tasks.page(status=status, limit=args.limit)
     ]  # fmt: skip

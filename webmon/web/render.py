@@ -5,7 +5,7 @@ server so that they need no script."""
 from __future__ import annotations
 
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 
 from shared.causes import why_down
+from shared.durations import duration, ms, seconds
 from shared.version import version
 from webmon.core.status_views import two_decimals
 
@@ -27,42 +28,10 @@ def when(moment: datetime | None) -> Markup:
     return Markup(f'<time datetime="{utc.isoformat()}" title="{text}">{text}</time>')
 
 
-def duration(seconds: float | timedelta | None) -> str:
-    if seconds is None:
-        return "—"
-    total = int(seconds.total_seconds() if isinstance(seconds, timedelta) else seconds)
-    if total < 60:
-        return f"{total} s"
-    minutes, s = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes} min {s} s" if s else f"{minutes} min"
-    hours, m = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {m} min" if m else f"{hours} h"
-    days, h = divmod(hours, 24)
-    return f"{days} d {h} h" if h else f"{days} d"
-
-
 def ago(moment: datetime | None) -> str:
     if moment is None:
         return "—"
     return duration(datetime.now(UTC) - moment) + " ago"
-
-
-def ms(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
-
-
-def seconds(value: float | None) -> str:
-    """A short duration: below a second in milliseconds as `ms` writes them (`42.0 ms`,
-    `420 ms`), then to a tenth of a second below a minute (`12.3 s`), then as `duration`."""
-    if value is None:
-        return "—"
-    if value < 1:
-        return ms(value * 1000)
-    return f"{value:.1f} s" if value < 60 else duration(value)
 
 
 # Where a URL may wrap: after these, so a long URL breaks between its parts, not mid-word.
