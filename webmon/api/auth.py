@@ -16,7 +16,6 @@ from webmon.api.problems import Problem
 from webmon.core import Core
 from webmon.core.actors import Actor, Scope, grants
 
-bearer = HTTPBearer(auto_error=False, description="An API key: `webmon keys create`")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="webmon"'}
 # Where the door leaves the caller it found, in the request's ASGI scope.
 CALLER = "webmon.caller"
@@ -43,7 +42,9 @@ class Caller(HTTPBearer):
 
     def __init__(self, scope: Scope) -> None:
         super().__init__(
-            auto_error=False, scheme_name="HTTPBearer", description=bearer.model.description
+            auto_error=False,
+            scheme_name="HTTPBearer",
+            description="An API key: `webmon keys create`",
         )
         self.scope = scope
 
