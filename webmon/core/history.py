@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field
 
@@ -39,6 +39,25 @@ def _typed(cls: Any, row: Mapping[str, Any]) -> Any:
     return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
+class _Outcome(Protocol):
+    @property
+    def up(self) -> bool | None: ...
+    @property
+    def status_code(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def regex_matched(self) -> bool | None: ...
+
+
+def _cause(check: _Outcome) -> str | None:
+    """Why a check (or a bar's tick) was down, in every surface's words; None when up or
+    missed."""
+    if check.up is not False:
+        return None
+    return why_down(check.status_code, check.error, check.regex_matched)
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     """A stored check, or a missed slot (error "missed", up None)."""
@@ -62,10 +81,7 @@ class Check:
 
     @property
     def cause(self) -> str | None:
-        """Why it was down, in every surface's words; None when up or missed."""
-        if self.up is not False:
-            return None
-        return why_down(self.status_code, self.error, self.regex_matched)
+        return _cause(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +105,7 @@ class Tick:
 
     @property
     def cause(self) -> str | None:
-        if self.up is not False:
-            return None
-        return why_down(self.status_code, self.error, self.regex_matched)
+        return _cause(self)
 
 
 @dataclass(frozen=True, slots=True)
