@@ -52,12 +52,17 @@ class Caller(HTTPBearer):
         caller = request.scope.get(CALLER)
         if not isinstance(caller, Actor):
             caller = await identify(core(request), request.headers.get("authorization"))
-        assert caller.scope is not None
-        if not grants(caller.scope, self.scope):
+        if not self.admits(caller):
             raise Problem(403, f"this key's scope is {caller.scope}; this needs {self.scope}")
         return caller
 
+    def admits(self, caller: Actor) -> bool:
+        """Whether the caller's scope is at least this dependency's."""
+        return caller.scope is not None and grants(caller.scope, self.scope)
 
-READ = Security(Caller(Scope.READ), scopes=[Scope.READ.value])
+
+# The readers' dependency; webmon.api.hot_reads admits its callers with it too.
+READER = Caller(Scope.READ)
+READ = Security(READER, scopes=[Scope.READ.value])
 WRITE = Security(Caller(Scope.WRITE), scopes=[Scope.WRITE.value])
 ADMIN = Security(Caller(Scope.ADMIN), scopes=[Scope.ADMIN.value])

@@ -34,13 +34,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from webmon.api.auth import CALLER
+from webmon.api.auth import CALLER, READER
 from webmon.api.routes import history, sites
 from webmon.api.routes.history import UptimeQuery, uptime_of
 from webmon.api.routes.sites import SiteId, SitesQuery, sites_page
 from webmon.core import Core
-from webmon.core.actors import Actor, grants
-from webmon.core.actors import Scope as KeyScope
+from webmon.core.actors import Actor
 
 SITES_PATH = "/api/v1/sites"
 UPTIME_PATH = re.compile(r"/api/v1/sites/([^/]+)/uptime")
@@ -115,11 +114,7 @@ class HotReads:
 
 
 def _reader(caller: object) -> bool:
-    return (
-        isinstance(caller, Actor)
-        and caller.scope is not None
-        and grants(caller.scope, KeyScope.READ)
-    )
+    return isinstance(caller, Actor) and READER.admits(caller)
 
 
 def _query(scope: Scope) -> dict[str, str] | None:
