@@ -22,7 +22,6 @@ second time.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -41,8 +40,6 @@ from webmon.api.routes.sites import SiteId, SitesQuery, sites_page
 from webmon.core import Core
 from webmon.core.actors import Actor
 
-SITES_PATH = "/api/v1/sites"
-UPTIME_PATH = re.compile(r"/api/v1/sites/([^/]+)/uptime")
 SITE_ID: TypeAdapter[int] = TypeAdapter(SiteId)
 
 Answer = Callable[[Request, Core], Awaitable[Response]]
@@ -63,6 +60,9 @@ class HotReads:
             for route in (*sites.router.routes, *history.router.routes)
             if isinstance(route, APIRoute) and route.methods == {"GET"}
         }
+        # Their paths, as the routes declare them.
+        self._sites_path = self._routes[sites.list_sites].path
+        self._uptime_path = self._routes[history.uptime].path_regex
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = self._answer(scope) if scope["type"] == "http" else None
@@ -86,7 +86,7 @@ class HotReads:
         if scope["method"] != "GET" or not _reader(scope.get(CALLER)):
             return None
         path = scope["path"]
-        if path == SITES_PATH:
+        if path == self._sites_path:
             if (params := _query(scope)) is None:
                 return None
             try:
@@ -94,12 +94,12 @@ class HotReads:
             except ValidationError:
                 return None
             return sites.list_sites, lambda request, core: sites_page(request, core, query)
-        if (found := UPTIME_PATH.fullmatch(path)) is None:
+        if (found := self._uptime_path.match(path)) is None:
             return None
         if (params := _query(scope)) is None:
             return None
         try:
-            site_id = SITE_ID.validate_python(found[1])
+            site_id = SITE_ID.validate_python(found["site_id"])
             uptime = UptimeQuery.model_validate(params)
         except ValidationError:
             return None
