@@ -32,6 +32,7 @@ SQL_FILES = {
     "webmon/core/users.sql": ["webmon/core/users.py"],
     "webmon/core/incidents.sql": ["webmon/core/incidents.py"],
     "webmon/core/site_history.sql": ["webmon/core/history.py"],
+    "webmon/core/site_regions.sql": ["webmon/core/site_regions.py"],
     "webmon/core/history.sql": ["webmon/core/history.py", "bench/*.py"],
 }
 USERS = {
