@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from checker.probe.prober import (
@@ -49,6 +49,10 @@ DEFAULT_REGION_DOWN_RATIO = 0.8
 
 
 class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
+    # Only the writer role connects to PostgreSQL: a checker that only probes (a remote
+    # region's, near its sites and far from the database) runs without WEBMON_DATABASE_URL,
+    # so the database's credentials need not leave the database's side. Empty: not set.
+    database_url: SecretStr = SecretStr("")
     # Both roles by default; WEBMON_CHECKER_ROLES=probe or =writer runs one alone.
     checker_roles: Annotated[set[CheckerRole], NoDecode] = Field(
         default={CheckerRole.PROBE, CheckerRole.WRITER}, min_length=1
@@ -112,6 +116,15 @@ class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
         if self.checker_instance_id is None:
             return {}
         return {"group.instance.id": f"{self.checker_instance_id}.{role}"}
+
+    @model_validator(mode="after")
+    def _writer_needs_the_database(self) -> Self:
+        if CheckerRole.WRITER in self.checker_roles and not self.database_url.get_secret_value():
+            raise ValueError(
+                "database_url: required by the writer role (a checker that only probes,"
+                " WEBMON_CHECKER_ROLES=probe or --role probe, runs without it)"
+            )
+        return self
 
     @field_validator("checker_roles", mode="before")
     @classmethod

@@ -36,12 +36,14 @@ PROGRAMS = {
 }
 # Defaults too long for a table cell, said in words.
 DEFAULTS_IN_WORDS = {
+    "WEBMON_DATABASE_URL": "required (except by a checker that only probes)",
     "WEBMON_BLOCKED_NETWORKS": "every range that is not globally reachable (below)",
 }
 
 MEANINGS = {
     "WEBMON_DATABASE_URL": "libpq URL of PostgreSQL (`sslmode=verify-full&sslrootcert=…` for a "
-    "managed service)",
+    "managed service); a checker that only probes (`WEBMON_CHECKER_ROLES=probe`, a remote "
+    "region's) never connects to PostgreSQL and needs none",
     "WEBMON_KAFKA_BOOTSTRAP_SERVERS": "`host:port[,host:port]`",
     "WEBMON_KAFKA_SECURITY_PROTOCOL": "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`",
     "WEBMON_KAFKA_SSL_CA_FILE": "CA certificate (Aiven: `ca.pem`)",
