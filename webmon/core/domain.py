@@ -58,7 +58,7 @@ class Core:
         self.status_pages = StatusPages(db)
         self.certificates = Certificates(self.reads)
         self.status_views = Views(self.reads, self.status_pages)
-        self.regions = Regions(self.reads)
+        self.regions = Regions(db, self.reads)
         self.site_regions = SiteRegions(self.reads)
 
     @classmethod
