@@ -265,7 +265,10 @@ def test_a_task_is_accepted_listed_and_its_idempotency_key_kept(api: Api, db: Co
     first = api.post("/api/v1/tasks", body, headers={"Idempotency-Key": "retry-1"})
     assert first.status_code == 202, first.text
     task_id = first.json()["task_id"]
-    assert first.json() == {"task_id": task_id, "tasks": [{"task_id": task_id, "region": "default"}]}
+    assert first.json() == {
+        "task_id": task_id,
+        "tasks": [{"task_id": task_id, "region": "default"}],
+    }
     again = api.post("/api/v1/tasks", body, headers={"Idempotency-Key": "retry-1"})
     assert again.json() == first.json()
     other = dict(body, url="http://127.0.0.1:9/other")

@@ -39,12 +39,15 @@ def api(db_url: str, db: Conn) -> Iterator[Api]:
 
 def regional_pipeline(env: dict[str, str], processes: list[Process], tmp_path: Path) -> None:
     """A checker in each region (both roles) and a scheduler."""
-    for region in REGIONS:
-        checker = start(
-            processes, "checker", {**env, **POLICY, "WEBMON_CHECKER_REGION": region},
-            f"checker-{region}", tmp_path,
-        )  # fmt: skip
-        wait_for(lambda c=checker: c.logged("probe.ondemand_assigned"), what=f"{region} joined")
+    checkers = [
+        start(processes, "checker", {**env, **POLICY, "WEBMON_CHECKER_REGION": region},
+              f"checker-{region}", tmp_path)
+        for region in REGIONS
+    ]  # fmt: skip
+    wait_for(
+        lambda: all(c.logged("probe.ondemand_assigned") for c in checkers),
+        what="a checker of each region to join",
+    )
     start(processes, "scheduler", env, "scheduler", tmp_path)
 
 

@@ -103,7 +103,8 @@ async def cmd_show(core: Core, args: argparse.Namespace, out: TextIO) -> int:
         raise CliError(f"not a task id: {args.task_id!r}") from None
     task = await core.tasks.get(task_id)
     body = {"task_id": task.task_id, "name": task.name, "url": task.url,
-            "region": task.region, "request_id": task.request_id, "status": int(task.status), "status_name": task.status.name,
+            "region": task.region, "request_id": task.request_id, "status": int(task.status),
+            "status_name": task.status.name,
             "created_at": task.created_at, "started_at": task.started_at,
             "finished_at": task.finished_at, "result": task.result}  # fmt: skip
     print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode(), file=out)

@@ -86,7 +86,9 @@ def _accepted(submitted: Submitted) -> Response:
     return json_response(body, 202, {"Location": f"{TASKS}/{submitted.task_id}"})
 
 
-@router.get(f"{TASKS}/{{task_id}}", response_model=TaskOut, summary="One task and, once final, its result")
+@router.get(
+    f"{TASKS}/{{task_id}}", response_model=TaskOut, summary="One task and, once final, its result"
+)
 async def get_task(
     request: Request, task_id: Annotated[uuid.UUID, Path()], caller: Actor = READ
 ) -> Response:
