@@ -331,3 +331,25 @@ def test_the_notifier_tells_a_regions_outage_in_words_and_in_its_payload(
         f"Region eu-west is unhealthy since {since}: its canary http://127.0.0.1:9/canary "
         "fails (timeout). Its checks count for no site's quorum until it recovers.",
     ]
+
+
+def test_a_late_failure_of_the_canary_is_an_outage_that_already_ended(
+    db_url: str, db: Conn
+) -> None:
+    """The canary's check of minute 1 arrives after its up check of minute 3: the region was
+    unhealthy from 1 to 3, both told; delivered again, nothing more."""
+    notified = channels(db)
+    canary = add_site(db, "canary", ["eu-west"])
+    set_canary(db, "eu-west", canary)
+    late = [check(canary, 1, "eu-west", False, "dns")]
+    with Database(db_url) as database:
+        write_results(database, [check(canary, 0, "eu-west", True)])
+        write_results(database, [check(canary, 3, "eu-west", True)])
+        write_results(database, late)
+        write_results(database, late)  # redelivered: the outage covers its slot
+        write_results(database, [check(canary, 2, "eu-west", False, "dns")])  # covered too
+    [(oid, region, started, ended, cause, detail)] = outages(db)
+    assert (region, started, ended, cause, detail) == ("eu-west", at(1), at(3), "canary", "dns")
+    assert [(n[0], n[1], n[6]) for n in region_notifications(db)] == [
+        (f"region-outage-{oid}-down", ch, at(1)) for ch in notified
+    ] + [(f"region-outage-{oid}-up", ch, at(3)) for ch in notified]
