@@ -31,7 +31,9 @@ REGIONS = ["eu-west", "us-east"]
 T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
 # Whether the writer's incident walk asks the quorum (checks of a region in an outage count
 # for nothing there): without it, a slot is down only when every region saw it down.
-QUORUM_WALK = any("webmon_slot_up" in q for q in QUERIES.values())
+QUORUM_WALK = any(
+    rule in q for q in QUERIES.values() for rule in ("webmon_slot_up", "webmon_site_states")
+)
 FEW = RegionRules(min_sites=3, down_ratio=0.8)
 
 
