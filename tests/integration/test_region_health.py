@@ -240,7 +240,7 @@ def test_a_quorum_of_one_opens_no_incident_on_the_unhealthy_regions_checks_alone
     ).fetchone()
     assert state in (None, (0,))
     if not QUORUM_WALK:
-        pytest.skip("the writer's walk does not ask the quorum yet (webmon_slot_up)")
+        pytest.skip("the writer's walk does not ask the quorum yet")
     assert count(db, "SELECT count(*) FROM incidents WHERE site_id = %s", broken) == 1
 
 
