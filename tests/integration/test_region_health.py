@@ -278,7 +278,11 @@ def test_the_cli_and_the_api_name_the_canary_and_show_the_outage(
         listed = {r["region"]: r for r in api.get("/api/v1/regions").json()}
         east = listed["eu-west"]
         assert east["health"] == "unhealthy"
-        assert east["canary"] == {"site_id": canary, "url": "http://127.0.0.1:9/canary"}
+        assert east["canary"] == {
+            "site_id": canary,
+            "url": "http://127.0.0.1:9/canary",
+            "active": True,
+        }
         assert (east["outage"]["cause"], east["outage"]["detail"]) == ("canary", "timeout")
         assert listed["us-east"]["outage"] is None and listed["us-east"]["health"] == "ok"
         results = api.get(f"/api/v1/sites/{canary}/results").json()
@@ -355,3 +359,19 @@ def test_a_late_failure_of_the_canary_is_an_outage_that_already_ended(
     assert [(n[0], n[1], n[6]) for n in region_notifications(db)] == [
         (f"region-outage-{oid}-down", ch, at(1)) for ch in notified
     ] + [(f"region-outage-{oid}-up", ch, at(3)) for ch in notified]
+
+
+def test_a_canary_that_no_longer_watches_its_region_is_shown_idle(
+    cli_env: dict[str, str], db: Conn
+) -> None:
+    canary = add_site(db, "canary", REGIONS)
+    assert webmon("regions", "canary", "eu-west", str(canary))[0] == 0
+    db.execute("UPDATE sites SET regions = '{us-east}' WHERE id = %s", (canary,))
+    code, out = webmon("regions")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1].split()[0] == "eu-west" and f"{canary} (idle)" in lines[1]
+    assert lines[3] == (
+        f"eu-west: canary site {canary} is disabled or not checked from eu-west: it tells "
+        "nothing of the region"
+    )
