@@ -11,7 +11,9 @@ The payload (version 1), the same bytes on every attempt:
                   "status_code": 503, "error": null, "error_detail": null}}
 
 `event` is down, resolved, reminder, certificate or test (a test has no site nor
-incident). A certificate warning has no incident but
+incident). The incident of a site checked from several regions also has
+`"regions": ["eu-west", "us-east"]`: the regions whose checks saw it down when it opened
+(the quorum's); a site of one region has no such field. A certificate warning has no incident but
 `"certificate": {"expires_at": "...", "warning_days": 14}`: the site's TLS certificate
 expires within its `cert_expiry_days` (`event_at` is the expiry). A webhook
 with a secret gets `X-Webmon-Signature: sha256=<hex HMAC-SHA256 of the body>`.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +63,8 @@ class IncidentFacts:
     status_code: int | None
     error: str | None
     error_detail: str | None
+    # The regions that saw it down (a site of several regions); None for one region.
+    regions: Sequence[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,8 @@ def payload(n: Outgoing) -> dict[str, Any]:
             "error": i.error,
             "error_detail": i.error_detail,
         }
+        if i.regions is not None:
+            body["incident"]["regions"] = list(i.regions)
     return body
 
 
@@ -150,7 +157,9 @@ def text(n: Outgoing) -> str:
     if i is None:
         return f"{title(n)} (channel {n.channel.name})"
     since = i.opened_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    where = "" if i.regions is None else f", down from {', '.join(i.regions)}"
     if n.kind == "resolved" and i.resolved_at is not None:
         lasted = i.resolved_at - i.opened_at
-        return f"{title(n)}: up again after {lasted} (down since {since}, cause {i.cause})"
-    return f"{title(n)}: {i.cause} since {since} (incident {i.id})"
+        return (f"{title(n)}: up again after {lasted} (down since {since}, cause {i.cause}"
+                f"{where})")  # fmt: skip
+    return f"{title(n)}: {i.cause} since {since}{where} (incident {i.id})"

@@ -10,3 +10,7 @@ ROLLUP = 0x7765626D6F6E02
 # submissions, so that its limits count every concurrent one. (A 32-bit value: the
 # two-integer form of pg_advisory_xact_lock.)
 TASK_LIMITS = 0x776D7401
+# The class half of the (class, site) advisory lock a writer takes on a site of the
+# quorum's path before it reads the states of its slots (checker/writer/queries.sql,
+# lock_quorum_sites). A 32-bit value.
+QUORUM = 0x776D7102

@@ -1,0 +1,103 @@
+"""The quorum's path through the writer: the sites whose state is not their check's own.
+
+A site checked from several regions is down at a slot when a quorum of its regions saw it
+down (`webmon_slot_up`, docs/regions.md "Quorum"), and a region in an outage counts for
+nothing, also for a site of one region. The rows of such sites (`split`) are stored like
+any other, but their site's state comes from SQL (`quorum_states`): each (site, slot) the
+batch stored a row of is given its verdict from every stored row of the slot, and the slots
+whose verdict the batch changed become the batch's states for that site, which
+`site_status`, the flips and the incidents follow like the usual batch's checks (a slot
+decided after a later one was is a late result, recounted like one).
+
+The usual batch (every row of a site of one region, no outage) takes none of this: a row's
+`region_count`, which the scheduler put on its task, says so without a lookup, and the
+regions in an outage are read once per batch (`outage_regions`, a handful of rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
+
+from shared import locks
+from shared.messages import CheckResult
+
+_SLOT = attrgetter("scheduled_at")
+_REGION_COUNT = attrgetter("region_count")
+
+
+@dataclass(frozen=True, slots=True)
+class SlotState:
+    """A slot's state by quorum, with the check that stands for it (its time and cause):
+    what the flips and the incident walk read of a result."""
+
+    site_id: int
+    scheduled_at: datetime
+    checked_at: datetime
+    up: bool
+    status_code: int | None
+    error: str | None
+    error_detail: str | None
+
+
+def earliest_slot(rows: Sequence[CheckResult]) -> datetime | None:
+    """The batch's earliest slot: the outages that ended before it concern none of its
+    rows."""
+    first = min(rows, key=_SLOT, default=None)
+    return None if first is None else first.scheduled_at
+
+
+def several_regions(rows: Sequence[CheckResult]) -> bool:
+    """Whether a row of the batch is of a site checked from several regions."""
+    most = max(rows, key=_REGION_COUNT, default=None)
+    return most is not None and most.region_count > 1
+
+
+def split(
+    rows: Sequence[CheckResult], out_regions: Collection[str], several: bool
+) -> tuple[Sequence[CheckResult], list[CheckResult]]:
+    """(the rows whose site's state is their own check, the rows of the quorum's sites): a
+    site is the quorum's when a row of it in the batch is of several regions or of a region
+    in `out_regions`. `several`: `several_regions(rows)`."""
+    if not several and not out_regions:  # the usual batch
+        return rows, []
+    sites = {row.site_id for row in rows if row.region_count > 1 or row.region in out_regions}
+    if not sites:
+        return rows, []
+    plain = [row for row in rows if row.site_id not in sites]
+    return plain, [row for row in rows if row.site_id in sites]
+
+
+def quorum_sites(rows: Sequence[CheckResult]) -> list[int]:
+    return sorted({row.site_id for row in rows})
+
+
+def lock_params(sites: list[int]) -> dict[str, Any]:
+    return {"lock_class": locks.QUORUM, "site_ids": sites}
+
+
+def states_params(rows: Sequence[CheckResult]) -> dict[str, Any]:
+    return {
+        "site_ids": [row.site_id for row in rows],
+        "slots": [row.scheduled_at for row in rows],
+        "regions": [row.region for row in rows],
+    }
+
+
+def read_states(
+    found: Sequence[tuple[Any, ...]],
+) -> tuple[list[SlotState], list[tuple[Any, ...]]]:
+    """`quorum_states`' rows -> (the changed slots' states in slot order per site, the
+    replaced status of each site whose status they replaced, as `upsert_status` returns
+    them: site_id, previous_up, previous slot, alerting)."""
+    states: list[SlotState] = []
+    replaced: dict[int, tuple[Any, ...]] = {}
+    for (site, slot, checked, up, status, error, detail, was_replaced, previous_up,
+         previous_slot, alerting) in found:  # fmt: skip
+        states.append(SlotState(site, slot, checked, up, status, error, detail))
+        if was_replaced:
+            replaced[site] = (site, previous_up, previous_slot, alerting)
+    return states, list(replaced.values())
