@@ -130,18 +130,20 @@ SELECT pg_advisory_xact_lock(%(lock_class)s::integer, (s.site_id %% 2147483647):
 
 -- quorum_states --
 -- The quorum's path (docs/regions.md, "Quorum"): for the sites checked from several
--- regions, or from a region in an outage. Each (site, slot) the batch stored a row of gets
--- its state from every stored row of it (webmon_slot_verdict); the slots whose state the
--- batch changed (no verdict before, one now: rows only add to a verdict) come back, each
--- with the check that stands for it (the first of those stored when it was decided), and
--- the latest of each site is folded into site_status as `upsert_status` folds a check.
--- With each slot: whether its site's status was replaced, and the state it replaced (as
--- `upsert_status` returns them).
-WITH b AS (
-    SELECT b.site_id, b.scheduled_at, array_agg(b.region) AS fresh
-      FROM unnest(%(site_ids)s::bigint[], %(slots)s::timestamptz[], %(regions)s::text[])
-           AS b(site_id, scheduled_at, region)
-     GROUP BY b.site_id, b.scheduled_at
+-- regions, or from a region in an outage (`site_ids`). Each (site, slot) the batch stored
+-- a row of (results_staging) gets its state from every stored row of it
+-- (webmon_slot_verdict); the slots whose state the batch changed (no verdict before, one
+-- now: rows only add to a verdict) come back, each with the check that stands for it (the
+-- first of those stored when it was decided), and the latest of each site is folded into
+-- site_status as `upsert_status` folds a check; then each site whose status they
+-- replaced, with the state it replaced (as `upsert_status` returns them).
+WITH q AS (
+    SELECT DISTINCT unnest(%(site_ids)s::bigint[]) AS site_id
+), b AS (
+    SELECT r.site_id, r.scheduled_at, array_agg(r.region) AS fresh
+      FROM results_staging r
+      JOIN q ON q.site_id = r.site_id
+     GROUP BY r.site_id, r.scheduled_at
 ), verdicts AS MATERIALIZED (
     SELECT b.site_id, b.scheduled_at, v.up, v.was, v.region, v.down_regions
       FROM b
@@ -160,13 +162,18 @@ WITH b AS (
              WHERE NOT d.up AND NOT d.was AND j.regions IS DISTINCT FROM d.down_regions) f
      WHERE i.id = f.id
 ), states AS MATERIALIZED (
+    -- (Lookups by key, per slot: OFFSET 0 keeps them from becoming hash joins over whole
+    -- tables.)
     SELECT ch.site_id, s.url, ch.scheduled_at, c.checked_at, c.response_time_ms,
            c.status_code, ch.up, c.regex_matched, c.error, c.error_detail, c.dns_ms,
            c.connect_ms, c.tls_ms, c.ttfb_ms, c.redirects, c.tls_version, c.tls_expires_at
       FROM verdicts ch
-      JOIN sites s ON s.id = ch.site_id
-      JOIN check_results c
-        ON c.site_id = ch.site_id AND c.scheduled_at = ch.scheduled_at AND c.region = ch.region
+     CROSS JOIN LATERAL (SELECT url FROM sites WHERE id = ch.site_id OFFSET 0) s
+     CROSS JOIN LATERAL (
+            SELECT * FROM check_results c
+             WHERE c.site_id = ch.site_id AND c.scheduled_at = ch.scheduled_at
+               AND c.region = ch.region
+            OFFSET 0) c
      WHERE ch.up IS DISTINCT FROM ch.was
 ), status AS (
     INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms,
@@ -202,11 +209,14 @@ WITH b AS (
      WHERE site_status.scheduled_at < EXCLUDED.scheduled_at
     RETURNING site_id, previous_up, previous_scheduled_at, alerting
 )
+-- The changed slots (`replaced` NULL), then each replaced status (the others NULL).
 SELECT r.site_id, r.scheduled_at, r.checked_at, r.up, r.status_code, r.error, r.error_detail,
-       u.site_id IS NOT NULL, u.previous_up, u.previous_scheduled_at, u.alerting
+       NULL::boolean AS replaced, NULL::boolean, NULL::timestamptz, NULL::smallint
   FROM states r
-  LEFT JOIN status u ON u.site_id = r.site_id
- ORDER BY r.site_id, r.scheduled_at
+ UNION ALL
+SELECT u.site_id, NULL, NULL, NULL, NULL, NULL, NULL, true, u.previous_up,
+       u.previous_scheduled_at, u.alerting
+  FROM status u
 
 -- drop_unknown_sites --
 -- After the status upsert hit the foreign key: results of sites deleted meanwhile keep

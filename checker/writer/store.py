@@ -33,7 +33,6 @@ from checker.writer.quorum import (
     read_states,
     several_regions,
     split,
-    states_params,
 )
 from shared import locks
 from shared.db import Connection, Database, translated_errors
@@ -102,7 +101,7 @@ def _write(conn: Connection, rows: Sequence[CheckResult], *, careful: bool) -> i
             if quorum is not None:
                 with conn.pipeline():
                     conn.execute(QUERIES["lock_quorum_sites"], lock_params(quorum))
-                    found = conn.execute(QUERIES["quorum_states"], states_params(quorum_rows))
+                    found = conn.execute(QUERIES["quorum_states"], lock_params(quorum))
         else:
             # Without ON CONFLICT the insert is ~2x faster; a stored check (a redelivery)
             # makes it fail instead, and the batch is written again carefully.
@@ -113,7 +112,7 @@ def _write(conn: Connection, rows: Sequence[CheckResult], *, careful: bool) -> i
                     upsert = conn.execute(QUERIES["upsert_status"], status)
                 if quorum is not None:
                     conn.execute(QUERIES["lock_quorum_sites"], lock_params(quorum))
-                    found = conn.execute(QUERIES["quorum_states"], states_params(quorum_rows))
+                    found = conn.execute(QUERIES["quorum_states"], lock_params(quorum))
             inserted = len(rows)
             if upsert is not None:
                 replaced = upsert.fetchall()

@@ -41,12 +41,12 @@ def test_a_site_of_several_regions_or_a_region_out_takes_the_quorum_path() -> No
     assert split(only_out, ["ap-south"], False)[1] == [only_out[1]]
 
 
-def test_read_states_keeps_each_sites_replaced_status_once() -> None:
+def test_read_states_tells_the_changed_slots_from_the_replaced_statuses() -> None:
     found = [
-        (7, T0, T0, False, 503, None, None, True, True, T0 - timedelta(minutes=1), 0),
-        (7, T0 + timedelta(minutes=1), T0, True, 200, None, None, True, True,
-         T0 - timedelta(minutes=1), 0),
-        (8, T0, T0, True, 200, None, None, False, None, None, None),
+        (7, T0, T0, False, 503, None, None, None, None, None, None),
+        (7, T0 + timedelta(minutes=1), T0, True, 200, None, None, None, None, None, None),
+        (8, T0, T0, True, 200, None, None, None, None, None, None),
+        (7, None, None, None, None, None, None, True, True, T0 - timedelta(minutes=1), 0),
     ]  # fmt: skip
     states, replaced = read_states(found)
     assert [(s.site_id, s.up) for s in states] == [(7, False), (7, True), (8, True)]
