@@ -77,8 +77,8 @@ bench: install-dev ## benchmarks: scheduler, writer, checker (and beside blackbo
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
 	$(BIN)/python -m bench.blackbox_compare
-	$(BIN)/python -m bench.bench_system --sites 100000 --interval 60 --seconds 60 --checkers 2
-	$(BIN)/python -m bench.bench_prometheus --targets 20000 --webmon
+	$(BIN)/python -m bench.bench_system --sites 200000 --interval 60 --seconds 60 --checkers 2
+	$(BIN)/python -m bench.bench_prometheus --targets 50000 --intervals 1 --webmon
 	$(BIN)/python -m bench.bench_volume
 	$(BIN)/python -m bench.bench_api
 	$(BIN)/python -m bench.bench_door

@@ -197,6 +197,14 @@ class CommonSettings(BaseSettings):
             return self.tasks_topic
         return f"{self.tasks_topic}.{region}"
 
+    def region_ondemand_topic(self, region: str) -> str:
+        """The on-demand task topic of one region's checkers, named as `region_tasks_topic`
+        names the scheduled one: the on-demand topic itself for the default region,
+        `<on-demand topic>.<region>` for any other."""
+        if region == DEFAULT_REGION:
+            return self.ondemand_tasks_topic
+        return f"{self.ondemand_tasks_topic}.{region}"
+
     def kafka_config(self) -> dict[str, Any]:
         """librdkafka settings shared by producers, consumers and the admin client."""
         config: dict[str, Any] = {
@@ -302,10 +310,11 @@ def describe_validation_error(exc: ValidationError) -> str:
     return f"{variable}: {message} (got {shown!r})"
 
 
-def load_settings(model: type[S], program: str) -> S:
-    """Build the settings, or print one line and exit with status 2."""
+def load_settings(model: type[S], program: str, **values: Any) -> S:
+    """Build the settings, or print one line and exit with status 2. `values` (a command
+    line's options) win over the environment, and are validated with it."""
     try:
-        return model()
+        return model(**values)
     except ValidationError as exc:
         line = describe_validation_error(exc)
     except SettingsError as exc:

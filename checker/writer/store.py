@@ -34,6 +34,7 @@ from checker.writer.quorum import (
     several_regions,
     split,
 )
+from checker.writer.region_health import DEFAULT_RULES, RegionRules, watch_regions
 from shared import locks
 from shared.db import Connection, Database, translated_errors
 from shared.errors import FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, DatabaseError
@@ -54,20 +55,24 @@ COPY_TYPES = list(RESULT_COLUMN_TYPES)
 _RETRY_CAREFULLY = frozenset({UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION})
 
 
-def write_results(db: Database, rows: Sequence[CheckResult]) -> int:
-    """One transaction: stage, insert new checks, update site_status and site_events, queue
-    late hours for a rollup recount. Returns the rows inserted."""
+def write_results(
+    db: Database, rows: Sequence[CheckResult], regions: RegionRules = DEFAULT_RULES
+) -> int:
+    """One transaction: stage, insert new checks, update site_status and site_events, watch
+    the regions' health, queue late hours for a rollup recount. Returns the rows inserted."""
     try:
         with db.transaction() as conn:
-            return _write(conn, rows, careful=False)
+            return _write(conn, rows, regions, careful=False)
     except DatabaseError as exc:
         if exc.sqlstate not in _RETRY_CAREFULLY:
             raise
     with db.transaction() as conn:
-        return _write(conn, rows, careful=True)
+        return _write(conn, rows, regions, careful=True)
 
 
-def _write(conn: Connection, rows: Sequence[CheckResult], *, careful: bool) -> int:
+def _write(
+    conn: Connection, rows: Sequence[CheckResult], regions: RegionRules, *, careful: bool
+) -> int:
     several = several_regions(rows)
     # BEGIN, the watermark, the staging table and the regions in an outage: one round trip.
     with conn.pipeline():
@@ -130,6 +135,7 @@ def _write(conn: Connection, rows: Sequence[CheckResult], *, careful: bool) -> i
                 _write_flips(cur, events, recount)
                 if hours:
                     cur.execute(QUERIES["queue_late_hours"], {"hours": hours})
+        watch_regions(cur, conn, regions)  # outages first: the walk leaves their checks out
         if walks:
             update_incidents(cur, conn, walks, set(quorum or ()))
         warn = certificates_near_expiry(rows)

@@ -8,5 +8,6 @@ slots      which (site, slot) pairs were emitted and which are stored
 processes  webmon's real processes, their structured stop summaries, wait_for
 targets    the hostile local HTTP(S) target server
 tls_proxy  a TLS front for the broker
+netns      regions as network namespaces, with relay (into them) and nstarget (their target)
 schema     a comparable fingerprint of a database's schema
 """

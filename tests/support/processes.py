@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +30,24 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0, what: str =
 
 
 class Process:
-    """`python -m <module>` with the test's variables, its output in a log file."""
+    """`python -m <module>` with the test's variables, its output in a log file. `prefix`
+    goes before the command (`ip netns exec NS`, tests.support.netns); it must exec python
+    itself, so that the pid is python's and a signal reaches it."""
 
-    def __init__(self, module: str, env: dict[str, str], log_dir: Path, name: str) -> None:
+    def __init__(
+        self,
+        module: str,
+        env: dict[str, str],
+        log_dir: Path,
+        name: str,
+        prefix: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self._signalled_at: float | None = None
         self.log_path = log_dir / f"{name}.log"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", module],
+                [*prefix, sys.executable, "-m", module],
                 env={**os.environ, **JSON_LOGS, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
