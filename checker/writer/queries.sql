@@ -370,40 +370,63 @@ SELECT s.region, s.scheduled_at, s.up, s.status_code, s.error, s.regex_matched,
  ORDER BY s.region, s.scheduled_at
 
 -- region_tallies --
--- For each region worth a look (the batch has down checks of at least %(min_sites)s of
--- its sites, or a 'most_sites' outage of it is open): its checks in the batch that another
--- region also performed (`compared`, looked up by key: the region is the key's last
--- column), and of those the ones down while another region saw the slot up
--- (`confirmed`). A batch with neither costs a pass over the staging table.
-WITH batch AS (
-    SELECT site_id, scheduled_at, region, up FROM results_staging WHERE up IS NOT NULL
-), watched AS (
-    SELECT region FROM batch WHERE NOT up
-     GROUP BY region HAVING count(DISTINCT site_id) >= %(min_sites)s
-    UNION
-    SELECT region FROM region_outages WHERE ended_at IS NULL AND cause = 'most_sites'
-), compared AS (
-    SELECT b.site_id, b.scheduled_at, b.region, b.up, o.ups
-      FROM batch b
-      JOIN watched w ON w.region = b.region
+-- For each region worth a look: its checks in the batch that can be compared with another
+-- region's (`compared`), and of those the down ones another region saw up (`confirmed`).
+-- Its down checks are compared by key (the region is the key's last column) when the batch
+-- has down checks of at least %(min_sites)s of its sites, or a 'most_sites' outage of it is
+-- open; a down check of a slot no other region has a check of yet is left out. Its up
+-- checks count as compared (which can only make a region harder to call unhealthy), and
+-- are counted only for a region with that many confirmed sites or that outage. A healthy
+-- batch costs a pass over the staging table and a lookup per down check.
+WITH downs AS (
+    SELECT s.site_id, s.scheduled_at, s.region, o.ups
+      FROM results_staging s
      CROSS JOIN LATERAL (
             SELECT count(*) FILTER (WHERE c.up) AS ups, count(*) AS checks
               FROM check_results c
-             WHERE c.site_id = b.site_id AND c.scheduled_at = b.scheduled_at
-               AND c.region <> b.region AND c.up IS NOT NULL
+             WHERE c.site_id = s.site_id AND c.scheduled_at = s.scheduled_at
+               AND c.region <> s.region AND c.up IS NOT NULL
             OFFSET 0) o
-     WHERE o.checks > 0
+     WHERE s.up = false AND o.checks > 0
+       AND s.region IN (SELECT region FROM results_staging WHERE up = false
+                         GROUP BY region HAVING count(DISTINCT site_id) >= %(min_sites)s
+                        UNION
+                        SELECT region FROM region_outages
+                         WHERE ended_at IS NULL AND cause = 'most_sites')
+), tallied AS (
+    SELECT region,
+           count(*) FILTER (WHERE ups > 0) AS confirmed,
+           count(DISTINCT site_id) FILTER (WHERE ups > 0) AS confirmed_sites,
+           count(*) FILTER (WHERE ups = 0) AS agreed,
+           count(DISTINCT site_id) FILTER (WHERE ups = 0) AS agreed_sites,
+           min(scheduled_at) FILTER (WHERE ups > 0) AS first_confirmed,
+           min(scheduled_at) FILTER (WHERE ups = 0) AS first_agreed
+      FROM downs
+     GROUP BY region
+), relevant AS (
+    SELECT region FROM tallied WHERE confirmed_sites >= %(min_sites)s
+    UNION
+    SELECT region FROM region_outages WHERE ended_at IS NULL AND cause = 'most_sites'
+), ups AS (
+    SELECT s.region, count(*) AS checks, count(DISTINCT s.site_id) AS sites,
+           min(s.scheduled_at) AS first
+      FROM results_staging s
+      JOIN relevant r ON r.region = s.region
+     WHERE s.up
+     GROUP BY s.region
 )
-SELECT region,
-       count(*)::integer AS compared,
-       count(DISTINCT site_id)::integer AS compared_sites,
-       (count(*) FILTER (WHERE NOT up AND ups > 0))::integer AS confirmed,
-       (count(DISTINCT site_id) FILTER (WHERE NOT up AND ups > 0))::integer AS confirmed_sites,
-       min(scheduled_at) FILTER (WHERE NOT up AND ups > 0) AS first_confirmed,
-       min(scheduled_at) FILTER (WHERE up OR ups = 0) AS first_fine
-  FROM compared
- GROUP BY region
- ORDER BY region
+SELECT r.region,
+       (coalesce(t.confirmed, 0) + coalesce(t.agreed, 0) + coalesce(u.checks, 0))::integer,
+       (coalesce(t.confirmed_sites, 0) + coalesce(t.agreed_sites, 0)
+        + coalesce(u.sites, 0))::integer,
+       coalesce(t.confirmed, 0)::integer,
+       coalesce(t.confirmed_sites, 0)::integer,
+       t.first_confirmed,
+       least(t.first_agreed, u.first)
+  FROM relevant r
+  LEFT JOIN tallied t ON t.region = r.region
+  LEFT JOIN ups u ON u.region = r.region
+ ORDER BY r.region
 
 -- region_open_outages --
 SELECT id, region, started_at, cause FROM region_outages WHERE ended_at IS NULL
