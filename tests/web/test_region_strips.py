@@ -62,6 +62,17 @@ def test_the_overview_shows_the_quorums_uptime_and_a_tick_per_slot(
     page.screenshot(path=str(SHOTS / "overview-quorum-uptime.png"), full_page=True)
 
 
+def test_the_status_page_shows_the_quorums_uptime(
+    page: Any, dashboard: Dashboard, db: Conn, sites: dict[str, int]
+) -> None:
+    db.execute("UPDATE sites SET public = true WHERE id = ANY(%s)", (list(sites.values()),))
+    page.goto(dashboard.base + "/status")
+    shop = page.locator(f".status-site[data-site='{sites['degraded']}'] .uptime")
+    expect()(shop).to_have_text(re.compile(r"^100\.00\s?% uptime$"))  # not 79.16 %
+    blog = page.locator(f".status-site[data-site='{sites['single']}'] .uptime")
+    expect()(blog).to_have_text(re.compile(r"^37\.50\s?% uptime$"))
+
+
 def test_the_site_page_keeps_the_regions_uptime_and_charts_a_line_per_region(
     page: Any, browser: Any, dashboard: Dashboard, sites: dict[str, int]
 ) -> None:
