@@ -41,6 +41,11 @@ DEFAULT_GRACE_S = 10.0
 DEFAULT_WRITER_BATCH_SIZE = 5_000
 DEFAULT_WRITER_BATCH_AGE_S = 0.5
 DEFAULT_WRITER_LANES = 2
+# Region health (docs/regions.md#region-health): a region is unhealthy when, of its checks in
+# a batch that another region also performed, those down while another region saw the slot
+# up span at least this many sites and make at least this share of them.
+DEFAULT_REGION_MIN_SITES = 10
+DEFAULT_REGION_DOWN_RATIO = 0.8
 
 
 class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
@@ -86,6 +91,9 @@ class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
     writer_batch_age_s: float = Field(default=DEFAULT_WRITER_BATCH_AGE_S, gt=0, le=60)
     # Batches written at once, each on its own connection, over disjoint partitions.
     writer_lanes: int = Field(default=DEFAULT_WRITER_LANES, ge=1, le=16)
+    # The writer's "most sites" signal of an unhealthy region (the canary needs neither).
+    region_min_sites: int = Field(default=DEFAULT_REGION_MIN_SITES, ge=1, le=1_000_000)
+    region_down_ratio: float = Field(default=DEFAULT_REGION_DOWN_RATIO, gt=0, le=1)
     metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
     metrics_port: int = Field(default=DEFAULT_CHECKER_METRICS_PORT, ge=0, le=65535)
 
@@ -102,6 +110,18 @@ class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
         if self.checker_region == DEFAULT_REGION:
             return self.probe_group
         return f"{self.probe_group}.{self.checker_region}"
+
+    @property
+    def ondemand_region_topic(self) -> str:
+        """The on-demand task topic this checker's probe consumes: its region's."""
+        return self.region_ondemand_topic(self.checker_region)
+
+    @property
+    def region_ondemand_probe_group(self) -> str:
+        """The group of this region's on-demand consumers, named as `region_probe_group`."""
+        if self.checker_region == DEFAULT_REGION:
+            return self.ondemand_probe_group
+        return f"{self.ondemand_probe_group}.{self.checker_region}"
 
     def group_membership(self, role: str) -> dict[str, str]:
         """The consumer options of `role` ("probe" or "writer") for static membership."""

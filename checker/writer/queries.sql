@@ -349,3 +349,133 @@ SELECT 'certificate-' || c.site_id || '-' || floor(extract(epoch FROM c.expires_
  CROSS JOIN LATERAL webmon_routes(c.site_id) AS r(channel_id)
  WHERE c.expires_at <= c.checked_at + s.cert_expiry_days * interval '1 day'
     ON CONFLICT (idempotency_key, channel_id) DO NOTHING
+
+-- ------------------------------------------------------------------------------------------
+-- Region health (checker/writer/region_health.py): before the incident walk, in the batch's
+-- transaction. The batch is in results_staging, and already in check_results.
+-- ------------------------------------------------------------------------------------------
+
+-- region_canary_checks --
+-- The batch's checks of each region's canary from that region, in slot order; for a down
+-- one, the canary's next up check from that region stored after it (a late result's; it
+-- may be in this batch). Its site, slot and region are a prefix of the key.
+SELECT s.region, s.scheduled_at, s.up, s.status_code, s.error, s.regex_matched,
+       CASE WHEN NOT s.up THEN (
+           SELECT min(c.scheduled_at) FROM check_results c
+            WHERE c.site_id = s.site_id AND c.scheduled_at > s.scheduled_at
+              AND c.region = s.region AND c.up) END AS next_up
+  FROM results_staging s
+  JOIN region_canaries k ON k.site_id = s.site_id AND k.region = s.region
+ WHERE s.up IS NOT NULL
+ ORDER BY s.region, s.scheduled_at
+
+-- region_tallies --
+-- For each region worth a look: its checks in the batch that can be compared with another
+-- region's (`compared`), and of those the down ones another region saw up (`confirmed`).
+-- Its down checks are compared by key (the region is the key's last column) when the batch
+-- has down checks of at least %(min_sites)s of its sites, or a 'most_sites' outage of it is
+-- open; a down check of a slot no other region has a check of yet is left out. Its up
+-- checks count as compared (which can only make a region harder to call unhealthy), and
+-- are counted only for a region with that many confirmed sites or that outage. A healthy
+-- batch costs a pass over the staging table and a lookup per down check.
+WITH downs AS (
+    SELECT s.site_id, s.scheduled_at, s.region, o.ups
+      FROM results_staging s
+     CROSS JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE c.up) AS ups, count(*) AS checks
+              FROM check_results c
+             WHERE c.site_id = s.site_id AND c.scheduled_at = s.scheduled_at
+               AND c.region <> s.region AND c.up IS NOT NULL
+            OFFSET 0) o
+     WHERE s.up = false AND o.checks > 0
+       AND s.region IN (SELECT region FROM results_staging WHERE up = false
+                         GROUP BY region HAVING count(DISTINCT site_id) >= %(min_sites)s
+                        UNION
+                        SELECT region FROM region_outages
+                         WHERE ended_at IS NULL AND cause = 'most_sites')
+), tallied AS (
+    SELECT region,
+           count(*) FILTER (WHERE ups > 0) AS confirmed,
+           count(DISTINCT site_id) FILTER (WHERE ups > 0) AS confirmed_sites,
+           count(*) FILTER (WHERE ups = 0) AS agreed,
+           count(DISTINCT site_id) FILTER (WHERE ups = 0) AS agreed_sites,
+           min(scheduled_at) FILTER (WHERE ups > 0) AS first_confirmed,
+           min(scheduled_at) FILTER (WHERE ups = 0) AS first_agreed
+      FROM downs
+     GROUP BY region
+), relevant AS (
+    SELECT region FROM tallied WHERE confirmed_sites >= %(min_sites)s
+    UNION
+    SELECT region FROM region_outages WHERE ended_at IS NULL AND cause = 'most_sites'
+), ups AS (
+    SELECT s.region, count(*) AS checks, count(DISTINCT s.site_id) AS sites,
+           min(s.scheduled_at) AS first
+      FROM results_staging s
+      JOIN relevant r ON r.region = s.region
+     WHERE s.up
+     GROUP BY s.region
+)
+SELECT r.region,
+       (coalesce(t.confirmed, 0) + coalesce(t.agreed, 0) + coalesce(u.checks, 0))::integer,
+       (coalesce(t.confirmed_sites, 0) + coalesce(t.agreed_sites, 0)
+        + coalesce(u.sites, 0))::integer,
+       coalesce(t.confirmed, 0)::integer,
+       coalesce(t.confirmed_sites, 0)::integer,
+       t.first_confirmed,
+       least(t.first_agreed, u.first)
+  FROM relevant r
+  LEFT JOIN tallied t ON t.region = r.region
+  LEFT JOIN ups u ON u.region = r.region
+ ORDER BY r.region
+
+-- region_open_outages --
+SELECT id, region, started_at, cause FROM region_outages WHERE ended_at IS NULL
+
+-- open_region_outage --
+-- Nothing when another writer is opening one of the region right now (it holds the
+-- region's advisory lock: this writer does not wait for it while holding its own sites,
+-- and that one walks them again once they are committed), when the region's outage is open
+-- already (the key of region_outages_open), nor when an outage covers the slot (a
+-- redelivered canary check).
+INSERT INTO region_outages (region, started_at, ended_at, cause, detail)
+SELECT %(region)s::text, %(started_at)s::timestamptz, %(ended_at)s::timestamptz,
+       %(cause)s::text, %(detail)s::text
+ WHERE pg_try_advisory_xact_lock(%(lock_key)s::integer, hashtext(%(region)s::text))
+   AND NOT webmon_region_out(%(region)s::text, %(started_at)s::timestamptz)
+    ON CONFLICT (region) WHERE ended_at IS NULL DO NOTHING
+RETURNING id
+
+-- end_region_outage --
+-- Nothing when another writer ended it first (it waits for that one's commit, then finds
+-- it ended).
+UPDATE region_outages SET ended_at = %(ended_at)s
+ WHERE id = %(outage_id)s AND ended_at IS NULL AND started_at < %(ended_at)s
+RETURNING id
+
+-- queue_region_event --
+-- One notification per default channel (migrations/functions/090_region_health.sql).
+SELECT webmon_queue_region_event(%(outage_id)s::bigint, %(kind)s::text, %(at)s::timestamptz)
+
+-- lock_region_sites --
+-- The status rows of the sites checked from the region, which a writer holds while it walks
+-- a site (upsert_status): once this has them, no walk that missed the new outage is still
+-- under way, and none starts before it commits. Once per outage that opens.
+SELECT st.site_id
+  FROM site_status st
+  JOIN sites s ON s.id = st.site_id
+ WHERE %(region)s = ANY (s.regions)
+ ORDER BY st.site_id
+   FOR UPDATE OF st
+
+-- region_outage_walks --
+-- The sites an outage from %(started_at)s spoils: checked from the region, walked over a
+-- slot at or after its start, and not clean there (a down streak, an open incident, or an
+-- incident opened since). They are walked again from its start without the region.
+SELECT a.site_id
+  FROM site_alert_state a
+  JOIN sites s ON s.id = a.site_id
+ WHERE %(region)s = ANY (s.regions) AND a.last_slot >= %(started_at)s
+   AND (a.down_streak > 0 OR a.open_incident_id IS NOT NULL
+        OR EXISTS (SELECT 1 FROM incidents i
+                    WHERE i.site_id = a.site_id AND i.opened_at >= %(started_at)s))
+ ORDER BY a.site_id

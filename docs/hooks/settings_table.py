@@ -106,6 +106,13 @@ MEANINGS = {
     "`WEBMON_WRITER_BATCH_SIZE` results",
     "WEBMON_WRITER_LANES": "batches a writer has PostgreSQL work on at once, each on its own "
     "connection and partitions",
+    "WEBMON_REGION_MIN_SITES": "a region is unhealthy when, in one batch, its checks of at least "
+    "this many sites are down while another region saw the same slot up (and they are "
+    "`WEBMON_REGION_DOWN_RATIO` of its checks another region also made): see [Region health]"
+    "(regions.md#region-health)",
+    "WEBMON_REGION_DOWN_RATIO": "the share of a region's checks (of sites another region also "
+    "checked) that must be down while another region saw them up for the region to be "
+    "unhealthy; a later batch with this share fine ends it",
     "WEBMON_PROBE_GROUP": "consumer group of the probes (scheduled checks)",
     "WEBMON_WRITER_GROUP": "consumer group of the writers",
     "WEBMON_ONDEMAND_PROBE_GROUP": "consumer group of the probes on the on-demand topic",

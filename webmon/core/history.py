@@ -7,7 +7,7 @@ status page. `history.sql` holds the documented queries (the docs quote them as 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 
@@ -17,6 +17,7 @@ from shared.causes import why_down
 from shared.db import AsyncDatabase
 from shared.queries import load_queries
 from webmon.core.errors import NotFound
+from webmon.core.site_regions import Advisory, RegionSummary, SiteRegions
 
 DOCUMENTED = load_queries("webmon.core", "history.sql")
 QUERIES = load_queries("webmon.core", "site_history.sql")
@@ -37,6 +38,17 @@ RAW_CHART_CHECKS = 720
 
 def _typed(cls: Any, row: Mapping[str, Any]) -> Any:
     return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+def _counts(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An uptime query's checks, up checks, uptime and missed slots, typed."""
+    pct = row["uptime_pct"]
+    return {
+        "checks": int(row["checks"] or 0),
+        "up_checks": int(row["up_checks"] or 0),
+        "uptime_pct": None if pct is None else float(pct),
+        "missed": int(row["missed"] or 0),
+    }
 
 
 class _Outcome(Protocol):
@@ -78,6 +90,11 @@ class Check:
     tls_version: str | None
     tls_expires_at: datetime | None
     region: str
+    counted: Annotated[
+        bool,
+        Field(description="false: an outage of its region covers its slot (the region was "
+              "unhealthy); the check counts for no site's quorum"),
+    ] = True  # fmt: skip
 
     @property
     def cause(self) -> str | None:
@@ -123,12 +140,22 @@ class Chart:
 
 @dataclass(frozen=True, slots=True)
 class Uptime:
+    """A site's uptime over a period. `by_quorum`: the site is checked from several regions
+    and no region was asked for, so `checks` counts its slots, each by the quorum's verdict
+    (`missed`: the slots without one), from `quorum_from` on (the checks kept); `regions`
+    and `advisories` are then the regions' own figures and the regions below the quorum
+    (empty otherwise)."""
+
     checks: int
     up_checks: int
     uptime_pct: float | None
     missed: int
     p50_ms: float | None
     p95_ms: float | None
+    by_quorum: bool = False
+    quorum_from: datetime | None = None
+    regions: list[RegionSummary] = field(default_factory=list)
+    advisories: list[Advisory] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +224,7 @@ class History:
     def __init__(self, db: AsyncDatabase, reads: AsyncDatabase) -> None:
         self._db = db
         self._reads = reads
+        self._regions = SiteRegions(reads)
 
     async def _site_must_exist(self, site_id: int) -> None:
         if await self._db.row(QUERIES["site_exists"], {"site_id": site_id}) is None:
@@ -222,21 +250,32 @@ class History:
         return [_typed(Check, r) for r in await self._db.rows(QUERIES["site_results"], params)]
 
     async def uptime(self, site_id: int, since: timedelta, region: str | None = None) -> Uptime:
-        """Checks, uptime and latency over the period that ends now, of one region or of
-        the checks of all (None): the documented uptime query and the latency one in one
-        statement, on the read pool."""
+        """Uptime and latency over the period that ends now: of one region's checks; of a
+        site checked from one region, its checks; of a site checked from several (region
+        None), its slots by the quorum, with each region's own figures and the advisories
+        beside them. The documented uptime query and the latency one in one statement, on
+        the read pool: all a site checked from one region costs. One checked from several
+        costs one more each for its quorum, its regions and its advisories."""
         params = {"site_id": site_id, "since": since, "region": region}
         row = await self._reads.row(QUERIES["site_uptime"], params)
-        if row is None or row["found"] is None:
+        if row is None or row["regions"] is None:
             raise NotFound(f"no site with id {site_id}")
-        pct, p50, p95 = row["uptime_pct"], row["p50_ms"], row["p95_ms"]
+        p50, p95 = row["p50_ms"], row["p95_ms"]
+        latency: dict[str, Any] = {
+            "p50_ms": None if p50 is None else float(p50),
+            "p95_ms": None if p95 is None else float(p95),
+        }
+        if region is not None or row["regions"] < 2:
+            return Uptime(**_counts(row), **latency)
+        by_quorum = await self._reads.row(DOCUMENTED["uptime_by_quorum"], params)
+        assert by_quorum is not None  # an aggregate: one row
         return Uptime(
-            checks=int(row["checks"] or 0),
-            up_checks=int(row["up_checks"] or 0),
-            uptime_pct=None if pct is None else float(pct),
-            missed=int(row["missed"] or 0),
-            p50_ms=None if p50 is None else float(p50),
-            p95_ms=None if p95 is None else float(p95),
+            **_counts(by_quorum),
+            **latency,
+            by_quorum=True,
+            quorum_from=by_quorum["quorum_from"],
+            regions=await self._regions.summary(site_id, since),
+            advisories=await self._regions.of_site(site_id),
         )
 
     async def series(

@@ -42,6 +42,17 @@ SELECT sum(checks) AS checks, sum(up_checks) AS up_checks,
        sum(missed) AS missed
   FROM parts
 
+-- uptime_by_quorum --
+-- Uptime of a site checked from several regions over the period that ends now (%(since)s),
+-- by its quorum: its slots, each once, by the quorum's verdict (webmon_slot_up over the
+-- slot's checks; a check made during its region's outage counts for nothing): the slots
+-- with a verdict, those up, uptime, the slots without one, and the first slot counted
+-- (from the checks still kept, raw and packed: later than the period's start when the
+-- period reaches past them).
+SELECT checks, up_checks, round(100.0 * up_checks / nullif(checks, 0), 3) AS uptime_pct,
+       missed, first_slot AS quorum_from
+  FROM webmon_quorum_uptime(%(site_id)s, now() - %(since)s::interval)
+
 -- p95_per_day --
 -- One site's checks, uptime and response times per UTC day and region, the last %(days)s
 -- days.

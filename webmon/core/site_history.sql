@@ -9,7 +9,9 @@
 -- until maintenance folds it in, as in check_results_all.)
 SELECT scheduled_at, checked_at, up, status_code, response_time_ms, regex_matched, error,
        error_detail, dns_ms, connect_ms, tls_ms, ttfb_ms, redirects, tls_version,
-       tls_expires_at, region
+       tls_expires_at, region,
+       -- false: an outage of the region covers the slot; the check counts for no quorum
+       NOT webmon_region_out(region, scheduled_at) AS counted
   FROM (SELECT * FROM check_results
          WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
            AND scheduled_at >= %(since)s AND scheduled_at <= least(%(until)s, %(before)s)
@@ -110,11 +112,11 @@ SELECT e.scheduled_at, e.checked_at, e.from_up, e.to_up, e.status_code, e.error,
  LIMIT %(limit)s
 
 -- site_uptime --
--- The uptime route's one statement: whether the site exists, the documented uptime query
--- (history.sql's `uptime`, standing in for its braces below) and `latency`, in one row.
--- One statement, not three in a pipeline: half the client's CPU per read, and less of the
--- server's (bench/bench_api.py).
-SELECT (SELECT true FROM sites WHERE id = %(site_id)s) AS found,
+-- The uptime route's one statement: how many regions the site has (NULL: no such site),
+-- the documented uptime query (history.sql's `uptime`, standing in for its braces below)
+-- and `latency`, in one row. One statement, not three in a pipeline: half the client's CPU
+-- per read, and less of the server's (bench/bench_api.py).
+SELECT (SELECT cardinality(regions) FROM sites WHERE id = %(site_id)s) AS regions,
        u.checks, u.up_checks, u.uptime_pct, u.missed, l.p50_ms, l.p95_ms
   FROM ({uptime}) AS u, ({latency}) AS l
 
