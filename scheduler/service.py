@@ -117,6 +117,10 @@ def region_tasks(task: CheckTask, regions: Sequence[str] | None) -> list[CheckTa
         return [task]
     # The default region's task is the claimed one as it is: msgspec leaves a field out of
     # the encoding only when it holds the default object itself, not an equal string.
+    # Every task of a site of several regions says how many (`region_count`): the writer
+    # takes that site's state from the quorum.
+    if len(regions) > 1:
+        task = msgspec.structs.replace(task, region_count=len(regions))
     return [
         task if region == DEFAULT_REGION else msgspec.structs.replace(task, region=region)
         for region in regions

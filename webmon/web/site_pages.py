@@ -50,6 +50,8 @@ NEW_FIELDS = frozenset(
         "expected_status",
         "headers",
         "auth",
+        "regions",
+        "quorum",
     }
 )
 # The settings form: every field of a change (SitePatch's), the thresholds and the routing.
