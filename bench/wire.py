@@ -116,6 +116,8 @@ _TLS_RESULT = msgspec.structs.replace(
     tls_expires_at=datetime(2027, 2, 14, 23, 59, 59, tzinfo=UTC),
 )
 _REGION = "eu-central-1"
+# A site checked from three regions: its tasks and results name the region and the count.
+_OF_THREE = {"region": _REGION, "region_count": 3}
 
 
 def message_sizes() -> Iterable[tuple[str, str]]:
@@ -123,16 +125,17 @@ def message_sizes() -> Iterable[tuple[str, str]]:
     them (JSON, before the producer's compression), and their keys."""
     key = len(str(_TASK.site_id).encode())
     missed = CheckResult.missed(_TASK, _AT + timedelta(seconds=61))
+    replace = msgspec.structs.replace
     rows = [
         ("task, default region", _TASK),
-        (f"task, region {_REGION}", msgspec.structs.replace(_TASK, region=_REGION)),
+        (f"task, region {_REGION} of 3", replace(_TASK, **_OF_THREE)),
         ("result, plain HTTP, default region", _PLAIN_RESULT),
         (
-            f"result, plain HTTP, region {_REGION}",
-            msgspec.structs.replace(_PLAIN_RESULT, region=_REGION),
+            f"result, plain HTTP, region {_REGION} of 3",
+            replace(_PLAIN_RESULT, **_OF_THREE),
         ),
         ("result, HTTPS (TLS details), default region", _TLS_RESULT),
-        (f"result, HTTPS, region {_REGION}", msgspec.structs.replace(_TLS_RESULT, region=_REGION)),
+        (f"result, HTTPS, region {_REGION} of 3", replace(_TLS_RESULT, **_OF_THREE)),
         ("result, a missed slot", missed),
     ]
     for name, message in rows:
