@@ -179,10 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         help="run only this role (repeatable); default: WEBMON_CHECKER_ROLES, else both",
     )
     args = parser.parse_args(argv)
-    settings = load_settings(CheckerSettings, PROGRAM)
-    if args.role:
-        roles = {CheckerRole(r) for r in args.role}
-        settings = settings.model_copy(update={"checker_roles": roles})
+    roles = {"checker_roles": {CheckerRole(r) for r in args.role}} if args.role else {}
+    settings = load_settings(CheckerSettings, PROGRAM, **roles)
     configure_logging(settings.log_level, settings.log_format)
     if not kafka_preflight(settings, PROGRAM):
         return 2

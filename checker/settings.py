@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from checker.probe.prober import (
@@ -41,9 +41,18 @@ DEFAULT_GRACE_S = 10.0
 DEFAULT_WRITER_BATCH_SIZE = 5_000
 DEFAULT_WRITER_BATCH_AGE_S = 0.5
 DEFAULT_WRITER_LANES = 2
+# Region health (docs/regions.md#region-health): a region is unhealthy when, of its checks in
+# a batch that another region also performed, those down while another region saw the slot
+# up span at least this many sites and make at least this share of them.
+DEFAULT_REGION_MIN_SITES = 10
+DEFAULT_REGION_DOWN_RATIO = 0.8
 
 
 class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
+    # Only the writer role connects to PostgreSQL: a checker that only probes (a remote
+    # region's, near its sites and far from the database) runs without WEBMON_DATABASE_URL,
+    # so the database's credentials need not leave the database's side. Empty: not set.
+    database_url: SecretStr = SecretStr("")
     # Both roles by default; WEBMON_CHECKER_ROLES=probe or =writer runs one alone.
     checker_roles: Annotated[set[CheckerRole], NoDecode] = Field(
         default={CheckerRole.PROBE, CheckerRole.WRITER}, min_length=1
@@ -82,6 +91,9 @@ class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
     writer_batch_age_s: float = Field(default=DEFAULT_WRITER_BATCH_AGE_S, gt=0, le=60)
     # Batches written at once, each on its own connection, over disjoint partitions.
     writer_lanes: int = Field(default=DEFAULT_WRITER_LANES, ge=1, le=16)
+    # The writer's "most sites" signal of an unhealthy region (the canary needs neither).
+    region_min_sites: int = Field(default=DEFAULT_REGION_MIN_SITES, ge=1, le=1_000_000)
+    region_down_ratio: float = Field(default=DEFAULT_REGION_DOWN_RATIO, gt=0, le=1)
     metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
     metrics_port: int = Field(default=DEFAULT_CHECKER_METRICS_PORT, ge=0, le=65535)
 
@@ -104,6 +116,15 @@ class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
         if self.checker_instance_id is None:
             return {}
         return {"group.instance.id": f"{self.checker_instance_id}.{role}"}
+
+    @model_validator(mode="after")
+    def _writer_needs_the_database(self) -> Self:
+        if CheckerRole.WRITER in self.checker_roles and not self.database_url.get_secret_value():
+            raise ValueError(
+                "database_url: required by the writer role (a checker that only probes,"
+                " WEBMON_CHECKER_ROLES=probe or --role probe, runs without it)"
+            )
+        return self
 
     @field_validator("checker_roles", mode="before")
     @classmethod

@@ -10,8 +10,9 @@ The payload (version 1), the same bytes on every attempt:
                   "resolved_at": null, "resolving_check_at": null, "cause": "HTTP 503",
                   "status_code": 503, "error": null, "error_detail": null}}
 
-`event` is down, resolved, reminder, certificate or test (a test has no site nor
-incident). A certificate warning has no incident but
+`event` is down, resolved, reminder, certificate, region_down, region_up or test (a test
+has no site nor incident; a region's event has `region_outage` instead, described in
+notifier/region_events.py). A certificate warning has no incident but
 `"certificate": {"expires_at": "...", "warning_days": 14}`: the site's TLS certificate
 expires within its `cert_expiry_days` (`event_at` is the expiry). A webhook
 with a secret gets `X-Webmon-Signature: sha256=<hex HMAC-SHA256 of the body>`.
@@ -26,6 +27,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from notifier.region_events import RegionOutageFacts, region_payload, region_text, region_title
 
 PAYLOAD_VERSION = 1
 SIGNATURE_HEADER = "X-Webmon-Signature"
@@ -77,6 +80,7 @@ class Outgoing:
     site_url: str | None = None
     incident: IncidentFacts | None = None
     cert_days: int | None = None  # a certificate warning's threshold, in days
+    region_outage: RegionOutageFacts | None = None  # a region_down or region_up's outage
 
 
 def _time(value: datetime | None) -> str | None:
@@ -93,6 +97,8 @@ def payload(n: Outgoing) -> dict[str, Any]:
         "site": None if n.site_id is None else {"id": n.site_id, "url": n.site_url},
         "incident": None,
     }
+    if n.region_outage is not None:
+        body["region_outage"] = region_payload(n.region_outage)
     if n.kind == "certificate":
         body["certificate"] = {"expires_at": _time(n.event_at), "warning_days": n.cert_days}
     i = n.incident
@@ -126,6 +132,8 @@ def verify(secret: str, body: bytes, header: str) -> bool:
 
 
 def title(n: Outgoing) -> str:
+    if n.region_outage is not None:
+        return region_title(n.kind, n.region_outage)
     where = n.site_url or "webmon"
     if n.kind == "down":
         return f"DOWN {where}"
@@ -140,6 +148,8 @@ def title(n: Outgoing) -> str:
 
 def text(n: Outgoing) -> str:
     """One or two lines for people: what, since when, why."""
+    if n.region_outage is not None:
+        return region_text(n.kind, n.region_outage, n.event_at)
     if n.kind == "certificate":
         expires = n.event_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         days = (n.event_at - datetime.now(UTC)).total_seconds() / 86400

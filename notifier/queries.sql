@@ -29,11 +29,16 @@ SELECT c.id, c.idempotency_key, c.kind, c.event_at, c.attempts, c.created_at,
        ch.id, ch.name, ch.kind, ch.config, ch.secret, ch.secret_sealed,
        c.site_id, s.url,
        i.id, i.opened_at, i.opening_checked_at, i.resolved_at, i.resolving_checked_at,
-       i.cause, i.status_code, i.error, i.error_detail, s.cert_expiry_days
+       i.cause, i.status_code, i.error, i.error_detail, s.cert_expiry_days,
+       o.id, o.region, o.started_at, o.ended_at, o.cause, o.detail, cs.url
   FROM claimed c
   JOIN channels ch ON ch.id = c.channel_id
   LEFT JOIN sites s ON s.id = c.site_id
   LEFT JOIN incidents i ON i.id = c.incident_id
+  -- A region's outage (region_down, region_up) and its canary now, if it has one.
+  LEFT JOIN region_outages o ON o.id = c.region_outage_id
+  LEFT JOIN region_canaries k ON k.region = o.region
+  LEFT JOIN sites cs ON cs.id = k.site_id
 
 -- mark_sent --
 -- Only after the channel accepted it. (If the lease expired meanwhile and another

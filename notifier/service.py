@@ -27,6 +27,7 @@ from notifier.channels import describe_error, sender_for
 from notifier.channels.base import SendContext
 from notifier.metrics import NotifierMetrics
 from notifier.payload import Channel, IncidentFacts, Outgoing
+from notifier.region_events import RegionOutageFacts
 from notifier.secrets import opened
 from notifier.settings import NotifierSettings
 from shared.db import AsyncDatabase
@@ -54,7 +55,8 @@ class NotifierTotals:
 def outgoing(row: tuple[Any, ...]) -> Outgoing:
     (nid, key, kind, event_at, attempts, created_at, ch_id, ch_name, ch_kind, ch_config,
      ch_secret, ch_sealed, site_id, site_url, inc_id, opened_at, opening_at, resolved_at,
-     resolving_at, cause, status_code, error, detail, cert_days) = row  # fmt: skip
+     resolving_at, cause, status_code, error, detail, cert_days, outage_id, region,
+     outage_start, outage_end, outage_cause, outage_detail, canary_url) = row  # fmt: skip
     incident = None
     if inc_id is not None:
         incident = IncidentFacts(
@@ -62,12 +64,18 @@ def outgoing(row: tuple[Any, ...]) -> Outgoing:
             resolved_at=resolved_at, resolving_check_at=resolving_at, cause=cause,
             status_code=status_code, error=error, error_detail=detail,
         )  # fmt: skip
+    region_outage = None
+    if outage_id is not None:
+        region_outage = RegionOutageFacts(
+            id=outage_id, region=region, started_at=outage_start, ended_at=outage_end,
+            cause=outage_cause, detail=outage_detail, canary_url=canary_url,
+        )  # fmt: skip
     return Outgoing(
         id=nid, key=key, kind=kind, event_at=event_at, attempts=attempts,
         created_at=created_at,
         channel=Channel(ch_id, ch_name, ch_kind, ch_config, ch_secret, ch_sealed),
         site_id=site_id, site_url=site_url, incident=incident,
-        cert_days=cert_days if kind == "certificate" else None,
+        cert_days=cert_days if kind == "certificate" else None, region_outage=region_outage,
     )  # fmt: skip
 
 

@@ -10,3 +10,7 @@ ROLLUP = 0x7765626D6F6E02
 # submissions, so that its limits count every concurrent one. (A 32-bit value: the
 # two-integer form of pg_advisory_xact_lock.)
 TASK_LIMITS = 0x776D7401
+# The class half of the (class, hash of the region) advisory lock a writer tries before it
+# opens a region's outage: a writer that finds it taken leaves the opening to the one that
+# holds it, rather than wait for it while holding its own sites (a 32-bit value).
+REGION_OUTAGE = 0x776D7202

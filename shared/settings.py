@@ -302,10 +302,11 @@ def describe_validation_error(exc: ValidationError) -> str:
     return f"{variable}: {message} (got {shown!r})"
 
 
-def load_settings(model: type[S], program: str) -> S:
-    """Build the settings, or print one line and exit with status 2."""
+def load_settings(model: type[S], program: str, **values: Any) -> S:
+    """Build the settings, or print one line and exit with status 2. `values` (a command
+    line's options) win over the environment, and are validated with it."""
     try:
-        return model()
+        return model(**values)
     except ValidationError as exc:
         line = describe_validation_error(exc)
     except SettingsError as exc:

@@ -31,6 +31,7 @@ import confluent_kafka
 from checker.metrics import CheckerMetrics
 from checker.settings import CheckerSettings
 from checker.writer.lanes import Batch, Lane, PartitionKey
+from checker.writer.region_health import RegionRules
 from checker.writer.store import write_results
 from shared.db import Database
 from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError, MessageError
@@ -68,6 +69,7 @@ class ResultWriter:
     ) -> None:
         self._settings = settings
         self._db = db
+        self._region_rules = RegionRules(settings.region_min_sites, settings.region_down_ratio)
         self._producer = producer
         self._stop = stop
         self._consumer: confluent_kafka.Consumer | None = None
@@ -247,7 +249,7 @@ class ResultWriter:
         while True:
             started = time.perf_counter()
             try:
-                inserted = write_results(self._db, results) if results else 0
+                inserted = write_results(self._db, results, self._region_rules) if results else 0
             except DatabaseError as exc:
                 unavailable = isinstance(exc, DatabaseUnavailable)
                 self._metrics.db_error("unavailable" if unavailable else "statement")

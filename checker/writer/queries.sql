@@ -349,3 +349,110 @@ SELECT 'certificate-' || c.site_id || '-' || floor(extract(epoch FROM c.expires_
  CROSS JOIN LATERAL webmon_routes(c.site_id) AS r(channel_id)
  WHERE c.expires_at <= c.checked_at + s.cert_expiry_days * interval '1 day'
     ON CONFLICT (idempotency_key, channel_id) DO NOTHING
+
+-- ------------------------------------------------------------------------------------------
+-- Region health (checker/writer/region_health.py): before the incident walk, in the batch's
+-- transaction. The batch is in results_staging, and already in check_results.
+-- ------------------------------------------------------------------------------------------
+
+-- region_canary_checks --
+-- The batch's checks of each region's canary from that region, in slot order; for a down
+-- one, the canary's next up check from that region stored after it (a late result's; it
+-- may be in this batch). Its site, slot and region are a prefix of the key.
+SELECT s.region, s.scheduled_at, s.up, s.status_code, s.error, s.regex_matched,
+       CASE WHEN NOT s.up THEN (
+           SELECT min(c.scheduled_at) FROM check_results c
+            WHERE c.site_id = s.site_id AND c.scheduled_at > s.scheduled_at
+              AND c.region = s.region AND c.up) END AS next_up
+  FROM results_staging s
+  JOIN region_canaries k ON k.site_id = s.site_id AND k.region = s.region
+ WHERE s.up IS NOT NULL
+ ORDER BY s.region, s.scheduled_at
+
+-- region_tallies --
+-- For each region worth a look (the batch has down checks of at least %(min_sites)s of
+-- its sites, or a 'most_sites' outage of it is open): its checks in the batch that another
+-- region also performed (`compared`, looked up by key: the region is the key's last
+-- column), and of those the ones down while another region saw the slot up
+-- (`confirmed`). A batch with neither costs a pass over the staging table.
+WITH batch AS (
+    SELECT site_id, scheduled_at, region, up FROM results_staging WHERE up IS NOT NULL
+), watched AS (
+    SELECT region FROM batch WHERE NOT up
+     GROUP BY region HAVING count(DISTINCT site_id) >= %(min_sites)s
+    UNION
+    SELECT region FROM region_outages WHERE ended_at IS NULL AND cause = 'most_sites'
+), compared AS (
+    SELECT b.site_id, b.scheduled_at, b.region, b.up, o.ups
+      FROM batch b
+      JOIN watched w ON w.region = b.region
+     CROSS JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE c.up) AS ups, count(*) AS checks
+              FROM check_results c
+             WHERE c.site_id = b.site_id AND c.scheduled_at = b.scheduled_at
+               AND c.region <> b.region AND c.up IS NOT NULL
+            OFFSET 0) o
+     WHERE o.checks > 0
+)
+SELECT region,
+       count(*)::integer AS compared,
+       count(DISTINCT site_id)::integer AS compared_sites,
+       (count(*) FILTER (WHERE NOT up AND ups > 0))::integer AS confirmed,
+       (count(DISTINCT site_id) FILTER (WHERE NOT up AND ups > 0))::integer AS confirmed_sites,
+       min(scheduled_at) FILTER (WHERE NOT up AND ups > 0) AS first_confirmed,
+       min(scheduled_at) FILTER (WHERE up OR ups = 0) AS first_fine
+  FROM compared
+ GROUP BY region
+ ORDER BY region
+
+-- region_open_outages --
+SELECT id, region, started_at, cause FROM region_outages WHERE ended_at IS NULL
+
+-- open_region_outage --
+-- Nothing when another writer is opening one of the region right now (it holds the
+-- region's advisory lock: this writer does not wait for it while holding its own sites,
+-- and that one walks them again once they are committed), when the region's outage is open
+-- already (the key of region_outages_open), nor when an outage covers the slot (a
+-- redelivered canary check).
+INSERT INTO region_outages (region, started_at, ended_at, cause, detail)
+SELECT %(region)s::text, %(started_at)s::timestamptz, %(ended_at)s::timestamptz,
+       %(cause)s::text, %(detail)s::text
+ WHERE pg_try_advisory_xact_lock(%(lock_key)s::integer, hashtext(%(region)s::text))
+   AND NOT webmon_region_out(%(region)s::text, %(started_at)s::timestamptz)
+    ON CONFLICT (region) WHERE ended_at IS NULL DO NOTHING
+RETURNING id
+
+-- end_region_outage --
+-- Nothing when another writer ended it first (it waits for that one's commit, then finds
+-- it ended).
+UPDATE region_outages SET ended_at = %(ended_at)s
+ WHERE id = %(outage_id)s AND ended_at IS NULL AND started_at < %(ended_at)s
+RETURNING id
+
+-- queue_region_event --
+-- One notification per default channel (migrations/functions/090_region_health.sql).
+SELECT webmon_queue_region_event(%(outage_id)s::bigint, %(kind)s::text, %(at)s::timestamptz)
+
+-- lock_region_sites --
+-- The status rows of the sites checked from the region, which a writer holds while it walks
+-- a site (upsert_status): once this has them, no walk that missed the new outage is still
+-- under way, and none starts before it commits. Once per outage that opens.
+SELECT st.site_id
+  FROM site_status st
+  JOIN sites s ON s.id = st.site_id
+ WHERE %(region)s = ANY (s.regions)
+ ORDER BY st.site_id
+   FOR UPDATE OF st
+
+-- region_outage_walks --
+-- The sites an outage from %(started_at)s spoils: checked from the region, walked over a
+-- slot at or after its start, and not clean there (a down streak, an open incident, or an
+-- incident opened since). They are walked again from its start without the region.
+SELECT a.site_id
+  FROM site_alert_state a
+  JOIN sites s ON s.id = a.site_id
+ WHERE %(region)s = ANY (s.regions) AND a.last_slot >= %(started_at)s
+   AND (a.down_streak > 0 OR a.open_incident_id IS NOT NULL
+        OR EXISTS (SELECT 1 FROM incidents i
+                    WHERE i.site_id = a.site_id AND i.opened_at >= %(started_at)s))
+ ORDER BY a.site_id

@@ -24,6 +24,7 @@ from psycopg import sql
 
 from checker.writer.flips import Event, Recount, several_per_site, site_flips, slot_states
 from checker.writer.incidents import sites_to_walk, update_incidents
+from checker.writer.region_health import DEFAULT_RULES, RegionRules, watch_regions
 from shared import locks
 from shared.db import Connection, Database, translated_errors
 from shared.errors import FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, DatabaseError
@@ -44,20 +45,24 @@ COPY_TYPES = list(RESULT_COLUMN_TYPES)
 _RETRY_CAREFULLY = frozenset({UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION})
 
 
-def write_results(db: Database, rows: Sequence[CheckResult]) -> int:
-    """One transaction: stage, insert new checks, update site_status and site_events, queue
-    late hours for a rollup recount. Returns the rows inserted."""
+def write_results(
+    db: Database, rows: Sequence[CheckResult], regions: RegionRules = DEFAULT_RULES
+) -> int:
+    """One transaction: stage, insert new checks, update site_status and site_events, watch
+    the regions' health, queue late hours for a rollup recount. Returns the rows inserted."""
     try:
         with db.transaction() as conn:
-            return _write(conn, rows, careful=False)
+            return _write(conn, rows, regions, careful=False)
     except DatabaseError as exc:
         if exc.sqlstate not in _RETRY_CAREFULLY:
             raise
     with db.transaction() as conn:
-        return _write(conn, rows, careful=True)
+        return _write(conn, rows, regions, careful=True)
 
 
-def _write(conn: Connection, rows: Sequence[CheckResult], *, careful: bool) -> int:
+def _write(
+    conn: Connection, rows: Sequence[CheckResult], regions: RegionRules, *, careful: bool
+) -> int:
     with conn.pipeline():  # BEGIN, the watermark and the staging table in one round trip
         watermark = conn.execute(QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP})
         conn.execute(QUERIES["create_staging"])
@@ -93,6 +98,7 @@ def _write(conn: Connection, rows: Sequence[CheckResult], *, careful: bool) -> i
                 _write_flips(cur, events, recount)
                 if hours:
                     cur.execute(QUERIES["queue_late_hours"], {"hours": hours})
+        watch_regions(cur, conn, regions)  # outages first: the walk leaves their checks out
         walks = sites_to_walk(states, replaced, several=status["with_slots"])
         if walks:
             update_incidents(cur, conn, walks)

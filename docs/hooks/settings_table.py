@@ -36,12 +36,14 @@ PROGRAMS = {
 }
 # Defaults too long for a table cell, said in words.
 DEFAULTS_IN_WORDS = {
+    "WEBMON_DATABASE_URL": "required (except by a checker that only probes)",
     "WEBMON_BLOCKED_NETWORKS": "every range that is not globally reachable (below)",
 }
 
 MEANINGS = {
     "WEBMON_DATABASE_URL": "libpq URL of PostgreSQL (`sslmode=verify-full&sslrootcert=…` for a "
-    "managed service)",
+    "managed service); a checker that only probes (`WEBMON_CHECKER_ROLES=probe`, a remote "
+    "region's) never connects to PostgreSQL and needs none",
     "WEBMON_KAFKA_BOOTSTRAP_SERVERS": "`host:port[,host:port]`",
     "WEBMON_KAFKA_SECURITY_PROTOCOL": "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`",
     "WEBMON_KAFKA_SSL_CA_FILE": "CA certificate (Aiven: `ca.pem`)",
@@ -104,6 +106,13 @@ MEANINGS = {
     "`WEBMON_WRITER_BATCH_SIZE` results",
     "WEBMON_WRITER_LANES": "batches a writer has PostgreSQL work on at once, each on its own "
     "connection and partitions",
+    "WEBMON_REGION_MIN_SITES": "a region is unhealthy when, in one batch, its checks of at least "
+    "this many sites are down while another region saw the same slot up (and they are "
+    "`WEBMON_REGION_DOWN_RATIO` of its checks another region also made): see [Region health]"
+    "(regions.md#region-health)",
+    "WEBMON_REGION_DOWN_RATIO": "the share of a region's checks (of sites another region also "
+    "checked) that must be down while another region saw them up for the region to be "
+    "unhealthy; a later batch with this share fine ends it",
     "WEBMON_PROBE_GROUP": "consumer group of the probes (scheduled checks)",
     "WEBMON_WRITER_GROUP": "consumer group of the writers",
     "WEBMON_ONDEMAND_PROBE_GROUP": "consumer group of the probes on the on-demand topic",

@@ -87,8 +87,10 @@ async def send_ntfy(n: Outgoing, ctx: SendContext) -> None:
     headers = {
         **_headers(n, ctx),
         "Title": title(n),
-        "Priority": "high" if n.kind in ("down", "reminder") else "default",
-        "Tags": {"down": "rotating_light", "reminder": "warning"}.get(n.kind, "white_check_mark"),
+        "Priority": "high" if n.kind in ("down", "reminder", "region_down") else "default",
+        "Tags": {"down": "rotating_light", "reminder": "warning", "region_down": "warning"}.get(
+            n.kind, "white_check_mark"
+        ),
     }
     if n.channel.secret:
         headers["Authorization"] = f"Bearer {n.channel.secret}"

@@ -244,7 +244,7 @@ def test_a_changed_function_file_is_applied_again(empty_db: str) -> None:
 
 
 def test_0021_gives_incidents_opened_on_a_regex_their_cause_again(empty_db: str) -> None:
-    migrate_database(empty_db, upto=20)
+    migrate_database(empty_db, upto=20, functions=False)  # (later ones read later tables)
     with psycopg.connect(empty_db, autocommit=True) as conn:
         conn.execute("INSERT INTO sites (id, url) VALUES (1, 'http://127.0.0.1:9/a'),"
                      " (2, 'http://127.0.0.1:9/b'), (3, 'http://127.0.0.1:9/c')")  # fmt: skip

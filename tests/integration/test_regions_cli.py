@@ -63,7 +63,7 @@ def test_regions_lists_each_regions_checkers_health(cli_env: dict[str, str], db:
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["region", "sites", "checks", "down", "missed", "last", "check",
-                                "(UTC)", "health"]  # fmt: skip
+                                "(UTC)", "canary", "health"]  # fmt: skip
     assert lines[1].split()[:5] == ["eu-west", "2", "6", "0", "0"]
     assert lines[1].split()[-1] == "ok"
     assert lines[2].split()[:5] == ["us-east", "1", "0", "0", "0"]

@@ -31,6 +31,7 @@ SQL_FILES = {
     "webmon/core/keys.sql": ["webmon/core/keys.py"],
     "webmon/core/users.sql": ["webmon/core/users.py"],
     "webmon/core/incidents.sql": ["webmon/core/incidents.py"],
+    "webmon/core/regions.sql": ["webmon/core/regions.py"],
     "webmon/core/site_history.sql": ["webmon/core/history.py"],
     "webmon/core/history.sql": ["webmon/core/history.py", "bench/*.py"],
 }

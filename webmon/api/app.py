@@ -27,7 +27,7 @@ from webmon.api.door import Door
 from webmon.api.headers import SecurityHeaders
 from webmon.api.hot_reads import HotReads
 from webmon.api.metrics import ApiMetrics, MetricsMiddleware
-from webmon.api.routes import alerting, history, ops, sites, status, status_pages, tasks
+from webmon.api.routes import alerting, history, ops, regions, sites, status, status_pages, tasks
 from webmon.api.settings import ApiSettings
 from webmon.core import Core
 from webmon.core.tasks import TaskLimits
@@ -123,7 +123,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.metrics = metrics
     problems.install(app)
     openapi.install(app)
-    for module in (sites, history, tasks, status, status_pages, ops):
+    for module in (sites, history, tasks, status, status_pages, regions, ops):
         app.include_router(module.router)
     for router in alerting.routers:
         app.include_router(router)

@@ -57,7 +57,7 @@ class Core:
         self.status_pages = StatusPages(db)
         self.certificates = Certificates(self.reads)
         self.status_views = Views(self.reads, self.status_pages)
-        self.regions = Regions(self.reads)
+        self.regions = Regions(db, self.reads)
 
     @classmethod
     def for_url(

@@ -78,6 +78,11 @@ class Check:
     tls_version: str | None
     tls_expires_at: datetime | None
     region: str
+    counted: Annotated[
+        bool,
+        Field(description="false: an outage of its region covers its slot (the region was "
+              "unhealthy); the check counts for no site's quorum"),
+    ] = True  # fmt: skip
 
     @property
     def cause(self) -> str | None:

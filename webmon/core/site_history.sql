@@ -9,7 +9,9 @@
 -- until maintenance folds it in, as in check_results_all.)
 SELECT scheduled_at, checked_at, up, status_code, response_time_ms, regex_matched, error,
        error_detail, dns_ms, connect_ms, tls_ms, ttfb_ms, redirects, tls_version,
-       tls_expires_at, region
+       tls_expires_at, region,
+       -- false: an outage of the region covers the slot; the check counts for no quorum
+       NOT webmon_region_out(region, scheduled_at) AS counted
   FROM (SELECT * FROM check_results
          WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
            AND scheduled_at >= %(since)s AND scheduled_at <= least(%(until)s, %(before)s)
