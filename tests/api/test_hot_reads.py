@@ -109,8 +109,13 @@ def test_valid_reads_are_the_shortcuts_and_answered_as_the_routes_answer(
     for since in ("", "?since=1h", "?since=30d", "?since=1y"):
         body = same(apis, f"/api/v1/sites/{site_ids[0]}/uptime{since}").json()
         assert set(body) == {"since", "region", "checks", "up_checks", "uptime_pct", "missed",
-                             "p50_ms", "p95_ms"}  # fmt: skip
+                             "p50_ms", "p95_ms", "by_quorum", "quorum_from", "regions",
+                             "advisories"}  # fmt: skip
         assert body["since"] == (since.removeprefix("?since=") or "24h")
+        # A site checked from one region: its checks, nothing beside them.
+        assert [body[k] for k in ("by_quorum", "quorum_from", "regions", "advisories")] == [
+            False, None, [], [],
+        ]  # fmt: skip
     assert same(apis, f"/api/v1/sites/{site_ids[0]}/uptime?region=default").json()["region"]
     sites_pages, uptimes = taken
     assert (sites_pages.call_count, uptimes.call_count) == (14, 5)

@@ -75,8 +75,14 @@ def test_history_carries_the_region_and_filters_on_it(api: Api, db_url: str) -> 
     assert len(set(seen)) == 12
     south = api.get(f"{base}/results?region=ap-south").json()
     assert [r["region"] for r in south] == ["ap-south"] * 4 and not any(r["up"] for r in south)
+    # Without a region: the site's slots, each by the quorum (ap-south alone is no majority).
     pooled = api.get(f"{base}/uptime?since=24h").json()
-    assert (pooled["region"], pooled["checks"], pooled["up_checks"]) == (None, 12, 8)
+    assert (pooled["region"], pooled["by_quorum"], pooled["checks"], pooled["up_checks"]) == (
+        None, True, 4, 4,
+    )  # fmt: skip
+    assert {r["region"]: r["up_checks"] for r in pooled["regions"]} == {
+        "eu-west": 4, "us-east": 4, "ap-south": 0,
+    }  # fmt: skip
     one = api.get(f"{base}/uptime?since=24h&region=ap-south").json()
     assert (one["region"], one["checks"], one["up_checks"], one["uptime_pct"]) == (
         "ap-south", 4, 0, 0.0,

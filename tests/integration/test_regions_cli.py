@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.cli import webmon
 from tests.support.db import Conn
+from tests.support.quorum import REGIONS, add_checks, add_site, failing_south, set_state
 
 pytestmark = pytest.mark.integration
 
@@ -42,8 +43,40 @@ def test_a_site_from_three_regions_and_its_uptime_per_region(
             )
     code, out = webmon("uptime", "1", "--since", "1h", "--region", "ap-south")
     assert code == 0 and "region   ap-south" in out and "checks   3 (0 up)" in out
+    # The site's own: each slot once, by the quorum (ap-south alone is no majority).
     code, out = webmon("uptime", "1", "--since", "1h")
-    assert code == 0 and "checks   9 (6 up)" in out
+    assert code == 0 and "slots    3 (3 up)" in out and "uptime   100.00%" in out
+    assert "counted  each slot once, by the quorum (a majority, 2 of 3)" in out
+
+
+def test_a_region_below_the_quorum_is_told_by_show_status_and_uptime(
+    cli_env: dict[str, str], db: Conn
+) -> None:
+    site_id = add_site(db)
+    plain = add_site(db, ["default"])
+    slots = failing_south(db, site_id, 14)
+    add_checks(db, plain, slots, {"default": True})
+    set_state(db, plain, True, slots[-1])
+    since = slots[0].strftime("%H:%M UTC")
+    if slots[0].date() != datetime.now(UTC).date():
+        since = slots[0].strftime("%Y-%m-%d %H:%M UTC")
+    line = f"advisory: ap-south failing since {since}, 14 checks in a row (quorum says up)"
+    code, out = webmon("sites", "show", str(site_id))
+    assert code == 0 and line in out.splitlines()
+    assert "quorum    a majority, 2 of 3" in out and "state     UP" in out
+    code, out = webmon("status")
+    assert code == 0 and out.splitlines()[-1] == f"site {site_id}: {line}"
+    code, out = webmon("uptime", str(site_id), "--since", "1h")
+    assert code == 0 and "uptime   100.00%" in out and out.splitlines()[-1] == line
+    south = next(row for row in out.splitlines() if row.startswith("ap-south"))
+    assert south.split()[:5] == ["ap-south", "16", "2", "12.50%", "0"]
+    code, out = webmon("sites", "show", str(plain))
+    assert code == 0 and "advisory" not in out and "quorum" not in out
+    # Recovered: gone everywhere.
+    add_checks(db, site_id, [datetime.now(UTC)], dict.fromkeys(REGIONS, True))
+    for argv in (("sites", "show", str(site_id)), ("status",), ("uptime", str(site_id))):
+        code, out = webmon(*argv)
+        assert code == 0 and "advisory" not in out, argv
 
 
 def test_regions_lists_each_regions_checkers_health(cli_env: dict[str, str], db: Conn) -> None:

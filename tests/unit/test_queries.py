@@ -33,6 +33,7 @@ SQL_FILES = {
     "webmon/core/incidents.sql": ["webmon/core/incidents.py"],
     "webmon/core/regions.sql": ["webmon/core/regions.py"],
     "webmon/core/site_history.sql": ["webmon/core/history.py"],
+    "webmon/core/site_regions.sql": ["webmon/core/site_regions.py"],
     "webmon/core/history.sql": ["webmon/core/history.py", "bench/*.py"],
 }
 USERS = {

@@ -27,6 +27,31 @@ class SiteStatus(BaseModel):
     regex_matched: bool | None
 
 
+class AdvisoryOut(BaseModel):
+    """A region below the quorum: failing check after check while the quorum says up."""
+
+    region: str
+    since: datetime = Field(description="the first slot of its current run of down checks")
+    failures: int = Field(description="down checks in a row (checks in a region outage skipped)")
+
+
+class RegionUptime(BaseModel):
+    """One region of a site over the period, beside the quorum's uptime."""
+
+    region: str
+    checks: int
+    up_checks: int
+    uptime_pct: float | None
+    missed: int
+    p50_ms: float | None = Field(description="approximate beyond the last hour (rollups)")
+    avg_ms: float | None
+    last_up: bool | None = Field(description="its latest check's state; null: none kept raw")
+    last_checked_at: datetime | None
+    out: bool = Field(
+        description="an outage of the region covers now: its checks count for nothing"
+    )
+
+
 class AuthOut(BaseModel):
     kind: Literal["basic", "bearer"]
     username: str | None = Field(description="basic auth's; the secret is never shown")
@@ -68,6 +93,9 @@ class SiteOut(BaseModel):
     quorum: int | None = Field(description="regions that must see it down; null: a majority")
     cert_expiry_days: int = Field(description="warns this many days before its certificate expires")
     auth: AuthOut | None = Field(description="the kind (and basic's user name), never the secret")
+    advisories: list[AdvisoryOut] = Field(
+        description="regions failing in a row while the quorum says up; empty for most sites"
+    )
 
 
 class BulkResult(BaseModel):
@@ -76,13 +104,26 @@ class BulkResult(BaseModel):
 
 class Uptime(BaseModel):
     since: str
-    region: str | None = Field(description="the region counted; null: the checks of every region")
-    checks: int = Field(description="checks performed (missed slots are not checks)")
+    region: str | None = Field(description="the region counted; null: the site")
+    checks: int = Field(
+        description="checks performed (missed slots are not checks); by quorum: slots with a "
+        "verdict"
+    )
     up_checks: int
     uptime_pct: float | None
-    missed: int = Field(description="slots not checked in time")
+    missed: int = Field(description="slots not checked in time; by quorum: slots without a verdict")
     p50_ms: float | None = Field(description="approximate beyond the last hour (rollups)")
     p95_ms: float | None
+    by_quorum: bool = Field(
+        description="a site checked from several regions, no region asked: its slots counted "
+        "by the quorum's verdict"
+    )
+    quorum_from: datetime | None = Field(
+        description="by quorum: the first slot counted (the checks kept: later than the "
+        "period's start when the period reaches past them)"
+    )
+    regions: list[RegionUptime] = Field(description="by quorum: each region's own figures")
+    advisories: list[AdvisoryOut] = Field(description="by quorum: the regions below the quorum")
 
 
 class Series(BaseModel):

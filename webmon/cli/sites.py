@@ -6,6 +6,7 @@
     webmon sites import FILE.csv     header row: url and any other site fields (name, tags,
                                      regions, quorum)
     webmon sites list [--tag KEY[:VALUE]]
+    webmon sites show SITE           its state, regions, quorum and advisories
     webmon sites edit SITE [--name ...] [--tag ... | --no-tags] [--every ...] [--timeout ...]
                            [--regex ...] [--region ...] [--quorum ...]
                            [--cert-expiry-days ...] [--option ...]
@@ -27,7 +28,6 @@ operator's sites are checked without the target policy, unless added with `--res
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -44,6 +44,7 @@ from webmon.cli.common import (
     whole_seconds,
 )
 from webmon.cli.format import format_duration, format_table, format_timestamp
+from webmon.cli.site_regions import cmd_show, cmd_uptime, status_advisories
 from webmon.core import OPERATOR, Core
 from webmon.core.errors import Invalid, invalid_from_validation
 from webmon.core.site_import import parse_sites, site_of
@@ -77,6 +78,9 @@ def add_commands(commands: Any) -> None:
         "--tag", metavar="KEY[:VALUE]", help="only the sites with this tag (a key: any value)"
     )
     list_.set_defaults(run=cmd_list)
+    show = actions.add_parser("show", help="one site: its state, regions and advisories")
+    show.add_argument("site", metavar="SITE")
+    show.set_defaults(run=cmd_show)
     edit = actions.add_parser("edit", help="change a site's fields")
     edit.add_argument("site", metavar="SITE")
     _field_flags(edit, every_default=None)
@@ -109,7 +113,9 @@ def add_commands(commands: Any) -> None:
     uptime = commands.add_parser("uptime", help="uptime and latency of one site")
     uptime.add_argument("site", metavar="SITE")
     uptime.add_argument("--since", type=seconds, default=DEFAULT_SINCE, help="period (30d)")
-    uptime.add_argument("--region", help="one region's checks (default: every region's)")
+    uptime.add_argument(
+        "--region", help="one region's checks (default: the site's, by quorum if several regions)"
+    )
     uptime.set_defaults(run=cmd_uptime)
 
     thresholds = commands.add_parser("thresholds", help="a site's incident thresholds")
@@ -328,25 +334,7 @@ async def cmd_status(core: Core, args: argparse.Namespace, out: TextIO) -> int:
         pending = len(sites) - up - down
         summary = f"{up} up, {down} down, {pending} not checked yet"
         print(f"{plural(len(sites), 'site')}: {summary}", file=out)
-    return 0
-
-
-async def cmd_uptime(core: Core, args: argparse.Namespace, out: TextIO) -> int:
-    site = await core.sites.find(args.site)
-    found = await core.history.uptime(site.id, timedelta(seconds=args.since), args.region)
-    print(f"site     {site.id} {site.url}", file=out)
-    print(f"period   last {format_duration(args.since)}", file=out)
-    if args.region is not None:
-        print(f"region   {args.region}", file=out)
-    print(f"checks   {found.checks} ({found.up_checks} up)", file=out)
-    if found.missed:
-        print(f"missed   {found.missed} slots not checked in time (not in the uptime)", file=out)
-    pct = found.uptime_pct
-    print(f"uptime   {'-' if pct is None else f'{pct:.2f}%'}", file=out)
-    latency = "-" if found.p50_ms is None else (
-        f"p50 {found.p50_ms:.1f} ms, p95 {(found.p95_ms or 0):.1f} ms"
-    )  # fmt: skip
-    print(f"latency  {latency}", file=out)
+    await status_advisories(core, sites, out)
     return 0
 
 

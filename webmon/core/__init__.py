@@ -5,6 +5,7 @@
     channels, windows, incidents       alerting: where news goes, when it is held, what it was
     keys, users                        who may use the API and the dashboard
     history                            a site's checks, uptime, series and state changes
+    site_regions                       a site's regions beside its quorum: advisories, summaries
     status_pages (+ status_views,      public status pages, their groups, the incidents told
       status_page_text, markdown_text)   on them; a page's public view
     certificates                       TLS certificates by when they expire

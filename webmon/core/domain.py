@@ -22,6 +22,7 @@ from webmon.core.incidents import Incidents
 from webmon.core.keys import Keys
 from webmon.core.regions import Regions
 from webmon.core.results import Results
+from webmon.core.site_regions import SiteRegions
 from webmon.core.sites import Sites
 from webmon.core.status_pages import StatusPages
 from webmon.core.status_views import Views
@@ -58,6 +59,7 @@ class Core:
         self.certificates = Certificates(self.reads)
         self.status_views = Views(self.reads, self.status_pages)
         self.regions = Regions(db, self.reads)
+        self.site_regions = SiteRegions(self.reads)
 
     @classmethod
     def for_url(

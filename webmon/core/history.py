@@ -7,7 +7,7 @@ status page. `history.sql` holds the documented queries (the docs quote them as 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 
@@ -17,6 +17,7 @@ from shared.causes import why_down
 from shared.db import AsyncDatabase
 from shared.queries import load_queries
 from webmon.core.errors import NotFound
+from webmon.core.site_regions import Advisory, RegionSummary, SiteRegions
 
 DOCUMENTED = load_queries("webmon.core", "history.sql")
 QUERIES = load_queries("webmon.core", "site_history.sql")
@@ -128,12 +129,22 @@ class Chart:
 
 @dataclass(frozen=True, slots=True)
 class Uptime:
+    """A site's uptime over a period. `by_quorum`: the site is checked from several regions
+    and no region was asked for, so `checks` counts its slots, each by the quorum's verdict
+    (`missed`: the slots without one), from `quorum_from` on (the checks kept); `regions`
+    and `advisories` are then the regions' own figures and the regions below the quorum
+    (empty otherwise)."""
+
     checks: int
     up_checks: int
     uptime_pct: float | None
     missed: int
     p50_ms: float | None
     p95_ms: float | None
+    by_quorum: bool = False
+    quorum_from: datetime | None = None
+    regions: list[RegionSummary] = field(default_factory=list)
+    advisories: list[Advisory] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +213,7 @@ class History:
     def __init__(self, db: AsyncDatabase, reads: AsyncDatabase) -> None:
         self._db = db
         self._reads = reads
+        self._regions = SiteRegions(reads)
 
     async def _site_must_exist(self, site_id: int) -> None:
         if await self._db.row(QUERIES["site_exists"], {"site_id": site_id}) is None:
@@ -227,14 +239,18 @@ class History:
         return [_typed(Check, r) for r in await self._db.rows(QUERIES["site_results"], params)]
 
     async def uptime(self, site_id: int, since: timedelta, region: str | None = None) -> Uptime:
-        """Checks, uptime and latency over the period that ends now, of one region or of
-        the checks of all (None): the documented uptime query and the latency one in one
-        statement, on the read pool."""
+        """Uptime and latency over the period that ends now: of one region's checks; of a
+        site checked from one region, its checks; of a site checked from several (region
+        None), its slots by the quorum, with each region's own figures and the advisories
+        beside them. The documented uptime query and the latency one in one statement, on
+        the read pool; a site checked from several regions costs one more each for its
+        regions and its advisories."""
         params = {"site_id": site_id, "since": since, "region": region}
         row = await self._reads.row(QUERIES["site_uptime"], params)
         if row is None or row["found"] is None:
             raise NotFound(f"no site with id {site_id}")
         pct, p50, p95 = row["uptime_pct"], row["p50_ms"], row["p95_ms"]
+        by_quorum = bool(row["by_quorum"])
         return Uptime(
             checks=int(row["checks"] or 0),
             up_checks=int(row["up_checks"] or 0),
@@ -242,6 +258,10 @@ class History:
             missed=int(row["missed"] or 0),
             p50_ms=None if p50 is None else float(p50),
             p95_ms=None if p95 is None else float(p95),
+            by_quorum=by_quorum,
+            quorum_from=row["quorum_from"],
+            regions=await self._regions.summary(site_id, since) if by_quorum else [],
+            advisories=await self._regions.of_site(site_id) if by_quorum else [],
         )
 
     async def series(

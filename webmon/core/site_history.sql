@@ -117,7 +117,8 @@ SELECT e.scheduled_at, e.checked_at, e.from_up, e.to_up, e.status_code, e.error,
 -- One statement, not three in a pipeline: half the client's CPU per read, and less of the
 -- server's (bench/bench_api.py).
 SELECT (SELECT true FROM sites WHERE id = %(site_id)s) AS found,
-       u.checks, u.up_checks, u.uptime_pct, u.missed, l.p50_ms, l.p95_ms
+       u.checks, u.up_checks, u.uptime_pct, u.missed, u.by_quorum, u.quorum_from, l.p50_ms,
+       l.p95_ms
   FROM ({uptime}) AS u, ({latency}) AS l
 
 -- site_exists --
