@@ -57,7 +57,7 @@ def make_results(count: int, regions: int = 1) -> list[CheckResult]:
             up=bool(i % 50),
         )
         if regions > 1:
-            result = msgspec.structs.replace(result, region=names[region])
+            result = msgspec.structs.replace(result, region=names[region], region_count=regions)
         results.append(result)
     return results
 

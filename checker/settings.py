@@ -111,6 +111,18 @@ class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
             return self.probe_group
         return f"{self.probe_group}.{self.checker_region}"
 
+    @property
+    def ondemand_region_topic(self) -> str:
+        """The on-demand task topic this checker's probe consumes: its region's."""
+        return self.region_ondemand_topic(self.checker_region)
+
+    @property
+    def region_ondemand_probe_group(self) -> str:
+        """The group of this region's on-demand consumers, named as `region_probe_group`."""
+        if self.checker_region == DEFAULT_REGION:
+            return self.ondemand_probe_group
+        return f"{self.ondemand_probe_group}.{self.checker_region}"
+
     def group_membership(self, role: str) -> dict[str, str]:
         """The consumer options of `role` ("probe" or "writer") for static membership."""
         if self.checker_instance_id is None:

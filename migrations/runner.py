@@ -185,9 +185,12 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("migrate.up_to_date")
         if not args.skip_kafka:
             regions = site_regions(settings.database_url.get_secret_value())
-            topics = list(
-                dict.fromkeys(settings.topics() + [settings.region_tasks_topic(r) for r in regions])
-            )
+            per_region = [
+                topic
+                for r in regions
+                for topic in (settings.region_tasks_topic(r), settings.region_ondemand_topic(r))
+            ]
+            topics = list(dict.fromkeys(settings.topics() + per_region))
             created = ensure_topics(
                 settings, topics, settings.kafka_partitions, settings.kafka_replication_factor
             )

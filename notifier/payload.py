@@ -12,7 +12,10 @@ The payload (version 1), the same bytes on every attempt:
 
 `event` is down, resolved, reminder, certificate, region_down, region_up or test (a test
 has no site nor incident; a region's event has `region_outage` instead, described in
-notifier/region_events.py). A certificate warning has no incident but
+notifier/region_events.py). The incident of a site checked from several regions also has
+`"regions": ["eu-west", "us-east"]`: the regions whose checks saw it down when it opened
+(the quorum's); a site of one region has no such field. A certificate warning has no
+incident but
 `"certificate": {"expires_at": "...", "warning_days": 14}`: the site's TLS certificate
 expires within its `cert_expiry_days` (`event_at` is the expiry). A webhook
 with a secret gets `X-Webmon-Signature: sha256=<hex HMAC-SHA256 of the body>`.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +67,8 @@ class IncidentFacts:
     status_code: int | None
     error: str | None
     error_detail: str | None
+    # The regions that saw it down (a site of several regions); None for one region.
+    regions: Sequence[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,8 @@ def payload(n: Outgoing) -> dict[str, Any]:
             "error": i.error,
             "error_detail": i.error_detail,
         }
+        if i.regions is not None:
+            body["incident"]["regions"] = list(i.regions)
     return body
 
 
@@ -160,7 +168,9 @@ def text(n: Outgoing) -> str:
     if i is None:
         return f"{title(n)} (channel {n.channel.name})"
     since = i.opened_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    where = "" if i.regions is None else f", down from {', '.join(i.regions)}"
     if n.kind == "resolved" and i.resolved_at is not None:
         lasted = i.resolved_at - i.opened_at
-        return f"{title(n)}: up again after {lasted} (down since {since}, cause {i.cause})"
-    return f"{title(n)}: {i.cause} since {since} (incident {i.id})"
+        return (f"{title(n)}: up again after {lasted} (down since {since}, cause {i.cause}"
+                f"{where})")  # fmt: skip
+    return f"{title(n)}: {i.cause} since {since}{where} (incident {i.id})"

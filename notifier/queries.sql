@@ -30,7 +30,7 @@ SELECT c.id, c.idempotency_key, c.kind, c.event_at, c.attempts, c.created_at,
        c.site_id, s.url,
        i.id, i.opened_at, i.opening_checked_at, i.resolved_at, i.resolving_checked_at,
        i.cause, i.status_code, i.error, i.error_detail, s.cert_expiry_days,
-       o.id, o.region, o.started_at, o.ended_at, o.cause, o.detail, cs.url
+       o.id, o.region, o.started_at, o.ended_at, o.cause, o.detail, cs.url, i.regions
   FROM claimed c
   JOIN channels ch ON ch.id = c.channel_id
   LEFT JOIN sites s ON s.id = c.site_id

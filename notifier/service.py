@@ -56,13 +56,14 @@ def outgoing(row: tuple[Any, ...]) -> Outgoing:
     (nid, key, kind, event_at, attempts, created_at, ch_id, ch_name, ch_kind, ch_config,
      ch_secret, ch_sealed, site_id, site_url, inc_id, opened_at, opening_at, resolved_at,
      resolving_at, cause, status_code, error, detail, cert_days, outage_id, region,
-     outage_start, outage_end, outage_cause, outage_detail, canary_url) = row  # fmt: skip
+     outage_start, outage_end, outage_cause, outage_detail, canary_url,
+     regions) = row  # fmt: skip
     incident = None
     if inc_id is not None:
         incident = IncidentFacts(
             id=inc_id, opened_at=opened_at, opening_check_at=opening_at,
             resolved_at=resolved_at, resolving_check_at=resolving_at, cause=cause,
-            status_code=status_code, error=error, error_detail=detail,
+            status_code=status_code, error=error, error_detail=detail, regions=regions,
         )  # fmt: skip
     region_outage = None
     if outage_id is not None:

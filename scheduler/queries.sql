@@ -216,7 +216,8 @@ UPDATE tasks
 
 -- claim_tasks --
 -- Accepted tasks not yet emitted, oldest first, locked like claimed sites: committed only
--- once Kafka acknowledged their messages, rolled back (and emitted again) otherwise.
+-- once Kafka acknowledged their messages, rolled back (and emitted again) otherwise. Each
+-- goes to its region's on-demand topic.
 UPDATE tasks
    SET emitted_at = now()
  WHERE task_id = ANY(ARRAY(
@@ -226,4 +227,5 @@ UPDATE tasks
             ORDER BY created_at
             LIMIT %(batch_size)s
               FOR UPDATE SKIP LOCKED))
-RETURNING task_id, url, timeout_seconds, regex, created_at, expires_at, method, headers
+RETURNING task_id, url, timeout_seconds, regex, created_at, expires_at, method, headers,
+          region, restricted

@@ -117,6 +117,10 @@ def region_tasks(task: CheckTask, regions: Sequence[str] | None) -> list[CheckTa
         return [task]
     # The default region's task is the claimed one as it is: msgspec leaves a field out of
     # the encoding only when it holds the default object itself, not an equal string.
+    # Every task of a site of several regions says how many (`region_count`): the writer
+    # takes that site's state from the quorum.
+    if len(regions) > 1:
+        task = msgspec.structs.replace(task, region_count=len(regions))
     return [
         task if region == DEFAULT_REGION else msgspec.structs.replace(task, region=region)
         for region in regions
@@ -154,7 +158,7 @@ class Scheduler:
         self._claim_params = {"batch_size": settings.claim_batch_size}
         # One thread that claims the next batch while this one is being emitted.
         self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim")
-        self._region_topics: set[str] = {settings.tasks_topic}
+        self._region_topics: set[str] = {settings.tasks_topic, settings.ondemand_tasks_topic}
         self._backoff = Backoff()
         self._shortest_s: float | None = None
         self._shortest_at = -SHORTEST_REFRESH_S
@@ -202,7 +206,10 @@ class Scheduler:
 
     def _topic_of(self, region: str) -> str:
         """A region's task topic, created the first time this process meets the region."""
-        topic = self._settings.region_tasks_topic(region)
+        return self._created(region, self._settings.region_tasks_topic(region))
+
+    def _created(self, region: str, topic: str) -> str:
+        """`topic`, created (if missing) the first time this process meets it."""
         if topic not in self._region_topics:
             created = ensure_topics(self._settings, [topic], self._settings.kafka_partitions)
             if created:
@@ -337,9 +344,12 @@ class Scheduler:
         return emitted
 
     def _emit_tasks(self, rows: list[TupleRow]) -> None:
-        topic = self._settings.ondemand_tasks_topic
+        """Each on-demand task to its region's on-demand topic (the default region's is the
+        on-demand topic itself), read by that region's checkers only."""
         try:
-            for task_id, url, timeout, regex, created_at, expires_at, method, headers in rows:
+            for row in rows:
+                task_id, url, timeout, regex, created_at, expires_at, method, headers = row[:8]
+                region, restricted = row[8], row[9]
                 task = CheckTask(
                     site_id=0,
                     task_id=task_id,
@@ -350,13 +360,20 @@ class Scheduler:
                     expires_at=expires_at,
                     method=method,
                     headers=headers,
-                    restricted=True,  # a URL from the API: the target policy applies
+                    # A URL from the API or the dashboard: the target policy applies.
+                    restricted=restricted,
+                    region=region,
                 )
+                topic = self._ondemand_topic_of(region)
                 self._producer.produce(topic, task.encode(), str(task_id).encode())
             self._producer.flush(self._settings.flush_timeout_s)
         except KafkaError:
             self._producer.reset()
             raise
+
+    def _ondemand_topic_of(self, region: str) -> str:
+        """A region's on-demand topic, created the first time this process meets it."""
+        return self._created(region, self._settings.region_ondemand_topic(region))
 
     def tick(self) -> int:
         """One look: the on-demand tasks, then the due sites, or back off after a

@@ -197,6 +197,14 @@ class CommonSettings(BaseSettings):
             return self.tasks_topic
         return f"{self.tasks_topic}.{region}"
 
+    def region_ondemand_topic(self, region: str) -> str:
+        """The on-demand task topic of one region's checkers, named as `region_tasks_topic`
+        names the scheduled one: the on-demand topic itself for the default region,
+        `<on-demand topic>.<region>` for any other."""
+        if region == DEFAULT_REGION:
+            return self.ondemand_tasks_topic
+        return f"{self.ondemand_tasks_topic}.{region}"
+
     def kafka_config(self) -> dict[str, Any]:
         """librdkafka settings shared by producers, consumers and the admin client."""
         config: dict[str, Any] = {

@@ -110,13 +110,13 @@ class ProbeLoop:
         self._consumer = consumer
         ondemand = make_consumer(
             self._settings,
-            self._settings.ondemand_probe_group,
+            self._settings.region_ondemand_probe_group,
             on_commit=self._on_commit,
             **self._metrics.consumer_config("probe", logger),
             **self._settings.group_membership("probe-ondemand"),
         )
         ondemand.subscribe(
-            [self._settings.ondemand_tasks_topic],
+            [self._settings.ondemand_region_topic],
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
@@ -124,21 +124,21 @@ class ProbeLoop:
         self._ondemand = ondemand
 
     def _ensure_region_topic(self) -> None:
-        """A region's task topic exists before its checkers subscribe: a consumer that
-        subscribed to a missing topic would not see it until its next metadata refresh
-        (minutes). Best effort: where the checker may not create topics (ACLs), the
-        scheduler or webmon-migrate does."""
-        topic = self._settings.region_topic
-        if topic == self._settings.tasks_topic:
+        """A region's task topics (scheduled and on demand) exist before its checkers
+        subscribe: a consumer that subscribed to a missing topic would not see it until its
+        next metadata refresh (minutes). Best effort: where the checker may not create
+        topics (ACLs), the scheduler or webmon-migrate does."""
+        topics = [self._settings.region_topic, self._settings.ondemand_region_topic]
+        if topics == [self._settings.tasks_topic, self._settings.ondemand_tasks_topic]:
             return
         try:
-            created = ensure_topics(self._settings, [topic], self._settings.kafka_partitions)
+            created = ensure_topics(self._settings, topics, self._settings.kafka_partitions)
         except KafkaError as exc:
-            logger.warning("probe.region_topic topic=%s error=%s", topic, exc)
+            logger.warning("probe.region_topic topic=%s error=%s", ",".join(topics), exc)
             return
         logger.info(
-            "probe.region region=%s topic=%s%s", self._settings.checker_region, topic,
-            " created" if created else "",
+            "probe.region region=%s topic=%s%s", self._settings.checker_region, topics[0],
+            f" created={','.join(created)}" if created else "",
         )  # fmt: skip
 
     async def run(self) -> None:
@@ -215,9 +215,10 @@ class ProbeLoop:
         except MessageError as exc:
             self._dead_letter(msg, key, offset, str(exc))
             return
-        if task.task_id is None and task.region != self._settings.checker_region:
+        if task.region != self._settings.checker_region:
             # Another region's task on this region's topic: checking it here would store a
-            # row no one scheduled (or a verdict from the wrong place). Set aside, visibly.
+            # row no one scheduled (or a verdict from the wrong place). Set aside, visibly;
+            # an on-demand one then ends as expired, with no result from its region.
             reason = (f"a task for region {task.region!r} reached a checker of region "
                       f"{self._settings.checker_region!r}")  # fmt: skip
             self._dead_letter(msg, key, offset, reason)
@@ -367,7 +368,7 @@ class ProbeLoop:
         """Commit each consumer's finished positions to that consumer."""
         for consumer, topic in (
             (self._consumer, self._settings.region_topic),
-            (self._ondemand, self._settings.ondemand_tasks_topic),
+            (self._ondemand, self._settings.ondemand_region_topic),
         ):
             if consumer is None:
                 continue

@@ -95,6 +95,7 @@ def check_result(
         tls_version=measured.tls_version,
         tls_expires_at=measured.tls_expires_at,
         region=task.region,
+        region_count=task.region_count,
     )
 
 

@@ -1,8 +1,11 @@
 """Which results of a batch flip their site between up and down.
 
-A flip is defined on each site's checks in slot order: a check whose `up` differs from
-the check of the slot before it (or the site's first check ever). Missed slots (`up`
-None) are no checks: they flip nothing and are skipped. The writer's status
+A flip is defined on each site's states in slot order: a state whose `up` differs from
+the state of the slot before it (or the site's first state ever). A site's state at a
+slot is its check, or for a site of several regions (or a region in an outage) the
+quorum's verdict (`checker.writer.quorum`); the batch's states are its rows, or the
+verdicts it changed. Missed slots (`up` None) and slots with no verdict are no states:
+they flip nothing and are skipped. The writer's status
 upsert locks the batch's `site_status` rows and returns the state each one replaced, so
 for a site whose replaced slot is older than every slot in the batch, the flips follow
 from the batch alone, walked in slot order from that state. Anything else (a late or
@@ -14,10 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
-
-from shared.messages import CheckResult
-from shared.messages.bounds import DEFAULT_REGION
+from typing import Any, Protocol
 
 # (site_id, scheduled_at, checked_at, from_up, to_up, status_code, error, error_detail)
 Event = tuple[int, datetime, datetime, bool | None, bool, int | None, str | None, str | None]
@@ -25,28 +25,27 @@ Event = tuple[int, datetime, datetime, bool | None, bool, int | None, str | None
 Recount = dict[int, tuple[datetime, datetime]]
 
 
-def slot_states(rows: Sequence[CheckResult]) -> Sequence[CheckResult]:
-    """The batch with one row per (site, slot): a slot several regions checked is up if
-    any of them saw it up, down only if every one that checked it saw it down (a check
-    before a miss). This is the site's state until the quorum decides it
-    (docs/regions.md); with one region per site (every row the default region's) the
-    batch is returned as it is."""
-    if all(row.region == DEFAULT_REGION for row in rows):
-        return rows
-    chosen: dict[tuple[int, datetime], CheckResult] = {}
-    for row in rows:
-        key = (row.site_id, row.scheduled_at)
-        held = chosen.get(key)
-        if held is None or _rank(row) > _rank(held):
-            chosen[key] = row
-    return list(chosen.values())
+class State(Protocol):
+    """What the flips and the incidents read of a slot's state: a `CheckResult`, or a
+    `quorum.SlotState`."""
+
+    @property
+    def site_id(self) -> int: ...
+    @property
+    def scheduled_at(self) -> datetime: ...
+    @property
+    def checked_at(self) -> datetime: ...
+    @property
+    def up(self) -> bool | None: ...
+    @property
+    def status_code(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def error_detail(self) -> str | None: ...
 
 
-def _rank(row: CheckResult) -> int:
-    return 0 if row.up is None else 2 if row.up else 1
-
-
-def several_per_site(rows: Sequence[CheckResult]) -> bool:
+def several_per_site(rows: Sequence[State]) -> bool:
     """Whether some site has more than one performed check in the batch (missed slots, up
     None, are no checks)."""
     sites = [row.site_id for row in rows if row.up is not None]
@@ -54,7 +53,7 @@ def several_per_site(rows: Sequence[CheckResult]) -> bool:
 
 
 def site_flips(
-    rows: Sequence[CheckResult], replaced: Iterable[tuple[Any, ...]]
+    rows: Sequence[State], replaced: Iterable[tuple[Any, ...]]
 ) -> tuple[list[Event], Recount]:
     """Flips found from the batch alone, and the sites that need a recount in SQL.
 
@@ -82,7 +81,7 @@ def site_flips(
                      row.error_detail)
                 )  # fmt: skip
         return events, recount
-    by_site: dict[int, list[CheckResult]] = {}
+    by_site: dict[int, list[State]] = {}
     for row in rows:
         if row.up is not None:
             by_site.setdefault(row.site_id, []).append(row)

@@ -7,28 +7,32 @@ nothing here), or all down and its incident open with no up check since (a site 
 stays down costs nothing either; the walk that ends its incident starts at its first up
 check).
 
-Every other site is walked (`thresholds.walk`) over its stored checks in slot order:
+Every other site is walked (`thresholds.walk`) over its stored states in slot order (its
+checks, or for a site of several regions or a region in an outage the quorum's verdicts,
+`walk_checks`; below, "check" means a state):
   - from where its walk stands (`site_alert_state`) when the batch only adds later checks;
   - from the batch's earliest check when the site is clean (the checks before it since the
     last walk were all up, or they would have been walked);
   - for a late or redelivered result, from a point before it where the state is known:
     the opening check of the incident that covers it (the incident open, whatever came
-    before), else the latest up or resolving check before it (`webmon_clean_anchor`:
-    nothing open, no streak); the stored incidents after that point are matched with the
+    before), else the latest up or resolving check before it (`webmon_clean_anchor`, or
+    `webmon_state_anchor` over states: nothing open, no streak); the stored incidents after
+    that point are matched with the
     walk's (`thresholds.reconcile`).
 So the incidents only depend on the checks in slot order, like `site_events`. The site's
 `site_status` row, locked by the status upsert until commit, keeps two writers from
-walking one site at once. Notifications go into the outbox in the same transaction.
+walking one site at once (and a quorum's site is locked before its states are read,
+`lock_quorum_sites`). Notifications go into the outbox in the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from checker.writer.flips import State
 from checker.writer.thresholds import Check, Incident, Reconciled, WalkState, reconcile, walk
-from shared.messages import CheckResult
 from shared.queries import load_queries
 
 QUERIES = load_queries("checker.writer")
@@ -38,7 +42,7 @@ CLEAN, WALK, STEADY = 0, 1, 2
 
 
 def sites_to_walk(
-    rows: Sequence[CheckResult], replaced: Iterable[tuple[Any, ...]], *, several: bool = True
+    rows: Sequence[State], replaced: Iterable[tuple[Any, ...]], *, several: bool = True
 ) -> dict[int, datetime]:
     """site_id -> its earliest performed check in the batch, for the sites that need a walk.
 
@@ -83,9 +87,12 @@ def sites_to_walk(
     return work
 
 
-def update_incidents(cur: Any, conn: Any, work: dict[int, datetime]) -> int:
+def update_incidents(
+    cur: Any, conn: Any, work: dict[int, datetime], quorum: Container[int] = ()
+) -> int:
     """Walk the sites of `work`, write incidents, walk states and notifications. Returns
-    the notifications' events queued (before routing)."""
+    the notifications' events queued (before routing). `quorum`: the sites of the batch
+    whose states are their quorum's (`checker.writer.quorum`)."""
     sites = sorted(work)
     states = cur.execute(
         QUERIES["alert_states"], {"site_ids": sites, "los": [work[s] for s in sites]}
@@ -107,6 +114,7 @@ def update_incidents(cur: Any, conn: Any, work: dict[int, datetime]) -> int:
                 "sinces": sinces,
                 "from_up": [plans[s].from_up for s in walk_sites],
                 "los": [work[s] for s in walk_sites],
+                "quorum": [s in quorum for s in walk_sites],
                 "earliest": min(sinces),
             },
         )
@@ -164,9 +172,9 @@ class _Plan:
 def _plan(row: tuple[Any, ...], lo: datetime) -> _Plan:
     (site, failure, success, last_slot, down_streak, down_since, down_status, down_error,
      down_detail, down_regex, up_streak, up_since, open_id, opened_at, opening_slot,
-     opening_checked, status_code, error, detail, cause, recount, cover_id, cover_opened,
-     cover_opening, cover_checked, cover_status, cover_error, cover_detail, cover_cause,
-     anchor) = row  # fmt: skip
+     opening_checked, status_code, error, detail, cause, regions, recount, cover_id,
+     cover_opened, cover_opening, cover_checked, cover_status, cover_error, cover_detail,
+     cover_cause, cover_regions, anchor) = row  # fmt: skip
     plan = _Plan(site, failure, success)
     if recount and cover_id is not None:
         # Walk again from the covering incident's opening check, the incident open. The
@@ -176,7 +184,7 @@ def _plan(row: tuple[Any, ...], lo: datetime) -> _Plan:
         covering = Incident(
             site_id=site, opened_at=cover_opened, opening_slot=cover_opening,
             opening_checked_at=cover_checked, status_code=cover_status, error=cover_error,
-            error_detail=cover_detail, cause=cover_cause, id=cover_id,
+            error_detail=cover_detail, cause=cover_cause, id=cover_id, regions=cover_regions,
         )  # fmt: skip
         plan.state = WalkState(
             last_slot=cover_opening, down_streak=failure, down_since=cover_opened,
@@ -199,7 +207,7 @@ def _plan(row: tuple[Any, ...], lo: datetime) -> _Plan:
         open_incident = Incident(
             site_id=site, opened_at=opened_at, opening_slot=opening_slot,
             opening_checked_at=opening_checked, status_code=status_code, error=error,
-            error_detail=detail, cause=cause, id=open_id,
+            error_detail=detail, cause=cause, id=open_id, regions=regions,
         )  # fmt: skip
     state = WalkState(
         last_slot=last_slot, down_streak=down_streak or 0, down_since=down_since,
@@ -227,7 +235,7 @@ def _stored_incident(i: tuple[Any, ...]) -> Incident:
     return Incident(
         site_id=i[0], id=i[1], opened_at=i[2], opening_slot=i[3], opening_checked_at=i[4],
         status_code=i[5], error=i[6], error_detail=i[7], cause=i[8], resolved_at=i[9],
-        resolving_slot=i[10], resolving_checked_at=i[11],
+        resolving_slot=i[10], resolving_checked_at=i[11], regions=i[12],
     )  # fmt: skip
 
 
@@ -243,6 +251,8 @@ def _columns(incidents: Sequence[Incident]) -> dict[str, list[Any]]:
         "resolved": [i.resolved_at for i in incidents],
         "resolving": [i.resolving_slot for i in incidents],
         "resolving_checked": [i.resolving_checked_at for i in incidents],
+        # One text per incident (queries.sql, insert_incidents): a region's name has no comma.
+        "regions": [None if i.regions is None else ",".join(i.regions) for i in incidents],
     }
 
 

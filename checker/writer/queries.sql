@@ -74,7 +74,8 @@ SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
 -- meanwhile fails the foreign key; then `drop_unknown_sites` runs and this again.
 -- `alerting` (not replaced) tells the incident walk which sites it can skip.
 -- (Joining `sites` here always cost a hash of the whole table per batch: 2 ms at 10,000
--- sites.)
+-- sites.) The sites of `quorum_sites` are left out: their state is their quorum's
+-- (`quorum_states`); NULL, the usual batch, is folded away when the statement is planned.
 INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
                          up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
                          ttfb_ms, redirects, tls_version, tls_expires_at, updated_at)
@@ -84,7 +85,9 @@ SELECT DISTINCT ON (r.site_id)
        r.ttfb_ms, r.redirects, r.tls_version, r.tls_expires_at, now()
   FROM results_staging r
  WHERE r.up IS NOT NULL  -- a missed slot says nothing of the site's state
- ORDER BY r.site_id, r.scheduled_at DESC, r.up DESC  -- of several regions' checks, up first
+   AND (%(quorum_sites)s::bigint[] IS NULL
+        OR NOT (r.site_id = ANY (%(quorum_sites)s::bigint[])))
+ ORDER BY r.site_id, r.scheduled_at DESC
     ON CONFLICT (site_id) DO UPDATE
    SET url = EXCLUDED.url,
        scheduled_at = EXCLUDED.scheduled_at,
@@ -109,6 +112,111 @@ SELECT DISTINCT ON (r.site_id)
 RETURNING site_id, previous_up,
           CASE WHEN %(with_slots)s THEN previous_scheduled_at END AS previous_scheduled_at,
           alerting
+
+-- outage_regions --
+-- The regions some of whose checks in the batch may count for nothing: an outage of the
+-- region open, or ended after the batch's earliest slot. Their rows take the quorum's
+-- path (`quorum_states`). Outages are few: this reads a handful of rows.
+SELECT coalesce(array_agg(DISTINCT region), '{}') FROM region_outages
+ WHERE ended_at IS NULL OR ended_at > %(earliest)s
+
+-- lock_quorum_sites --
+-- Before their states are read: a slot's state depends on every region's row of it, so
+-- two writers that store two regions' rows of one site at once (a rebalance) take turns,
+-- and the second reads the first's rows. (class, site) advisory locks, in site order.
+SELECT pg_advisory_xact_lock(%(lock_class)s::integer, (s.site_id %% 2147483647)::integer)
+  FROM unnest(%(site_ids)s::bigint[]) AS s(site_id)
+ ORDER BY s.site_id
+
+-- quorum_states --
+-- The quorum's path (docs/regions.md, "Quorum"): for the sites checked from several
+-- regions, or from a region in an outage (`site_ids`). Each (site, slot) the batch stored
+-- a row of (results_staging) gets its state from every stored row of it
+-- (webmon_slot_verdict); the slots whose state the batch changed (no verdict before, one
+-- now: rows only add to a verdict) come back, each with the check that stands for it (the
+-- first of those stored when it was decided), and the latest of each site is folded into
+-- site_status as `upsert_status` folds a check; then each site whose status they
+-- replaced, with the state it replaced (as `upsert_status` returns them).
+WITH q AS (
+    SELECT DISTINCT unnest(%(site_ids)s::bigint[]) AS site_id
+), b AS (
+    SELECT r.site_id, r.scheduled_at, array_agg(r.region) AS fresh
+      FROM results_staging r
+      JOIN q ON q.site_id = r.site_id
+     GROUP BY r.site_id, r.scheduled_at
+), verdicts AS MATERIALIZED (
+    SELECT b.site_id, b.scheduled_at, v.up, v.was, v.region, v.down_regions
+      FROM b
+     CROSS JOIN LATERAL webmon_slot_verdict(b.site_id, b.scheduled_at, b.fresh) v
+), named AS (
+    -- A region's row of a slot that was down already names it on the incident that slot
+    -- opened: the incident's regions are every counting region that saw it down.
+    UPDATE incidents i SET regions = f.down_regions
+      FROM (SELECT j.id, d.down_regions
+              FROM verdicts d
+             CROSS JOIN LATERAL (
+                    SELECT j.id, j.regions FROM incidents j
+                     WHERE j.site_id = d.site_id AND j.opened_at <= d.scheduled_at
+                       AND j.opening_slot = d.scheduled_at
+                    OFFSET 0) j
+             WHERE NOT d.up AND NOT d.was AND j.regions IS DISTINCT FROM d.down_regions) f
+     WHERE i.id = f.id
+), states AS MATERIALIZED (
+    -- (Lookups by key, per slot: OFFSET 0 keeps them from becoming hash joins over whole
+    -- tables.)
+    SELECT ch.site_id, s.url, ch.scheduled_at, c.checked_at, c.response_time_ms,
+           c.status_code, ch.up, c.regex_matched, c.error, c.error_detail, c.dns_ms,
+           c.connect_ms, c.tls_ms, c.ttfb_ms, c.redirects, c.tls_version, c.tls_expires_at
+      FROM verdicts ch
+     CROSS JOIN LATERAL (SELECT url FROM sites WHERE id = ch.site_id OFFSET 0) s
+     CROSS JOIN LATERAL (
+            SELECT * FROM check_results c
+             WHERE c.site_id = ch.site_id AND c.scheduled_at = ch.scheduled_at
+               AND c.region = ch.region
+            OFFSET 0) c
+     WHERE ch.up IS DISTINCT FROM ch.was
+), status AS (
+    INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms,
+                             status_code, up, regex_matched, error, error_detail, dns_ms,
+                             connect_ms, tls_ms, ttfb_ms, redirects, tls_version,
+                             tls_expires_at, updated_at)
+    SELECT DISTINCT ON (r.site_id)
+           r.site_id, r.url, r.scheduled_at, r.checked_at, r.response_time_ms, r.status_code,
+           r.up, r.regex_matched, r.error, r.error_detail, r.dns_ms, r.connect_ms, r.tls_ms,
+           r.ttfb_ms, r.redirects, r.tls_version, r.tls_expires_at, now()
+      FROM states r
+     ORDER BY r.site_id, r.scheduled_at DESC
+        ON CONFLICT (site_id) DO UPDATE
+       SET url = EXCLUDED.url,
+           scheduled_at = EXCLUDED.scheduled_at,
+           checked_at = EXCLUDED.checked_at,
+           response_time_ms = EXCLUDED.response_time_ms,
+           status_code = EXCLUDED.status_code,
+           up = EXCLUDED.up,
+           regex_matched = EXCLUDED.regex_matched,
+           error = EXCLUDED.error,
+           error_detail = EXCLUDED.error_detail,
+           dns_ms = EXCLUDED.dns_ms,
+           connect_ms = EXCLUDED.connect_ms,
+           tls_ms = EXCLUDED.tls_ms,
+           ttfb_ms = EXCLUDED.ttfb_ms,
+           redirects = EXCLUDED.redirects,
+           tls_version = EXCLUDED.tls_version,
+           tls_expires_at = EXCLUDED.tls_expires_at,
+           updated_at = EXCLUDED.updated_at,
+           previous_scheduled_at = site_status.scheduled_at,
+           previous_up = site_status.up
+     WHERE site_status.scheduled_at < EXCLUDED.scheduled_at
+    RETURNING site_id, previous_up, previous_scheduled_at, alerting
+)
+-- The changed slots (`replaced` NULL), then each replaced status (the others NULL).
+SELECT r.site_id, r.scheduled_at, r.checked_at, r.up, r.status_code, r.error, r.error_detail,
+       NULL::boolean AS replaced, NULL::boolean, NULL::timestamptz, NULL::smallint
+  FROM states r
+ UNION ALL
+SELECT u.site_id, NULL, NULL, NULL, NULL, NULL, NULL, true, u.previous_up,
+       u.previous_scheduled_at, u.alerting
+  FROM status u
 
 -- drop_unknown_sites --
 -- After the status upsert hit the foreign key: results of sites deleted meanwhile keep
@@ -136,17 +244,24 @@ SELECT * FROM unnest(%(site_ids)s::bigint[], %(slots)s::timestamptz[],
     ON CONFLICT (site_id, scheduled_at) DO NOTHING
 
 -- recount_spans --
--- For each site with a late result: the stored check just before the batch's earliest and
--- the one just after its latest (NULL: none before). The flips between them are recounted;
--- missed slots are no checks and flip nothing.
+-- For each site with a late result: the state just before the batch's earliest slot and
+-- the one just after its latest (NULL: none before). The flips between them are
+-- recounted; missed slots and slots with no verdict flip nothing. A site of one region
+-- and no outage (webmon_plain_region) reads its checks, any other its states by quorum.
 SELECT b.site_id,
-       (SELECT max(c.scheduled_at) FROM check_results c
-         WHERE c.site_id = b.site_id AND c.scheduled_at < b.lo AND c.up IS NOT NULL),
-       coalesce((SELECT min(c.scheduled_at) FROM check_results c
-                  WHERE c.site_id = b.site_id AND c.scheduled_at > b.hi
-                    AND c.up IS NOT NULL), b.hi)
+       CASE WHEN k.region IS NOT NULL
+            THEN (SELECT max(c.scheduled_at) FROM check_results c
+                   WHERE c.site_id = b.site_id AND c.scheduled_at < b.lo AND c.up IS NOT NULL
+                     AND c.region = k.region)
+            ELSE webmon_state_before(b.site_id, b.lo) END,
+       coalesce(CASE WHEN k.region IS NOT NULL
+                     THEN (SELECT min(c.scheduled_at) FROM check_results c
+                            WHERE c.site_id = b.site_id AND c.scheduled_at > b.hi
+                              AND c.up IS NOT NULL AND c.region = k.region)
+                     ELSE webmon_state_after(b.site_id, b.hi) END, b.hi)
   FROM unnest(%(site_ids)s::bigint[], %(los)s::timestamptz[], %(his)s::timestamptz[])
        AS b(site_id, lo, hi)
+ CROSS JOIN LATERAL (SELECT webmon_plain_region(b.site_id, '-infinity') AS region OFFSET 0) k
 
 -- delete_span_events --
 DELETE FROM site_events e
@@ -156,23 +271,33 @@ DELETE FROM site_events e
    AND e.scheduled_at <= s.upto
 
 -- insert_span_events --
+-- The flips between a recounted site's states: its checks (one region, no outage since
+-- `after`) or its states by quorum, each slot's check that stands for it.
 INSERT INTO site_events (site_id, scheduled_at, checked_at, from_up, to_up, status_code,
                          error, error_detail)
 SELECT site_id, scheduled_at, checked_at, previous_up, up, status_code, error, error_detail
-  FROM (SELECT c.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
+  FROM (SELECT s.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
                c.error_detail, coalesce(s.after, '-infinity') AS after,
-               lag(c.up) OVER (PARTITION BY c.site_id ORDER BY c.scheduled_at) AS previous_up
+               lag(c.up) OVER (PARTITION BY s.site_id ORDER BY c.scheduled_at) AS previous_up
           FROM unnest(%(site_ids)s::bigint[], %(afters)s::timestamptz[],
                       %(uptos)s::timestamptz[]) AS s(site_id, after, upto)
          CROSS JOIN LATERAL (
-                -- One state per slot: a slot several regions checked is up if any saw it
-                -- up (until the quorum decides, docs/regions.md).
-                SELECT DISTINCT ON (c.scheduled_at) c.*
+                SELECT webmon_plain_region(s.site_id, coalesce(s.after, '-infinity')) AS region
+                OFFSET 0) k
+         CROSS JOIN LATERAL (
+                SELECT c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
+                       c.error_detail
                   FROM check_results c
-                 WHERE c.site_id = s.site_id
+                 WHERE k.region IS NOT NULL AND c.site_id = s.site_id
                    AND c.scheduled_at >= coalesce(s.after, '-infinity')
-                   AND c.scheduled_at <= s.upto AND c.up IS NOT NULL
-                 ORDER BY c.scheduled_at, c.up DESC) AS c) AS span
+                   AND c.scheduled_at <= s.upto AND c.up IS NOT NULL AND c.region = k.region
+                UNION ALL
+                SELECT q.scheduled_at, c.checked_at, q.up, c.status_code, c.error,
+                       c.error_detail
+                  FROM webmon_site_states(s.site_id, coalesce(s.after, '-infinity'), s.upto) q
+                  JOIN check_results c ON c.site_id = s.site_id
+                   AND c.scheduled_at = q.scheduled_at AND c.region = q.region
+                 WHERE k.region IS NULL) AS c) AS span
  WHERE scheduled_at > after AND previous_up IS DISTINCT FROM up
 
 -- apply_task_updates --
@@ -193,19 +318,23 @@ UPDATE tasks t
 -- Incidents (checker/writer/incidents.py), for the sites of a batch that need a walk: the
 -- thresholds, where the walk stands, its open incident, and, for a site with a result at
 -- or before where it stands (late or redelivered), where to walk again from: the
--- incident that covers the result (from its opening check), else the clean anchor.
+-- incident that covers the result (from its opening check), else the clean anchor: its
+-- checks' (webmon_clean_anchor) for a site of one region and no outage, else its states'
+-- (webmon_state_anchor).
 -- Every lookup is by key, per site: a LATERAL subquery with OFFSET 0 is not flattened
 -- into a join, which the planner would make a hash join reading whole tables.
 SELECT b.site_id, s.failure_threshold, s.success_threshold,
        a.last_slot, a.down_streak, a.down_since, a.down_status_code, a.down_error,
        a.down_detail, a.down_regex_matched, a.up_streak, a.up_since,
        i.id, i.opened_at, i.opening_slot, i.opening_checked_at, i.status_code, i.error,
-       i.error_detail, i.cause,
+       i.error_detail, i.cause, i.regions,
        b.lo <= a.last_slot AS recount,
        ci.id, ci.opened_at, ci.opening_slot, ci.opening_checked_at, ci.status_code, ci.error,
-       ci.error_detail, ci.cause,
+       ci.error_detail, ci.cause, ci.regions,
        CASE WHEN b.lo <= a.last_slot AND ci.id IS NULL
-            THEN webmon_clean_anchor(b.site_id, b.lo) END
+            THEN CASE WHEN webmon_plain_region(b.site_id, '-infinity') IS NOT NULL
+                      THEN webmon_clean_anchor(b.site_id, b.lo)
+                      ELSE webmon_state_anchor(b.site_id, b.lo) END END
   FROM unnest(%(site_ids)s::bigint[], %(los)s::timestamptz[]) AS b(site_id, lo)
  CROSS JOIN LATERAL (SELECT failure_threshold, success_threshold FROM sites
                       WHERE id = b.site_id OFFSET 0) s
@@ -221,16 +350,21 @@ SELECT b.site_id, s.failure_threshold, s.success_threshold,
          LIMIT 1) ci ON true
 
 -- walk_checks --
--- The performed checks of each site from `since` on, in slot order: an index range per
--- site and partition (OFFSET 0: not flattened into a hash join over the partitions;
--- `earliest` prunes the partitions before any `since`). For a site whose incident is
--- open with no up check since (`from_up`), the down checks before its first up check
--- after `since`, or before `lo`, change nothing and are not read: the batches that
--- skipped it left them.
+-- The states of each site from `since` on, in slot order: its checks themselves, or for
+-- a site of the quorum's path (`quorum`: of several regions, or of a region in an outage
+-- in the batch), or one whose region had an outage since `since` (webmon_plain_region,
+-- asked only when some outage lasted past `earliest`), its states by quorum, each with the
+-- check that stands for it and the regions that saw it down. The checks are an index range
+-- per site and partition (OFFSET 0: not flattened into a hash join over the partitions;
+-- `earliest` prunes the partitions before any `since`). For a site whose incident is open
+-- with no up state since (`from_up`), the states before its first up check after
+-- `since`, or before `lo`, change nothing and are not read: the batches that skipped it
+-- left them (an up state needs an up check, so that is never too late).
 SELECT f.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
-       c.error_detail, c.regex_matched
+       c.error_detail, c.regex_matched, c.down_regions
   FROM unnest(%(site_ids)s::bigint[], %(sinces)s::timestamptz[], %(from_up)s::boolean[],
-              %(los)s::timestamptz[]) AS f(site_id, since, from_up, lo)
+              %(los)s::timestamptz[], %(quorum)s::boolean[])
+       AS f(site_id, since, from_up, lo, quorum)
  CROSS JOIN LATERAL (
         SELECT CASE WHEN f.from_up THEN least(f.lo, (
                    SELECT min(u.scheduled_at) FROM check_results u
@@ -239,12 +373,25 @@ SELECT f.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
                ELSE f.since END AS start
         OFFSET 0) w
  CROSS JOIN LATERAL (
-        SELECT DISTINCT ON (c.scheduled_at) c.scheduled_at, c.checked_at, c.up,
-               c.status_code, c.error, c.error_detail, c.regex_matched
+        SELECT NOT f.quorum
+               AND (NOT EXISTS (SELECT 1 FROM region_outages o
+                                 WHERE o.ended_at IS NULL OR o.ended_at > %(earliest)s)
+                    OR webmon_plain_region(f.site_id, greatest(w.start, %(earliest)s))
+                       IS NOT NULL) AS plain
+        OFFSET 0) k
+ CROSS JOIN LATERAL (
+        SELECT c.scheduled_at, c.checked_at, c.up, c.status_code, c.error, c.error_detail,
+               c.regex_matched, NULL::text[] AS down_regions
           FROM check_results c
-         WHERE c.site_id = f.site_id AND c.scheduled_at >= w.start
+         WHERE k.plain AND c.site_id = f.site_id AND c.scheduled_at >= w.start
            AND c.scheduled_at >= %(earliest)s AND c.up IS NOT NULL
-         ORDER BY c.scheduled_at, c.up DESC  -- one state per slot, as insert_span_events
+        UNION ALL
+        SELECT q.scheduled_at, c.checked_at, q.up, c.status_code, c.error, c.error_detail,
+               c.regex_matched, q.down_regions
+          FROM webmon_site_states(f.site_id, greatest(w.start, %(earliest)s), 'infinity') q
+          JOIN check_results c ON c.site_id = f.site_id AND c.scheduled_at = q.scheduled_at
+           AND c.region = q.region
+         WHERE NOT k.plain
         OFFSET 0) c
  ORDER BY f.site_id, c.scheduled_at
 
@@ -252,7 +399,7 @@ SELECT f.site_id, c.scheduled_at, c.checked_at, c.up, c.status_code, c.error,
 -- A recounted site's incidents that opened after its anchor (NULL: all of them).
 SELECT f.site_id, i.id, i.opened_at, i.opening_slot, i.opening_checked_at, i.status_code,
        i.error, i.error_detail, i.cause, i.resolved_at, i.resolving_slot,
-       i.resolving_checked_at
+       i.resolving_checked_at, i.regions
   FROM unnest(%(site_ids)s::bigint[], %(anchors)s::timestamptz[]) AS f(site_id, anchor)
  CROSS JOIN LATERAL (
         SELECT * FROM incidents i
@@ -269,24 +416,34 @@ UPDATE incidents i
        opening_checked_at = u.opening_checked_at, cause = u.cause,
        status_code = u.status_code, error = u.error, error_detail = u.error_detail,
        resolved_at = u.resolved_at, resolving_slot = u.resolving_slot,
-       resolving_checked_at = u.resolving_checked_at
+       resolving_checked_at = u.resolving_checked_at,
+       regions = string_to_array(u.regions, ',')
   FROM unnest(%(ids)s::bigint[], %(opened)s::timestamptz[], %(opening)s::timestamptz[],
               %(opening_checked)s::timestamptz[], %(causes)s::text[], %(status)s::smallint[],
               %(errors)s::text[], %(details)s::text[], %(resolved)s::timestamptz[],
-              %(resolving)s::timestamptz[], %(resolving_checked)s::timestamptz[])
+              %(resolving)s::timestamptz[], %(resolving_checked)s::timestamptz[],
+              %(regions)s::text[])
        AS u(id, opened_at, opening_slot, opening_checked_at, cause, status_code, error,
-            error_detail, resolved_at, resolving_slot, resolving_checked_at)
+            error_detail, resolved_at, resolving_slot, resolving_checked_at, regions)
  WHERE i.id = u.id
 
 -- insert_incidents --
+-- `regions` come as one text each, the names joined by commas (a region's name has none;
+-- NULL for none): unnest cannot take an array of arrays of different lengths.
 INSERT INTO incidents (site_id, opened_at, opening_slot, opening_checked_at, cause,
                        status_code, error, error_detail, resolved_at, resolving_slot,
-                       resolving_checked_at)
-SELECT * FROM unnest(%(site_ids)s::bigint[], %(opened)s::timestamptz[],
-                     %(opening)s::timestamptz[], %(opening_checked)s::timestamptz[],
-                     %(causes)s::text[], %(status)s::smallint[], %(errors)s::text[],
-                     %(details)s::text[], %(resolved)s::timestamptz[],
-                     %(resolving)s::timestamptz[], %(resolving_checked)s::timestamptz[])
+                       resolving_checked_at, regions)
+SELECT u.site_id, u.opened_at, u.opening_slot, u.opening_checked_at, u.cause, u.status_code,
+       u.error, u.error_detail, u.resolved_at, u.resolving_slot, u.resolving_checked_at,
+       string_to_array(u.regions, ',')
+  FROM unnest(%(site_ids)s::bigint[], %(opened)s::timestamptz[],
+              %(opening)s::timestamptz[], %(opening_checked)s::timestamptz[],
+              %(causes)s::text[], %(status)s::smallint[], %(errors)s::text[],
+              %(details)s::text[], %(resolved)s::timestamptz[],
+              %(resolving)s::timestamptz[], %(resolving_checked)s::timestamptz[],
+              %(regions)s::text[])
+       AS u(site_id, opened_at, opening_slot, opening_checked_at, cause, status_code, error,
+            error_detail, resolved_at, resolving_slot, resolving_checked_at, regions)
 RETURNING id, site_id, opening_slot
 
 -- save_alert_states --
@@ -370,40 +527,63 @@ SELECT s.region, s.scheduled_at, s.up, s.status_code, s.error, s.regex_matched,
  ORDER BY s.region, s.scheduled_at
 
 -- region_tallies --
--- For each region worth a look (the batch has down checks of at least %(min_sites)s of
--- its sites, or a 'most_sites' outage of it is open): its checks in the batch that another
--- region also performed (`compared`, looked up by key: the region is the key's last
--- column), and of those the ones down while another region saw the slot up
--- (`confirmed`). A batch with neither costs a pass over the staging table.
-WITH batch AS (
-    SELECT site_id, scheduled_at, region, up FROM results_staging WHERE up IS NOT NULL
-), watched AS (
-    SELECT region FROM batch WHERE NOT up
-     GROUP BY region HAVING count(DISTINCT site_id) >= %(min_sites)s
-    UNION
-    SELECT region FROM region_outages WHERE ended_at IS NULL AND cause = 'most_sites'
-), compared AS (
-    SELECT b.site_id, b.scheduled_at, b.region, b.up, o.ups
-      FROM batch b
-      JOIN watched w ON w.region = b.region
+-- For each region worth a look: its checks in the batch that can be compared with another
+-- region's (`compared`), and of those the down ones another region saw up (`confirmed`).
+-- Its down checks are compared by key (the region is the key's last column) when the batch
+-- has down checks of at least %(min_sites)s of its sites, or a 'most_sites' outage of it is
+-- open; a down check of a slot no other region has a check of yet is left out. Its up
+-- checks count as compared (which can only make a region harder to call unhealthy), and
+-- are counted only for a region with that many confirmed sites or that outage. A healthy
+-- batch costs a pass over the staging table and a lookup per down check.
+WITH downs AS (
+    SELECT s.site_id, s.scheduled_at, s.region, o.ups
+      FROM results_staging s
      CROSS JOIN LATERAL (
             SELECT count(*) FILTER (WHERE c.up) AS ups, count(*) AS checks
               FROM check_results c
-             WHERE c.site_id = b.site_id AND c.scheduled_at = b.scheduled_at
-               AND c.region <> b.region AND c.up IS NOT NULL
+             WHERE c.site_id = s.site_id AND c.scheduled_at = s.scheduled_at
+               AND c.region <> s.region AND c.up IS NOT NULL
             OFFSET 0) o
-     WHERE o.checks > 0
+     WHERE s.up = false AND o.checks > 0
+       AND s.region IN (SELECT region FROM results_staging WHERE up = false
+                         GROUP BY region HAVING count(DISTINCT site_id) >= %(min_sites)s
+                        UNION
+                        SELECT region FROM region_outages
+                         WHERE ended_at IS NULL AND cause = 'most_sites')
+), tallied AS (
+    SELECT region,
+           count(*) FILTER (WHERE ups > 0) AS confirmed,
+           count(DISTINCT site_id) FILTER (WHERE ups > 0) AS confirmed_sites,
+           count(*) FILTER (WHERE ups = 0) AS agreed,
+           count(DISTINCT site_id) FILTER (WHERE ups = 0) AS agreed_sites,
+           min(scheduled_at) FILTER (WHERE ups > 0) AS first_confirmed,
+           min(scheduled_at) FILTER (WHERE ups = 0) AS first_agreed
+      FROM downs
+     GROUP BY region
+), relevant AS (
+    SELECT region FROM tallied WHERE confirmed_sites >= %(min_sites)s
+    UNION
+    SELECT region FROM region_outages WHERE ended_at IS NULL AND cause = 'most_sites'
+), ups AS (
+    SELECT s.region, count(*) AS checks, count(DISTINCT s.site_id) AS sites,
+           min(s.scheduled_at) AS first
+      FROM results_staging s
+      JOIN relevant r ON r.region = s.region
+     WHERE s.up
+     GROUP BY s.region
 )
-SELECT region,
-       count(*)::integer AS compared,
-       count(DISTINCT site_id)::integer AS compared_sites,
-       (count(*) FILTER (WHERE NOT up AND ups > 0))::integer AS confirmed,
-       (count(DISTINCT site_id) FILTER (WHERE NOT up AND ups > 0))::integer AS confirmed_sites,
-       min(scheduled_at) FILTER (WHERE NOT up AND ups > 0) AS first_confirmed,
-       min(scheduled_at) FILTER (WHERE up OR ups = 0) AS first_fine
-  FROM compared
- GROUP BY region
- ORDER BY region
+SELECT r.region,
+       (coalesce(t.confirmed, 0) + coalesce(t.agreed, 0) + coalesce(u.checks, 0))::integer,
+       (coalesce(t.confirmed_sites, 0) + coalesce(t.agreed_sites, 0)
+        + coalesce(u.sites, 0))::integer,
+       coalesce(t.confirmed, 0)::integer,
+       coalesce(t.confirmed_sites, 0)::integer,
+       t.first_confirmed,
+       least(t.first_agreed, u.first)
+  FROM relevant r
+  LEFT JOIN tallied t ON t.region = r.region
+  LEFT JOIN ups u ON u.region = r.region
+ ORDER BY r.region
 
 -- region_open_outages --
 SELECT id, region, started_at, cause FROM region_outages WHERE ended_at IS NULL

@@ -8,11 +8,14 @@ asks). This module opens and ends those outages from what each batch shows:
     down opens an outage from its slot, unless one is open; an up one ends a canary
     outage at its slot. A down check followed by an up one already stored (a late
     result) opens an outage that ended at that up check;
-  - **most_sites**: of a region's checks in the batch that another region also checked
-    (sites checked from several regions), when those down while another region saw the
+  - **most_sites**: of a region's checks in the batch that can be compared with another
+    region's (its up checks, and its down checks of a slot another region has a check of:
+    sites checked from several regions), when those down while another region saw the
     slot up span at least `min_sites` sites and make at least `down_ratio` of them, the
     region is unhealthy from the earliest such slot; a later batch in which at least
-    `down_ratio` of them are fine ends it. A single-region deployment has only its canary.
+    `down_ratio` of them are fine ends it. Only down checks are looked up, and up ones
+    counted only when the down ones call for it: a healthy batch costs little. A
+    single-region deployment has only its canary.
 
 Opening is idempotent (the unique index `region_outages_open`, ON CONFLICT DO NOTHING; and
 a writer that finds another opening one of the region at that moment, by an advisory lock

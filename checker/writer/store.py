@@ -2,7 +2,9 @@
 
 Incidents and their notifications are written in the same transaction
 (`checker.writer.incidents`): only for the sites that are down or alerting, or have a
-late result; the rest cost one more column of the status upsert.
+late result; the rest cost one more column of the status upsert. The sites whose state is
+their regions' quorum (several regions, or a region in an outage) get it from SQL
+(`checker.writer.quorum`); the usual batch has none.
 
 Every statement is a named block of `queries.sql`, complete as it runs but for the COPY's
 column list, which is `CheckResult`'s stored fields (`shared.messages.RESULT_COLUMNS`),
@@ -22,8 +24,16 @@ from typing import Any
 
 from psycopg import sql
 
-from checker.writer.flips import Event, Recount, several_per_site, site_flips, slot_states
+from checker.writer.flips import Event, Recount, several_per_site, site_flips
 from checker.writer.incidents import sites_to_walk, update_incidents
+from checker.writer.quorum import (
+    earliest_slot,
+    lock_params,
+    quorum_sites,
+    read_states,
+    several_regions,
+    split,
+)
 from checker.writer.region_health import DEFAULT_RULES, RegionRules, watch_regions
 from shared import locks
 from shared.db import Connection, Database, translated_errors
@@ -63,17 +73,26 @@ def write_results(
 def _write(
     conn: Connection, rows: Sequence[CheckResult], regions: RegionRules, *, careful: bool
 ) -> int:
-    with conn.pipeline():  # BEGIN, the watermark and the staging table in one round trip
+    several = several_regions(rows)
+    # BEGIN, the watermark, the staging table and the regions in an outage: one round trip.
+    with conn.pipeline():
         watermark = conn.execute(QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP})
         conn.execute(QUERIES["create_staging"])
+        outages = conn.execute(QUERIES["outage_regions"], {"earliest": earliest_slot(rows)})
     state = watermark.fetchone()
     counted_to = state[1] if state is not None else None
+    out = outages.fetchone()
+    # A site's state is its check's, but for the quorum's sites (several regions, or a
+    # region in an outage): theirs comes from SQL (`checker.writer.quorum`).
+    plain, quorum_rows = split(rows, out[0] if out is not None else (), several)
+    quorum = quorum_sites(quorum_rows) if quorum_rows else None
     # The status upsert returns the state each replaced row had. With one result per site
     # (the usual batch) its `up` is enough; loading the slot too costs ~10 % of the
     # transaction (measured), so it is asked for only when a site has several results.
-    # States, flips and incidents see one row per (site, slot) (`slot_states`).
-    states = slot_states(rows)
-    status = {"with_slots": several_per_site(states)}
+    with_slots = several_per_site(plain)
+    status: dict[str, Any] = {"with_slots": with_slots, "quorum_sites": quorum}
+    replaced: list[tuple[Any, ...]] = []
+    found: Any = None
     with conn.cursor() as cur:
         with cur.copy(COPY_STAGING) as copy:
             copy.set_types(COPY_TYPES)
@@ -82,16 +101,34 @@ def _write(
         if careful:
             cur.execute(QUERIES["drop_missed_rows_checked_since"])
             inserted = cur.execute(QUERIES["insert_results"]).rowcount
-            replaced = _upsert_status(conn, status)
+            if plain:
+                replaced = _upsert_status(conn, status)
+            if quorum is not None:
+                with conn.pipeline():
+                    conn.execute(QUERIES["lock_quorum_sites"], lock_params(quorum))
+                    found = conn.execute(QUERIES["quorum_states"], lock_params(quorum))
         else:
             # Without ON CONFLICT the insert is ~2x faster; a stored check (a redelivery)
             # makes it fail instead, and the batch is written again carefully.
+            upsert = None
             with conn.pipeline():
                 cur.execute(QUERIES["insert_new_results"])
-                upsert = conn.execute(QUERIES["upsert_status"], status)
+                if plain:
+                    upsert = conn.execute(QUERIES["upsert_status"], status)
+                if quorum is not None:
+                    conn.execute(QUERIES["lock_quorum_sites"], lock_params(quorum))
+                    found = conn.execute(QUERIES["quorum_states"], lock_params(quorum))
             inserted = len(rows)
-            replaced = upsert.fetchall()
-        events, recount = site_flips(states, replaced)
+            if upsert is not None:
+                replaced = upsert.fetchall()
+        events, recount = site_flips(plain, replaced)
+        walks = sites_to_walk(plain, replaced, several=with_slots)
+        if found is not None:  # the quorum's sites: the slots whose state the batch changed
+            states, quorum_replaced = read_states(found.fetchall())
+            more_events, more_recount = site_flips(states, quorum_replaced)
+            events += more_events
+            recount.update(more_recount)
+            walks.update(sites_to_walk(states, quorum_replaced, several=True))
         hours = [] if counted_to is None else _late_hours(rows, counted_to)
         if events or recount or hours:  # (an empty pipeline would still cost a round trip)
             with conn.pipeline():
@@ -99,9 +136,8 @@ def _write(
                 if hours:
                     cur.execute(QUERIES["queue_late_hours"], {"hours": hours})
         watch_regions(cur, conn, regions)  # outages first: the walk leaves their checks out
-        walks = sites_to_walk(states, replaced, several=status["with_slots"])
         if walks:
-            update_incidents(cur, conn, walks)
+            update_incidents(cur, conn, walks, set(quorum or ()))
         warn = certificates_near_expiry(rows)
         if warn:
             cur.execute(QUERIES["queue_certificate_warnings"], warn)

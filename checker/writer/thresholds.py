@@ -2,8 +2,11 @@
 
 An incident opens at the `failure_threshold`-th consecutive down check and resolves at the
 `success_threshold`-th consecutive up check after it (thresholds after Gatus'
-failure-threshold and success-threshold). Missed slots are no checks: they are never
-walked, so they neither break nor extend a streak. Everything here is a pure function of
+failure-threshold and success-threshold). A "check" here is a slot's state: a site's own
+check, or for a site of several regions (or a region in an outage) the quorum's verdict,
+with the check that stands for it (`walk_checks`). Missed slots, and slots with no
+verdict, are no checks: they are never walked, so they neither break nor extend a
+streak. Everything here is a pure function of
 the checks walked and the state walked from, which is what makes the incidents the same
 whatever order the results arrived in: the writer only chooses where to start walking
 (`checker.writer.incidents`).
@@ -28,6 +31,8 @@ class Check:
     error: str | None = None
     error_detail: str | None = None
     regex_matched: bool | None = None
+    # The regions that saw a down state down (a site of several regions); None otherwise.
+    regions: Sequence[str] | None = None
 
 
 @dataclass(slots=True)
@@ -44,6 +49,8 @@ class Incident:
     resolving_slot: datetime | None = None  # the check that reached the success threshold
     resolving_checked_at: datetime | None = None
     id: int | None = None
+    # The regions that saw the opening check's slot down (a site of several regions).
+    regions: Sequence[str] | None = None
 
     def end(self) -> float:
         """Where it stops covering slots, as a timestamp (open: never)."""
@@ -57,6 +64,7 @@ def _fields(i: Incident) -> tuple[object, ...]:
     return (
         i.opened_at, i.opening_slot, i.opening_checked_at, i.status_code, i.error,
         i.error_detail, i.cause, i.resolved_at, i.resolving_slot, i.resolving_checked_at,
+        None if i.regions is None else tuple(i.regions),
     )  # fmt: skip
 
 
@@ -115,6 +123,7 @@ def walk(
                     error=s.down_error,
                     error_detail=s.down_detail,
                     cause=why_down(s.down_status_code, s.down_error, s.down_regex_matched),
+                    regions=c.regions,
                 )
                 touched.append(s.open_incident)
             continue

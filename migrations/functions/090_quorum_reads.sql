@@ -13,8 +13,7 @@
 --
 -- The outage functions are asked per check and per slot only when an outage of one of the
 -- site's regions reaches into the period; otherwise every region counts at every slot as
--- it does at `since`. A function, not a subquery of the uptime statement, so that a site
--- checked from one region (the uptime statement's other branch) never prepares its scans.
+-- it does at `since`.
 CREATE OR REPLACE FUNCTION webmon_quorum_uptime(of_site bigint, since timestamptz)
 RETURNS TABLE (checks bigint, up_checks bigint, missed bigint, first_slot timestamptz)
 LANGUAGE plpgsql STABLE AS $$

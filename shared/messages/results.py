@@ -31,7 +31,7 @@ from shared.messages.bounds import (
     column,
 )
 from shared.messages.codec import Message, decoder, describe
-from shared.messages.tasks import CheckTask, Region
+from shared.messages.tasks import CheckTask, Region, RegionCount
 
 # The error class of a slot that was emitted but not checked before its next slot came.
 MISSED: Final = "missed"
@@ -49,6 +49,9 @@ class CheckResult(Message, kw_only=True, frozen=True):
 
     # The fields that are not stored come first (copy_row slices the others off).
     task_id: UUID | None = None  # an on-demand task's result: its task
+    # The task's `region_count`: more than one, the writer takes the site's state from
+    # its regions' quorum. Left out of the encoding when 1. Not stored.
+    region_count: RegionCount = 1
     site_id: Annotated[int, Meta(ge=0, le=MAX_BIGINT), column("int8")]  # 0: on demand
     url: Annotated[str, Meta(max_length=MAX_URL), column("text")]
     scheduled_at: _Stamp
@@ -116,6 +119,7 @@ def _unchecked(
         error_detail=detail,
         up=up,
         region=task.region,
+        region_count=task.region_count,
     )
 
 

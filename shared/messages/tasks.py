@@ -22,6 +22,7 @@ from shared.messages.bounds import (
     MAX_HEADER_REGEX,
     MAX_HOST_NAME,
     MAX_PATH,
+    MAX_REGIONS,
     MAX_SEALED,
     MAX_SITE_REDIRECTS,
     MAX_STATUS_RANGES,
@@ -58,6 +59,7 @@ _Body = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_BODY_BYTES)]
 _HostName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_HOST_NAME)]
 _HeaderRegex = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_HEADER_REGEX)]
 Region = Annotated[str, msgspec.Meta(pattern=REGION_PATTERN)]
+RegionCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_REGIONS)]
 
 
 class TaskAuth(msgspec.Struct, kw_only=True, frozen=True, gc=False, omit_defaults=True):
@@ -126,6 +128,10 @@ class CheckTask(Message, kw_only=True, frozen=True):
     # left out of the encoding for the default region, so a single-region task is as
     # before.
     region: Region = DEFAULT_REGION
+    # How many regions the site is checked from: with more than one, the writer takes its
+    # state from the quorum of its regions' rows (docs/regions.md, "Quorum"). Left out of
+    # the encoding when 1, so a single-region task is as before.
+    region_count: RegionCount = 1
 
     def __post_init__(self) -> None:
         if (self.site_id == 0) != (self.task_id is not None):

@@ -13,9 +13,11 @@ from shared.messages.results import CheckResult
 from shared.task_status import TaskStatus
 
 # What an on-demand task's result keeps of its CheckResult: the fields of a check_results
-# row that describe the check (not the site, the URL, the slot, or the region: the task
-# itself names where it ran).
-TASK_RESULT_EXCLUDE = frozenset({"site_id", "task_id", "url", "scheduled_at", "region"})
+# row that describe the check (not the site, the URL, the slot, or the region and the
+# site's count of them: the task itself names where it ran).
+TASK_RESULT_EXCLUDE = frozenset(
+    {"site_id", "task_id", "url", "scheduled_at", "region", "region_count"}
+)
 TASK_RESULT_FIELDS: Final = tuple(
     name for name in CheckResult.__struct_fields__ if name not in TASK_RESULT_EXCLUDE
 )

@@ -265,13 +265,18 @@ def test_a_task_is_accepted_listed_and_its_idempotency_key_kept(api: Api, db: Co
     first = api.post("/api/v1/tasks", body, headers={"Idempotency-Key": "retry-1"})
     assert first.status_code == 202, first.text
     task_id = first.json()["task_id"]
+    assert first.json() == {
+        "task_id": task_id,
+        "tasks": [{"task_id": task_id, "region": "default"}],
+    }
     again = api.post("/api/v1/tasks", body, headers={"Idempotency-Key": "retry-1"})
-    assert again.json() == {"task_id": task_id}
+    assert again.json() == first.json()
     other = dict(body, url="http://127.0.0.1:9/other")
     problem(api.post("/api/v1/tasks", other, headers={"Idempotency-Key": "retry-1"}), 409)
     assert count(db, "SELECT count(*) FROM tasks") == 1
     task = api.get(f"/api/v1/tasks/{task_id}").json()
     assert (task["status"], task["status_name"], task["result"]) == (1, "NEW", None)
+    assert (task["region"], task["request_id"]) == ("default", task_id)
     assert [t["task_id"] for t in api.get("/api/v1/tasks?status=NEW").json()] == [task_id]
     assert api.get("/api/v1/tasks?status=COMPLETED").json() == []
     problem(api.get(f"/api/v1/tasks/{uuid.uuid4()}"), 404)

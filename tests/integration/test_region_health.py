@@ -31,7 +31,9 @@ REGIONS = ["eu-west", "us-east"]
 T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
 # Whether the writer's incident walk asks the quorum (checks of a region in an outage count
 # for nothing there): without it, a slot is down only when every region saw it down.
-QUORUM_WALK = any("webmon_slot_up" in q for q in QUERIES.values())
+QUORUM_WALK = any(
+    rule in q for q in QUERIES.values() for rule in ("webmon_slot_up", "webmon_site_states")
+)
 FEW = RegionRules(min_sites=3, down_ratio=0.8)
 
 
@@ -238,7 +240,7 @@ def test_a_quorum_of_one_opens_no_incident_on_the_unhealthy_regions_checks_alone
     ).fetchone()
     assert state in (None, (0,))
     if not QUORUM_WALK:
-        pytest.skip("the writer's walk does not ask the quorum yet (webmon_slot_up)")
+        pytest.skip("the writer's walk does not ask the quorum yet")
     assert count(db, "SELECT count(*) FROM incidents WHERE site_id = %s", broken) == 1
 
 
@@ -276,7 +278,11 @@ def test_the_cli_and_the_api_name_the_canary_and_show_the_outage(
         listed = {r["region"]: r for r in api.get("/api/v1/regions").json()}
         east = listed["eu-west"]
         assert east["health"] == "unhealthy"
-        assert east["canary"] == {"site_id": canary, "url": "http://127.0.0.1:9/canary"}
+        assert east["canary"] == {
+            "site_id": canary,
+            "url": "http://127.0.0.1:9/canary",
+            "active": True,
+        }
         assert (east["outage"]["cause"], east["outage"]["detail"]) == ("canary", "timeout")
         assert listed["us-east"]["outage"] is None and listed["us-east"]["health"] == "ok"
         results = api.get(f"/api/v1/sites/{canary}/results").json()
@@ -331,3 +337,41 @@ def test_the_notifier_tells_a_regions_outage_in_words_and_in_its_payload(
         f"Region eu-west is unhealthy since {since}: its canary http://127.0.0.1:9/canary "
         "fails (timeout). Its checks count for no site's quorum until it recovers.",
     ]
+
+
+def test_a_late_failure_of_the_canary_is_an_outage_that_already_ended(
+    db_url: str, db: Conn
+) -> None:
+    """The canary's check of minute 1 arrives after its up check of minute 3: the region was
+    unhealthy from 1 to 3, both told; delivered again, nothing more."""
+    notified = channels(db)
+    canary = add_site(db, "canary", ["eu-west"])
+    set_canary(db, "eu-west", canary)
+    late = [check(canary, 1, "eu-west", False, "dns")]
+    with Database(db_url) as database:
+        write_results(database, [check(canary, 0, "eu-west", True)])
+        write_results(database, [check(canary, 3, "eu-west", True)])
+        write_results(database, late)
+        write_results(database, late)  # redelivered: the outage covers its slot
+        write_results(database, [check(canary, 2, "eu-west", False, "dns")])  # covered too
+    [(oid, region, started, ended, cause, detail)] = outages(db)
+    assert (region, started, ended, cause, detail) == ("eu-west", at(1), at(3), "canary", "dns")
+    assert [(n[0], n[1], n[6]) for n in region_notifications(db)] == [
+        (f"region-outage-{oid}-down", ch, at(1)) for ch in notified
+    ] + [(f"region-outage-{oid}-up", ch, at(3)) for ch in notified]
+
+
+def test_a_canary_that_no_longer_watches_its_region_is_shown_idle(
+    cli_env: dict[str, str], db: Conn
+) -> None:
+    canary = add_site(db, "canary", REGIONS)
+    assert webmon("regions", "canary", "eu-west", str(canary))[0] == 0
+    db.execute("UPDATE sites SET regions = '{us-east}' WHERE id = %s", (canary,))
+    code, out = webmon("regions")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1].split()[0] == "eu-west" and f"{canary} (idle)" in lines[1]
+    assert lines[3] == (
+        f"eu-west: canary site {canary} is disabled or not checked from eu-west: it tells "
+        "nothing of the region"
+    )

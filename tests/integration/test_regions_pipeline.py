@@ -5,19 +5,24 @@ through redelivery."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import confluent_kafka
 import msgspec
 import orjson
 import pytest
 
+from checker.probe.results import check_result
 from checker.settings import CheckerSettings
 from checker.writer import write_results
 from shared.db import Database
 from shared.messages import CheckResult, CheckTask, decode
 from tests.integration.test_scheduler import insert_due_sites, make_scheduler, tasks
-from tests.support.db import Conn
+from tests.support.db import Conn, count
+from tests.support.processes import Process, start, wait_for
 from tests.support.services import Services
 from tests.support.settings import settings_from_env
 from tests.support.topics import read_all
@@ -48,6 +53,12 @@ def test_a_site_of_three_regions_gets_a_task_per_region_on_each_regions_topic(
     default = tasks(env, services)
     assert sorted(t["site_id"] for t in default) == [ids[1], ids[2]]
     assert all("region" not in t for t in default)
+    # A site of several regions: each task says how many (the writer's quorum path); a
+    # site of one region: as before regions, no count.
+    counts = {t["site_id"]: t.get("region_count") for t in default}
+    assert counts == {ids[1]: 2, ids[2]: None}
+    assert {t.get("region_count") for r in REGIONS for t in _region_tasks(env, services, r)
+            if t["site_id"] == ids[0]} == {3}  # fmt: skip
     for region in REGIONS:
         found = _region_tasks(env, services, region)
         expected = [ids[0], ids[1]] if region == "us-east" else [ids[0]]
@@ -100,9 +111,12 @@ def test_each_region_stores_its_own_row_of_a_slot_once(db_url: str, db: Conn) ->
 
 
 def test_a_slot_down_in_one_region_only_is_no_state_change(db_url: str, db: Conn) -> None:
-    """Until the quorum decides: a slot several regions checked is down only when every
-    one of them saw it down; late batches (recounted in SQL) and fresh ones agree."""
-    site = db.execute("INSERT INTO sites (url) VALUES ('http://127.0.0.1:9/') RETURNING id")
+    """By quorum (a majority, 2 of 3): a slot one region saw down is up, one all three
+    saw down is down; late batches (recounted in SQL) and fresh ones agree."""
+    site = db.execute(
+        "INSERT INTO sites (url, regions) VALUES ('http://127.0.0.1:9/', %s) RETURNING id",
+        (REGIONS,),
+    )
     (site_id,) = site.fetchone() or (0,)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 
@@ -111,7 +125,7 @@ def test_a_slot_down_in_one_region_only_is_no_state_change(db_url: str, db: Conn
         return [
             CheckResult(site_id=site_id, url="http://127.0.0.1:9/", scheduled_at=slot,
                         checked_at=slot, region=region, up=region not in down,
-                        status_code=503 if region in down else 200)
+                        status_code=503 if region in down else 200, region_count=3)
             for region in REGIONS
         ]  # fmt: skip
 
@@ -139,4 +153,79 @@ def test_a_slot_down_in_one_region_only_is_no_state_change(db_url: str, db: Conn
         " extract(epoch FROM resolving_slot - %s)::int / 60 FROM incidents WHERE site_id = %s",
         (start, start, site_id),
     ).fetchall()
-    assert incidents == [(5, 9)]  # down from the first slot every region saw down, 2 up close it
+    assert incidents == [(5, 9)]  # down from the first slot a quorum saw down, 2 up close it
+
+
+def test_a_checker_copies_the_region_count_onto_its_results() -> None:
+    slot = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    task = CheckTask(site_id=1, url="http://127.0.0.1:9/", timeout_s=1.0, scheduled_at=slot,
+                     expires_at=slot + timedelta(minutes=1), region="us-east",
+                     region_count=3)  # fmt: skip
+    task = decode(CheckTask, task.encode())
+    assert task.region_count == 3
+    assert check_result(task, slot, up=True, status=200).region_count == 3
+    missed = CheckResult.missed(task, slot + timedelta(minutes=1))
+    assert decode(CheckResult, missed.encode()).region_count == 3
+    single = CheckTask(site_id=1, url="http://127.0.0.1:9/", timeout_s=1.0, scheduled_at=slot,
+                       expires_at=slot + timedelta(minutes=1))  # fmt: skip
+    assert b"region_count" not in check_result(single, slot, up=True, status=200).encode()
+
+
+def test_a_writer_process_opens_an_incident_when_a_quorum_of_regions_fails(
+    env: dict[str, str], db: Conn, processes: list[Process], tmp_path: Path
+) -> None:
+    """Through Kafka and a real writer process, in small batches and shuffled: three
+    regions, us-east failing throughout (alone: nothing), eu-west too for three slots (two
+    of three: an incident that names both, in the outbox), then up again (resolved)."""
+    db.execute(
+        "INSERT INTO channels (name, kind, config, is_default)"
+        " VALUES ('hook', 'webhook', '{\"url\": \"http://127.0.0.1:9/\"}', true)"
+    )
+    site = db.execute(
+        "INSERT INTO sites (url, regions) VALUES ('http://127.0.0.1:9/', %s) RETURNING id",
+        (REGIONS,),
+    ).fetchone()
+    assert site is not None
+    start_at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    down = {"us-east": range(0, 12), "eu-west": range(4, 7)}
+    results = [
+        CheckResult(site_id=site[0], url="http://127.0.0.1:9/",
+                    scheduled_at=start_at + timedelta(minutes=n),
+                    checked_at=start_at + timedelta(minutes=n, seconds=1 + i), region=region,
+                    up=n not in down.get(region, ()), region_count=3,
+                    status_code=503 if n in down.get(region, ()) else 200)
+        for n in range(12) for i, region in enumerate(REGIONS)
+    ]  # fmt: skip
+    rng = random.Random(5)
+    messages = [r.encode() for r in results]
+    messages += rng.sample(messages, 6)  # redelivered
+    rng.shuffle(messages)
+    bootstrap = env["WEBMON_KAFKA_BOOTSTRAP_SERVERS"]
+    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap})
+    for value in messages:
+        producer.produce(env["WEBMON_RESULTS_TOPIC"], value, str(site[0]).encode())
+    assert producer.flush(10) == 0
+    writer = start(
+        processes, "checker", {**env, "WEBMON_CHECKER_ROLES": "writer",
+                               "WEBMON_WRITER_BATCH_SIZE": "4"}, "writer", tmp_path,
+    )  # fmt: skip
+    stored = "SELECT count(*) FROM check_results WHERE site_id = %s"
+    wait_for(lambda: count(db, stored, site[0]) == len(results), 60, "every result stored")
+    code, _ = writer.stop()
+    assert code == 0
+    incidents = db.execute(
+        "SELECT extract(epoch FROM opened_at - %s)::int / 60,"
+        " extract(epoch FROM opening_slot - %s)::int / 60,"
+        " extract(epoch FROM resolving_slot - %s)::int / 60, regions"
+        "  FROM incidents WHERE site_id = %s",
+        (start_at, start_at, start_at, site[0]),
+    ).fetchall()
+    assert incidents == [(4, 6, 8, ["eu-west", "us-east"])]
+    outbox = db.execute(
+        "SELECT n.kind, i.regions FROM notifications n JOIN incidents i ON i.id = n.incident_id"
+        " WHERE n.site_id = %s ORDER BY n.event_at",
+        (site[0],),
+    ).fetchall()
+    assert outbox == [("down", ["eu-west", "us-east"]), ("resolved", ["eu-west", "us-east"])]
+    status = db.execute("SELECT up FROM site_status WHERE site_id = %s", (site[0],)).fetchone()
+    assert status == (True,)

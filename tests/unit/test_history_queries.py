@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 QUERIES = HISTORY
 DOCUMENTED = [
     "uptime",
+    "uptime_by_quorum",
     "p95_per_day",
     "down_now",
     "recent_events",

@@ -141,14 +141,22 @@ class Series(BaseModel):
     p95_ms: list[float | None]
 
 
-class TaskAccepted(BaseModel):
+class TaskRef(BaseModel):
     task_id: UUID
+    region: str
+
+
+class TaskAccepted(BaseModel):
+    task_id: UUID = Field(description="the first task's: the request's")
+    tasks: list[TaskRef] = Field(description="one task per region asked, each with its result")
 
 
 class TaskOut(BaseModel):
     task_id: UUID
     name: str
     url: str
+    region: str = Field(description="the region whose checkers performed it")
+    request_id: UUID = Field(description="shared by the tasks submitted together")
     status: Literal[1, 2, 3, 4] = Field(
         description="; ".join(f"{s.value} {s.name}" for s in TaskStatus)
     )
@@ -167,6 +175,8 @@ def task_out(task: Any) -> dict[str, Any]:
         "task_id": str(task.task_id),
         "name": task.name,
         "url": task.url,
+        "region": task.region,
+        "request_id": str(task.request_id),
         "status": int(task.status),
         "status_name": task.status.name,
         "created_at": task.created_at,

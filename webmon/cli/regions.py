@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from webmon.cli.common import plural, seconds
 from webmon.cli.format import format_duration, format_table, format_timestamp
 from webmon.core import OPERATOR, Core
+from webmon.core.regions import Region
 
 DEFAULT_WINDOW = "5m"
 
@@ -37,7 +38,7 @@ async def cmd_regions(core: Core, args: argparse.Namespace, out: TextIO) -> int:
         [
             r.region, str(r.sites), str(r.checks), str(r.down), str(r.missed),
             format_timestamp(r.last_check) if r.last_check else "-",
-            str(r.canary.site_id) if r.canary else "-", r.health,
+            _canary(r), r.health,
         ]
         for r in found
     ]  # fmt: skip
@@ -53,6 +54,13 @@ async def cmd_regions(core: Core, args: argparse.Namespace, out: TextIO) -> int:
                 f"{detail}; its checks count for no site's quorum",
                 file=out,
             )
+    for r in found:
+        if r.canary is not None and not r.canary.active:
+            print(
+                f"{r.region}: canary site {r.canary.site_id} is disabled or not checked from "
+                f"{r.region}: it tells nothing of the region",
+                file=out,
+            )
     lagging = [r.region for r in found if r.health in ("no checker", "behind")]
     unhealthy = [r.region for r in found if r.outage is not None]
     summary = f"{plural(len(found), 'region')} over the last {format_duration(args.window)}"
@@ -62,6 +70,12 @@ async def cmd_regions(core: Core, args: argparse.Namespace, out: TextIO) -> int:
         summary += f"; not keeping up: {', '.join(lagging)}"
     print(summary, file=out)
     return 0
+
+
+def _canary(r: Region) -> str:
+    if r.canary is None:
+        return "-"
+    return str(r.canary.site_id) if r.canary.active else f"{r.canary.site_id} (idle)"
 
 
 async def cmd_canary(core: Core, args: argparse.Namespace, out: TextIO) -> int:

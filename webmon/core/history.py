@@ -40,6 +40,17 @@ def _typed(cls: Any, row: Mapping[str, Any]) -> Any:
     return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
+def _counts(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An uptime query's checks, up checks, uptime and missed slots, typed."""
+    pct = row["uptime_pct"]
+    return {
+        "checks": int(row["checks"] or 0),
+        "up_checks": int(row["up_checks"] or 0),
+        "uptime_pct": None if pct is None else float(pct),
+        "missed": int(row["missed"] or 0),
+    }
+
+
 class _Outcome(Protocol):
     @property
     def up(self) -> bool | None: ...
@@ -243,25 +254,28 @@ class History:
         site checked from one region, its checks; of a site checked from several (region
         None), its slots by the quorum, with each region's own figures and the advisories
         beside them. The documented uptime query and the latency one in one statement, on
-        the read pool; a site checked from several regions costs one more each for its
-        regions and its advisories."""
+        the read pool: all a site checked from one region costs. One checked from several
+        costs one more each for its quorum, its regions and its advisories."""
         params = {"site_id": site_id, "since": since, "region": region}
         row = await self._reads.row(QUERIES["site_uptime"], params)
-        if row is None or row["found"] is None:
+        if row is None or row["regions"] is None:
             raise NotFound(f"no site with id {site_id}")
-        pct, p50, p95 = row["uptime_pct"], row["p50_ms"], row["p95_ms"]
-        by_quorum = bool(row["by_quorum"])
+        p50, p95 = row["p50_ms"], row["p95_ms"]
+        latency: dict[str, Any] = {
+            "p50_ms": None if p50 is None else float(p50),
+            "p95_ms": None if p95 is None else float(p95),
+        }
+        if region is not None or row["regions"] < 2:
+            return Uptime(**_counts(row), **latency)
+        by_quorum = await self._reads.row(DOCUMENTED["uptime_by_quorum"], params)
+        assert by_quorum is not None  # an aggregate: one row
         return Uptime(
-            checks=int(row["checks"] or 0),
-            up_checks=int(row["up_checks"] or 0),
-            uptime_pct=None if pct is None else float(pct),
-            missed=int(row["missed"] or 0),
-            p50_ms=None if p50 is None else float(p50),
-            p95_ms=None if p95 is None else float(p95),
-            by_quorum=by_quorum,
-            quorum_from=row["quorum_from"],
-            regions=await self._regions.summary(site_id, since) if by_quorum else [],
-            advisories=await self._regions.of_site(site_id) if by_quorum else [],
+            **_counts(by_quorum),
+            **latency,
+            by_quorum=True,
+            quorum_from=by_quorum["quorum_from"],
+            regions=await self._regions.summary(site_id, since),
+            advisories=await self._regions.of_site(site_id),
         )
 
     async def series(

@@ -5,57 +5,53 @@
 -- them on 10 M stored checks.
 
 -- uptime --
--- Uptime of one site over the period that ends now (%(since)s: an interval such as '30 days').
--- Of one region (%(region)s), or of a site checked from one region (NULL): its performed
--- checks, up checks, uptime, and the slots missed, which uptime leaves out. Of a site checked
--- from several regions (NULL): its slots, each once by the quorum's verdict, over the checks
--- still kept (webmon_quorum_uptime); `quorum_from`: the first slot counted.
+-- Uptime of one site over the period that ends now (%(since)s: an interval such as '30 days'):
+-- performed checks, up checks, uptime, and the slots missed, which uptime leaves out. Of one
+-- region (%(region)s), or of the checks of every region the site is checked from (NULL).
 WITH w AS (
     SELECT start, mark, (start AT TIME ZONE 'UTC')::date + 1 AS first_day,
-           greatest((start AT TIME ZONE 'UTC')::date + 1, days_rolled_to) AS end_day,
-           coalesce((SELECT %(region)s::text IS NULL AND cardinality(regions) > 1
-                       FROM sites WHERE id = %(site_id)s), false) AS by_quorum
+           greatest((start AT TIME ZONE 'UTC')::date + 1, days_rolled_to) AS end_day
       FROM (SELECT now() - %(since)s::interval AS start,
                    coalesce(rolled_up_to, '-infinity') AS mark, days_rolled_to
               FROM webmon_rollup_state) AS state
 ), parts AS (
     -- whole UTC days, rolled up
     SELECT checks, up_checks, missed FROM check_rollups_daily
-     WHERE NOT (SELECT by_quorum FROM w)
-       AND site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
+     WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
        AND day >= (SELECT first_day FROM w) AND day < (SELECT end_day FROM w)
     UNION ALL
     -- the whole hours before them, and those after them up to the mark
     SELECT checks, up_checks, missed FROM check_rollups_hourly
-     WHERE NOT (SELECT by_quorum FROM w)
-       AND site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
+     WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
        AND hour >= (SELECT start FROM w)
        AND hour < (SELECT least(first_day::timestamp AT TIME ZONE 'UTC', mark) FROM w)
     UNION ALL
     SELECT checks, up_checks, missed FROM check_rollups_hourly
-     WHERE NOT (SELECT by_quorum FROM w)
-       AND site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
+     WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
        AND hour >= (SELECT end_day::timestamp AT TIME ZONE 'UTC' FROM w)
        AND hour < (SELECT mark FROM w)
     UNION ALL
     -- raw rows since the mark (a missed slot, up NULL, is no check)
     SELECT count(*) FILTER (WHERE up IS NOT NULL), count(*) FILTER (WHERE up),
            count(*) FILTER (WHERE up IS NULL) FROM check_results
-     WHERE NOT (SELECT by_quorum FROM w)
-       AND site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
+     WHERE site_id = %(site_id)s AND (%(region)s::text IS NULL OR region = %(region)s)
        AND scheduled_at >= (SELECT greatest(start, mark) FROM w)
-), quorum AS (
-    -- a site checked from several regions: its slots by the quorum
-    SELECT * FROM webmon_quorum_uptime(%(site_id)s, (SELECT start FROM w))
-     WHERE (SELECT by_quorum FROM w)
 )
 SELECT sum(checks) AS checks, sum(up_checks) AS up_checks,
        round(100.0 * sum(up_checks) / nullif(sum(checks), 0), 3) AS uptime_pct,
-       sum(missed) AS missed, (SELECT by_quorum FROM w) AS by_quorum,
-       (SELECT first_slot FROM quorum) AS quorum_from
-  FROM (SELECT checks, up_checks, missed FROM parts
-        UNION ALL
-        SELECT checks, up_checks, missed FROM quorum) AS counts
+       sum(missed) AS missed
+  FROM parts
+
+-- uptime_by_quorum --
+-- Uptime of a site checked from several regions over the period that ends now (%(since)s),
+-- by its quorum: its slots, each once, by the quorum's verdict (webmon_slot_up over the
+-- slot's checks; a check made during its region's outage counts for nothing): the slots
+-- with a verdict, those up, uptime, the slots without one, and the first slot counted
+-- (from the checks still kept, raw and packed: later than the period's start when the
+-- period reaches past them).
+SELECT checks, up_checks, round(100.0 * up_checks / nullif(checks, 0), 3) AS uptime_pct,
+       missed, first_slot AS quorum_from
+  FROM webmon_quorum_uptime(%(site_id)s, now() - %(since)s::interval)
 
 -- p95_per_day --
 -- One site's checks, uptime and response times per UTC day and region, the last %(days)s

@@ -44,6 +44,11 @@ class Canary:
 
     site_id: int
     url: str
+    active: Annotated[
+        bool,
+        Field(description="false: the site is disabled or no longer checked from the region, "
+              "so it tells nothing of the region any more"),
+    ] = True  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,7 @@ class Region:
     def from_row(cls, row: Mapping[str, Any]) -> Region:
         canary = None
         if row["canary_site_id"] is not None:
-            canary = Canary(row["canary_site_id"], row["canary_url"])
+            canary = Canary(row["canary_site_id"], row["canary_url"], row["canary_active"])
         outage = None
         if row["outage_id"] is not None:
             outage = Outage(
@@ -177,4 +182,4 @@ class Regions:
         if await self._db.row(QUERIES["set_canary"], params) is None:  # changed meanwhile
             canary_watches(site_id, [], region)
         logger.info("regions.canary region=%s site_id=%d by=%s", region, site_id, actor)
-        return RegionCanary(region, Canary(site_id, site["url"]))
+        return RegionCanary(region, Canary(site_id, site["url"], site["enabled"]))

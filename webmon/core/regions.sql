@@ -32,6 +32,7 @@ WITH named AS (
 SELECT e.region, coalesce(n.sites, 0) AS sites, coalesce(r.checks, 0) AS checks,
        coalesce(r.down, 0) AS down, coalesce(r.missed, 0) AS missed, r.last_check,
        k.site_id AS canary_site_id, cs.url AS canary_url,
+       cs.enabled AND e.region = ANY (cs.regions) AS canary_active,
        o.id AS outage_id, o.started_at AS outage_since, o.cause AS outage_cause,
        o.detail AS outage_detail
   FROM every_region e
@@ -43,7 +44,7 @@ SELECT e.region, coalesce(n.sites, 0) AS sites, coalesce(r.checks, 0) AS checks,
  ORDER BY e.region
 
 -- canary_site --
-SELECT id, url, regions FROM sites WHERE id = %(site_id)s
+SELECT id, url, regions, enabled FROM sites WHERE id = %(site_id)s
 
 -- set_canary --
 -- Only a site checked from the region (webmon.core.regions.canary_watches says why not).

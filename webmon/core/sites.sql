@@ -40,10 +40,11 @@ SELECT s.id, s.url, s.name, s.interval_seconds, s.timeout_seconds, s.regex, s.me
 
 -- sites_json --
 -- site_rows (the block above stands in for the braces below), each row as the API's
--- SiteOut object, with its advisories (webmon_advisories), made by PostgreSQL: the API passes the text through, so a page of 50
--- sites costs it no decoding and no encoding, which were half of its time on a page
--- (PostgreSQL has the other core). row_to_json of a row of named columns is cheaper than
--- json_build_object, and keeps SiteOut's order.
+-- SiteOut object (advisories asked of an up site of several regions), made by
+-- PostgreSQL: the API passes the text through, so a page of 50 sites costs it no decoding
+-- and no encoding, which were half of its time on a page (PostgreSQL has the other core).
+-- row_to_json of a row of named columns is cheaper than json_build_object, and keeps
+-- SiteOut's order.
 SELECT p.id, row_to_json(j)::text
   FROM ({site_rows}) AS p,
        LATERAL (
@@ -61,7 +62,6 @@ SELECT p.id, row_to_json(j)::text
                   p.header_mode, p.regex_mode, p.regions, p.quorum, p.cert_expiry_days,
                   (SELECT a FROM (SELECT p.auth_kind AS kind, p.auth_username AS username) AS a
                     WHERE p.auth_kind IS NOT NULL) AS auth,
-                  -- a site down or checked from one region has none: not asked
                   CASE WHEN p.up AND cardinality(p.regions) > 1
                        THEN (SELECT coalesce(json_agg(a), '[]') FROM webmon_advisories(p.id) AS a)
                        ELSE '[]'::json END AS advisories

@@ -50,6 +50,8 @@ async def _overview(request: Request) -> dict[str, Any]:
     sites = sites[:PAGE_SIZE]
     strips = await the_core.history.strips([s.id for s in sites])
     ticks = await the_core.history.ticks([s.id for s in sites])
+    # A region below the quorum: the site is up by the quorum and degraded there.
+    advisories = await the_core.site_regions.of_sites([s.id for s in sites])
     now = datetime.now(UTC)
     rows = []
     for site in sites:
@@ -61,6 +63,7 @@ async def _overview(request: Request) -> dict[str, Any]:
                 "up24": strip.up_24h if strip else None,
                 "up30": strip.up_30d if strip else None,
                 "ticks": ticks.get(site.id, []),
+                "advisories": advisories.get(site.id, []),
                 "tls_soon": expires is not None and expires - now < TLS_SOON,
                 "tls_expires_at": expires,
             }

@@ -61,6 +61,13 @@ def task_outcome(task: Any) -> str:
     return "UP" if task.result.get("up") else "DOWN"
 
 
+def tasks_outcome(tasks: list[Any]) -> str:
+    """The word of tasks submitted together (one per region): theirs when they agree,
+    MIXED when they do not."""
+    words = {task_outcome(t) for t in tasks}
+    return words.pop() if len(words) == 1 else "MIXED"
+
+
 def pct(value: float | None, digits: int = 2) -> str:
     if value is None:
         return "—"
@@ -193,6 +200,7 @@ def environment() -> Environment:
         strip=strip,
         ticks=ticks,
         task_outcome=task_outcome,
+        tasks_outcome=tasks_outcome,
         why_down=why_down,
         version=version(),
         active="",

@@ -50,6 +50,8 @@ NEW_FIELDS = frozenset(
         "expected_status",
         "headers",
         "auth",
+        "regions",
+        "quorum",
     }
 )
 # The settings form: every field of a change (SitePatch's), the thresholds and the routing.
@@ -117,7 +119,7 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
     uptime = await history.uptime(site_id, PERIODS[since])
     series = await history.chart(site_id, PERIODS[since], step, uptime.checks + uptime.missed)
     site_ticks = (await history.ticks([site_id]))[site_id]
-    latest_task = await the_core.tasks.latest_for_site(site_id)
+    latest_tasks = await the_core.tasks.latest_for_site(site_id)
     channels = [c.name for c in await the_core.channels.every((await viewer(request)).actor)]
     own_routes = await the_core.channels.own_routes(site_id)
     days = await history.days(site_id, 90)
@@ -166,7 +168,7 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
         "chart_json": orjson.dumps(chart).decode(),
         "points": len(series.t),
         "site_ticks": site_ticks,
-        "latest_task": latest_task,
+        "latest_tasks": latest_tasks,
         "channels": channels,
         "own_routes": own_routes,
         "reminder_minutes": ""
@@ -308,7 +310,7 @@ async def edit_site(request: Request, site_id: int) -> Response:
 @router.post("/sites/{site_id}/{action}")
 async def site_action(request: Request, site_id: int, action: str) -> Response:
     who = await viewer(request)
-    await form_of(request, who)
+    values = await form_of(request, who)
     the_core = core(request)
     sites = the_core.sites
     try:
@@ -323,7 +325,8 @@ async def site_action(request: Request, site_id: int, action: str) -> Response:
             copy_id = await clone(sites, who.actor, site_id)
             return RedirectResponse(f"/sites/{copy_id}?done=cloned", 303)
         elif action == "check":
-            await the_core.tasks.check_site(who.actor, await sites.get(site_id))
+            region = values.get("region", "").strip() or None
+            await the_core.tasks.check_site(who.actor, await sites.get(site_id), region)
         else:
             return Response(status_code=404)
     except NotFound:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -19,6 +19,7 @@ from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from webmon.core import Core
 from webmon.core.actors import Actor
 from webmon.core.history import EARLIEST, LATEST, Check, Event
+from webmon.core.history import Uptime as UptimeRow
 from webmon.core.sites import MAX_SITE_ID
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}", tags=["history"])
@@ -37,6 +38,7 @@ RegionFilter = Annotated[
     str | None,
     Query(pattern=REGION_PATTERN, description="one region's checks only; default: every region"),
 ]
+UPTIME_FIELDS = tuple(f.name for f in fields(UptimeRow))
 SERIES_FIELDS = ("t", "checks", "up_checks", "missed", "uptime_pct", "avg_ms", "p50_ms", "p95_ms")
 
 
@@ -125,7 +127,10 @@ async def uptime(
 
 async def uptime_of(the_core: Core, site_id: int, query: UptimeQuery) -> Response:
     found = await the_core.history.uptime(site_id, PERIODS[query.since], query.region)
-    return json_response({"since": query.since, "region": query.region, **asdict(found)})
+    # Field by field (orjson writes the regions' and advisories' dataclasses itself): a
+    # tenth of asdict's cost, which copies recursively.
+    body = {name: getattr(found, name) for name in UPTIME_FIELDS}
+    return json_response({"since": query.since, "region": query.region, **body})
 
 
 @router.get("/series", response_model=Series, summary="Per hour or day, columns as arrays")

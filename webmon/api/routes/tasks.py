@@ -1,7 +1,9 @@
-"""`/api/v1/tasks`: on-demand checks, NEW → PROCESSING → COMPLETED / ERROR (`webmon.core.tasks`).
+"""`/api/v1/tasks`: on-demand checks, NEW → PROCESSING → COMPLETED / ERROR (`webmon.core.tasks`),
+and `/api/v1/sites/{id}/check`, a site's "check now".
 
-`Idempotency-Key` makes a retried POST return the task of the first one; over a key's
-limits the answer is 429 with Retry-After.
+A submission is one task per region it chose (`region`: a name, or `all`), each with its
+own id, status and result; the answer lists them. `Idempotency-Key` makes a retried POST
+return the tasks of the first one; over a key's limits the answer is 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ from webmon.api.problems import Problem
 from webmon.api.schemas import TaskAccepted, TaskOut, task_out
 from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from webmon.core.actors import Actor
-from webmon.core.tasks import LAST_ID, LATEST, TaskIn
+from webmon.core.tasks import LAST_ID, LATEST, SiteCheckIn, Submitted, TaskIn
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+# No prefix: a site's "check now" is a task too, under the site's path.
+router = APIRouter(tags=["tasks"])
+TASKS = "/api/v1/tasks"
 
 StatusName = Literal["NEW", "PROCESSING", "COMPLETED", "ERROR", "1", "2", "3", "4"]
 
 
 @router.post(
-    "",
+    TASKS,
     status_code=202,
     response_model=TaskAccepted,
     summary="Check a URL once, now",
@@ -45,18 +49,53 @@ async def submit(
         str | None, Header(min_length=1, max_length=200, description="a retry gets the same task")
     ] = None,
 ) -> Response:
-    task_id = await core(request).tasks.submit(caller, task, idempotency_key)
-    return json_response({"task_id": str(task_id)}, 202, {"Location": f"/api/v1/tasks/{task_id}"})
+    return _accepted(await core(request).tasks.submit(caller, task, idempotency_key))
 
 
-@router.get("/{task_id}", response_model=TaskOut, summary="One task and, once final, its result")
+@router.post(
+    "/api/v1/sites/{site_id}/check",
+    status_code=202,
+    response_model=TaskAccepted,
+    summary="Check a site once, now, from one of its regions or from each",
+    responses={
+        404: {"description": "no such site"},
+        409: {"description": "the Idempotency-Key was used for a different task"},
+        422: {"description": "the region is not one the site is checked from"},
+        429: {"description": "over this key's limit; see Retry-After"},
+    },
+)
+async def check_site(
+    request: Request,
+    site_id: Annotated[int, Path(ge=1)],
+    check: SiteCheckIn | None = None,
+    caller: Actor = WRITE,
+    idempotency_key: Annotated[
+        str | None, Header(min_length=1, max_length=200, description="a retry gets the same task")
+    ] = None,
+) -> Response:
+    the_core = core(request)
+    site = await the_core.sites.get(site_id)
+    region = None if check is None else check.region
+    return _accepted(await the_core.tasks.check_site(caller, site, region, idempotency_key))
+
+
+def _accepted(submitted: Submitted) -> Response:
+    """202: the first task's id (the request's), and every task with its region."""
+    body = {"task_id": str(submitted.task_id),
+            "tasks": [{"task_id": str(t), "region": r} for t, r in submitted.tasks]}  # fmt: skip
+    return json_response(body, 202, {"Location": f"{TASKS}/{submitted.task_id}"})
+
+
+@router.get(
+    f"{TASKS}/{{task_id}}", response_model=TaskOut, summary="One task and, once final, its result"
+)
 async def get_task(
     request: Request, task_id: Annotated[uuid.UUID, Path()], caller: Actor = READ
 ) -> Response:
     return json_response(task_out(await core(request).tasks.get(task_id)))
 
 
-@router.get("", response_model=list[TaskOut], summary="Tasks, newest first")
+@router.get(TASKS, response_model=list[TaskOut], summary="Tasks, newest first")
 async def list_tasks(
     request: Request,
     caller: Actor = READ,

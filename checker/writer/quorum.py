@@ -1,0 +1,92 @@
+"""The quorum's path through the writer: the sites whose state is not their check's own.
+
+A site checked from several regions is down at a slot when a quorum of its regions saw it
+down (`webmon_slot_up`, docs/regions.md "Quorum"), and a region in an outage counts for
+nothing, also for a site of one region. The rows of such sites (`split`) are stored like
+any other, but their site's state comes from SQL (`quorum_states`): each (site, slot) the
+batch stored a row of is given its verdict from every stored row of the slot, and the slots
+whose verdict the batch changed become the batch's states for that site, which
+`site_status`, the flips and the incidents follow like the usual batch's checks (a slot
+decided after a later one was is a late result, recounted like one).
+
+The usual batch (every row of a site of one region, no outage) takes none of this: a row's
+`region_count`, which the scheduler put on its task, says so without a lookup, and the
+regions in an outage are read once per batch (`outage_regions`, a handful of rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared import locks
+from shared.messages import CheckResult
+
+
+@dataclass(frozen=True, slots=True)
+class SlotState:
+    """A slot's state by quorum, with the check that stands for it (its time and cause):
+    what the flips and the incident walk read of a result."""
+
+    site_id: int
+    scheduled_at: datetime
+    checked_at: datetime
+    up: bool
+    status_code: int | None
+    error: str | None
+    error_detail: str | None
+
+
+def earliest_slot(rows: Sequence[CheckResult]) -> datetime | None:
+    """The batch's earliest slot: the outages that ended before it concern none of its
+    rows. (A generator over the rows: measured the quickest pass, ~0.1 ms per 5,000.)"""
+    return min((row.scheduled_at for row in rows), default=None)
+
+
+def several_regions(rows: Sequence[CheckResult]) -> bool:
+    """Whether a row of the batch is of a site checked from several regions."""
+    return max((row.region_count for row in rows), default=1) > 1
+
+
+def split(
+    rows: Sequence[CheckResult], out_regions: Collection[str], several: bool
+) -> tuple[Sequence[CheckResult], list[CheckResult]]:
+    """(the rows whose site's state is their own check, the rows of the quorum's sites): a
+    site is the quorum's when a row of it in the batch is of several regions or of a region
+    in `out_regions`. `several`: `several_regions(rows)`."""
+    if not several and not out_regions:  # the usual batch
+        return rows, []
+    sites = {row.site_id for row in rows if row.region_count > 1 or row.region in out_regions}
+    if not sites:
+        return rows, []
+    plain = [row for row in rows if row.site_id not in sites]
+    return plain, [row for row in rows if row.site_id in sites]
+
+
+def quorum_sites(rows: Sequence[CheckResult]) -> list[int]:
+    return sorted({row.site_id for row in rows})
+
+
+def lock_params(sites: list[int]) -> dict[str, Any]:
+    """`lock_quorum_sites`' and `quorum_states`' parameters: the sites and the lock's
+    class (`quorum_states` reads the rows of those sites from the staging table)."""
+    return {"lock_class": locks.QUORUM, "site_ids": sites}
+
+
+def read_states(
+    found: Sequence[tuple[Any, ...]],
+) -> tuple[list[SlotState], list[tuple[Any, ...]]]:
+    """`quorum_states`' rows -> (the changed slots' states, the replaced status of each
+    site whose status they replaced, as `upsert_status` returns them: site_id,
+    previous_up, previous slot, alerting)."""
+    states: list[SlotState] = []
+    replaced: list[tuple[Any, ...]] = []
+    for (site, slot, checked, up, status, error, detail, was_replaced, previous_up,
+         previous_slot, alerting) in found:  # fmt: skip
+        if was_replaced:
+            replaced.append((site, previous_up, previous_slot, alerting))
+        else:
+            states.append(SlotState(site, slot, checked, up, status, error, detail))
+    return states, replaced
