@@ -34,10 +34,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 def uptime(db: Conn, site: int, region: str | None) -> dict[str, Any]:
-    """The documented uptime query (docs/results.md) over the last hour."""
-    cur = db.execute(
-        DOCUMENTED["uptime"], {"site_id": site, "since": timedelta(hours=1), "region": region}
-    )
+    """The site's uptime over the last hour by its quorum (region None: the documented
+    `uptime_by_quorum`), or one region's own (the documented `uptime` of that region)."""
+    params = {"site_id": site, "since": timedelta(hours=1), "region": region}
+    cur = db.execute(DOCUMENTED["uptime" if region else "uptime_by_quorum"], params)
     row = cur.fetchone()
     assert row is not None and cur.description is not None
     return dict(zip([c.name for c in cur.description], row, strict=True))
