@@ -11,9 +11,10 @@
 -- apart, and cannot say which regions failed together), so a period reaching past the
 -- packed days is counted from the oldest kept slot on.
 --
--- The outage functions are asked per check and per slot only when an outage of one of the
--- site's regions reaches into the period; otherwise every region counts at every slot as
--- it does at `since`.
+-- The outage functions are asked only where an outage could answer: for the checks of a
+-- region with an outage reaching into the period, and the slots between the first such
+-- outage's start and the last one's end. Elsewhere no outage covers a slot, and every
+-- region counts as it does where none can (webmon_counting_regions at -infinity).
 CREATE OR REPLACE FUNCTION webmon_quorum_uptime(of_site bigint, since timestamptz)
 RETURNS TABLE (checks bigint, up_checks bigint, missed bigint, first_slot timestamptz)
 LANGUAGE plpgsql STABLE AS $$
@@ -24,10 +25,11 @@ BEGIN
         SELECT s.regions, webmon_quorum(s.regions, s.quorum) AS quorum
           FROM sites s WHERE s.id = of_site
     ), outages AS (
-        SELECT EXISTS (SELECT 1 FROM region_outages o, site
-                        WHERE o.region = ANY (site.regions)
-                          AND (o.ended_at IS NULL OR o.ended_at > since)) AS touched,
-               (SELECT webmon_counting_regions(site.regions, since) FROM site) AS counting
+        SELECT array_agg(o.region) AS regions, min(o.started_at) AS first_start,
+               max(coalesce(o.ended_at, 'infinity')) AS last_end,
+               (SELECT webmon_counting_regions(site.regions, '-infinity') FROM site) AS every
+          FROM region_outages o, site
+         WHERE o.region = ANY (site.regions) AND (o.ended_at IS NULL OR o.ended_at > since)
     ), kept AS (
         SELECT r.scheduled_at AS slot, r.up, r.region FROM check_results r
          WHERE r.site_id = of_site AND r.scheduled_at >= since
@@ -38,18 +40,20 @@ BEGIN
            AND u.slot >= since
     ), counted AS (
         SELECT k.slot, k.up,
-               CASE WHEN (SELECT touched FROM outages) THEN webmon_region_out(k.region, k.slot)
-                    ELSE false END AS out
-          FROM kept k, site
+               CASE WHEN k.region = ANY (o.regions) AND k.slot >= o.first_start
+                         AND k.slot < o.last_end
+                    THEN webmon_region_out(k.region, k.slot) ELSE false END AS out
+          FROM kept k, site, outages o
          WHERE k.region = ANY (site.regions)
     ), slots AS (
         SELECT c.slot,
                webmon_slot_up(
                    (count(*) FILTER (WHERE c.up AND NOT c.out))::integer,
                    (count(*) FILTER (WHERE NOT c.up AND NOT c.out))::integer,
-                   CASE WHEN (SELECT touched FROM outages)
+                   CASE WHEN c.slot >= (SELECT first_start FROM outages)
+                             AND c.slot < (SELECT last_end FROM outages)
                         THEN webmon_counting_regions((SELECT regions FROM site), c.slot)
-                        ELSE (SELECT counting FROM outages) END,
+                        ELSE (SELECT every FROM outages) END,
                    (count(*) FILTER (WHERE NOT c.out))::integer,
                    (SELECT quorum FROM site)) AS up
           FROM counted c
