@@ -4,12 +4,16 @@ its advisories, and its uptime counts slots by the quorum with each region's own
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from checker.writer import write_results
+from shared.db import Database
+from shared.messages import CheckResult
 from tests.support.api import Api, running_api
 from tests.support.db import Conn
-from tests.support.quorum import add_site, failing_south
+from tests.support.quorum import REGIONS, add_site, failing_south
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +73,24 @@ def test_the_openapi_document_names_the_advisories(api: Api) -> None:
     assert {"by_quorum", "quorum_from", "regions", "advisories"} <= set(
         schemas["Uptime"]["properties"]
     )
+
+
+def test_the_writers_quorum_state_carries_the_advisory(api: Api, db_url: str) -> None:
+    """Through the result writer, which keeps the state of a site of several regions (its
+    results carry `region_count`) by the quorum."""
+    site = api.post("/api/v1/sites", {"url": "https://b.example/", "regions": REGIONS}).json()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    rows = [
+        CheckResult(site_id=site["id"], url="https://b.example/", region=region,
+                    scheduled_at=now - timedelta(minutes=m), checked_at=now - timedelta(minutes=m),
+                    status_code=503 if region == "ap-south" else 200, up=region != "ap-south",
+                    response_time_ms=5.0, region_count=len(REGIONS))
+        for m in range(5, 0, -1) for region in REGIONS
+    ]  # fmt: skip
+    with Database(db_url) as database:
+        write_results(database, rows)
+    found = api.get(f"/api/v1/sites/{site['id']}").json()
+    assert found["status"]["up"] is True
+    assert [(a["region"], a["failures"]) for a in found["advisories"]] == [("ap-south", 5)]
+    uptime = api.get(f"/api/v1/sites/{site['id']}/uptime").json()
+    assert (uptime["uptime_pct"], len(uptime["advisories"])) == (100.0, 1)

@@ -9,5 +9,6 @@ processes  webmon's real processes, their structured stop summaries, wait_for
 targets    the hostile local HTTP(S) target server
 tls_proxy  a TLS front for the broker
 netns      regions as network namespaces, with relay (into them) and nstarget (their target)
+regional   sites, checkers and checks of the region tests
 schema     a comparable fingerprint of a database's schema
 """
