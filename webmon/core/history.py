@@ -114,10 +114,16 @@ class Tick:
     regex_matched: bool | None
     error: str | None
     error_detail: str | None
+    # A site checked from several regions: the tick is a slot, `up` the quorum's verdict
+    # (None: no verdict yet), and these the regions whose check failed and those that
+    # checked it. None for a single check.
+    failed_regions: list[str] | None = None
+    reported_regions: list[str] | None = None
 
     @property
     def state(self) -> str:
-        """up, down, or missed (a slot no checker performed in time)."""
+        """up, down, or missed (a slot no checker performed in time, or a slot of several
+        regions without the quorum's verdict)."""
         return "missed" if self.up is None else ("up" if self.up else "down")
 
     @property
@@ -136,6 +142,15 @@ class Chart:
     avg_ms: list[float | None]
     p50_ms: list[float | None]
     p95_ms: list[float | None]
+    # A site checked from several regions: one line per region over `t` (its response
+    # times check by check, or its buckets' p50), in the order of the site's regions.
+    regions: list[RegionLine] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionLine:
+    region: str
+    ms: list[float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,27 +308,58 @@ class History:
         params = {"site_id": site_id, "before": before, "limit": limit}
         return [_typed(Event, r) for r in await self._db.rows(QUERIES["site_events_page"], params)]
 
-    async def strips(self, site_ids: Sequence[int]) -> dict[int, Strip]:
-        """The overview's uptime of a page of sites, reading those sites' rows only."""
+    async def strips(
+        self, site_ids: Sequence[int], by_quorum: Sequence[int] = ()
+    ) -> dict[int, Strip]:
+        """The overview's uptime of a page of sites, reading those sites' rows only. The
+        sites of `by_quorum` (those checked from several regions) have their 24 h and 30 d
+        by their quorum, as their own page counts them (one more statement, only for a page
+        holding such sites); their hours stay every region's checks together."""
         if not site_ids:
             return {}
         rows = await self._db.rows(QUERIES["overview_extras"], {"site_ids": list(site_ids)})
-        return {int(r["site_id"]): _typed(Strip, r) for r in rows}
-
-    async def ticks(self, site_ids: Sequence[int], per_site: int = TICKS) -> dict[int, list[Tick]]:
-        """The latest checks of each site of a page, oldest first: one query for the page."""
-        found: dict[int, list[Tick]] = {site_id: [] for site_id in site_ids}
-        if site_ids:
-            params = {"site_ids": list(site_ids), "per_site": per_site}
-            for row in await self._db.rows(QUERIES["recent_checks"], params):
-                found[int(row["site_id"])].append(_typed(Tick, row))
+        found = {int(r["site_id"]): _typed(Strip, r) for r in rows}
+        several = [i for i in by_quorum if i in found]
+        if several:
+            for r in await self._db.rows(QUERIES["overview_quorum"], {"site_ids": several}):
+                old = found[int(r["site_id"])]
+                found[old.site_id] = Strip(old.site_id, r["up_24h"], r["up_30d"], old.hours)
         return found
 
-    async def chart(self, site_id: int, since: timedelta, step: Step, checks: int) -> Chart:
+    async def ticks(
+        self, site_ids: Sequence[int], per_site: int = TICKS, by_quorum: Sequence[int] = ()
+    ) -> dict[int, list[Tick]]:
+        """The latest checks of each site of a page, oldest first: one query for the page.
+        The sites of `by_quorum` (checked from several regions) have their latest slots
+        instead, each by the quorum's verdict (one more statement, only for them)."""
+        found: dict[int, list[Tick]] = {site_id: [] for site_id in site_ids}
+        several = [i for i in site_ids if i in set(by_quorum)]
+        single = [i for i in site_ids if i not in set(several)]
+        if single:
+            params = {"site_ids": single, "per_site": per_site}
+            for row in await self._db.rows(QUERIES["recent_checks"], params):
+                found[int(row["site_id"])].append(Tick(**row))
+        if several:
+            params = {"site_ids": several, "per_site": per_site}
+            for row in await self._db.rows(QUERIES["recent_slots"], params):
+                found[int(row["site_id"])].append(
+                    Tick(int(row["site_id"]), row["scheduled_at"], row["checked_at"], row["up"],
+                         None, None, None, None, None, list(row["failed_regions"]),
+                         list(row["reported_regions"]))
+                )  # fmt: skip
+        return found
+
+    async def chart(
+        self, site_id: int, since: timedelta, step: Step, checks: int,
+        regions: Sequence[str] = (),
+    ) -> Chart:  # fmt: skip
         """Response times over the period that ends now: check by check when the period
         holds at most RAW_CHART_CHECKS (`checks`, as `uptime` counted them), so a site
         checked for two minutes shows a line of its checks, not an hour's single dot;
-        the rollups' buckets beyond."""
+        the rollups' buckets beyond. A site checked from several `regions`: one line per
+        region (regions_chart), not their checks interleaved."""
+        if len(regions) > 1:
+            return await self.regions_chart(site_id, since, step, checks, regions)
         if checks <= RAW_CHART_CHECKS:
             now = datetime.now(UTC)
             rows = await self.checks(
@@ -328,6 +374,31 @@ class History:
             step, [b.t for b in buckets], [b.avg_ms for b in buckets],
             [b.p50_ms for b in buckets], [b.p95_ms for b in buckets],
         )  # fmt: skip
+
+    async def regions_chart(
+        self, site_id: int, since: timedelta, step: Step, slots: int, regions: Sequence[str]
+    ) -> Chart:
+        """The chart of a site checked from several regions: one line per region over the
+        slots (each region's response time, slot by slot, when the period holds at most
+        RAW_CHART_CHECKS `slots`) or the buckets (each region's p50; `avg_ms` and the
+        others are every region's together)."""
+        lines: dict[str, dict[datetime, float | None]] = {r: {} for r in regions}
+        if slots <= RAW_CHART_CHECKS:
+            params = {"site_id": site_id, "since": datetime.now(UTC) - since,
+                      "limit": 2 * RAW_CHART_CHECKS * len(regions)}  # fmt: skip
+            for row in await self._db.rows(QUERIES["region_chart_checks"], params):
+                if row["region"] in lines:
+                    lines[row["region"]][row["scheduled_at"]] = row["response_time_ms"]
+            t = sorted({at for line in lines.values() for at in line})
+            none: list[float | None] = [None] * len(t)
+            every = Chart("check", t, none, none, none)
+        else:
+            every = await self.chart(site_id, since, step, slots)
+            for region in regions:
+                for b in await self.series(site_id, since, step, region):
+                    lines[region][b.t] = b.p50_ms
+        by_region = [RegionLine(r, [lines[r].get(at) for at in every.t]) for r in regions]
+        return Chart(every.step, every.t, every.avg_ms, every.p50_ms, every.p95_ms, by_region)
 
     async def days(self, site_id: int, days: int) -> list[Day]:
         """Uptime per UTC day over the last `days` days, oldest first."""

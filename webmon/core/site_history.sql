@@ -228,3 +228,63 @@ SELECT s.site_id, r.scheduled_at, r.checked_at, r.up, r.status_code, r.response_
                  ORDER BY c.scheduled_at DESC
                  LIMIT %(per_site)s) AS r
  ORDER BY s.site_id, r.scheduled_at
+
+-- overview_quorum --
+-- The overview's 24 h and 30 d uptime of the sites of a page checked from several regions:
+-- by their quorum, as their own page counts it (webmon_quorum_uptime over the same periods),
+-- not every region's checks together. Sites checked from one region are not asked here.
+SELECT s.id AS site_id,
+       d.up_checks::float8 / nullif(d.checks, 0) AS up_24h,
+       m.up_checks::float8 / nullif(m.checks, 0) AS up_30d
+  FROM unnest(%(site_ids)s::bigint[]) AS s(id)
+ CROSS JOIN LATERAL webmon_quorum_uptime(s.id, now() - interval '24 hours') AS d
+ CROSS JOIN LATERAL webmon_quorum_uptime(s.id, now() - interval '30 days') AS m
+
+-- recent_slots --
+-- The last %(per_site)s slots of each site of a page checked from several regions, oldest
+-- first per site, for the bars of ticks: each slot once, with its quorum's verdict
+-- (webmon_slot_up over the slot's checks, counted as webmon_quorum_uptime counts them: a
+-- check of a region in an outage counts for nothing; NULL: no verdict yet, or none
+-- possible), the regions whose check failed, and the regions that checked it. The raw rows
+-- of the last two days, as recent_checks.
+SELECT s.id AS site_id, v.scheduled_at, v.checked_at, v.up, v.failed_regions,
+       v.reported_regions
+  FROM sites s
+ CROSS JOIN LATERAL (
+     SELECT c.scheduled_at, max(c.checked_at) AS checked_at,
+            webmon_slot_up(
+                (count(*) FILTER (WHERE c.up AND NOT c.out))::integer,
+                (count(*) FILTER (WHERE NOT c.up AND NOT c.out))::integer,
+                webmon_counting_regions(s.regions, c.scheduled_at),
+                (count(*) FILTER (WHERE NOT c.out))::integer,
+                webmon_quorum(s.regions, s.quorum)) AS up,
+            coalesce(array_agg(c.region ORDER BY c.region) FILTER (WHERE NOT c.up), '{}')
+              AS failed_regions,
+            coalesce(array_agg(c.region ORDER BY c.region) FILTER (WHERE c.up IS NOT NULL), '{}')
+              AS reported_regions
+       FROM (SELECT r.scheduled_at, r.checked_at, r.up, r.region,
+                    webmon_region_out(r.region, r.scheduled_at) AS out
+               FROM check_results r
+              WHERE r.site_id = s.id AND r.region = ANY (s.regions)
+                AND r.scheduled_at >= (
+                    SELECT coalesce(min(l.scheduled_at), now())
+                      FROM (SELECT DISTINCT x.scheduled_at FROM check_results x
+                             WHERE x.site_id = s.id
+                               AND x.scheduled_at >= now() - interval '2 days'
+                             ORDER BY x.scheduled_at DESC
+                             LIMIT %(per_site)s) AS l)) AS c
+      GROUP BY c.scheduled_at
+      ORDER BY c.scheduled_at DESC
+      LIMIT %(per_site)s) AS v
+ WHERE s.id = ANY (%(site_ids)s::bigint[])
+ ORDER BY s.id, v.scheduled_at
+
+-- region_chart_checks --
+-- One site's performed checks since %(since)s, slot by slot and region by region, oldest
+-- first, for a chart of one line per region (at most %(limit)s rows).
+SELECT scheduled_at, region, response_time_ms
+  FROM (SELECT scheduled_at, region, response_time_ms FROM check_results
+         WHERE site_id = %(site_id)s AND scheduled_at >= %(since)s AND up IS NOT NULL
+         ORDER BY scheduled_at DESC
+         LIMIT %(limit)s) AS r
+ ORDER BY scheduled_at, region

@@ -67,7 +67,8 @@ WITH members AS (
       FROM members
      ORDER BY position, site_id, ord NULLS LAST
 )
-SELECT o.position AS group_position, s.id, s.name, s.url, st.up, st.checked_at
+SELECT o.position AS group_position, s.id, s.name, s.url, st.up, st.checked_at,
+       cardinality(s.regions) AS regions
   FROM one o
   JOIN sites s ON s.id = o.site_id AND s.enabled
   LEFT JOIN site_status st ON st.site_id = s.id
@@ -106,6 +107,16 @@ WITH w AS (
 SELECT site_id, day, sum(checks)::bigint AS checks, sum(up_checks)::bigint AS up_checks
   FROM parts
  GROUP BY site_id, day
+
+-- page_quorum_uptime --
+-- The uptime over the page's days of its sites checked from several regions (%(site_ids)s):
+-- by their quorum, as their own page counts it (webmon_quorum_uptime from the first day
+-- shown), not every region's checks together. Asked only for a page holding such sites.
+SELECT s.id AS site_id, q.up_checks::float8 / nullif(q.checks, 0) AS uptime
+  FROM unnest(%(site_ids)s::bigint[]) AS s(id)
+ CROSS JOIN LATERAL webmon_quorum_uptime(
+     s.id, ((now() AT TIME ZONE 'UTC')::date - (%(days)s::integer - 1))::timestamp
+             AT TIME ZONE 'UTC') AS q
 
 -- page_site_incidents --
 -- What happened to each site of a list per UTC day over the last %(days)s days: the
@@ -191,7 +202,8 @@ RETURNING id
 -- public_sites --
 -- The sites of the default page (/status): those marked public, enabled, by id; in the
 -- shape of `page_sites`.
-SELECT 0 AS group_position, s.id, s.name, s.url, st.up, st.checked_at
+SELECT 0 AS group_position, s.id, s.name, s.url, st.up, st.checked_at,
+       cardinality(s.regions) AS regions
   FROM sites s
   LEFT JOIN site_status st ON st.site_id = s.id
  WHERE s.public AND s.enabled

@@ -255,12 +255,20 @@ class Views:
             day_rows = await days_read.fetchall()
             told_read = await conn.execute(QUERIES["page_site_incidents"], params)
             told_rows = await told_read.fetchall()
-        return self._assemble(page, days, site_rows, day_rows, told_rows, incident_rows)
+            # A site checked from several regions: its uptime by its quorum (its day bars
+            # stay every region's checks: the quorum's count runs from a start to now).
+            several = sorted({int(r["id"]) for r in site_rows if (r["regions"] or 1) > 1})
+            quorum: dict[int, float | None] = {}
+            if several:
+                rows = await dict_rows(conn, QUERIES["page_quorum_uptime"],
+                                       {"site_ids": several, "days": days})  # fmt: skip
+                quorum = {int(r["site_id"]): r["uptime"] for r in rows}
+        return self._assemble(page, days, site_rows, day_rows, told_rows, incident_rows, quorum)
 
     def _assemble(
         self, page: Page | None, days: int, site_rows: list[dict[str, Any]],
         day_rows: Sequence[Sequence[Any]], told_rows: Sequence[Sequence[Any]],
-        incident_rows: list[dict[str, Any]],
+        incident_rows: list[dict[str, Any]], quorum: dict[int, float | None] | None = None,
     ) -> PageView:  # fmt: skip
         now = datetime.now(UTC)
         first = now.date() - timedelta(days=days - 1)
@@ -277,6 +285,8 @@ class Views:
         for r in site_rows:
             site_id = int(r["id"])
             bar, uptime = _days(site_id, first, checked, told)
+            if quorum and site_id in quorum:
+                uptime = quorum[site_id]
             name = display_name(r["name"], r["url"])
             shown[site_id] = name
             groups[int(r["group_position"])].append(SiteView(

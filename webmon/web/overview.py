@@ -48,8 +48,10 @@ async def _overview(request: Request) -> dict[str, Any]:
     )
     more = len(sites) > PAGE_SIZE
     sites = sites[:PAGE_SIZE]
-    strips = await the_core.history.strips([s.id for s in sites])
-    ticks = await the_core.history.ticks([s.id for s in sites])
+    # A site checked from several regions reads by its quorum, as on its own page.
+    several = [s.id for s in sites if len(s.regions) > 1]
+    strips = await the_core.history.strips([s.id for s in sites], by_quorum=several)
+    ticks = await the_core.history.ticks([s.id for s in sites], by_quorum=several)
     # A region below the quorum: the site is up by the quorum and degraded there.
     advisories = await the_core.site_regions.of_sites([s.id for s in sites])
     now = datetime.now(UTC)

@@ -117,8 +117,10 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
         return None
     history = the_core.history
     uptime = await history.uptime(site_id, PERIODS[since])
-    series = await history.chart(site_id, PERIODS[since], step, uptime.checks + uptime.missed)
-    site_ticks = (await history.ticks([site_id]))[site_id]
+    slots = uptime.checks + uptime.missed
+    series = await history.chart(site_id, PERIODS[since], step, slots, site.regions)
+    several = [site_id] if len(site.regions) > 1 else []
+    site_ticks = (await history.ticks([site_id], by_quorum=several))[site_id]
     latest_tasks = await the_core.tasks.latest_for_site(site_id)
     channels = [c.name for c in await the_core.channels.every((await viewer(request)).actor)]
     own_routes = await the_core.channels.own_routes(site_id)
@@ -148,6 +150,7 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
         "p50": series.p50_ms,
         "p95": series.p95_ms,
         "step": series.step,
+        "regions": [{"name": line.region, "ms": line.ms} for line in series.regions],
         # The x axis spans the period asked for, or the part of it since the first check.
         "from": int(_chart_start(series.t, now, PERIODS[since]).timestamp()),
         "to": int(now.timestamp()),

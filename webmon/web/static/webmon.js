@@ -28,7 +28,18 @@
     holder.innerHTML = "";
     var width = Math.max(280, holder.clientWidth);
     var series, data;
-    if (d.step === "check") {
+    if (d.regions && d.regions.length > 1) {
+      // A site checked from several regions: a line per region, never their checks
+      // interleaved (its checks by slot, or each region's p50 per bucket).
+      series = [{}];
+      data = [d.t];
+      d.regions.forEach(function (line, k) {
+        series.push({ label: line.name + (d.step === "check" ? " ms" : " p50 ms"),
+                      stroke: cssVar("--region-" + ((k % 6) + 1)), width: 2,
+                      points: { show: d.step === "check", size: 4 }, spanGaps: true });
+        data.push(line.ms);
+      });
+    } else if (d.step === "check") {
       // Few checks in the period: one point per check, joined, each visible.
       series = [{}, { label: "response ms", stroke: cssVar("--link"), width: 2,
                       points: { show: true, size: 5 }, spanGaps: false }];
@@ -44,7 +55,9 @@
     }
     // The legend shows the latest point until the pointer is over the chart, not "--".
     var last = -1;
-    for (var i = d.t.length - 1; i >= 0 && last < 0; i--) if (data[1][i] != null) last = i;
+    for (var i = d.t.length - 1; i >= 0 && last < 0; i--) {
+      for (var j = 1; j < data.length; j++) if (data[j][i] != null) last = i;
+    }
     function showLatest(u) { if (last >= 0 && u.cursor.idx == null) u.setLegend({ idx: last }); }
     var plot = new uPlot({
       width: width, height: 260, series: series,
@@ -52,7 +65,8 @@
       axes: [{ stroke: cssVar("--muted") }, { stroke: cssVar("--muted"), label: "ms" }],
       hooks: { ready: [showLatest], setCursor: [showLatest] },
     }, data, holder);
-    window.webmonChart = { points: d.t.length, data: data, plot: plot };
+    window.webmonChart = { points: d.t.length, data: data, plot: plot,
+                           labels: series.slice(1).map(function (s) { return s.label; }) };
     phases(d, width);
   }
 
