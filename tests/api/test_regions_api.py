@@ -55,7 +55,7 @@ def test_history_carries_the_region_and_filters_on_it(api: Api, db_url: str) -> 
         CheckResult(site_id=site["id"], url="https://b.example/", region=region,
                     scheduled_at=now - timedelta(minutes=m), checked_at=now - timedelta(minutes=m),
                     status_code=200 if region != "ap-south" else 503, up=region != "ap-south",
-                    response_time_ms=float(m))
+                    response_time_ms=float(m), region_count=len(REGIONS))
         for m in range(1, 5) for region in REGIONS
     ]  # fmt: skip
     with Database(db_url) as database:

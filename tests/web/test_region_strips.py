@@ -48,6 +48,9 @@ def test_the_overview_shows_the_quorums_uptime_and_a_tick_per_slot(
     # 24 h and 30 d: every slot up by the quorum, not 19 of the 24 checks (79.17 %).
     expect()(cells.nth(1)).to_have_text(re.compile(r"^100\.00\s?%$"))
     expect()(cells.nth(2)).to_have_text(re.compile(r"^100\.00\s?%$"))
+    expect()(row.locator("svg.ticks")).to_have_attribute(
+        "aria-label", f"last {SLOTS} slots by quorum: {SLOTS} up, 0 down"
+    )
     ticks = row.locator("rect.tick:not(.tick-empty)")
     expect()(ticks).to_have_count(SLOTS)  # one per slot, not one per region's check
     assert set(ticks.evaluate_all("ts => ts.map(t => t.dataset.state)")) == {"up"}

@@ -60,6 +60,7 @@ def write_history(db_url: str, site_id: int, regions: list[str], failing: str | 
                 site_id=site_id, url="http://127.0.0.1:9/", scheduled_at=slot,
                 checked_at=slot + timedelta(seconds=1), region=region, up=not down,
                 status_code=503 if down else 200, response_time_ms=40.0 * (n + 1),
+                region_count=len(regions),  # as the scheduler's task says
             ))  # fmt: skip
     with Database(db_url) as database:
         for i in range(SLOTS):  # slot by slot, as the writer meets them
@@ -107,6 +108,9 @@ def test_a_site_page_shows_each_region_beside_the_quorum_and_the_advisory(
     checks = page.locator("#site-checks")
     expect()(checks.locator("th", has_text="Region")).to_have_count(1)
     expect()(checks.locator(f"tr[data-region='{FAILING}']").first).to_contain_text("HTTP 503")
+    # Up by quorum throughout: one state change, its first check's, not one per region.
+    changes = page.locator("section", has=page.locator("h2", has_text="State changes"))
+    expect()(changes.locator("tbody tr")).to_have_count(1)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "site-three-regions.png"), full_page=True)
 

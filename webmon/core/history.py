@@ -6,6 +6,7 @@ status page. `history.sql` holds the documented queries (the docs quote them as 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,8 @@ Step = Literal["hour", "day"]
 # The bars of ticks: a site's last TICKS checks. A chart's period holding at most
 # RAW_CHART_CHECKS checks is drawn check by check (12 h of a site checked every minute).
 TICKS = 50
+# How long the overview keeps a site's uptime by quorum (its live part refreshes every 3 s).
+QUORUM_TTL = 60.0
 RAW_CHART_CHECKS = 720
 
 
@@ -240,6 +243,8 @@ class History:
         self._db = db
         self._reads = reads
         self._regions = SiteRegions(reads)
+        # the overview's uptime by quorum per site: (fresh until, 24 h, 30 d)
+        self._by_quorum: dict[int, tuple[float, float | None, float | None]] = {}
 
     async def _site_must_exist(self, site_id: int) -> None:
         if await self._db.row(QUERIES["site_exists"], {"site_id": site_id}) is None:
@@ -314,16 +319,22 @@ class History:
         """The overview's uptime of a page of sites, reading those sites' rows only. The
         sites of `by_quorum` (those checked from several regions) have their 24 h and 30 d
         by their quorum, as their own page counts them (one more statement, only for a page
-        holding such sites); their hours stay every region's checks together."""
+        holding such sites, and at most once per QUORUM_TTL a site: ~200 ms for 30 days
+        of three regions checked every minute); their hours stay every region's checks
+        together."""
         if not site_ids:
             return {}
         rows = await self._db.rows(QUERIES["overview_extras"], {"site_ids": list(site_ids)})
         found = {int(r["site_id"]): _typed(Strip, r) for r in rows}
-        several = [i for i in by_quorum if i in found]
-        if several:
-            for r in await self._db.rows(QUERIES["overview_quorum"], {"site_ids": several}):
-                old = found[int(r["site_id"])]
-                found[old.site_id] = Strip(old.site_id, r["up_24h"], r["up_30d"], old.hours)
+        now = time.monotonic()
+        stale = [i for i in by_quorum if i in found and self._by_quorum.get(i, (0.0,))[0] <= now]
+        if stale:
+            for r in await self._db.rows(QUERIES["overview_quorum"], {"site_ids": stale}):
+                self._by_quorum[int(r["site_id"])] = (now + QUORUM_TTL, r["up_24h"], r["up_30d"])
+        for i in by_quorum:
+            if i in found and i in self._by_quorum:
+                _, up_24h, up_30d = self._by_quorum[i]
+                found[i] = Strip(i, up_24h, up_30d, found[i].hours)
         return found
 
     async def ticks(

@@ -102,11 +102,16 @@ SELECT date_trunc(%(step)s, t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS t,
 -- site_events_page --
 -- One site's state changes, newest first, before a cursor, with the regex's verdict of the
 -- check that made each (from the raw rows; none once its day is packed), so that a change
--- to down says why as every other surface does.
+-- to down says why as every other surface does. Of a slot several regions checked, the
+-- check that stands for it: one that agrees with the change, the event's own first.
 SELECT e.scheduled_at, e.checked_at, e.from_up, e.to_up, e.status_code, e.error,
        e.error_detail, c.regex_matched
   FROM site_events e
-  LEFT JOIN check_results c ON c.site_id = e.site_id AND c.scheduled_at = e.scheduled_at
+  LEFT JOIN LATERAL (
+        SELECT c.regex_matched FROM check_results c
+         WHERE c.site_id = e.site_id AND c.scheduled_at = e.scheduled_at AND c.up = e.to_up
+         ORDER BY c.checked_at = e.checked_at DESC, c.checked_at, c.region
+         LIMIT 1) c ON true
  WHERE e.site_id = %(site_id)s AND e.scheduled_at < %(before)s
  ORDER BY e.scheduled_at DESC
  LIMIT %(limit)s

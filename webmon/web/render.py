@@ -181,7 +181,8 @@ def ticks(checks: list[Any], slots: int = 50) -> Markup:
         state = tick.state
         counts[state] += 1
         drawn.append(f"{_tick_head(i, state)}{escape(tick_title(tick))}</title></rect>")
-    summary = f"last {len(shown)} checks: {counts['up']} up, {counts['down']} down" + (
+    noun = "slots by quorum" if shown and shown[0].failed_regions is not None else "checks"
+    summary = f"last {len(shown)} {noun}: {counts['up']} up, {counts['down']} down" + (
         f", {counts['missed']} missed" if counts["missed"] else ""
     )
     return Markup(
