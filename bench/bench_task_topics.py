@@ -15,7 +15,8 @@ The producer runs as the scheduler's (configured by `shared.kafka`, flushed ever
 batch); each consumer as a probe's (batches of up to 500, its offsets committed
 asynchronously every second and synchronously at the end). Each is a process of its own,
 so that its CPU (user + system, from /proc as bench/costs.py reads it) is its own. The
-phases alternate (a, b, a, b, ...) on one broker, each with fresh topics and groups.
+phases alternate (a, b, a, b, ...) on one broker, each with fresh topics (deleted after it)
+and groups.
 
     .venv/bin/python -m bench.bench_task_topics [--rate 1500] [--seconds 20] [--rounds 2]
 """
@@ -37,13 +38,14 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 
 import confluent_kafka
+from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
 from bench.common import report, services
 from bench.costs import listener_pid, own_cpu, tree_cpu
 from scheduler.service import make_scheduler_producer
 from scheduler.settings import SchedulerSettings
-from shared.kafka import commit_offsets, ensure_topics, make_consumer
+from shared.kafka import client_config, commit_offsets, ensure_topics, make_consumer
 from shared.messages import CheckTask
 
 REGIONS = ("eu-west", "us-east", "ap-south")
@@ -240,6 +242,7 @@ def run_phase(plan: Plan, broker_pid: int | None) -> Figures:
             p.join(10)
             if p.is_alive():
                 p.kill()
+    _delete_topics(plan)
     latencies.sort()
     count = len(latencies)
     spent = {k: 1e6 * (cpu_end[k] - cpu_start[k]) / max(1, count) for k in cpu_start}
@@ -250,6 +253,16 @@ def run_phase(plan: Plan, broker_pid: int | None) -> Figures:
         p99_ms=latencies[min(count - 1, int(count * 0.99))] if latencies else float("nan"),
         cpu_us=spent,
     )
+
+
+def _delete_topics(plan: Plan) -> None:
+    """Best effort: the next phase starts on a broker holding none of this one's messages."""
+    admin = AdminClient(client_config(settings(plan.bootstrap)))
+    for topic, future in admin.delete_topics(list(plan.topics), operation_timeout=15).items():
+        try:
+            future.result(timeout=15)
+        except confluent_kafka.KafkaException as exc:
+            print(f"(topic {topic} not deleted: {exc})", flush=True)
 
 
 def _cpu(procs: list[BaseProcess], broker_pid: int | None) -> dict[str, float]:
