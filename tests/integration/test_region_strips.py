@@ -4,39 +4,28 @@ site's own page counts it, and one chart line per region; a site of one region a
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 import pytest
 
-from shared.netpolicy import TargetPolicy
 from tests.support.db import Conn
-from tests.support.quorum import REGIONS, add_checks, add_site, minutes_ago, set_state
-from webmon.core import Core, opened
+from tests.support.quorum import (
+    REGIONS,
+    add_checks,
+    add_site,
+    failing_south,
+    minutes_ago,
+    with_core,
+)
 from webmon.core.history import Chart
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
-
-
-def with_core(db_url: str, ask: Callable[[Core], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with opened(Core.for_url(db_url, policy=TargetPolicy.default())) as core:
-            return await ask(core)
-
-    return asyncio.run(run())
-
 
 def south_failing(db: Conn, site_id: int) -> list[datetime]:
     """Eight slots: ap-south down in the last five, the other regions up (19 of 24 up)."""
-    slots = minutes_ago(*range(8, 0, -1))
-    add_checks(db, site_id, slots[:3], dict.fromkeys(REGIONS, True))
-    add_checks(db, site_id, slots[3:], {"eu-west": True, "us-east": True, "ap-south": False})
-    set_state(db, site_id, True, slots[-1])
-    return slots
+    down = failing_south(db, site_id, 5, up_before=3)
+    return [down[0] - timedelta(minutes=m) for m in (3, 2, 1)] + down
 
 
 def test_the_overview_counts_a_site_of_several_regions_by_its_quorum(db: Conn, db_url: str) -> None:

@@ -4,14 +4,11 @@ an advisory; uptime counts a site's slots by the quorum, each region's own besid
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-from shared.netpolicy import TargetPolicy
 from tests.support.db import Conn, scalar
 from tests.support.quorum import (
     REGIONS,
@@ -20,22 +17,12 @@ from tests.support.quorum import (
     failing_south,
     minutes_ago,
     set_state,
+    with_core,
 )
-from webmon.core import Core, opened
 from webmon.core.history import Uptime
 from webmon.core.site_regions import Advisory
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-
-
-def with_core(db_url: str, ask: Callable[[Core], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with opened(Core.for_url(db_url, policy=TargetPolicy.default())) as core:
-            return await ask(core)
-
-    return asyncio.run(run())
 
 
 def advisories(db_url: str, site_id: int) -> list[Advisory]:

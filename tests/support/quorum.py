@@ -3,11 +3,17 @@ state as the writer leaves it (the quorum's)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import count
+from typing import TypeVar
 
+from shared.netpolicy import TargetPolicy
 from tests.support.db import CLOSED_URL, Conn, scalar
+from webmon.core import Core, opened
+
+T = TypeVar("T")
 
 REGIONS = ["eu-west", "us-east", "ap-south"]
 _PATHS = count(1)
@@ -61,3 +67,13 @@ def failing_south(db: Conn, site_id: int, down: int, *, up_before: int = 2) -> l
     add_checks(db, site_id, slots, {"eu-west": True, "us-east": True, "ap-south": False})
     set_state(db, site_id, True, slots[-1])
     return slots
+
+
+def with_core(db_url: str, ask: Callable[[Core], Awaitable[T]]) -> T:
+    """What the core answers `ask`, from a core opened on `db_url` for the one question."""
+
+    async def run() -> T:
+        async with opened(Core.for_url(db_url, policy=TargetPolicy.default())) as core:
+            return await ask(core)
+
+    return asyncio.run(run())
