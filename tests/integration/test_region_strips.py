@@ -17,7 +17,7 @@ from tests.support.quorum import (
     minutes_ago,
     with_core,
 )
-from webmon.core.history import Chart
+from webmon.core.history_records import Chart
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from tests.support.quorum import (
     set_state,
     with_core,
 )
-from webmon.core.history import Uptime
+from webmon.core.history_records import Uptime
 from webmon.core.site_regions import Advisory
 
 pytestmark = pytest.mark.integration

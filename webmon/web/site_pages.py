@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from webmon.core.errors import Invalid, Limited, NotFound, invalid_from_validation
-from webmon.core.history import LATEST, Step
+from webmon.core.history import LATEST
+from webmon.core.history_records import Step
 from webmon.core.site_copies import clone
 from webmon.core.site_import import parse_sites, site_of
 from webmon.core.site_rules import LOCAL_OPTIONS, SitePatch

@@ -18,8 +18,9 @@ from webmon.api.schemas import Series, Uptime
 from webmon.api.settings import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from webmon.core import Core
 from webmon.core.actors import Actor
-from webmon.core.history import EARLIEST, LATEST, Check, Event
-from webmon.core.history import Uptime as UptimeRow
+from webmon.core.history import EARLIEST, LATEST
+from webmon.core.history_records import Check, Event
+from webmon.core.history_records import Uptime as UptimeRow
 from webmon.core.sites import MAX_SITE_ID
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}", tags=["history"])
