@@ -3,7 +3,8 @@ it: the banner, each group's sites with their bar of days, and the incidents tol
 
 A page is read with a fixed number of statements whatever its number of sites: its row,
 its sites with their state, their days (one statement over the rollups and the raw rows of
-all of them), what happened on those days, and its incidents; never a statement per site.
+all of them, and one more, by quorum, for the sites checked from several regions), what
+happened on those days, and its incidents; never a statement per site.
 A view is fresh for `CACHE_SECONDS` in this process; past that, it is served while one
 refresh reads the next in the background; it is forgotten at once when the page or its
 incidents change through this process.
