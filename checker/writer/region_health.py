@@ -4,10 +4,11 @@ A region is unhealthy while an outage of it lasts (`region_outages`); its checks
 as usual but count towards no site's quorum (`webmon_region_out`, which the incident walk
 asks). This module opens and ends those outages from what each batch shows:
 
-  - **canary**: a check of a region's canary (`region_canaries`) from that region that is
-    down opens an outage from its slot, unless one is open; an up one ends a canary
-    outage at its slot. A down check followed by an up one already stored (a late
-    result) opens an outage that ended at that up check;
+  - **canary**: `canary_failures` down checks in a row of a region's canary
+    (`region_canaries`) from that region open an outage from the first of them, unless one
+    is open (a flaky canary's single failure opens none); an up one ends a canary outage at
+    its slot. A run of down checks followed by an up one already stored (late results)
+    opens an outage that ended at that up check;
   - **most_sites**: of a region's checks in the batch that can be compared with another
     region's (its up checks, and its down checks of a slot another region has a check of:
     sites checked from several regions), when those down while another region saw the
@@ -41,7 +42,11 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, Final
 
-from checker.settings import DEFAULT_REGION_DOWN_RATIO, DEFAULT_REGION_MIN_SITES
+from checker.settings import (
+    DEFAULT_REGION_CANARY_FAILURES,
+    DEFAULT_REGION_DOWN_RATIO,
+    DEFAULT_REGION_MIN_SITES,
+)
 from checker.writer.incidents import update_incidents
 from shared import locks
 from shared.causes import why_down
@@ -57,10 +62,11 @@ MOST_SITES: Final = "most_sites"
 @dataclass(frozen=True, slots=True)
 class RegionRules:
     """When most of a region's sites failing makes it unhealthy (WEBMON_REGION_MIN_SITES,
-    WEBMON_REGION_DOWN_RATIO)."""
+    WEBMON_REGION_DOWN_RATIO), and when its canary does (WEBMON_REGION_CANARY_FAILURES)."""
 
     min_sites: int = DEFAULT_REGION_MIN_SITES
     down_ratio: float = DEFAULT_REGION_DOWN_RATIO
+    canary_failures: int = DEFAULT_REGION_CANARY_FAILURES
 
 
 DEFAULT_RULES = RegionRules()
@@ -68,13 +74,17 @@ DEFAULT_RULES = RegionRules()
 
 @dataclass(frozen=True, slots=True)
 class CanaryCheck:
-    """A check of a region's canary from that region, in the batch."""
+    """A check of a region's canary from that region, in the batch. A down one's run: the
+    region's down checks of the canary around it with no up check between, as stored (up to
+    the threshold), and the first of them."""
 
     region: str
     slot: datetime
     up: bool
     detail: str  # why it was down (shared.causes), for the operator
     next_up: datetime | None = None  # a down one's next up check from the region, stored
+    failures: int = 1  # a down one's run, counted up to `RegionRules.canary_failures`
+    first_failure: datetime | None = None  # its first slot (None: this one's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +148,10 @@ def decide(
                     continue
                 if covered_until is not None and check.slot < covered_until:
                     continue
-                opening = Opening(region, check.slot, CANARY, check.detail, check.next_up)
+                if check.failures < rules.canary_failures:  # not yet: maybe a flake
+                    continue
+                start = check.first_failure or check.slot
+                opening = Opening(region, start, CANARY, check.detail, check.next_up)
                 openings.append(opening)
                 if check.next_up is None:
                     state[region] = opening
@@ -185,13 +198,15 @@ def watch_regions(cur: Any, conn: Any, rules: RegionRules = DEFAULT_RULES) -> No
     trip; a batch with no canary check and no region worth a look writes nothing."""
     with conn.pipeline():
         canary_cur = conn.cursor()
-        canary_cur.execute(QUERIES["region_canary_checks"])
+        canary_cur.execute(
+            QUERIES["region_canary_checks"], {"canary_failures": rules.canary_failures}
+        )
         tally_cur = conn.cursor()
         tally_cur.execute(QUERIES["region_tallies"], {"min_sites": rules.min_sites})
         open_cur = conn.cursor()
         open_cur.execute(QUERIES["region_open_outages"])
     canaries = [
-        CanaryCheck(r[0], r[1], r[2], why_down(r[3], r[4], r[5]), r[6])
+        CanaryCheck(r[0], r[1], r[2], why_down(r[3], r[4], r[5]), r[6], r[8] or 1, r[7])
         for r in canary_cur.fetchall()
     ]
     tallies = [Tally(*r) for r in tally_cur.fetchall()]
