@@ -520,37 +520,39 @@ SELECT 'certificate-' || c.site_id || '-' || floor(extract(epoch FROM c.expires_
 -- %(canary_failures)s, and the first of them. A run starts after the latest up check and
 -- not before the latest start or end of an outage of the region (`bound`): what lies
 -- before was an outage's already, and the search back stops there. Its site, slot and
--- region are a prefix of the key; an up check costs no lookup.
+-- region are a prefix of the key; for an up check each lookup is skipped (`NOT s.up`, a
+-- filter on the outer row alone).
 SELECT s.region, s.scheduled_at, s.up, s.status_code, s.error, s.regex_matched,
        n.next_up, f.first_down, f.failures
   FROM results_staging s
   JOIN region_canaries k ON k.site_id = s.site_id AND k.region = s.region
-  LEFT JOIN LATERAL (
+ CROSS JOIN LATERAL (
         SELECT min(c.scheduled_at) AS next_up FROM check_results c
-         WHERE c.site_id = s.site_id AND c.scheduled_at > s.scheduled_at
+         WHERE NOT s.up AND c.site_id = s.site_id AND c.scheduled_at > s.scheduled_at
            AND c.region = s.region AND c.up
-        OFFSET 0) n ON NOT s.up
-  LEFT JOIN LATERAL (
+        OFFSET 0) n
+ CROSS JOIN LATERAL (
         SELECT coalesce(max(v.at), '-infinity') AS bound
           FROM region_outages o
          CROSS JOIN LATERAL (VALUES (o.started_at), (o.ended_at)) AS v(at)
-         WHERE o.region = s.region AND v.at <= s.scheduled_at
-        OFFSET 0) b ON NOT s.up
-  LEFT JOIN LATERAL (
+         WHERE NOT s.up AND o.region = s.region AND v.at <= s.scheduled_at
+        OFFSET 0) b
+ CROSS JOIN LATERAL (
         SELECT coalesce(max(c.scheduled_at), b.bound) AS last_up FROM check_results c
-         WHERE c.site_id = s.site_id AND c.scheduled_at < s.scheduled_at
+         WHERE NOT s.up AND c.site_id = s.site_id AND c.scheduled_at < s.scheduled_at
            AND c.scheduled_at >= b.bound AND c.region = s.region AND c.up
-        OFFSET 0) u ON NOT s.up
-  LEFT JOIN LATERAL (
+        OFFSET 0) u
+ CROSS JOIN LATERAL (
         SELECT min(r.scheduled_at) AS first_down, count(*)::integer AS failures
           FROM (SELECT c.scheduled_at FROM check_results c
-                 WHERE c.site_id = s.site_id AND c.region = s.region AND NOT c.up
+                 WHERE NOT s.up AND c.site_id = s.site_id AND c.region = s.region
+                   AND NOT c.up
                    AND (c.scheduled_at > u.last_up
                         OR (c.scheduled_at = u.last_up AND u.last_up = b.bound))
                    AND c.scheduled_at < coalesce(n.next_up, 'infinity')
                  ORDER BY c.scheduled_at
                  LIMIT %(canary_failures)s) r
-        OFFSET 0) f ON NOT s.up
+        OFFSET 0) f
  WHERE s.up IS NOT NULL
  ORDER BY s.region, s.scheduled_at
 
