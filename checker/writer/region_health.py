@@ -19,15 +19,15 @@ asks). This module opens and ends those outages from what each batch shows:
     single-region deployment has only its canary.
 
 Opening is idempotent (the unique index `region_outages_open`, ON CONFLICT DO NOTHING; and
-a writer that finds another opening one of the region at that moment, by an advisory lock
-it only tries, leaves it to that one rather than wait for it while holding its own sites):
-two writers that see one outage at once open it once, and only the one that opened it
-queues its notification and walks again the sites it spoils. Those are the sites already
-walked over its slots whose walk is not clean: they are walked again from its start
-(`incidents.update_incidents`, the recount path), now without the region's checks. Before
-it reads them it takes the status rows of the region's sites, which a writer holds while it
-walks one (in site order, as the status upsert takes them): a walk under way that missed
-the outage is committed first, and one that starts later sees the outage.
+a writer that finds another opening or ending one of the region at that moment, by an
+advisory lock it only tries, leaves it to that one rather than wait for it while holding its
+own sites): two writers that see one outage at once open it once, and only the one that
+opened (or ended) it queues its notification and counts again the region's sites from its
+start (or end): their flips, status and incidents, now without (or with) the region's checks
+(`outage_recount`). Before it reads them it takes the status rows of the region's sites,
+which a writer holds while it writes one (in site order, as the status upsert takes them): a
+batch under way that missed the change is committed first, and one that starts later sees
+it.
 
 The batch is in `results_staging` and already in `check_results`, so the other regions'
 checks of a slot are looked up there by key, this batch's among them. `decide` holds the
@@ -47,7 +47,7 @@ from checker.settings import (
     DEFAULT_REGION_DOWN_RATIO,
     DEFAULT_REGION_MIN_SITES,
 )
-from checker.writer.incidents import update_incidents
+from checker.writer.outage_recount import recount_region
 from shared import locks
 from shared.causes import why_down
 from shared.queries import load_queries
@@ -215,7 +215,7 @@ def watch_regions(cur: Any, conn: Any, rules: RegionRules = DEFAULT_RULES) -> No
         return
     openings, endings = decide(canaries, tallies, open_outages, rules)
     for ending in endings:
-        _end(cur, ending)
+        _end(cur, conn, ending)
     for opening in openings:
         _open(cur, conn, opening)
 
@@ -239,27 +239,28 @@ def _open(cur: Any, conn: Any, o: Opening) -> None:
     if o.ended_at is not None:
         _queue(cur, outage_id, "region_up", o.ended_at)
         _log_recovered(o, outage_id, o.ended_at)
-    # Writers walking these sites now (other lanes) commit first: the sites they leave
-    # spoiled are read below, and those they walk next see this outage.
-    cur.execute(QUERIES["lock_region_sites"], {"region": o.region})
-    spoiled = cur.execute(
-        QUERIES["region_outage_walks"], {"region": o.region, "started_at": o.started_at}
-    ).fetchall()
-    if spoiled:
-        logger.info(
-            "region.recount region=%s outage_id=%d sites=%d", o.region, outage_id, len(spoiled)
-        )
-        update_incidents(cur, conn, {site_id: o.started_at for (site_id,) in spoiled})
+    _recount(cur, conn, o.region, o.started_at)
 
 
-def _end(cur: Any, e: Ending) -> None:
+def _end(cur: Any, conn: Any, e: Ending) -> None:
     row = cur.execute(
-        QUERIES["end_region_outage"], {"outage_id": e.outage_id, "ended_at": e.ended_at}
+        QUERIES["end_region_outage"],
+        {"outage_id": e.outage_id, "ended_at": e.ended_at, "lock_key": locks.REGION_OUTAGE},
     ).fetchone()
-    if row is None:  # another writer ended it
+    if row is None:  # another writer ended it, or is busy with the region
         return
     _queue(cur, e.outage_id, "region_up", e.ended_at)
     _log_recovered(e, e.outage_id, e.ended_at)
+    _recount(cur, conn, e.region, e.ended_at)
+
+
+def _recount(cur: Any, conn: Any, region: str, since: datetime) -> None:
+    """The region's sites counted again from `since`, where its checks stopped or started
+    counting again (`outage_recount`). Writers walking these sites now (other lanes) commit
+    first: what they leave is read below, and what they write next sees the outage's
+    change."""
+    cur.execute(QUERIES["lock_region_sites"], {"region": region})
+    recount_region(cur, conn, region, since)
 
 
 def _queue(cur: Any, outage_id: int, kind: str, at: datetime) -> None:
