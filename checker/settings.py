@@ -46,6 +46,9 @@ DEFAULT_WRITER_LANES = 2
 # up span at least this many sites and make at least this share of them.
 DEFAULT_REGION_MIN_SITES = 10
 DEFAULT_REGION_DOWN_RATIO = 0.8
+# A region's canary makes it unhealthy once it failed this many of its checks in a row (a
+# flaky canary's single failure does not); the outage starts at the first of them.
+DEFAULT_REGION_CANARY_FAILURES = 2
 
 
 class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
@@ -94,6 +97,8 @@ class CheckerSettings(CommonSettings, TargetPolicySettings, SecretKeySettings):
     # The writer's "most sites" signal of an unhealthy region (the canary needs neither).
     region_min_sites: int = Field(default=DEFAULT_REGION_MIN_SITES, ge=1, le=1_000_000)
     region_down_ratio: float = Field(default=DEFAULT_REGION_DOWN_RATIO, gt=0, le=1)
+    # The canary's signal: failed checks in a row before its region is unhealthy.
+    region_canary_failures: int = Field(default=DEFAULT_REGION_CANARY_FAILURES, ge=1, le=1_000)
     metrics_host: str = Field(default=DEFAULT_METRICS_HOST, min_length=1)
     metrics_port: int = Field(default=DEFAULT_CHECKER_METRICS_PORT, ge=0, le=65535)
 

@@ -286,6 +286,9 @@ def _write_states(
 ) -> int:
     sites = [s for s in sorted(plans) if ends[s].last_slot is not None]
     states = [ends[s] for s in sites]
+    # Walked again from its first slot and no state left (each was a region's now in an
+    # outage): nothing is walked, as before its first state.
+    gone = [s for s in sorted(plans) if ends[s].last_slot is None and plans[s].recount]
     events: list[tuple[int, int, str, datetime]] = []
     for i in changes.inserted:
         assert i.id is not None
@@ -314,6 +317,8 @@ def _write_states(
             QUERIES["mark_alerting"],
             {"site_ids": sites, "alerting": [_alerting(s) for s in states]},
         )
+        if gone:
+            cur.execute(QUERIES["forget_alert_states"], {"site_ids": gone})
         # The DOWNs first: a RESOLVED queued after them sees whether its DOWN is held.
         for kind in ("down", "resolved"):
             of_kind = [e for e in events if e[2] == kind]

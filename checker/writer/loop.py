@@ -69,7 +69,9 @@ class ResultWriter:
     ) -> None:
         self._settings = settings
         self._db = db
-        self._region_rules = RegionRules(settings.region_min_sites, settings.region_down_ratio)
+        self._region_rules = RegionRules(
+            settings.region_min_sites, settings.region_down_ratio, settings.region_canary_failures
+        )
         self._producer = producer
         self._stop = stop
         self._consumer: confluent_kafka.Consumer | None = None

@@ -521,6 +521,15 @@ SELECT * FROM unnest(%(site_ids)s::bigint[], %(last_slots)s::timestamptz[],
        up_streak = EXCLUDED.up_streak, up_since = EXCLUDED.up_since,
        open_incident_id = EXCLUDED.open_incident_id
 
+-- forget_alert_states --
+-- Sites walked again from their first slot that have no state left (each was a region's now
+-- in an outage, checker/writer/outage_recount.py): nothing walked, nothing alerting.
+WITH gone AS (
+    DELETE FROM site_alert_state WHERE site_id = ANY (%(site_ids)s::bigint[])
+)
+UPDATE site_status SET alerting = 0
+ WHERE site_id = ANY (%(site_ids)s::bigint[]) AND alerting <> 0
+
 -- mark_alerting --
 -- Only rows whose value changes are written.
 UPDATE site_status st SET alerting = f.alerting
@@ -572,14 +581,44 @@ SELECT 'certificate-' || c.site_id || '-' || floor(extract(epoch FROM c.expires_
 -- region_canary_checks --
 -- The batch's checks of each region's canary from that region, in slot order; for a down
 -- one, the canary's next up check from that region stored after it (a late result's; it
--- may be in this batch). Its site, slot and region are a prefix of the key.
+-- may be in this batch), and its run: the canary's down checks from that region around it
+-- with no up check between (missed slots neither break nor extend it), counted up to
+-- %(canary_failures)s, and the first of them. A run starts after the latest up check and
+-- not before the latest start or end of an outage of the region (`bound`): what lies
+-- before was an outage's already, and the search back stops there. Its site, slot and
+-- region are a prefix of the key; for an up check each lookup is skipped (`NOT s.up`, a
+-- filter on the outer row alone).
 SELECT s.region, s.scheduled_at, s.up, s.status_code, s.error, s.regex_matched,
-       CASE WHEN NOT s.up THEN (
-           SELECT min(c.scheduled_at) FROM check_results c
-            WHERE c.site_id = s.site_id AND c.scheduled_at > s.scheduled_at
-              AND c.region = s.region AND c.up) END AS next_up
+       n.next_up, f.first_down, f.failures
   FROM results_staging s
   JOIN region_canaries k ON k.site_id = s.site_id AND k.region = s.region
+ CROSS JOIN LATERAL (
+        SELECT min(c.scheduled_at) AS next_up FROM check_results c
+         WHERE NOT s.up AND c.site_id = s.site_id AND c.scheduled_at > s.scheduled_at
+           AND c.region = s.region AND c.up
+        OFFSET 0) n
+ CROSS JOIN LATERAL (
+        SELECT coalesce(max(v.at), '-infinity') AS bound
+          FROM region_outages o
+         CROSS JOIN LATERAL (VALUES (o.started_at), (o.ended_at)) AS v(at)
+         WHERE NOT s.up AND o.region = s.region AND v.at <= s.scheduled_at
+        OFFSET 0) b
+ CROSS JOIN LATERAL (
+        SELECT coalesce(max(c.scheduled_at), b.bound) AS last_up FROM check_results c
+         WHERE NOT s.up AND c.site_id = s.site_id AND c.scheduled_at < s.scheduled_at
+           AND c.scheduled_at >= b.bound AND c.region = s.region AND c.up
+        OFFSET 0) u
+ CROSS JOIN LATERAL (
+        SELECT min(r.scheduled_at) AS first_down, count(*)::integer AS failures
+          FROM (SELECT c.scheduled_at FROM check_results c
+                 WHERE NOT s.up AND c.site_id = s.site_id AND c.region = s.region
+                   AND NOT c.up
+                   AND (c.scheduled_at > u.last_up
+                        OR (c.scheduled_at = u.last_up AND u.last_up = b.bound))
+                   AND c.scheduled_at < coalesce(n.next_up, 'infinity')
+                 ORDER BY c.scheduled_at
+                 LIMIT %(canary_failures)s) r
+        OFFSET 0) f
  WHERE s.up IS NOT NULL
  ORDER BY s.region, s.scheduled_at
 
@@ -660,10 +699,12 @@ SELECT %(region)s::text, %(started_at)s::timestamptz, %(ended_at)s::timestamptz,
 RETURNING id
 
 -- end_region_outage --
--- Nothing when another writer ended it first (it waits for that one's commit, then finds
--- it ended).
+-- Nothing when another writer ended it first, or is opening or ending one of the region right
+-- now (it holds the region's advisory lock, which this one only tries: waiting for it while
+-- holding its own sites' status rows could deadlock with that one's lock_region_sites).
 UPDATE region_outages SET ended_at = %(ended_at)s
  WHERE id = %(outage_id)s AND ended_at IS NULL AND started_at < %(ended_at)s
+   AND pg_try_advisory_xact_lock(%(lock_key)s::integer, hashtext(region))
 RETURNING id
 
 -- queue_region_event --
@@ -681,15 +722,80 @@ SELECT st.site_id
  ORDER BY st.site_id
    FOR UPDATE OF st
 
+-- region_sites_since --
+-- After an outage of the region opened or ended at %(since)s (checker/writer/outage_recount.py):
+-- the sites checked from it with a row stored from that slot on, and their latest slot. One
+-- lookup by key per site of the region; only when an outage opens or ends.
+SELECT s.id, l.latest
+  FROM sites s
+ CROSS JOIN LATERAL (
+        SELECT max(c.scheduled_at) AS latest FROM check_results c
+         WHERE c.site_id = s.id AND c.scheduled_at >= %(since)s
+        OFFSET 0) l
+ WHERE %(region)s = ANY (s.regions) AND l.latest IS NOT NULL
+ ORDER BY s.id
+
+-- recount_site_status --
+-- After an outage's start or end changed which checks count: each site's status becomes its
+-- latest slot with a verdict (webmon_state_before), whatever slot it had, with the check
+-- that stands for it; a site with no verdict left (every one was a region's now out) has
+-- no status, as before its first: its next state inserts one.
+WITH latest AS MATERIALIZED (
+    SELECT f.site_id, l.slot
+      FROM unnest(%(site_ids)s::bigint[]) AS f(site_id)
+     CROSS JOIN LATERAL (SELECT webmon_state_before(f.site_id, 'infinity') AS slot OFFSET 0) l
+), gone AS (
+    DELETE FROM site_status st USING latest l WHERE st.site_id = l.site_id AND l.slot IS NULL
+)
+INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
+                         up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
+                         ttfb_ms, redirects, tls_version, tls_expires_at, updated_at)
+SELECT l.site_id, s.url, c.scheduled_at, c.checked_at, c.response_time_ms, c.status_code,
+       v.up, c.regex_matched, c.error, c.error_detail, c.dns_ms, c.connect_ms, c.tls_ms,
+       c.ttfb_ms, c.redirects, c.tls_version, c.tls_expires_at, now()
+  FROM latest l
+ CROSS JOIN LATERAL webmon_slot_verdict(l.site_id, l.slot) v
+ CROSS JOIN LATERAL (SELECT url FROM sites WHERE id = l.site_id OFFSET 0) s
+ CROSS JOIN LATERAL (
+        SELECT * FROM check_results c
+         WHERE c.site_id = l.site_id AND c.scheduled_at = l.slot AND c.region = v.region
+        OFFSET 0) c
+ WHERE l.slot IS NOT NULL
+    ON CONFLICT (site_id) DO UPDATE
+   SET url = EXCLUDED.url,
+       scheduled_at = EXCLUDED.scheduled_at,
+       checked_at = EXCLUDED.checked_at,
+       response_time_ms = EXCLUDED.response_time_ms,
+       status_code = EXCLUDED.status_code,
+       up = EXCLUDED.up,
+       regex_matched = EXCLUDED.regex_matched,
+       error = EXCLUDED.error,
+       error_detail = EXCLUDED.error_detail,
+       dns_ms = EXCLUDED.dns_ms,
+       connect_ms = EXCLUDED.connect_ms,
+       tls_ms = EXCLUDED.tls_ms,
+       ttfb_ms = EXCLUDED.ttfb_ms,
+       redirects = EXCLUDED.redirects,
+       tls_version = EXCLUDED.tls_version,
+       tls_expires_at = EXCLUDED.tls_expires_at,
+       updated_at = EXCLUDED.updated_at
+
 -- region_outage_walks --
--- The sites an outage from %(started_at)s spoils: checked from the region, walked over a
--- slot at or after its start, and not clean there (a down streak, an open incident, or an
--- incident opened since). They are walked again from its start without the region.
-SELECT a.site_id
-  FROM site_alert_state a
-  JOIN sites s ON s.id = a.site_id
- WHERE %(region)s = ANY (s.regions) AND a.last_slot >= %(started_at)s
-   AND (a.down_streak > 0 OR a.open_incident_id IS NOT NULL
-        OR EXISTS (SELECT 1 FROM incidents i
-                    WHERE i.site_id = a.site_id AND i.opened_at >= %(started_at)s))
- ORDER BY a.site_id
+-- Of the sites counted again from %(since)s (region_sites_since), those whose incidents
+-- can change: not clean (a down streak, an open incident), an incident opened since, or,
+-- now that their flips are counted again, a down state from that slot on (a down flip
+-- since, or down at the slot before). The others are up from the slot on and clean: a walk
+-- would open nothing. They are walked again from the slot.
+SELECT f.site_id
+  FROM unnest(%(site_ids)s::bigint[]) AS f(site_id)
+  LEFT JOIN LATERAL (SELECT * FROM site_alert_state a WHERE a.site_id = f.site_id OFFSET 0) a
+    ON true
+ WHERE a.down_streak > 0 OR a.open_incident_id IS NOT NULL
+    OR EXISTS (SELECT 1 FROM incidents i
+                WHERE i.site_id = f.site_id AND i.opened_at >= %(since)s)
+    OR EXISTS (SELECT 1 FROM site_events e
+                WHERE e.site_id = f.site_id AND e.scheduled_at >= %(since)s AND NOT e.to_up)
+    OR NOT (SELECT e.to_up FROM site_events e
+             WHERE e.site_id = f.site_id AND e.scheduled_at < %(since)s
+             ORDER BY e.scheduled_at DESC LIMIT 1)
+ ORDER BY f.site_id

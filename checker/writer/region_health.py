@@ -4,10 +4,11 @@ A region is unhealthy while an outage of it lasts (`region_outages`); its checks
 as usual but count towards no site's quorum (`webmon_region_out`, which the incident walk
 asks). This module opens and ends those outages from what each batch shows:
 
-  - **canary**: a check of a region's canary (`region_canaries`) from that region that is
-    down opens an outage from its slot, unless one is open; an up one ends a canary
-    outage at its slot. A down check followed by an up one already stored (a late
-    result) opens an outage that ended at that up check;
+  - **canary**: `canary_failures` down checks in a row of a region's canary
+    (`region_canaries`) from that region open an outage from the first of them, unless one
+    is open (a flaky canary's single failure opens none); an up one ends a canary outage at
+    its slot. A run of down checks followed by an up one already stored (late results)
+    opens an outage that ended at that up check;
   - **most_sites**: of a region's checks in the batch that can be compared with another
     region's (its up checks, and its down checks of a slot another region has a check of:
     sites checked from several regions), when those down while another region saw the
@@ -18,15 +19,15 @@ asks). This module opens and ends those outages from what each batch shows:
     single-region deployment has only its canary.
 
 Opening is idempotent (the unique index `region_outages_open`, ON CONFLICT DO NOTHING; and
-a writer that finds another opening one of the region at that moment, by an advisory lock
-it only tries, leaves it to that one rather than wait for it while holding its own sites):
-two writers that see one outage at once open it once, and only the one that opened it
-queues its notification and walks again the sites it spoils. Those are the sites already
-walked over its slots whose walk is not clean: they are walked again from its start
-(`incidents.update_incidents`, the recount path), now without the region's checks. Before
-it reads them it takes the status rows of the region's sites, which a writer holds while it
-walks one (in site order, as the status upsert takes them): a walk under way that missed
-the outage is committed first, and one that starts later sees the outage.
+a writer that finds another opening or ending one of the region at that moment, by an
+advisory lock it only tries, leaves it to that one rather than wait for it while holding its
+own sites): two writers that see one outage at once open it once, and only the one that
+opened (or ended) it queues its notification and counts again the region's sites from its
+start (or end): their flips, status and incidents, now without (or with) the region's checks
+(`outage_recount`). Before it reads them it takes the status rows of the region's sites,
+which a writer holds while it writes one (in site order, as the status upsert takes them): a
+batch under way that missed the change is committed first, and one that starts later sees
+it.
 
 The batch is in `results_staging` and already in `check_results`, so the other regions'
 checks of a slot are looked up there by key, this batch's among them. `decide` holds the
@@ -41,8 +42,12 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, Final
 
-from checker.settings import DEFAULT_REGION_DOWN_RATIO, DEFAULT_REGION_MIN_SITES
-from checker.writer.incidents import update_incidents
+from checker.settings import (
+    DEFAULT_REGION_CANARY_FAILURES,
+    DEFAULT_REGION_DOWN_RATIO,
+    DEFAULT_REGION_MIN_SITES,
+)
+from checker.writer.outage_recount import recount_region
 from shared import locks
 from shared.causes import why_down
 from shared.queries import load_queries
@@ -57,10 +62,11 @@ MOST_SITES: Final = "most_sites"
 @dataclass(frozen=True, slots=True)
 class RegionRules:
     """When most of a region's sites failing makes it unhealthy (WEBMON_REGION_MIN_SITES,
-    WEBMON_REGION_DOWN_RATIO)."""
+    WEBMON_REGION_DOWN_RATIO), and when its canary does (WEBMON_REGION_CANARY_FAILURES)."""
 
     min_sites: int = DEFAULT_REGION_MIN_SITES
     down_ratio: float = DEFAULT_REGION_DOWN_RATIO
+    canary_failures: int = DEFAULT_REGION_CANARY_FAILURES
 
 
 DEFAULT_RULES = RegionRules()
@@ -68,13 +74,17 @@ DEFAULT_RULES = RegionRules()
 
 @dataclass(frozen=True, slots=True)
 class CanaryCheck:
-    """A check of a region's canary from that region, in the batch."""
+    """A check of a region's canary from that region, in the batch. A down one's run: the
+    region's down checks of the canary around it with no up check between, as stored (up to
+    the threshold), and the first of them."""
 
     region: str
     slot: datetime
     up: bool
     detail: str  # why it was down (shared.causes), for the operator
     next_up: datetime | None = None  # a down one's next up check from the region, stored
+    failures: int = 1  # a down one's run, counted up to `RegionRules.canary_failures`
+    first_failure: datetime | None = None  # its first slot (None: this one's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +148,10 @@ def decide(
                     continue
                 if covered_until is not None and check.slot < covered_until:
                     continue
-                opening = Opening(region, check.slot, CANARY, check.detail, check.next_up)
+                if check.failures < rules.canary_failures:  # not yet: maybe a flake
+                    continue
+                start = check.first_failure or check.slot
+                opening = Opening(region, start, CANARY, check.detail, check.next_up)
                 openings.append(opening)
                 if check.next_up is None:
                     state[region] = opening
@@ -185,13 +198,15 @@ def watch_regions(cur: Any, conn: Any, rules: RegionRules = DEFAULT_RULES) -> No
     trip; a batch with no canary check and no region worth a look writes nothing."""
     with conn.pipeline():
         canary_cur = conn.cursor()
-        canary_cur.execute(QUERIES["region_canary_checks"])
+        canary_cur.execute(
+            QUERIES["region_canary_checks"], {"canary_failures": rules.canary_failures}
+        )
         tally_cur = conn.cursor()
         tally_cur.execute(QUERIES["region_tallies"], {"min_sites": rules.min_sites})
         open_cur = conn.cursor()
         open_cur.execute(QUERIES["region_open_outages"])
     canaries = [
-        CanaryCheck(r[0], r[1], r[2], why_down(r[3], r[4], r[5]), r[6])
+        CanaryCheck(r[0], r[1], r[2], why_down(r[3], r[4], r[5]), r[6], r[8] or 1, r[7])
         for r in canary_cur.fetchall()
     ]
     tallies = [Tally(*r) for r in tally_cur.fetchall()]
@@ -200,7 +215,7 @@ def watch_regions(cur: Any, conn: Any, rules: RegionRules = DEFAULT_RULES) -> No
         return
     openings, endings = decide(canaries, tallies, open_outages, rules)
     for ending in endings:
-        _end(cur, ending)
+        _end(cur, conn, ending)
     for opening in openings:
         _open(cur, conn, opening)
 
@@ -224,27 +239,28 @@ def _open(cur: Any, conn: Any, o: Opening) -> None:
     if o.ended_at is not None:
         _queue(cur, outage_id, "region_up", o.ended_at)
         _log_recovered(o, outage_id, o.ended_at)
-    # Writers walking these sites now (other lanes) commit first: the sites they leave
-    # spoiled are read below, and those they walk next see this outage.
-    cur.execute(QUERIES["lock_region_sites"], {"region": o.region})
-    spoiled = cur.execute(
-        QUERIES["region_outage_walks"], {"region": o.region, "started_at": o.started_at}
-    ).fetchall()
-    if spoiled:
-        logger.info(
-            "region.recount region=%s outage_id=%d sites=%d", o.region, outage_id, len(spoiled)
-        )
-        update_incidents(cur, conn, {site_id: o.started_at for (site_id,) in spoiled})
+    _recount(cur, conn, o.region, o.started_at)
 
 
-def _end(cur: Any, e: Ending) -> None:
+def _end(cur: Any, conn: Any, e: Ending) -> None:
     row = cur.execute(
-        QUERIES["end_region_outage"], {"outage_id": e.outage_id, "ended_at": e.ended_at}
+        QUERIES["end_region_outage"],
+        {"outage_id": e.outage_id, "ended_at": e.ended_at, "lock_key": locks.REGION_OUTAGE},
     ).fetchone()
-    if row is None:  # another writer ended it
+    if row is None:  # another writer ended it, or is busy with the region
         return
     _queue(cur, e.outage_id, "region_up", e.ended_at)
     _log_recovered(e, e.outage_id, e.ended_at)
+    _recount(cur, conn, e.region, e.ended_at)
+
+
+def _recount(cur: Any, conn: Any, region: str, since: datetime) -> None:
+    """The region's sites counted again from `since`, where its checks stopped or started
+    counting again (`outage_recount`). Writers walking these sites now (other lanes) commit
+    first: what they leave is read below, and what they write next sees the outage's
+    change."""
+    cur.execute(QUERIES["lock_region_sites"], {"region": region})
+    recount_region(cur, conn, region, since)
 
 
 def _queue(cur: Any, outage_id: int, kind: str, at: datetime) -> None:

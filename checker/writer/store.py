@@ -26,6 +26,7 @@ from psycopg import sql
 
 from checker.writer.flips import Event, Recount, several_per_site, site_flips
 from checker.writer.incidents import sites_to_walk, update_incidents
+from checker.writer.outage_recount import recount_events
 from checker.writer.quorum import (
     earliest_slot,
     lock_params,
@@ -206,22 +207,7 @@ def _write_flips(cur: Any, events: list[Event], recount: Recount) -> None:
         names = ("site_ids", "slots", "checked", "from_up", "to_up", "status", "error", "detail")
         cur.execute(QUERIES["insert_events"], dict(zip(names, cols, strict=True)))
     if recount:
-        sites = list(recount)
-        spans = cur.execute(
-            QUERIES["recount_spans"],
-            {
-                "site_ids": sites,
-                "los": [recount[s][0] for s in sites],
-                "his": [recount[s][1] for s in sites],
-            },
-        ).fetchall()
-        params = {
-            "site_ids": [s[0] for s in spans],
-            "afters": [s[1] for s in spans],
-            "uptos": [s[2] for s in spans],
-        }
-        cur.execute(QUERIES["delete_span_events"], params)
-        cur.execute(QUERIES["insert_span_events"], params)
+        recount_events(cur, recount)
 
 
 def _late_hours(rows: Sequence[CheckResult], counted_to: datetime) -> list[datetime]:

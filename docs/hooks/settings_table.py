@@ -113,6 +113,9 @@ MEANINGS = {
     "WEBMON_REGION_DOWN_RATIO": "the share of a region's checks (of sites another region also "
     "checked) that must be down while another region saw them up for the region to be "
     "unhealthy; a later batch with this share fine ends it",
+    "WEBMON_REGION_CANARY_FAILURES": "a region's canary makes the region unhealthy once its "
+    "checks from the region are down this many times in a row, from the first of them (1: a "
+    "single failure is enough): see [Region health](regions.md#region-health)",
     "WEBMON_PROBE_GROUP": "consumer group of the probes (scheduled checks)",
     "WEBMON_WRITER_GROUP": "consumer group of the writers",
     "WEBMON_ONDEMAND_PROBE_GROUP": "consumer group of the probes on the on-demand topic",

@@ -3,20 +3,22 @@
 -- verdict. The readers (webmon/core/history.sql's uptime, webmon/core/sites.sql's site
 -- JSON, webmon/core/site_regions.sql) ask these.
 
--- The uptime by quorum of a site checked from several regions, from `since` to now: its
--- slots, each once, by webmon_slot_up over the slot's checks and missed slots from the
--- site's regions (a check of a region in an outage counts for nothing): `checks` the slots
--- with a verdict, `up_checks` those up, `missed` those without one, `first_slot` the first
--- slot counted. From the checks still kept, raw and packed (the rollups count each region
--- apart, and cannot say which regions failed together), so a period reaching past the
--- packed days is counted from the oldest kept slot on.
+-- The uptime by quorum of a site checked from several regions, from `since` to now, per
+-- UTC hour or day (`step`: 'hour' or 'day'): its slots, each once, by webmon_slot_up over
+-- the slot's checks and missed slots from the site's regions (a check of a region in an
+-- outage counts for nothing): `checks` the slots with a verdict, `up_checks` those up,
+-- `missed` those without one, `first_slot` the first slot counted; a bucket without a kept
+-- slot has no row. From the checks still kept, raw and packed (the rollups count each
+-- region apart, and cannot say which regions failed together), so a period reaching past
+-- the packed days is counted from the oldest kept slot on.
 --
 -- The outage functions are asked only where an outage could answer: for the checks of a
 -- region with an outage reaching into the period, and the slots between the first such
 -- outage's start and the last one's end. Elsewhere no outage covers a slot, and every
 -- region counts as it does where none can (webmon_counting_regions at -infinity).
-CREATE OR REPLACE FUNCTION webmon_quorum_uptime(of_site bigint, since timestamptz)
-RETURNS TABLE (checks bigint, up_checks bigint, missed bigint, first_slot timestamptz)
+CREATE OR REPLACE FUNCTION webmon_quorum_buckets(of_site bigint, since timestamptz, step text)
+RETURNS TABLE (bucket timestamptz, checks bigint, up_checks bigint, missed bigint,
+               first_slot timestamptz)
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 BEGIN
@@ -59,9 +61,27 @@ BEGIN
           FROM counted c
          GROUP BY c.slot
     )
-    SELECT count(v.up), count(*) FILTER (WHERE v.up), count(*) FILTER (WHERE v.up IS NULL),
+    SELECT date_trunc(step, v.slot AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+           count(v.up), count(*) FILTER (WHERE v.up), count(*) FILTER (WHERE v.up IS NULL),
            min(v.slot)
-      FROM slots v;
+      FROM slots v
+     GROUP BY 1
+     ORDER BY 1;
+END
+$$;
+
+-- The uptime by quorum of a site checked from several regions, from `since` to now: its
+-- buckets' (webmon_quorum_buckets) added up, so that the period's figure and its days'
+-- never disagree.
+CREATE OR REPLACE FUNCTION webmon_quorum_uptime(of_site bigint, since timestamptz)
+RETURNS TABLE (checks bigint, up_checks bigint, missed bigint, first_slot timestamptz)
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT coalesce(sum(b.checks), 0)::bigint, coalesce(sum(b.up_checks), 0)::bigint,
+           coalesce(sum(b.missed), 0)::bigint, min(b.first_slot)
+      FROM webmon_quorum_buckets(of_site, since, 'day') b;
 END
 $$;
 

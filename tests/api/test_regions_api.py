@@ -92,3 +92,43 @@ def test_history_carries_the_region_and_filters_on_it(api: Api, db_url: str) -> 
         "eu-west", 4, 4,
     )  # fmt: skip
     problem(api.get(f"{base}/uptime?region=Not%20A%20Region"), 422)
+
+
+def test_the_series_of_a_site_of_several_regions_counts_its_slots_by_the_quorum(
+    api: Api, db_url: str
+) -> None:
+    site = api.post("/api/v1/sites", {"url": "https://b.example/", "regions": REGIONS}).json()
+    plain = api.post("/api/v1/sites", {"url": "https://a.example/"}).json()
+    now = datetime.now(UTC).replace(microsecond=0)
+    slots = [now - timedelta(minutes=m) for m in range(4, 0, -1)]
+    rows = [
+        CheckResult(site_id=site["id"], url="https://b.example/", region=region,
+                    scheduled_at=slot, checked_at=slot,
+                    status_code=200 if region != "ap-south" else 503, up=region != "ap-south",
+                    response_time_ms=10.0, region_count=len(REGIONS))
+        for slot in slots for region in REGIONS
+    ] + [
+        CheckResult(site_id=plain["id"], url="https://a.example/", scheduled_at=slot,
+                    checked_at=slot, status_code=200 if n % 2 else 503, up=bool(n % 2),
+                    response_time_ms=10.0)
+        for n, slot in enumerate(slots)
+    ]  # fmt: skip
+    with Database(db_url) as database:
+        write_results(database, rows)
+    for step in ("hour", "day"):
+        base = f"/api/v1/sites/{site['id']}/series?since=24h&step={step}"
+        series = api.get(base).json()
+        # Its slots, each once, by the quorum: ap-south alone is no majority.
+        assert (series["region"], series["by_quorum"]) == (None, True)
+        assert (sum(series["checks"]), sum(series["up_checks"])) == (4, 4), step
+        assert {p for p in series["uptime_pct"] if p is not None} == {100.0}
+        assert datetime.fromisoformat(series["quorum_from"]) == slots[0]
+        # One region's checks when asked for it.
+        south = api.get(f"{base}&region=ap-south").json()
+        assert (south["by_quorum"], sum(south["checks"]), sum(south["up_checks"])) == (
+            False, 4, 0,
+        )  # fmt: skip
+    # A site of one region: its checks, as before.
+    single = api.get(f"/api/v1/sites/{plain['id']}/series?since=24h").json()
+    assert (single["by_quorum"], single["quorum_from"]) == (False, None)
+    assert (sum(single["checks"]), sum(single["up_checks"])) == (4, 2)

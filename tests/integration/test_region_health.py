@@ -35,6 +35,8 @@ QUORUM_WALK = any(
     rule in q for q in QUERIES.values() for rule in ("webmon_slot_up", "webmon_site_states")
 )
 FEW = RegionRules(min_sites=3, down_ratio=0.8)
+# One failed canary check is enough (the tests of a single failure's outage).
+ONE_FAILURE = RegionRules(canary_failures=1)
 
 
 def at(minute: int) -> datetime:
@@ -103,21 +105,24 @@ def test_a_failing_canary_opens_one_outage_told_once_per_default_channel(
         assert outages(db) == []
         first = [check(canary, 1, "eu-west", False, "timeout")]
         write_results(database, first)
-        write_results(database, first)  # redelivered
-        write_results(database, [check(canary, 2, "eu-west", False, "timeout")])  # still down
+        write_results(database, first)  # redelivered: still one failure, maybe a flake
+        assert outages(db) == []
+        # The second in a row (WEBMON_REGION_CANARY_FAILURES, 2): unhealthy from the first.
+        write_results(database, [check(canary, 2, "eu-west", False, "timeout")])
+        write_results(database, [check(canary, 3, "eu-west", False, "timeout")])  # still down
     [(oid, region, started, ended, cause, detail)] = outages(db)
     assert (region, started, ended, cause, detail) == ("eu-west", at(1), None, "canary", "timeout")
     assert region_notifications(db) == [
         (f"region-outage-{oid}-down", ch, "region_down", oid, None, None, at(1)) for ch in notified
     ]
     with Database(db_url) as database:
-        up = [check(canary, 3, "eu-west", True)]
+        up = [check(canary, 4, "eu-west", True)]
         write_results(database, up)
         write_results(database, up)  # redelivered
-        write_results(database, [check(canary, 4, "eu-west", True)])
-    assert outages(db) == [(oid, "eu-west", at(1), at(3), "canary", "timeout")]
+        write_results(database, [check(canary, 5, "eu-west", True)])
+    assert outages(db) == [(oid, "eu-west", at(1), at(4), "canary", "timeout")]
     assert region_notifications(db)[2:] == [
-        (f"region-outage-{oid}-up", ch, "region_up", oid, None, None, at(3)) for ch in notified
+        (f"region-outage-{oid}-up", ch, "region_up", oid, None, None, at(4)) for ch in notified
     ]
 
 
@@ -261,7 +266,7 @@ def test_the_cli_and_the_api_name_the_canary_and_show_the_outage(
     down = [check(canary, 0, "eu-west", False, "timeout", when=now),
             check(canary, 0, "us-east", True, when=now)]  # fmt: skip
     with Database(db_url) as database:
-        write_results(database, down)
+        write_results(database, down, ONE_FAILURE)
     code, out = webmon("regions")
     assert code == 0
     lines = out.splitlines()
@@ -317,8 +322,8 @@ def test_the_notifier_tells_a_regions_outage_in_words_and_in_its_payload(
         canary = add_site(db, "canary", ["eu-west"])
         set_canary(db, "eu-west", canary)
         with Database(db_url) as database:
-            write_results(database, [check(canary, 0, "eu-west", False, "timeout")])
-            write_results(database, [check(canary, 5, "eu-west", True)])
+            write_results(database, [check(canary, 0, "eu-west", False, "timeout")], ONE_FAILURE)
+            write_results(database, [check(canary, 5, "eu-west", True)], ONE_FAILURE)
         start(processes, "notifier", {**env, **NOTIFIER_FAST}, "notifier", tmp_path)
         wait_for(lambda: len(hook.accepted()) == 2 and len(chat.accepted()) == 2, 30, "sent")
         bodies = sorted((r.json() for r in hook.accepted()), key=lambda b: b["event"])
@@ -349,11 +354,14 @@ def test_a_late_failure_of_the_canary_is_an_outage_that_already_ended(
     set_canary(db, "eu-west", canary)
     late = [check(canary, 1, "eu-west", False, "dns")]
     with Database(db_url) as database:
-        write_results(database, [check(canary, 0, "eu-west", True)])
-        write_results(database, [check(canary, 3, "eu-west", True)])
-        write_results(database, late)
-        write_results(database, late)  # redelivered: the outage covers its slot
-        write_results(database, [check(canary, 2, "eu-west", False, "dns")])  # covered too
+        for rows in (
+            [check(canary, 0, "eu-west", True)],
+            [check(canary, 3, "eu-west", True)],
+            late,
+            late,  # redelivered: the outage covers its slot
+            [check(canary, 2, "eu-west", False, "dns")],  # covered too
+        ):
+            write_results(database, rows, ONE_FAILURE)
     [(oid, region, started, ended, cause, detail)] = outages(db)
     assert (region, started, ended, cause, detail) == ("eu-west", at(1), at(3), "canary", "dns")
     assert [(n[0], n[1], n[6]) for n in region_notifications(db)] == [

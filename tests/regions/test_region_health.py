@@ -32,8 +32,8 @@ def test_an_unhealthy_region_is_one_notification_not_an_incident_per_site(
 ) -> None:
     """eu-west loses every packet to the target namespace: its canary (the target's second
     address) fails, and so do all of its sites, which need only one region (quorum 1). The
-    region is unhealthy and its checks count for nothing: no site incident, one region
-    notification."""
+    region is unhealthy from the canary's first failure once it failed twice in a row, and
+    its checks count for nothing: no site incident, one region notification."""
     threshold = 3
     add_channel(db, "ops", config={"url": "http://127.0.0.1:9/"}, default=True)
     canary = add_site(db, net.canary_url())
@@ -62,8 +62,18 @@ def test_an_unhealthy_region_is_one_notification_not_an_incident_per_site(
         timeout_s=SLACK_S,
         what="eu-west's checks of every site to fail",
     )  # fmt: skip
-    outages = db.execute("SELECT id, region, cause, ended_at FROM region_outages").fetchall()
-    assert [o[1:] for o in outages] == [("eu-west", "canary", None)]
+    outages = db.execute(
+        "SELECT id, region, cause, ended_at, started_at FROM region_outages"
+    ).fetchall()
+    assert [o[1:4] for o in outages] == [("eu-west", "canary", None)]
+    # It took WEBMON_REGION_CANARY_FAILURES (2) failures in a row, and starts at the first.
+    first_failure = scalar(
+        db,
+        "SELECT min(scheduled_at) FROM check_results"
+        " WHERE site_id = %s AND region = 'eu-west' AND NOT up",
+        canary,
+    )
+    assert outages[0][4] == first_failure
     assert count(db, "SELECT count(*) FROM incidents") == 0
     notifications = db.execute("SELECT kind, region_outage_id FROM notifications").fetchall()
     assert notifications == [("region_down", outages[0][0])]

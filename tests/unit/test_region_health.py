@@ -21,6 +21,8 @@ from notifier.region_events import RegionOutageFacts
 
 T0 = datetime(2026, 12, 7, 12, 1, tzinfo=UTC)
 RULES = RegionRules(min_sites=3, down_ratio=0.8)
+# The canary tests written when one failure opened an outage keep that threshold.
+ONE = RegionRules(min_sites=3, down_ratio=0.8, canary_failures=1)
 
 
 def at(minute: int) -> datetime:
@@ -28,11 +30,13 @@ def at(minute: int) -> datetime:
 
 
 def canary(
-    minute: int, up: bool, region: str = "eu-west", next_up: int | None = None
-) -> CanaryCheck:
+    minute: int, up: bool, region: str = "eu-west", next_up: int | None = None,
+    failures: int = 1, first: int | None = None,
+) -> CanaryCheck:  # fmt: skip
     return CanaryCheck(
-        region, at(minute), up, "" if up else "timeout", None if next_up is None else at(next_up)
-    )
+        region, at(minute), up, "" if up else "timeout", None if next_up is None else at(next_up),
+        failures, None if first is None else at(first),
+    )  # fmt: skip
 
 
 def tally(
@@ -48,13 +52,13 @@ def tally(
 
 
 def test_a_down_canary_opens_an_outage_from_its_slot_unless_one_is_open() -> None:
-    assert decide([canary(0, False)], [], {}) == (
+    assert decide([canary(0, False)], [], {}, ONE) == (
         [Opening("eu-west", at(0), CANARY, "timeout")], [],
     )  # fmt: skip
     open_ = {"eu-west": Outage(7, "eu-west", at(-5), MOST_SITES)}
-    assert decide([canary(0, False)], [], open_) == ([], [])
+    assert decide([canary(0, False)], [], open_, ONE) == ([], [])
     # Several down checks in one batch: one outage, from the first.
-    assert decide([canary(2, False), canary(1, False)], [], {}) == (
+    assert decide([canary(2, False), canary(1, False)], [], {}, ONE) == (
         [Opening("eu-west", at(1), CANARY, "timeout")], [],
     )  # fmt: skip
 
@@ -73,14 +77,36 @@ def test_an_up_canary_ends_a_canary_outage_at_its_slot_and_nothing_else() -> Non
 
 def test_down_then_up_in_one_batch_ends_then_reopens_in_slot_order() -> None:
     open_ = {"eu-west": Outage(7, "eu-west", at(0), CANARY)}
-    openings, endings = decide([canary(5, False), canary(4, True)], [], open_)
+    openings, endings = decide([canary(5, False), canary(4, True)], [], open_, ONE)
     assert endings == [Ending(7, "eu-west", at(4))]
     assert openings == [Opening("eu-west", at(5), CANARY, "timeout")]
 
 
 def test_a_late_down_canary_check_with_its_up_stored_opens_an_outage_that_ended() -> None:
     checks = [canary(1, False, next_up=3), canary(2, False, next_up=3), canary(3, True)]
-    assert decide(checks, [], {}) == (
+    assert decide(checks, [], {}, ONE) == (
+        [Opening("eu-west", at(1), CANARY, "timeout", ended_at=at(3))], [],
+    )  # fmt: skip
+
+
+def test_a_canary_opens_an_outage_once_it_failed_the_threshold_in_a_row() -> None:
+    # One failure of a flaky canary (the default threshold is 2): nothing.
+    assert decide([canary(0, False)], [], {}) == ([], [])
+    assert decide([canary(0, False, failures=1), canary(1, True)], [], {}) == ([], [])
+    # The second in a row opens it, from the first of the run (stored by an earlier batch).
+    assert decide([canary(1, False, failures=2, first=0)], [], {}) == (
+        [Opening("eu-west", at(0), CANARY, "timeout")], [],
+    )  # fmt: skip
+    # A threshold of 3: two are not enough, three are.
+    three = RegionRules(canary_failures=3)
+    assert decide([canary(1, False, failures=2, first=0)], [], {}, three) == ([], [])
+    assert decide([canary(2, False, failures=3, first=0)], [], {}, three)[0] == [
+        Opening("eu-west", at(0), CANARY, "timeout")
+    ]
+    # A late run, with its up check stored after it: an outage that ended.
+    late = [canary(1, False, next_up=3, failures=2, first=1),
+            canary(2, False, next_up=3, failures=2, first=1)]  # fmt: skip
+    assert decide(late, [], {}) == (
         [Opening("eu-west", at(1), CANARY, "timeout", ended_at=at(3))], [],
     )  # fmt: skip
 
@@ -111,7 +137,7 @@ def test_most_sites_ends_on_a_batch_that_is_mostly_fine() -> None:
 
 
 def test_the_canary_goes_first_and_most_sites_opens_nothing_more() -> None:
-    openings, _ = decide([canary(0, False)], [tally(4, 4)], {}, RULES)
+    openings, _ = decide([canary(0, False)], [tally(4, 4)], {}, ONE)
     assert [o.cause for o in openings] == [CANARY]
 
 

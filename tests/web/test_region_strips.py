@@ -116,3 +116,31 @@ def test_the_site_page_keeps_the_regions_uptime_and_charts_a_line_per_region(
     page.goto(dashboard.base + f"/sites/{sites['single']}")
     page.wait_for_function("() => window.webmonChart && window.webmonChart.plot")
     assert page.evaluate("() => window.webmonChart.labels") == ["response ms"]
+
+
+def test_the_day_bars_count_by_the_quorum(
+    page: Any, dashboard: Dashboard, db: Conn, sites: dict[str, int]
+) -> None:
+    # The site page: today's bar is the quorum's 100 %, not 19 of 24 checks (a red bar),
+    # and its title names the region below on its own.
+    page.goto(dashboard.base + f"/sites/{sites['degraded']}")
+    bars = page.locator("section.card:has(h2:text('Uptime per day')) svg.strip rect")
+    expect()(bars).to_have_count(90)
+    today = bars.last
+    expect()(today).to_have_class("bar-up")
+    title = today.locator("title").text_content()
+    assert f"100.00 % by quorum, {SLOTS} slots" in title, title
+    assert f"below on its own: {FAILING} 37.50 %" in title, title
+    page.screenshot(path=str(SHOTS / "site-day-bars-quorum.png"), full_page=True)
+    # A site of one region: its checks, as before (3 of 8: red).
+    page.goto(dashboard.base + f"/sites/{sites['single']}")
+    single = page.locator("section.card:has(h2:text('Uptime per day')) svg.strip rect").last
+    expect()(single).to_have_class("bar-down")
+    # The status page: no red or amber day for the site of several regions.
+    db.execute("UPDATE sites SET public = true WHERE id = ANY(%s)", (list(sites.values()),))
+    page.goto(dashboard.base + "/status")
+    shop = page.locator(f".status-site[data-site='{sites['degraded']}'] svg.days")
+    expect()(shop.locator("rect.bar-up")).to_have_count(1)
+    expect()(shop.locator("rect.bar-down, rect.bar-partial")).to_have_count(0)
+    blog = page.locator(f".status-site[data-site='{sites['single']}'] svg.days")
+    expect()(blog.locator("rect.bar-down")).to_have_count(1)

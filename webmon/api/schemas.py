@@ -130,7 +130,15 @@ class Series(BaseModel):
     """Columns as arrays, one entry per hour or day, ready for a chart."""
 
     step: Literal["hour", "day"]
-    region: str | None = Field(description="the region counted; null: the checks of every region")
+    region: str | None = Field(description="the region counted; null: the site")
+    by_quorum: bool = Field(
+        description="a site checked from several regions, no region asked: `checks` are its "
+        "slots counted by the quorum's verdict; response times are every region's checks"
+    )
+    quorum_from: datetime | None = Field(
+        description="by quorum: the first slot counted (the checks kept: buckets before it "
+        "count nothing)"
+    )
     t: list[datetime]
     checks: list[int]
     up_checks: list[int]

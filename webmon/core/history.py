@@ -23,6 +23,8 @@ from webmon.core.history_records import (
     Event,
     Phases,
     RegionLine,
+    RegionShare,
+    Series,
     Step,
     Strip,
     Tick,
@@ -37,6 +39,7 @@ QUERIES["site_uptime"] = (
     .replace("{uptime}", DOCUMENTED["uptime"])
     .replace("{latency}", QUERIES["latency"])
 )
+QUERIES["series_by_quorum"] = QUERIES["series_by_quorum"].replace("{series}", QUERIES["series"])
 # Timestamps a query may take: PostgreSQL's range, well inside datetime's.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
@@ -125,7 +128,27 @@ class History:
 
     async def series(
         self, site_id: int, since: timedelta, step: Step, region: str | None = None
+    ) -> Series:
+        """A site's buckets over the period that ends now: of one region's checks; of a
+        site checked from one region, its checks, in one statement as before regions; of a
+        site checked from several (region None), its slots by the quorum, with every
+        region's response times together (`uptime`'s rule, per bucket)."""
+        found = await self._db.row(QUERIES["site_region_count"], {"site_id": site_id})
+        if found is None:
+            raise NotFound(f"no site with id {site_id}")
+        params = {"site_id": site_id, "since": since, "step": step, "region": region}
+        if region is not None or found["regions"] < 2:
+            return Series(
+                [_typed(Bucket, r) for r in await self._db.rows(QUERIES["series"], params)]
+            )
+        rows = await self._db.rows(QUERIES["series_by_quorum"], params)
+        firsts = [r["first_slot"] for r in rows if r["first_slot"] is not None]
+        return Series([_typed(Bucket, r) for r in rows], True, min(firsts, default=None))
+
+    async def _buckets(
+        self, site_id: int, since: timedelta, step: Step, region: str | None = None
     ) -> list[Bucket]:
+        """A chart's buckets: of one region, or every region's checks together."""
         await self._site_must_exist(site_id)
         params = {"site_id": site_id, "since": since, "step": step, "region": region}
         return [_typed(Bucket, r) for r in await self._db.rows(QUERIES["series"], params)]
@@ -205,7 +228,7 @@ class History:
             performed = [c for c in reversed(rows) if c.up is not None]
             times = [c.response_time_ms for c in performed]
             return Chart("check", [c.checked_at for c in performed], times, times, times)
-        buckets = await self.series(site_id, since, step)
+        buckets = await self._buckets(site_id, since, step)
         return Chart(
             step, [b.t for b in buckets], [b.avg_ms for b in buckets],
             [b.p50_ms for b in buckets], [b.p95_ms for b in buckets],
@@ -231,15 +254,27 @@ class History:
         else:
             every = await self.chart(site_id, since, step, slots)
             for region in regions:
-                for b in await self.series(site_id, since, step, region):
+                for b in await self._buckets(site_id, since, step, region):
                     lines[region][b.t] = b.p50_ms
         by_region = [RegionLine(r, [lines[r].get(at) for at in every.t]) for r in regions]
         return Chart(every.step, every.t, every.avg_ms, every.p50_ms, every.p95_ms, by_region)
 
-    async def days(self, site_id: int, days: int) -> list[Day]:
-        """Uptime per UTC day over the last `days` days, oldest first."""
+    async def days(self, site_id: int, days: int, by_quorum: bool = False) -> list[Day]:
+        """Uptime per UTC day over the last `days` days, oldest first. A site checked from
+        one region: its checks, from the daily rollups, as before regions. One checked from
+        several (`by_quorum`): its slots by the quorum (from the checks kept, raw and
+        packed: the rollups count each region apart), with the regions below beside each
+        day; a pass over its kept checks in the period (~200 ms for 30 days of three
+        regions checked every minute)."""
         params = {"site_id": site_id, "days": days}
-        return [_typed(Day, r) for r in await self._db.rows(QUERIES["daily_uptime"], params)]
+        if not by_quorum:
+            rows = await self._db.rows(QUERIES["daily_uptime"], params)
+            return [Day(r["day"], r["checks"], r["up_share"]) for r in rows]
+        return [
+            Day(r["day"], r["checks"], r["up_share"], True, int(r["region_checks"]),
+                [RegionShare(n, v) for n, v in zip(r["below"], r["below_shares"], strict=True)])
+            for r in await self._db.rows(QUERIES["daily_uptime_by_quorum"], params)
+        ]  # fmt: skip
 
     async def phases(self, site_id: int) -> list[Phases]:
         """Average phase durations per hour over the last day, from the raw checks."""

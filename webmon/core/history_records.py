@@ -186,10 +186,42 @@ class Strip:
 
 
 @dataclass(frozen=True, slots=True)
+class RegionShare:
+    """One region's own share of up checks over a day."""
+
+    region: str
+    up_share: float
+
+
+@dataclass(frozen=True, slots=True)
 class Day:
+    """A UTC day's uptime. By quorum (a site checked from several regions): `checks` are
+    its slots with a verdict, `region_checks` every region's checks, `below` the regions
+    whose own checks were not all up; `up_share` None with `region_checks` means the day's
+    checks are no longer kept, so it cannot be counted by quorum."""
+
     day: Any  # a date
     checks: int | None
     up_share: float | None
+    by_quorum: bool = False
+    region_checks: int = 0
+    below: list[RegionShare] = field(default_factory=list)
+
+    @property
+    def unkept(self) -> bool:
+        """By quorum, checked but no longer countable: its checks are past retention."""
+        return self.by_quorum and self.checks is None and self.region_checks > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A site's buckets for a chart. `by_quorum`: a site checked from several regions, no
+    region asked: `checks` are slots counted by the quorum's verdict (from the checks kept,
+    from `quorum_from` on), the response times every region's checks together."""
+
+    buckets: list[Bucket]
+    by_quorum: bool = False
+    quorum_from: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,6 +205,69 @@ SELECT g.day::date AS day, coalesce(d.checks, r.checks) AS checks,
          AND c.scheduled_at < (g.day::date + 1)::timestamp AT TIME ZONE 'UTC') AS r ON true
  ORDER BY g.day
 
+-- daily_uptime_by_quorum --
+-- A site checked from several regions: its uptime per UTC day over the last %(days)s days,
+-- oldest first, by its quorum (webmon_quorum_buckets: its slots with a verdict, each once;
+-- NULL: no slot with one, or the day's checks are no longer kept, and so cannot be
+-- counted by quorum); beside it, `region_checks` (every region's checks that day, from the
+-- daily rollups or, for the days not rolled up yet, the raw rows) and the regions whose own
+-- checks that day were not all up, with their own share (`below`, `below_shares`).
+WITH w AS (
+    SELECT (now() AT TIME ZONE 'UTC')::date - (%(days)s - 1) AS first_day,
+           coalesce(days_rolled_to, '-infinity') AS rolled
+      FROM webmon_rollup_state
+), q AS (
+    SELECT (b.bucket AT TIME ZONE 'UTC')::date AS day, b.checks, b.up_checks
+      FROM webmon_quorum_buckets(
+               %(site_id)s, (SELECT first_day FROM w)::timestamp AT TIME ZONE 'UTC', 'day') b
+), r AS (
+    SELECT day, region, checks, up_checks FROM check_rollups_daily
+     WHERE site_id = %(site_id)s
+       AND day >= (SELECT first_day FROM w) AND day < (SELECT rolled FROM w)
+    UNION ALL
+    SELECT (scheduled_at AT TIME ZONE 'UTC')::date, region,
+           count(*) FILTER (WHERE up IS NOT NULL), count(*) FILTER (WHERE up)
+      FROM check_results
+     WHERE site_id = %(site_id)s
+       AND scheduled_at >= (SELECT greatest(first_day, rolled)::timestamp AT TIME ZONE 'UTC'
+                              FROM w)
+     GROUP BY 1, 2
+), by_day AS (
+    SELECT day, sum(checks) AS checks,
+           array_agg(region ORDER BY region) FILTER (WHERE up_checks < checks) AS below,
+           array_agg(up_checks::float8 / checks ORDER BY region)
+               FILTER (WHERE up_checks < checks) AS below_shares
+      FROM r
+     GROUP BY day
+)
+SELECT g.day::date AS day, q.checks, q.up_checks::float8 / nullif(q.checks, 0) AS up_share,
+       coalesce(d.checks, 0)::bigint AS region_checks, coalesce(d.below, '{}') AS below,
+       coalesce(d.below_shares, '{}') AS below_shares
+  FROM generate_series((SELECT first_day FROM w), (now() AT TIME ZONE 'UTC')::date,
+                       interval '1 day') AS g(day)
+  LEFT JOIN q ON q.day = g.day::date
+  LEFT JOIN by_day d ON d.day = g.day::date
+ ORDER BY g.day
+
+-- series_by_quorum --
+-- The series of a site checked from several regions, no region asked: its slots per hour
+-- or day (%(step)s) counted by its quorum (webmon_quorum_buckets: from the checks still
+-- kept; a bucket before them counts nothing and has no uptime), and the response times of
+-- every region's checks together (`series` with %(region)s NULL, standing in for its
+-- braces below). `first_slot`: the bucket's first slot counted by quorum.
+SELECT s.t, coalesce(q.checks, 0)::int AS checks, coalesce(q.up_checks, 0)::int AS up_checks,
+       coalesce(q.missed, 0)::int AS missed,
+       round(100.0 * q.up_checks / nullif(q.checks, 0), 3)::float8 AS uptime_pct,
+       s.avg_ms, s.p50_ms, s.p95_ms, q.first_slot
+  FROM ({series}) AS s
+  LEFT JOIN webmon_quorum_buckets(%(site_id)s, now() - %(since)s::interval, %(step)s) AS q
+    ON q.bucket = s.t
+ ORDER BY s.t
+
+-- site_region_count --
+-- How many regions a site is checked from; no row: no such site.
+SELECT cardinality(regions) AS regions FROM sites WHERE id = %(site_id)s
+
 -- phases_24h --
 -- One site's average phase durations per hour over the last day, from the raw checks (the
 -- rollups keep response times only): the chart stacks them where the checks measured them.

@@ -76,7 +76,8 @@ SELECT o.position AS group_position, s.id, s.name, s.url, st.up, st.checked_at,
 
 -- page_days --
 -- Checks and up checks per site and UTC day over the last %(days)s days, for a list of
--- sites, in one statement: the daily rollups for the days rolled up, the hourly rollups
+-- sites (those checked from one region: `page_quorum_days` counts the others), in one
+-- statement: the daily rollups for the days rolled up, the hourly rollups
 -- for the hours after them up to the rollup mark, and the raw rows since the mark. Days
 -- without checks have no row.
 WITH w AS (
@@ -108,15 +109,18 @@ SELECT site_id, day, sum(checks)::bigint AS checks, sum(up_checks)::bigint AS up
   FROM parts
  GROUP BY site_id, day
 
--- page_quorum_uptime --
--- The uptime over the page's days of its sites checked from several regions (%(site_ids)s):
--- by their quorum, as their own page counts it (webmon_quorum_uptime from the first day
--- shown), not every region's checks together. Asked only for a page holding such sites.
-SELECT s.id AS site_id, q.up_checks::float8 / nullif(q.checks, 0) AS uptime
+-- page_quorum_days --
+-- Slots with a verdict and those up per site and UTC day over the last %(days)s days, of a
+-- page's sites checked from several regions (%(site_ids)s): by their quorum, as their own
+-- page counts them (webmon_quorum_buckets from the first day shown), not every region's
+-- checks together; in the shape of `page_days`. From the checks kept, raw and packed: a
+-- day before them has no row (the rollups count each region apart). Asked only for a page
+-- holding such sites.
+SELECT s.id AS site_id, (q.bucket AT TIME ZONE 'UTC')::date AS day, q.checks, q.up_checks
   FROM unnest(%(site_ids)s::bigint[]) AS s(id)
- CROSS JOIN LATERAL webmon_quorum_uptime(
+ CROSS JOIN LATERAL webmon_quorum_buckets(
      s.id, ((now() AT TIME ZONE 'UTC')::date - (%(days)s::integer - 1))::timestamp
-             AT TIME ZONE 'UTC') AS q
+             AT TIME ZONE 'UTC', 'day') AS q
 
 -- page_site_incidents --
 -- What happened to each site of a list per UTC day over the last %(days)s days: the

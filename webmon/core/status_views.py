@@ -3,7 +3,8 @@ it: the banner, each group's sites with their bar of days, and the incidents tol
 
 A page is read with a fixed number of statements whatever its number of sites: its row,
 its sites with their state, their days (one statement over the rollups and the raw rows of
-all of them), what happened on those days, and its incidents; never a statement per site.
+all of them, and one more, by quorum, for the sites checked from several regions), what
+happened on those days, and its incidents; never a statement per site.
 A view is fresh for `CACHE_SECONDS` in this process; past that, it is served while one
 refresh reads the next in the background; it is forgotten at once when the page or its
 incidents change through this process.
@@ -248,27 +249,27 @@ class Views:
                 incident_rows = await dict_rows(conn, QUERIES["page_incidents"],
                     {"page_id": page_id, "incident_id": None, "limit": 50})  # fmt: skip
             ids = sorted({int(r["id"]) for r in site_rows})
+            # A site checked from several regions: its days by its quorum, and its uptime
+            # over them (one more statement, only for a page holding such sites).
+            several = sorted({int(r["id"]) for r in site_rows if (r["regions"] or 1) > 1})
+            single = sorted(set(ids) - set(several))
             params = {"site_ids": ids, "days": days, "page_id": page_id}
             # (site_id, day, checks, up_checks) and (site_id, day, labels): tuples, two or
             # more rows a site, which dicts by name would cost ~1 us each
-            days_read = await conn.execute(QUERIES["page_days"], params)
-            day_rows = await days_read.fetchall()
+            days_read = await conn.execute(QUERIES["page_days"], {**params, "site_ids": single})
+            day_rows = list(await days_read.fetchall())
             told_read = await conn.execute(QUERIES["page_site_incidents"], params)
             told_rows = await told_read.fetchall()
-            # A site checked from several regions: its uptime by its quorum (its day bars
-            # stay every region's checks: the quorum's count runs from a start to now).
-            several = sorted({int(r["id"]) for r in site_rows if (r["regions"] or 1) > 1})
-            quorum: dict[int, float | None] = {}
             if several:
-                rows = await dict_rows(conn, QUERIES["page_quorum_uptime"],
-                                       {"site_ids": several, "days": days})  # fmt: skip
-                quorum = {int(r["site_id"]): r["uptime"] for r in rows}
-        return self._assemble(page, days, site_rows, day_rows, told_rows, incident_rows, quorum)
+                quorum_read = await conn.execute(QUERIES["page_quorum_days"],
+                                                 {"site_ids": several, "days": days})  # fmt: skip
+                day_rows.extend(await quorum_read.fetchall())
+        return self._assemble(page, days, site_rows, day_rows, told_rows, incident_rows)
 
     def _assemble(
         self, page: Page | None, days: int, site_rows: list[dict[str, Any]],
         day_rows: Sequence[Sequence[Any]], told_rows: Sequence[Sequence[Any]],
-        incident_rows: list[dict[str, Any]], quorum: dict[int, float | None] | None = None,
+        incident_rows: list[dict[str, Any]],
     ) -> PageView:  # fmt: skip
         now = datetime.now(UTC)
         first = now.date() - timedelta(days=days - 1)
@@ -285,8 +286,6 @@ class Views:
         for r in site_rows:
             site_id = int(r["id"])
             bar, uptime = _days(site_id, first, checked, told)
-            if quorum and site_id in quorum:
-                uptime = quorum[site_id]
             name = display_name(r["name"], r["url"])
             shown[site_id] = name
             groups[int(r["group_position"])].append(SiteView(

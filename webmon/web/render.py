@@ -101,14 +101,20 @@ def _level(share: float | None) -> str:
     return "partial" if share >= 0.9 else "down"
 
 
-def strip(values: list[float | None], labels: list[str], height: int = 18) -> Markup:
+def strip(
+    values: list[float | None], labels: list[str], height: int = 18,
+    titles: list[str] | None = None,
+) -> Markup:  # fmt: skip
     """A bar per value (a share of up checks): green all up, amber some down, red mostly
-    down, grey no checks; each bar's title says which period and how much."""
+    down, grey no checks; each bar's title says which period and how much (`titles`: each
+    bar's whole title instead)."""
     width, gap = 6, 2
     bars = []
     for i, (share, label) in enumerate(zip(values, labels, strict=True)):
         level = _level(share)
         title = f"{label}: {'no checks' if share is None else pct(share)}"
+        if titles is not None:
+            title = titles[i]
         bars.append(
             f'<rect x="{i * (width + gap)}" y="0" width="{width}" height="{height}" rx="1" '
             f'class="bar-{level}"><title>{escape(title)}</title></rect>'
@@ -119,6 +125,26 @@ def strip(values: list[float | None], labels: list[str], height: int = 18) -> Ma
         f'<svg class="strip" width="{total}" height="{height}" viewBox="0 0 {total} {height}"'
         f' role="img" aria-label="{summary}">{"".join(bars)}</svg>'
     )
+
+
+def day_title(day: Any) -> str:
+    """A day bar's tooltip (a webmon.core.history_records.Day): its uptime and checks; by
+    quorum, its slots, and the regions whose own checks were not all up that day."""
+    when = f"{day.day:%Y-%m-%d}"
+    if not day.by_quorum:
+        up = "no checks" if day.up_share is None else pct(day.up_share)
+        return f"{when}: {day.checks or 0} checks: {up}"
+    if day.unkept:
+        return (f"{when}: not counted by quorum (its checks are no longer kept); "
+                f"{day.region_checks} checks from every region")  # fmt: skip
+    if day.up_share is None:
+        text = f"{when}: no slot with a quorum's verdict"
+    else:
+        text = f"{when}: {pct(day.up_share)} by quorum, {day.checks} slots"
+    if day.below:
+        alone = ", ".join(f"{b.region} {pct(b.up_share)}" for b in day.below)
+        text += f"; below on its own: {alone}"
+    return text
 
 
 # A tick's shape says its state without its colour: an up check a short bar, a down one a

@@ -34,6 +34,7 @@ from webmon.web.common import (
     signer,
     viewer,
 )
+from webmon.web.render import day_title
 
 router = APIRouter(include_in_schema=False)
 PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
@@ -106,7 +107,8 @@ def _whole_number(values: dict[str, str], name: str) -> int | None:
     return int(text)
 
 
-async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
+async def _site(request: Request, site_id: int, live: bool = False) -> dict[str, Any] | None:
+    """The site page's context; `live`: the part the page refreshes (no day bars)."""
     since = request.query_params.get("since", "24h")
     if since not in PERIODS:
         since = "24h"
@@ -125,7 +127,7 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
     latest_tasks = await the_core.tasks.latest_for_site(site_id)
     channels = [c.name for c in await the_core.channels.every((await viewer(request)).actor)]
     own_routes = await the_core.channels.own_routes(site_id)
-    days = await history.days(site_id, 90)
+    days = [] if live else await history.days(site_id, 90, by_quorum=bool(several))
     events = await history.events(site_id, before=LATEST, limit=20)
     now = datetime.now(UTC)
     checks = await history.checks(
@@ -181,6 +183,7 @@ async def _site(request: Request, site_id: int) -> dict[str, Any] | None:
         "uptime": uptime,
         "day_values": [d.up_share for d in days],
         "day_labels": [f"{d.day:%Y-%m-%d}: {d.checks or 0} checks" for d in days],
+        "day_titles": [day_title(d) for d in days],
         "changes": changes,
         "checks": checks,
         "badge_token": (await signer(request)).badge_token(site_id),
@@ -267,7 +270,7 @@ async def site_page(request: Request, site_id: int) -> Response:
 @router.get("/ui/sites/{site_id}")
 async def site_live(request: Request, site_id: int) -> Response:
     who = await viewer(request)
-    context = await _site(request, site_id)
+    context = await _site(request, site_id, live=True)
     if context is None:
         return Response(status_code=404)
     return render(request, "_site_live.html", who, **context)

@@ -143,9 +143,10 @@ async def series(
     step: Literal["hour", "day"] = "hour",
     region: RegionFilter = None,
 ) -> Response:
-    buckets = await core(request).history.series(site_id, PERIODS[since], step, region)
-    columns = {name: [getattr(b, name) for b in buckets] for name in SERIES_FIELDS}
-    return json_response({"step": step, "region": region, **columns})
+    found = await core(request).history.series(site_id, PERIODS[since], step, region)
+    columns = {name: [getattr(b, name) for b in found.buckets] for name in SERIES_FIELDS}
+    return json_response({"step": step, "region": region, "by_quorum": found.by_quorum,
+                          "quorum_from": found.quorum_from, **columns})  # fmt: skip
 
 
 @router.get("/events", response_model=list[Event], summary="State changes, newest first")
