@@ -16,6 +16,7 @@ regions over without.
 
     .venv/bin/python -m bench.bench_regions            # a short load (make bench)
     .venv/bin/python -m bench.bench_regions --sites 30000 --interval 60 --seconds 120
+    ... --rounds 3                                      # the pair three times, A B, B A, A B
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -325,8 +326,8 @@ def _us(phase: Phase, *names: str, part: str = "total", backends: str | None = N
     return 1e6 * per_row(total, phase)
 
 
-def comparison(regions: Phase, one: Phase) -> None:
-    """The two phases per stored row, side by side, and the writer's ratio."""
+def comparison(regions: Phase, one: Phase) -> float:
+    """The two phases per stored row, side by side, and the writer's ratio (returned)."""
     probes = {p.label: [n for n in p.spent if n.startswith("probe ")] for p in (regions, one)}
     pg = "PostgreSQL (all backends)"
     lines: list[tuple[str, Callable[[Phase], float]]] = [
@@ -354,6 +355,7 @@ def comparison(regions: Phase, one: Phase) -> None:
         f" ({one.rows.stored:,} rows), ratio",
         rows,
     )
+    return ratio
 
 
 def main() -> None:
@@ -365,23 +367,44 @@ def main() -> None:
     parser.add_argument(
         "--one-region-first", action="store_true", help="run the one-region phase first"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the pair of phases this many times, in turn in either order (a machine "
+        "whose speed drifts within a run moves a single pair's ratio by 10 %% and more)",
+    )
     args = parser.parse_args()
     report("message sizes (JSON, before the producer's compression)", list(message_sizes()))
     logs = Path(tempfile.mkdtemp(prefix="webmon-bench-regions-"))
     regions = REGIONS[: args.regions]
     print(f"\nmachine: {os.cpu_count()} cores, load average {_load()} at the start; logs in {logs}")
+    plans: list[tuple[str, tuple[str, ...], int]] = [
+        (f"{len(regions)} regions", regions, args.sites),
+        ("one region", (DEFAULT_REGION,), args.sites * len(regions)),
+    ]
+    ratios: list[float] = []
     with target() as tgt, services() as (server, bootstrap):
         load = Load(server, bootstrap, tgt, args.interval, args.seconds, logs)
-        plans: list[tuple[str, tuple[str, ...], int]] = [
-            (f"{len(regions)} regions", regions, args.sites),
-            ("one region", (DEFAULT_REGION,), args.sites * len(regions)),
-        ]
-        done: dict[str, Phase] = {}
-        for label, where, sites in plans[:: -1 if args.one_region_first else 1]:
-            phase = run_phase(load, label, where, sites, len(regions))
-            phase_report(load, phase)
-            done[label] = phase
-    comparison(*(done[label] for label, _, _ in plans))
+        for n in range(args.rounds):
+            done: dict[str, Phase] = {}
+            backwards = args.one_region_first != (n % 2 == 1)
+            here = load if args.rounds == 1 else replace(load, logs=logs / f"round {n + 1}")
+            for label, where, sites in plans[:: -1 if backwards else 1]:
+                phase = run_phase(here, label, where, sites, len(regions))
+                phase_report(load, phase)
+                done[label] = phase
+            ratios.append(comparison(*(done[label] for label, _, _ in plans)))
+    if len(ratios) > 1:
+        middle = statistics.median(ratios)
+        verdict = "within" if abs(middle - 1) <= 0.10 else "NOT within"
+        report(
+            f"the writer per result, regions / one region, {len(ratios)} rounds",
+            [
+                ("each round", "  ".join(f"{r:.3f}" for r in ratios)),
+                ("median", f"{middle:.3f} ({verdict} 10 %)"),
+            ],
+        )
     print(f"\nload average at the end: {_load()}")
 
 

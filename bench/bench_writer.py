@@ -72,9 +72,15 @@ def prepare(env: BenchEnv) -> None:
         )
 
 
-def reset(env: BenchEnv) -> None:
+def reset(env: BenchEnv, regions: list[str] | None = None) -> None:
+    """Empty the results; with `regions`, every site is checked from those (its quorum a
+    majority of them), as the results of `make_results(..., len(regions))` say."""
     with psycopg.connect(env.database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE check_results, site_status")
+        conn.execute(
+            "TRUNCATE check_results, site_status, site_events, site_alert_state, incidents, "
+            "notifications CASCADE"
+        )
+        conn.execute("UPDATE sites SET regions = %s", (regions or [DEFAULT_REGION],))
 
 
 # The stored fields that check_results has (all but the URL, which site_status keeps).
@@ -99,7 +105,7 @@ def bare_copy(env: BenchEnv, results: list[CheckResult], batch: int) -> float:
 
 
 def writer_sql(env: BenchEnv, rows: list[CheckResult], batch: int) -> float:
-    reset(env)
+    reset(env, sorted({row.region for row in rows}))
     db = Database(env.database_url, max_size=1)
     db.open()
     try:
@@ -154,12 +160,21 @@ def main() -> None:
     parser.add_argument("--lanes", type=int, default=DEFAULT_WRITER_LANES)
     parser.add_argument("--regions", type=int, default=1, help="also time N regions' results")
     parser.add_argument("--pairs", type=int, default=3, help="alternations with --regions")
+    parser.add_argument(
+        "--spread",
+        action="store_true",
+        help="with --regions: each region's results of a slot in other batches, as the "
+        "regions' checkers deliver them, rather than side by side in one batch",
+    )
     args = parser.parse_args()
     results = make_results(args.results)
     with services() as (url, bootstrap), bench_env(url, bootstrap) as env:
         prepare(env)
         if args.regions > 1:
-            compare_regions(env, results, make_results(args.results, args.regions), args)
+            regional = make_results(args.results, args.regions)
+            if args.spread:  # each region's rows of a slot in batches of their own
+                regional.sort(key=lambda r: (r.scheduled_at, r.region, r.site_id))
+            compare_regions(env, results, regional, args)
             return
         copy_rate = bare_copy(env, results, args.batch)
         sql_rate = writer_sql(env, results, args.batch)

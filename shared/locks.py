@@ -10,10 +10,10 @@ ROLLUP = 0x7765626D6F6E02
 # submissions, so that its limits count every concurrent one. (A 32-bit value: the
 # two-integer form of pg_advisory_xact_lock.)
 TASK_LIMITS = 0x776D7401
-# The class half of the (class, site) advisory lock a writer takes on a site of the
-# quorum's path before it reads the states of its slots (checker/writer/queries.sql,
-# lock_quorum_sites). A 32-bit value.
-QUORUM = 0x776D7102
+# The class half of the (class, partition) advisory lock a writer takes on each partition
+# of a batch with rows of the quorum's path before it reads the states of their slots
+# (checker/writer/queries.sql, lock_quorum_partitions). A 32-bit value.
+QUORUM = 0x776D7103
 # The class half of the (class, hash of the region) advisory lock a writer tries before it
 # opens a region's outage: a writer that finds it taken leaves the opening to the one that
 # holds it, rather than wait for it while holding its own sites (a 32-bit value).

@@ -251,7 +251,11 @@ class ResultWriter:
         while True:
             started = time.perf_counter()
             try:
-                inserted = write_results(self._db, results, self._region_rules) if results else 0
+                inserted = (
+                    write_results(self._db, results, self._region_rules, batch.next_offsets)
+                    if results
+                    else 0
+                )
             except DatabaseError as exc:
                 unavailable = isinstance(exc, DatabaseUnavailable)
                 self._metrics.db_error("unavailable" if unavailable else "statement")

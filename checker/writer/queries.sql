@@ -74,8 +74,9 @@ SELECT site_id, scheduled_at, checked_at, response_time_ms, status_code,
 -- meanwhile fails the foreign key; then `drop_unknown_sites` runs and this again.
 -- `alerting` (not replaced) tells the incident walk which sites it can skip.
 -- (Joining `sites` here always cost a hash of the whole table per batch: 2 ms at 10,000
--- sites.) The sites of `quorum_sites` are left out: their state is their quorum's
--- (`quorum_states`); NULL, the usual batch, is folded away when the statement is planned.
+-- sites.) The sites of `quorum_sites` (one text, as `quorum_states`' `site_ids`) are left
+-- out: their state is their quorum's; NULL, the usual batch, is folded away when the
+-- statement is planned.
 INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
                          up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
                          ttfb_ms, redirects, tls_version, tls_expires_at, updated_at)
@@ -120,34 +121,94 @@ RETURNING site_id, previous_up,
 SELECT coalesce(array_agg(DISTINCT region), '{}') FROM region_outages
  WHERE ended_at IS NULL OR ended_at > %(earliest)s
 
--- lock_quorum_sites --
--- Before their states are read: a slot's state depends on every region's row of it, so
--- two writers that store two regions' rows of one site at once (a rebalance) take turns,
--- and the second reads the first's rows. (class, site) advisory locks, in site order.
-SELECT pg_advisory_xact_lock(%(lock_class)s::integer, (s.site_id %% 2147483647)::integer)
-  FROM unnest(%(site_ids)s::bigint[]) AS s(site_id)
- ORDER BY s.site_id
+-- lock_quorum_partitions --
+-- Before the states of the quorum's sites are read: a slot's state depends on every
+-- region's row of it, so two writers that store two regions' rows of one site at once take
+-- turns, and the second reads the first's rows. A site's results all come from one
+-- partition of the results topic (they are keyed by site), which one writer's lane owns
+-- but for a rebalance's overlap or a writer presumed dead: one (class, partition) advisory
+-- lock per partition of the batch, in order, covers every site in it. (A lock per site took
+-- an entry of the server's shared lock table each: a few writers' batches of 5,000 filled
+-- its default 6,400 and failed every transaction on the server.)
+SELECT pg_advisory_xact_lock(%(lock_class)s::integer, k)
+  FROM unnest(%(keys)s::integer[]) AS k
+ ORDER BY k
 
 -- quorum_states --
 -- The quorum's path (docs/regions.md, "Quorum"): for the sites checked from several
--- regions, or from a region in an outage (`site_ids`). Each (site, slot) the batch stored
--- a row of (results_staging) gets its state from every stored row of it
--- (webmon_slot_verdict); the slots whose state the batch changed (no verdict before, one
--- now: rows only add to a verdict) come back, each with the check that stands for it (the
--- first of those stored when it was decided), and the latest of each site is folded into
--- site_status as `upsert_status` folds a check; then each site whose status they
--- replaced, with the state it replaced (as `upsert_status` returns them).
-WITH q AS (
-    SELECT DISTINCT unnest(%(site_ids)s::bigint[]) AS site_id
-), b AS (
+-- regions, or from a region in an outage (`site_ids`, as one text '{1,2}': dumping a list
+-- of thousands costs the writer's thread more than the statement; NULL: every site of the
+-- batch). Each (site, slot) the batch stored a row of (results_staging) gets its state
+-- from every stored row of it that counts, as webmon_slot_up says, by one lookup of the
+-- slot's rows by key: `up`, and `was` without the rows of the batch (rows only add to a
+-- verdict). The slots whose state the batch changed come back, each with the check that
+-- stands for it (the first by check time, then region name, of the counting checks that
+-- saw what the verdict says), and the latest of each site is folded into site_status as
+-- `upsert_status` folds a check; then each site whose status they replaced, with the state
+-- it replaced (as `upsert_status` returns them). The regions an outage may cover are read
+-- once (`out`, a handful of rows), and webmon_region_out / webmon_counting_regions asked
+-- only for the slots of a site with such a region (webmon_slot_verdict's rule, per batch).
+WITH b AS (
     SELECT r.site_id, r.scheduled_at, array_agg(r.region) AS fresh
       FROM results_staging r
-      JOIN q ON q.site_id = r.site_id
+     WHERE %(site_ids)s::bigint[] IS NULL OR r.site_id = ANY (%(site_ids)s::bigint[])
      GROUP BY r.site_id, r.scheduled_at
+), out AS MATERIALIZED (
+    SELECT coalesce(array_agg(DISTINCT o.region), '{}') AS regions FROM region_outages o
+     WHERE o.ended_at IS NULL OR o.ended_at > (SELECT min(b.scheduled_at) FROM b)
+), x AS MATERIALIZED (
+    -- `whole`: the batch holds a row of each of the site's regions for the slot, none of
+    -- them in an outage: its state is the batch's rows alone (nothing was stored before
+    -- them), and the slot costs no lookup. (The regions' checkers check a slot at about
+    -- the same time, so their rows mostly share a batch.)
+    SELECT b.site_id, b.scheduled_at, b.fresh, s.url, s.regions,
+           webmon_quorum(s.regions, s.quorum) AS quorum,
+           CASE WHEN s.regions && out.regions
+                THEN webmon_counting_regions(s.regions, b.scheduled_at)
+                ELSE cardinality(s.regions) END AS counting,
+           s.regions <@ b.fresh AND NOT s.regions && out.regions AS whole
+      FROM b CROSS JOIN out
+     CROSS JOIN LATERAL (
+            SELECT s.url, s.regions, s.quorum FROM sites s WHERE s.id = b.site_id OFFSET 0) s
+), k AS MATERIALIZED (
+    -- Each slot's rows that count: the batch's for a whole slot, else by key (OFFSET 0: a
+    -- lookup per slot, never a hash join over the whole table).
+    SELECT x.site_id, x.scheduled_at, true AS fresh, c.region, c.up, c.checked_at,
+           c.response_time_ms, c.status_code, c.regex_matched, c.error, c.error_detail,
+           c.dns_ms, c.connect_ms, c.tls_ms, c.ttfb_ms, c.redirects, c.tls_version,
+           c.tls_expires_at
+      FROM x
+      JOIN results_staging c ON c.site_id = x.site_id AND c.scheduled_at = x.scheduled_at
+     WHERE x.whole AND c.region = ANY (x.regions)
+     UNION ALL
+    SELECT x.site_id, x.scheduled_at, c.region = ANY (x.fresh), c.*
+      FROM x CROSS JOIN out
+     CROSS JOIN LATERAL (
+            SELECT c.region, c.up, c.checked_at, c.response_time_ms, c.status_code,
+                   c.regex_matched, c.error, c.error_detail, c.dns_ms, c.connect_ms, c.tls_ms,
+                   c.ttfb_ms, c.redirects, c.tls_version, c.tls_expires_at
+              FROM check_results c
+             WHERE c.site_id = x.site_id AND c.scheduled_at = x.scheduled_at
+               AND c.region = ANY (x.regions)
+            OFFSET 0) c
+     WHERE NOT x.whole
+       AND NOT (c.region = ANY (out.regions) AND webmon_region_out(c.region, x.scheduled_at))
+), t AS (
+    SELECT k.site_id, k.scheduled_at,
+           count(*) FILTER (WHERE k.up)::integer AS ups,
+           count(*) FILTER (WHERE NOT k.up)::integer AS downs,
+           count(*) FILTER (WHERE k.up AND NOT k.fresh)::integer AS old_ups,
+           count(*) FILTER (WHERE NOT k.up AND NOT k.fresh)::integer AS old_downs,
+           count(*)::integer AS reported,
+           count(*) FILTER (WHERE NOT k.fresh)::integer AS old_reported,
+           array_agg(k.region ORDER BY k.region) FILTER (WHERE NOT k.up) AS down_regions
+      FROM k GROUP BY k.site_id, k.scheduled_at
 ), verdicts AS MATERIALIZED (
-    SELECT b.site_id, b.scheduled_at, v.up, v.was, v.region, v.down_regions
-      FROM b
-     CROSS JOIN LATERAL webmon_slot_verdict(b.site_id, b.scheduled_at, b.fresh) v
+    SELECT x.site_id, x.scheduled_at, x.url,
+           webmon_slot_up(t.ups, t.downs, x.counting, t.reported, x.quorum) AS up,
+           webmon_slot_up(t.old_ups, t.old_downs, x.counting, t.old_reported, x.quorum) AS was,
+           CASE WHEN cardinality(x.regions) > 1 THEN t.down_regions END AS down_regions
+      FROM x JOIN t ON t.site_id = x.site_id AND t.scheduled_at = x.scheduled_at
 ), named AS (
     -- A region's row of a slot that was down already names it on the incident that slot
     -- opened: the incident's regions are every counting region that saw it down.
@@ -162,19 +223,15 @@ WITH q AS (
              WHERE NOT d.up AND NOT d.was AND j.regions IS DISTINCT FROM d.down_regions) f
      WHERE i.id = f.id
 ), states AS MATERIALIZED (
-    -- (Lookups by key, per slot: OFFSET 0 keeps them from becoming hash joins over whole
-    -- tables.)
-    SELECT ch.site_id, s.url, ch.scheduled_at, c.checked_at, c.response_time_ms,
-           c.status_code, ch.up, c.regex_matched, c.error, c.error_detail, c.dns_ms,
+    -- The changed slots, each with the check that stands for it.
+    SELECT DISTINCT ON (v.site_id, v.scheduled_at)
+           v.site_id, v.url, v.scheduled_at, c.checked_at, c.response_time_ms,
+           c.status_code, v.up, c.regex_matched, c.error, c.error_detail, c.dns_ms,
            c.connect_ms, c.tls_ms, c.ttfb_ms, c.redirects, c.tls_version, c.tls_expires_at
-      FROM verdicts ch
-     CROSS JOIN LATERAL (SELECT url FROM sites WHERE id = ch.site_id OFFSET 0) s
-     CROSS JOIN LATERAL (
-            SELECT * FROM check_results c
-             WHERE c.site_id = ch.site_id AND c.scheduled_at = ch.scheduled_at
-               AND c.region = ch.region
-            OFFSET 0) c
-     WHERE ch.up IS DISTINCT FROM ch.was
+      FROM verdicts v
+      JOIN k c ON c.site_id = v.site_id AND c.scheduled_at = v.scheduled_at AND c.up = v.up
+     WHERE v.up IS DISTINCT FROM v.was
+     ORDER BY v.site_id, v.scheduled_at, c.checked_at, c.region
 ), status AS (
     INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms,
                              status_code, up, regex_matched, error, error_detail, dns_ms,

@@ -16,11 +16,13 @@ regions in an outage are read once per batch (`outage_regions`, a handful of row
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import zlib
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from checker.writer.incidents import CLEAN
 from shared import locks
 from shared.messages import CheckResult
 
@@ -62,17 +64,27 @@ def split(
     if not sites:
         return rows, []
     plain = [row for row in rows if row.site_id not in sites]
+    if not plain:  # a batch of sites checked from several regions only
+        return plain, list(rows)
     return plain, [row for row in rows if row.site_id in sites]
 
 
-def quorum_sites(rows: Sequence[CheckResult]) -> list[int]:
-    return sorted({row.site_id for row in rows})
+def site_list(rows: Sequence[CheckResult]) -> str:
+    """The rows' sites as one PostgreSQL array literal ('{1,2}'): a list of thousands of
+    ints costs psycopg's dumper ~1 us each on the writer's thread, this a fraction."""
+    return "{" + ",".join(map(str, sorted({row.site_id for row in rows}))) + "}"
 
 
-def lock_params(sites: list[int]) -> dict[str, Any]:
-    """`lock_quorum_sites`' and `quorum_states`' parameters: the sites and the lock's
-    class (`quorum_states` reads the rows of those sites from the staging table)."""
-    return {"lock_class": locks.QUORUM, "site_ids": sites}
+def partition_keys(partitions: Iterable[tuple[str, int]]) -> list[int]:
+    """`lock_quorum_partitions`' keys: one per (topic, partition) the batch came from, a
+    32-bit hash (a collision only makes two partitions take turns). None known (a caller
+    that writes alone, a test): one key for everything."""
+    keys = {zlib.crc32(f"{topic}/{partition}".encode()) - 2**31 for topic, partition in partitions}
+    return sorted(keys) or [0]
+
+
+def lock_params(partitions: Iterable[tuple[str, int]]) -> dict[str, Any]:
+    return {"lock_class": locks.QUORUM, "keys": partition_keys(partitions)}
 
 
 def read_states(
@@ -80,13 +92,26 @@ def read_states(
 ) -> tuple[list[SlotState], list[tuple[Any, ...]]]:
     """`quorum_states`' rows -> (the changed slots' states, the replaced status of each
     site whose status they replaced, as `upsert_status` returns them: site_id,
-    previous_up, previous slot, alerting)."""
-    states: list[SlotState] = []
-    replaced: list[tuple[Any, ...]] = []
-    for (site, slot, checked, up, status, error, detail, was_replaced, previous_up,
-         previous_slot, alerting) in found:  # fmt: skip
-        if was_replaced:
-            replaced.append((site, previous_up, previous_slot, alerting))
-        else:
-            states.append(SlotState(site, slot, checked, up, status, error, detail))
-    return states, replaced
+    previous_up, previous slot, alerting), but for the sites whose states change nothing:
+    all up, after an up status older than them, on a site clean for the incident walk.
+    Those flip nothing and need no walk (`flips.site_flips`, `incidents.sites_to_walk`
+    would find as much), and are most of a healthy batch: left out here, they cost no
+    object."""
+    replaced = {row[0]: row for row in found if row[7]}
+    changing: set[int] = set()
+    for row in found:
+        if row[7]:
+            continue
+        before = replaced.get(row[0])
+        if (
+            before is None  # a late slot, or a site with no status yet
+            or not row[3]
+            or not before[8]
+            or before[10] != CLEAN
+            or before[9] >= row[1]
+        ):
+            changing.add(row[0])
+    if not changing:
+        return [], []
+    states = [SlotState(*row[:7]) for row in found if not row[7] and row[0] in changing]
+    return states, [(r[0], r[8], r[9], r[10]) for r in replaced.values() if r[0] in changing]

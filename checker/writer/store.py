@@ -18,7 +18,7 @@ redelivery) or a deleted site is rolled back and written again the careful way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,9 +30,9 @@ from checker.writer.outage_recount import recount_events
 from checker.writer.quorum import (
     earliest_slot,
     lock_params,
-    quorum_sites,
     read_states,
     several_regions,
+    site_list,
     split,
 )
 from checker.writer.region_health import DEFAULT_RULES, RegionRules, watch_regions
@@ -57,27 +57,42 @@ _RETRY_CAREFULLY = frozenset({UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION})
 
 
 def write_results(
-    db: Database, rows: Sequence[CheckResult], regions: RegionRules = DEFAULT_RULES
+    db: Database,
+    rows: Sequence[CheckResult],
+    regions: RegionRules = DEFAULT_RULES,
+    partitions: Iterable[tuple[str, int]] = (),
 ) -> int:
     """One transaction: stage, insert new checks, update site_status and site_events, watch
-    the regions' health, queue late hours for a rollup recount. Returns the rows inserted."""
+    the regions' health, queue late hours for a rollup recount. Returns the rows inserted.
+    `partitions`: the (topic, partition)s the rows came from, which the quorum's path locks
+    (`lock_quorum_partitions`); none, for a caller that writes alone: one lock for all."""
+    locking = lock_params(partitions)
     try:
         with db.transaction() as conn:
-            return _write(conn, rows, regions, careful=False)
+            return _write(conn, rows, regions, locking, careful=False)
     except DatabaseError as exc:
         if exc.sqlstate not in _RETRY_CAREFULLY:
             raise
     with db.transaction() as conn:
-        return _write(conn, rows, regions, careful=True)
+        return _write(conn, rows, regions, locking, careful=True)
 
 
 def _write(
-    conn: Connection, rows: Sequence[CheckResult], regions: RegionRules, *, careful: bool
+    conn: Connection,
+    rows: Sequence[CheckResult],
+    regions: RegionRules,
+    locking: dict[str, Any],
+    *,
+    careful: bool,
 ) -> int:
     several = several_regions(rows)
     # BEGIN, the watermark, the staging table and the regions in an outage: one round trip.
+    # A batch with sites of several regions takes its partitions' locks first, before any
+    # other lock of its transaction: two writers of one partition take turns from the start.
     with conn.pipeline():
         watermark = conn.execute(QUERIES["rollup_watermark"], {"lock_key": locks.ROLLUP})
+        if several:
+            conn.execute(QUERIES["lock_quorum_partitions"], locking)
         conn.execute(QUERIES["create_staging"])
         outages = conn.execute(QUERIES["outage_regions"], {"earliest": earliest_slot(rows)})
     state = watermark.fetchone()
@@ -86,12 +101,14 @@ def _write(
     # A site's state is its check's, but for the quorum's sites (several regions, or a
     # region in an outage): theirs comes from SQL (`checker.writer.quorum`).
     plain, quorum_rows = split(rows, out[0] if out is not None else (), several)
-    quorum = quorum_sites(quorum_rows) if quorum_rows else None
+    # The quorum's sites, as one text; NULL where they are the whole batch.
+    quorum = None if not quorum_rows or not plain else site_list(quorum_rows)
     # The status upsert returns the state each replaced row had. With one result per site
     # (the usual batch) its `up` is enough; loading the slot too costs ~10 % of the
     # transaction (measured), so it is asked for only when a site has several results.
     with_slots = several_per_site(plain)
     status: dict[str, Any] = {"with_slots": with_slots, "quorum_sites": quorum}
+    states_params = {"site_ids": quorum}
     replaced: list[tuple[Any, ...]] = []
     found: Any = None
     with conn.cursor() as cur:
@@ -104,10 +121,11 @@ def _write(
             inserted = cur.execute(QUERIES["insert_results"]).rowcount
             if plain:
                 replaced = _upsert_status(conn, status)
-            if quorum is not None:
+            if quorum_rows:
                 with conn.pipeline():
-                    conn.execute(QUERIES["lock_quorum_sites"], lock_params(quorum))
-                    found = conn.execute(QUERIES["quorum_states"], lock_params(quorum))
+                    if not several:  # (a region in an outage)
+                        conn.execute(QUERIES["lock_quorum_partitions"], locking)
+                    found = conn.execute(QUERIES["quorum_states"], states_params)
         else:
             # Without ON CONFLICT the insert is ~2x faster; a stored check (a redelivery)
             # makes it fail instead, and the batch is written again carefully.
@@ -116,9 +134,10 @@ def _write(
                 cur.execute(QUERIES["insert_new_results"])
                 if plain:
                     upsert = conn.execute(QUERIES["upsert_status"], status)
-                if quorum is not None:
-                    conn.execute(QUERIES["lock_quorum_sites"], lock_params(quorum))
-                    found = conn.execute(QUERIES["quorum_states"], lock_params(quorum))
+                if quorum_rows:
+                    if not several:
+                        conn.execute(QUERIES["lock_quorum_partitions"], locking)
+                    found = conn.execute(QUERIES["quorum_states"], states_params)
             inserted = len(rows)
             if upsert is not None:
                 replaced = upsert.fetchall()
@@ -138,7 +157,7 @@ def _write(
                     cur.execute(QUERIES["queue_late_hours"], {"hours": hours})
         watch_regions(cur, conn, regions)  # outages first: the walk leaves their checks out
         if walks:
-            update_incidents(cur, conn, walks, set(quorum or ()))
+            update_incidents(cur, conn, walks, {row.site_id for row in quorum_rows})
         warn = certificates_near_expiry(rows)
         if warn:
             cur.execute(QUERIES["queue_certificate_warnings"], warn)

@@ -28,7 +28,9 @@ from shared.messages.bounds import (
     MAX_TLS_VERSION,
     MAX_URL,
     MIN_STATUS,
+    REGION_RULE,
     column,
+    region_ok,
 )
 from shared.messages.codec import Message, decoder, describe
 from shared.messages.tasks import CheckTask, Region, RegionCount
@@ -84,6 +86,8 @@ class CheckResult(Message, kw_only=True, frozen=True):
         error, detail, tls_version = self.error, self.error_detail, self.tls_version
         if (self.up is None) != (error == MISSED):
             raise ValueError("up is null exactly when error is 'missed'")
+        if not region_ok(self.region):
+            raise ValueError(REGION_RULE)
         if (
             "\x00" in self.url
             or (error is not None and "\x00" in error)

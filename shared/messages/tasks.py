@@ -22,6 +22,7 @@ from shared.messages.bounds import (
     MAX_HEADER_REGEX,
     MAX_HOST_NAME,
     MAX_PATH,
+    MAX_REGION_NAME,
     MAX_REGIONS,
     MAX_SEALED,
     MAX_SITE_REDIRECTS,
@@ -29,9 +30,10 @@ from shared.messages.bounds import (
     MAX_TIMEOUT_S,
     MAX_URL,
     MAX_USERNAME,
-    REGION_PATTERN,
+    REGION_RULE,
     AwareDatetime,
     has_nul,
+    region_ok,
 )
 from shared.messages.codec import Message
 
@@ -58,7 +60,8 @@ _Url = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_URL)]
 _Body = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_BODY_BYTES)]
 _HostName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_HOST_NAME)]
 _HeaderRegex = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_HEADER_REGEX)]
-Region = Annotated[str, msgspec.Meta(pattern=REGION_PATTERN)]
+# Its pattern (REGION_PATTERN) is checked in __post_init__, once per distinct name.
+Region = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REGION_NAME)]
 RegionCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_REGIONS)]
 
 
@@ -136,6 +139,8 @@ class CheckTask(Message, kw_only=True, frozen=True):
     def __post_init__(self) -> None:
         if (self.site_id == 0) != (self.task_id is not None):
             raise ValueError("a task names a site (site_id >= 1) or a task_id, not both")
+        if not region_ok(self.region):
+            raise ValueError(REGION_RULE)
         if self.headers is not None:
             for value in self.headers.values():
                 if not header_value_ok(value):

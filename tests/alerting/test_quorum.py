@@ -329,3 +329,27 @@ def test_shuffled_and_redelivered_rows_of_three_regions_give_the_same_state(
         " GROUP BY n.kind ORDER BY n.kind"
     )
     assert db.execute(kinds, (shuffled,)).fetchall() == db.execute(kinds, (in_order,)).fetchall()
+
+
+def test_a_batch_of_many_sites_of_several_regions_locks_its_partitions_not_each_site(
+    db: Conn, database: Database
+) -> None:
+    """A writer's quorum path takes turns with another writer of the same sites by a lock
+    per partition of its batch. A lock per site took an entry of the server's shared lock
+    table each (64 per connection by default): a batch this size failed with "out of
+    shared memory", and so did every other transaction on the server meanwhile. The batch
+    here has twice as many sites as the table has entries (on the test suite's server)."""
+    entries = db.execute(
+        "SELECT current_setting('max_locks_per_transaction')::int * "
+        "(current_setting('max_connections')::int "
+        "+ current_setting('max_prepared_transactions')::int)"
+    ).fetchone()
+    assert entries is not None
+    sites = add_sites(db, min(2 * entries[0], 50_000))
+    db.execute("UPDATE sites SET regions = %s WHERE id = ANY (%s)", (list(REGIONS), sites))
+    rows = [check(site, 0, region, "U") for site in sites for region in REGIONS[:2]]
+    partitions = [("webmon.results", n) for n in range(6)]
+    assert write_results(database, rows, partitions=partitions) == len(rows)
+    assert db.execute(
+        "SELECT count(*) FROM site_status WHERE site_id = ANY (%s) AND up", (sites,)
+    ).fetchone() == (len(sites),)

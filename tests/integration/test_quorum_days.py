@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from psycopg import sql
 
 from tests.support.db import Conn
 from tests.support.quorum import REGIONS, add_checks, add_site, failing_south, with_core
@@ -66,7 +67,8 @@ def test_packed_and_rolled_up_days_count_by_quorum_and_unkept_days_not_at_all(
     today = datetime.now(UTC).date()
     packed, gone = today - timedelta(days=3), today - timedelta(days=10)
     _day_of_checks(db, site_id, gone, SOUTH_DOWN)
-    db.execute(f"DROP TABLE check_results_{gone:%Y%m%d}")  # past retention: its rollups stay
+    # Past retention: its partition dropped, its rollups stay.
+    db.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(f"check_results_{gone:%Y%m%d}")))
     _day_of_checks(db, site_id, packed, SOUTH_DOWN)
     assert db.execute("SELECT webmon_pack_day(%s::date)", (packed,)).fetchone() == (12,)
     _days_rolled_to(db, today - timedelta(days=1))

@@ -53,6 +53,27 @@ def test_read_states_tells_the_changed_slots_from_the_replaced_statuses() -> Non
     assert replaced == [(7, True, T0 - timedelta(minutes=1), 0)]  # 8's was not replaced
 
 
+def test_read_states_leaves_out_the_sites_whose_states_change_nothing() -> None:
+    before = T0 - timedelta(minutes=1)
+    found = [
+        (1, T0, T0, True, 200, None, None, None, None, None, None),  # up after up, clean
+        (2, T0, T0, True, 200, None, None, None, None, None, None),  # up after down
+        (3, T0, T0, True, 200, None, None, None, None, None, None),  # up, site walking
+        (4, T0, T0, False, 503, None, None, None, None, None, None),  # down after up
+        (5, T0, T0, True, 200, None, None, None, None, None, None),  # its first status
+        (6, T0, T0, True, 200, None, None, None, None, None, None),  # a late slot
+        (1, None, None, None, None, None, None, True, True, before, 0),
+        (2, None, None, None, None, None, None, True, False, before, 0),
+        (3, None, None, None, None, None, None, True, True, before, 1),
+        (4, None, None, None, None, None, None, True, True, before, 0),
+        (5, None, None, None, None, None, None, True, None, None, 0),
+    ]  # fmt: skip
+    states, replaced = read_states(found)
+    assert [s.site_id for s in states] == [2, 3, 4, 5, 6]
+    assert [r[0] for r in replaced] == [2, 3, 4, 5]
+    assert read_states([found[0], found[6]]) == ([], [])
+
+
 def test_an_incident_names_the_regions_of_its_opening_slot() -> None:
     checks = [
         Check(T0 + timedelta(minutes=n), T0 + timedelta(minutes=n), up=False, status_code=503,
