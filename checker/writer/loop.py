@@ -252,7 +252,7 @@ class ResultWriter:
             started = time.perf_counter()
             try:
                 inserted = (
-                    write_results(self._db, results, self._region_rules, batch.next_offsets)
+                    write_results(self._db, results, self._region_rules, batch.next_offsets.keys())
                     if results
                     else 0
                 )

@@ -16,6 +16,9 @@
 -- region counts, and asking costs ~70 us a slot, more than storing its rows.
 -- (A set-returning function of one SELECT, so that the planner inlines it where it is
 -- called in a FROM clause: called per slot, a function it cannot inline costs ~0.5 ms.)
+-- The writer decides a batch's slots with the same count in one statement
+-- (checker/writer/queries.sql, quorum_states); tests/alerting/test_quorum.py's
+-- test_the_writers_states_are_the_readers_states holds the two to one result.
 CREATE OR REPLACE FUNCTION webmon_slot_verdict(
     site bigint, at timestamptz, fresh text[] DEFAULT '{}'
 ) RETURNS TABLE (up boolean, was boolean, region text, down_regions text[])

@@ -353,3 +353,39 @@ def test_a_batch_of_many_sites_of_several_regions_locks_its_partitions_not_each_
     assert db.execute(
         "SELECT count(*) FROM site_status WHERE site_id = ANY (%s) AND up", (sites,)
     ).fetchone() == (len(sites),)
+
+
+def flips_of_states(db: Conn, site: int) -> list[tuple[Any, ...]]:
+    """The flips between the site's states as the readers have them (webmon_site_states,
+    webmon_slot_verdict's rule per slot)."""
+    states = db.execute(
+        "SELECT scheduled_at - %s, up FROM webmon_site_states(%s, '-infinity', 'infinity')",
+        (T0, site),
+    ).fetchall()
+    flips: list[tuple[Any, ...]] = []
+    before: bool | None = None
+    for slot, up in states:
+        if up != before:
+            flips.append((slot, before, up))
+            before = up
+    return flips
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 50])
+def test_the_writers_states_are_the_readers_states(database: Database, db: Conn, size: int) -> None:
+    """The writer decides a batch's slots in one statement (quorum_states), the readers a
+    slot at a time (webmon_slot_verdict): both count the rows of a slot the same way, in
+    batches that split a slot's regions (1, 2) or hold them together (3, 50)."""
+    site = add_site(db)
+    rows = rows_of(site, PATTERNS)
+    for i in range(0, len(rows), size):
+        write_results(database, rows[i : i + size])
+    expected = flips_of_states(db, site)
+    assert len(expected) >= 4
+    assert events(db, site) == expected
+    last = db.execute(
+        "SELECT scheduled_at - %s, up FROM webmon_site_states(%s, '-infinity', 'infinity')"
+        " ORDER BY scheduled_at DESC LIMIT 1",
+        (T0, site),
+    ).fetchone()
+    assert status(db, site) == last
