@@ -78,7 +78,7 @@ async def cmd_show(core: Core, args: argparse.Namespace, out: TextIO) -> int:
         state = "UP" if st.up else "DOWN"
         print(f"state     {state}{why}, last check {format_timestamp(st.checked_at)} UTC", file=out)
     print(f"regions   {', '.join(site.regions)}", file=out)
-    if len(site.regions) > 1:
+    if site.by_quorum:
         print(f"quorum    {_quorum(site)}", file=out)
     for advisory in await core.site_regions.of_site(site.id):
         print(advisory_line(advisory), file=out)
@@ -118,7 +118,7 @@ async def cmd_uptime(core: Core, args: argparse.Namespace, out: TextIO) -> int:
 
 async def status_advisories(core: Core, sites: list[Site], out: TextIO) -> None:
     """The advisories of the sites `webmon status` listed, a line each under its table."""
-    several = [s.id for s in sites if len(s.regions) > 1]
+    several = [s.id for s in sites if s.by_quorum]
     for site_id, advisories in (await core.site_regions.of_sites(several)).items():
         for advisory in advisories:
             print(f"site {site_id}: {advisory_line(advisory)}", file=out)

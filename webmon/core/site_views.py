@@ -93,6 +93,12 @@ class Site:
         """What a page calls the site: its name, else its URL."""
         return self.name or self.url
 
+    @property
+    def by_quorum(self) -> bool:
+        """Whether its state is its regions' quorum (checked from several regions,
+        docs/regions.md), which every surface reads it by, rather than its checks."""
+        return len(self.regions) > 1
+
     def form(self) -> dict[str, str]:
         """The site's fields as a form or a CSV row writes them."""
         return fields_as_text(asdict(self))

@@ -49,7 +49,7 @@ async def _overview(request: Request) -> dict[str, Any]:
     more = len(sites) > PAGE_SIZE
     sites = sites[:PAGE_SIZE]
     # A site checked from several regions reads by its quorum, as on its own page.
-    several = [s.id for s in sites if len(s.regions) > 1]
+    several = [s.id for s in sites if s.by_quorum]
     strips = await the_core.history.strips([s.id for s in sites], by_quorum=several)
     ticks = await the_core.history.ticks([s.id for s in sites], by_quorum=several)
     # A region below the quorum: the site is up by the quorum and degraded there.

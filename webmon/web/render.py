@@ -112,9 +112,10 @@ def strip(
     bars = []
     for i, (share, label) in enumerate(zip(values, labels, strict=True)):
         level = _level(share)
-        title = f"{label}: {'no checks' if share is None else pct(share)}"
         if titles is not None:
             title = titles[i]
+        else:
+            title = f"{label}: {'no checks' if share is None else pct(share)}"
         bars.append(
             f'<rect x="{i * (width + gap)}" y="0" width="{width}" height="{height}" rx="1" '
             f'class="bar-{level}"><title>{escape(title)}</title></rect>'

@@ -122,7 +122,7 @@ async def _site(request: Request, site_id: int, live: bool = False) -> dict[str,
     uptime = await history.uptime(site_id, PERIODS[since])
     slots = uptime.checks + uptime.missed
     series = await history.chart(site_id, PERIODS[since], step, slots, site.regions)
-    several = [site_id] if len(site.regions) > 1 else []
+    several = [site_id] if site.by_quorum else []
     site_ticks = (await history.ticks([site_id], by_quorum=several))[site_id]
     latest_tasks = await the_core.tasks.latest_for_site(site_id)
     channels = [c.name for c in await the_core.channels.every((await viewer(request)).actor)]
