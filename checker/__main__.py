@@ -23,7 +23,7 @@ from checker.writer.loop import ResultWriter
 from checker.writer.tasks import TaskWriter
 from shared.db import Database
 from shared.kafka import make_producer
-from shared.lifecycle import install_stop_handlers, kafka_preflight
+from shared.lifecycle import install_stop_handlers, kafka_preflight, stop_watchdog
 from shared.logs import configure_logging
 from shared.metrics import MetricsServer
 from shared.settings import load_settings
@@ -32,6 +32,9 @@ from shared.thread_names import name_os_thread
 logger = logging.getLogger("checker")
 
 PROGRAM = "webmon-checker"
+# What a stop may take past the grace period (flushes, commits, closes: each bounded)
+# before the watchdog prints every thread's stack and exits 1.
+STOP_RESERVE_S = 20.0
 # A write attempt waits this long for a connection while PostgreSQL is away, which bounds
 # how long a stop can take (the grace period plus this).
 WRITER_POOL_TIMEOUT_S = 3.0
@@ -186,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stop = threading.Event()
     install_stop_handlers(stop)
+    stop_watchdog(stop, settings.grace_s + STOP_RESERVE_S, PROGRAM)
     return run(settings, stop)
 
 

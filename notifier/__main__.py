@@ -16,6 +16,7 @@ from notifier.metrics import NotifierMetrics
 from notifier.service import Notifier
 from notifier.settings import NotifierSettings
 from shared.db import AsyncDatabase
+from shared.lifecycle import install_stack_dumps
 from shared.logs import configure_logging, log_summary
 from shared.metrics import MetricsServer
 from shared.settings import load_settings
@@ -32,6 +33,7 @@ async def serve(settings: NotifierSettings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    install_stack_dumps()
     metrics = NotifierMetrics()
     server = MetricsServer(
         settings.metrics_host, settings.metrics_port, metrics.registry, metrics.health

@@ -26,6 +26,7 @@ from checker.probe.prober import Prober
 from checker.settings import CheckerSettings
 from shared.errors import KafkaError, MessageError
 from shared.kafka import Producer, commit_offsets, dead_letter, ensure_topics, make_consumer
+from shared.lifecycle import close_consumers
 from shared.logs import log_summary
 from shared.messages import (
     NOT_PERFORMED,
@@ -149,9 +150,8 @@ class ProbeLoop:
                 await self.step()
             await self._finish(time.monotonic() + self._settings.grace_s)
         finally:
-            for consumer in (self._consumer, self._ondemand):
-                if consumer is not None:
-                    consumer.close()
+            named = {"tasks": self._consumer, "ondemand-tasks": self._ondemand}
+            close_consumers({name: c for name, c in named.items() if c is not None})
             self._consumer = self._ondemand = None
             await self._prober.close()
             self._producer.close(FLUSH_RESERVE_S)

@@ -37,6 +37,7 @@ from shared.db import Database
 from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError, MessageError
 from shared.health import DependencyState
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
+from shared.lifecycle import close_consumers
 from shared.logs import log_summary
 from shared.messages import CheckResult, decode_result
 from shared.thread_names import name_os_thread
@@ -126,7 +127,7 @@ class ResultWriter:
 
     def close(self) -> None:
         if self._consumer is not None:
-            self._consumer.close()
+            close_consumers({"results": self._consumer})
             self._consumer = None
         for lane in self._lanes:
             # A batch still queued behind one that gave up is dropped, not started: its

@@ -24,6 +24,7 @@ from shared.db import Database
 from shared.errors import DatabaseError, DatabaseUnavailable, KafkaError, MessageError
 from shared.health import Backoff, DependencyState
 from shared.kafka import Producer, commit_offsets, dead_letter, make_consumer
+from shared.lifecycle import close_consumers
 from shared.logs import log_summary
 from shared.messages import TaskUpdate, decode
 from shared.queries import load_queries
@@ -120,7 +121,7 @@ class TaskWriter:
                 self.poll_once()
         finally:
             if self._consumer is not None:
-                self._consumer.close()
+                close_consumers({"ondemand-results": self._consumer})
                 self._consumer = None
         log_summary(
             logger,

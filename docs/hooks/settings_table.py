@@ -99,7 +99,8 @@ MEANINGS = {
     "WEBMON_MAX_HEADER_FIELD_BYTES": "bytes per response header line (and the status line)",
     "WEBMON_MAX_HEADER_BYTES": "bytes of a response head in all: status line, header lines and "
     "the blank line; also bounds a header bomb",
-    "WEBMON_GRACE_S": "on SIGTERM, how long checks in flight may finish",
+    "WEBMON_GRACE_S": "on SIGTERM, how long checks in flight may finish (the whole stop is "
+    "bounded by this plus 20 s)",
     "WEBMON_WRITER_BATCH_SIZE": "a writer's batch closes at this many results, or at "
     "`WEBMON_WRITER_BATCH_AGE_S`",
     "WEBMON_WRITER_BATCH_AGE_S": "a writer's batch closes at this age, or at "

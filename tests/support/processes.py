@@ -94,10 +94,33 @@ class Process:
         try:
             code = self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            stacks = self.dump_stacks()
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"{self.name} did not stop within {timeout_s}s") from None
+            raise AssertionError(
+                f"{self.name} did not stop within {timeout_s}s; its threads:\n{stacks}"
+            ) from None
         return code, time.monotonic() - started
+
+    def dump_stacks(self, timeout_s: float = 5.0) -> str:
+        """SIGUSR1 (shared.lifecycle: every thread's stack on stderr); return the dump, or
+        the output's tail when none came within the timeout."""
+        start = len(self.output)
+        self.proc.send_signal(signal.SIGUSR1)
+        seen = [-1]
+
+        def dumped() -> bool:
+            # The handler writes every thread in one go: done once the dump stops growing.
+            text = self.output[start:]
+            done = "most recent call first" in text and len(text) == seen[0]
+            seen[0] = len(text)
+            return done
+
+        try:
+            wait_for(dumped, timeout_s=timeout_s, what="a stack dump")
+        except AssertionError:
+            pass
+        return self.output[start:][-12000:] or self.output[-3000:]
 
     def kill(self) -> None:
         self.proc.kill()
