@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from checker.writer import write_results
 from scheduler.service import QUERIES as SCHEDULER_QUERIES
-from scheduler.service import claimed_task
+from scheduler.tasks import claimed_task
 from shared.db import Database
 from shared.messages import CheckResult, CheckTask, decode
 from tests.support.db import Conn

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from scheduler.service import QUERIES as SCHEDULER_QUERIES
-from scheduler.service import claimed_task
+from scheduler.tasks import claimed_task
 from shared.messages import CheckTask, decode
 from shared.sealing import SecretBox, new_key
 from tests.integration.test_check_details import insert_site

@@ -7,7 +7,7 @@ import msgspec
 import orjson
 import pytest
 
-from scheduler.service import claimed_task
+from scheduler.tasks import claimed_task
 from shared.errors import MessageError
 from shared.messages import (
     CheckResult,
