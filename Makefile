@@ -72,7 +72,7 @@ test: install-dev ## run the whole test suite (starts a private embedded stack w
 	$(BIN)/python -m devstack.browser
 	$(BIN)/pytest
 
-bench: install-dev ## benchmarks: scheduler, writer, checker (and beside blackbox_exporter), the whole system's cost model (and beside Prometheus), three regions beside one, a topic per region against partitions of one, history volume, API (and its security middlewares), dashboard, status pages, notifier (figures and ratios)
+bench: install-dev ## benchmarks: scheduler, writer, checker (and beside blackbox_exporter), the whole system's cost model (and beside Prometheus), three regions beside one, a region's outage recount beside a slot's writing, a topic per region against partitions of one, history volume, API (and its security middlewares), dashboard, status pages, notifier (figures and ratios)
 	$(BIN)/python -m bench.bench_scheduler
 	$(BIN)/python -m bench.bench_writer
 	$(BIN)/python -m bench.bench_checker
@@ -80,6 +80,7 @@ bench: install-dev ## benchmarks: scheduler, writer, checker (and beside blackbo
 	$(BIN)/python -m bench.bench_system --sites 200000 --interval 60 --seconds 60 --checkers 2
 	$(BIN)/python -m bench.bench_prometheus --targets 50000 --intervals 1 --webmon
 	$(BIN)/python -m bench.bench_regions --sites 1000 --interval 10 --seconds 30
+	$(BIN)/python -m bench.bench_outage_recount --sites 3000
 	$(BIN)/python -m bench.bench_task_topics --seconds 10
 	$(BIN)/python -m bench.bench_volume
 	$(BIN)/python -m bench.bench_api
