@@ -82,7 +82,8 @@ def store(env: BenchEnv, sites: int, slots: list[datetime], down: int) -> tuple[
     (the median seconds of the slots that opened nothing, those of the one that opened it)."""
     db = Database(env.database_url, max_size=1)
     db.open()
-    usual, opening = [], []
+    usual: list[float] = []
+    opening: list[float] = []
     try:
         for n, slot in enumerate(slots):
             rows = slot_results(sites, slot, failing=n >= len(slots) - down)
