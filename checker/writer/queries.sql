@@ -799,3 +799,137 @@ SELECT f.site_id
              WHERE e.site_id = f.site_id AND e.scheduled_at < %(since)s
              ORDER BY e.scheduled_at DESC LIMIT 1)
  ORDER BY f.site_id
+
+-- create_region_states --
+-- The states a region's outage recount reads (checker/writer/outage_recount.py), decided
+-- once for all the sites counted again instead of a slot at a time. Dropped at commit; a
+-- second recount in the same transaction empties it first (clear_region_states).
+CREATE TEMP TABLE IF NOT EXISTS recount_states (
+    site_id      bigint NOT NULL,
+    scheduled_at timestamptz NOT NULL,
+    up           boolean NOT NULL,
+    region       text NOT NULL,
+    PRIMARY KEY (site_id, scheduled_at)
+) ON COMMIT DROP
+
+-- clear_region_states --
+TRUNCATE recount_states
+
+-- region_states --
+-- Every stored slot of each site counted again (`site_ids`, up to `uptos`, its latest
+-- stored slot) from two of its intervals before `since` on that has a verdict, with the
+-- check that stands for it: webmon_slot_verdict's count (the rows that count, the regions
+-- that count, webmon_slot_up, the first counting check by check time then region name
+-- that saw what the verdict says), over the sites' rows in one pass. The outages that may
+-- cover a slot are read once (`outs`, a handful of rows) and matched to each row and slot
+-- as webmon_region_out and webmon_counting_regions do, without a call per row.
+-- tests/alerting/test_region_recount.py holds it to webmon_site_states.
+INSERT INTO recount_states (site_id, scheduled_at, up, region)
+WITH f AS MATERIALIZED (
+    SELECT f.site_id, f.upto, s.regions, webmon_quorum(s.regions, s.quorum) AS quorum,
+           %(since)s::timestamptz - make_interval(secs => 2 * s.interval_seconds) AS lo
+      FROM unnest(%(site_ids)s::bigint[], %(uptos)s::timestamptz[]) AS f(site_id, upto)
+      JOIN sites s ON s.id = f.site_id
+), outs AS MATERIALIZED (
+    SELECT o.region, o.started_at, o.ended_at FROM region_outages o
+     WHERE o.ended_at IS NULL OR o.ended_at > (SELECT min(f.lo) FROM f)
+), k AS (
+    SELECT f.site_id, c.scheduled_at, c.region, c.up, c.checked_at
+      FROM f
+     CROSS JOIN LATERAL (
+            SELECT c.scheduled_at, c.region, c.up, c.checked_at FROM check_results c
+             WHERE c.site_id = f.site_id AND c.scheduled_at >= f.lo
+               AND c.scheduled_at <= f.upto AND c.region = ANY (f.regions)
+            OFFSET 0) c
+     WHERE NOT EXISTS (SELECT 1 FROM outs o
+                        WHERE o.region = c.region AND o.started_at <= c.scheduled_at
+                          AND (o.ended_at IS NULL OR c.scheduled_at < o.ended_at))
+), t AS (
+    SELECT k.site_id, k.scheduled_at,
+           count(*) FILTER (WHERE k.up)::integer AS ups,
+           count(*) FILTER (WHERE NOT k.up)::integer AS downs,
+           count(*)::integer AS reported,
+           (array_agg(k.region ORDER BY k.checked_at, k.region) FILTER (WHERE k.up))[1]
+               AS first_up,
+           (array_agg(k.region ORDER BY k.checked_at, k.region) FILTER (WHERE NOT k.up))[1]
+               AS first_down
+      FROM k GROUP BY k.site_id, k.scheduled_at
+)
+SELECT t.site_id, t.scheduled_at, v.up, CASE WHEN v.up THEN t.first_up ELSE t.first_down END
+  FROM t
+  JOIN f ON f.site_id = t.site_id
+ CROSS JOIN LATERAL (
+        SELECT count(DISTINCT o.region)::integer AS out FROM outs o
+         WHERE o.region = ANY (f.regions) AND o.started_at <= t.scheduled_at
+           AND (o.ended_at IS NULL OR t.scheduled_at < o.ended_at)) n
+ CROSS JOIN LATERAL (
+        SELECT webmon_slot_up(t.ups, t.downs, cardinality(f.regions) - n.out, t.reported,
+                              f.quorum) AS up) v
+ WHERE v.up IS NOT NULL
+
+-- region_state_spans --
+-- Of the sites in recount_states: the latest state before `since` (where the recount of
+-- its flips starts), NULL when its window holds none before it; and the latest state of
+-- all (its status).
+SELECT r.site_id,
+       max(r.scheduled_at) FILTER (WHERE r.scheduled_at < %(since)s::timestamptz),
+       max(r.scheduled_at)
+  FROM recount_states r
+ GROUP BY r.site_id
+
+-- insert_region_state_events --
+-- The flips between the states of recount_states after `afters` (that state included, as
+-- the one before), each with the check that stands for its slot (insert_span_events' rule).
+INSERT INTO site_events (site_id, scheduled_at, checked_at, from_up, to_up, status_code,
+                         error, error_detail)
+SELECT q.site_id, q.scheduled_at, c.checked_at, q.previous_up, q.up, c.status_code, c.error,
+       c.error_detail
+  FROM (SELECT r.site_id, r.scheduled_at, r.up, r.region, s.after,
+               lag(r.up) OVER (PARTITION BY r.site_id ORDER BY r.scheduled_at) AS previous_up
+          FROM unnest(%(site_ids)s::bigint[], %(afters)s::timestamptz[]) AS s(site_id, after)
+          JOIN recount_states r ON r.site_id = s.site_id AND r.scheduled_at >= s.after) q
+ CROSS JOIN LATERAL (
+        SELECT c.checked_at, c.status_code, c.error, c.error_detail FROM check_results c
+         WHERE c.site_id = q.site_id AND c.scheduled_at = q.scheduled_at
+           AND c.region = q.region
+        OFFSET 0) c
+ WHERE q.scheduled_at > q.after AND q.previous_up IS DISTINCT FROM q.up
+
+-- region_state_status --
+-- Each site's status from its latest state in recount_states, with the check that stands
+-- for it (recount_site_status' upsert). Its column list is the fourth copy of
+-- upsert_status': a change of site_status' columns touches upsert_status, quorum_states,
+-- recount_site_status and this.
+INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
+                         up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
+                         ttfb_ms, redirects, tls_version, tls_expires_at, updated_at)
+SELECT l.site_id, s.url, c.scheduled_at, c.checked_at, c.response_time_ms, c.status_code,
+       l.up, c.regex_matched, c.error, c.error_detail, c.dns_ms, c.connect_ms, c.tls_ms,
+       c.ttfb_ms, c.redirects, c.tls_version, c.tls_expires_at, now()
+  FROM (SELECT DISTINCT ON (r.site_id) r.site_id, r.scheduled_at, r.up, r.region
+          FROM recount_states r
+         WHERE r.site_id = ANY (%(site_ids)s::bigint[])
+         ORDER BY r.site_id, r.scheduled_at DESC) l
+ CROSS JOIN LATERAL (SELECT url FROM sites WHERE id = l.site_id OFFSET 0) s
+ CROSS JOIN LATERAL (
+        SELECT * FROM check_results c
+         WHERE c.site_id = l.site_id AND c.scheduled_at = l.scheduled_at AND c.region = l.region
+        OFFSET 0) c
+    ON CONFLICT (site_id) DO UPDATE
+   SET url = EXCLUDED.url,
+       scheduled_at = EXCLUDED.scheduled_at,
+       checked_at = EXCLUDED.checked_at,
+       response_time_ms = EXCLUDED.response_time_ms,
+       status_code = EXCLUDED.status_code,
+       up = EXCLUDED.up,
+       regex_matched = EXCLUDED.regex_matched,
+       error = EXCLUDED.error,
+       error_detail = EXCLUDED.error_detail,
+       dns_ms = EXCLUDED.dns_ms,
+       connect_ms = EXCLUDED.connect_ms,
+       tls_ms = EXCLUDED.tls_ms,
+       ttfb_ms = EXCLUDED.ttfb_ms,
+       redirects = EXCLUDED.redirects,
+       tls_version = EXCLUDED.tls_version,
+       tls_expires_at = EXCLUDED.tls_expires_at,
+       updated_at = EXCLUDED.updated_at
