@@ -16,9 +16,9 @@ again from it, as if the region's checks had always counted that way:
   - its flips: those after its last state before the slot are deleted and found again
     from its states (`insert_region_state_events`; a site whose window holds no state
     before the slot is counted as a late result is: `recount_events`);
-  - its `site_status`: its latest state whatever its slot (`region_state_status`, or
-    `recount_site_status` for a site with no state in its window: its latest is older, or
-    none is left, each was the region's alone, and it has none, as before its first);
+  - its `site_status`: its latest state whatever its slot (`recount_site_status`, from
+    recount_states or, for a site with none in its window, a slot at a time), or none when
+    no state is left (each was the region's alone), as before a site's first;
   - its incidents, walked again from the slot (`incidents.update_incidents`) where they can
     change (`region_outage_walks`): a site not clean, an incident opened since, or a down
     state from the slot on.
@@ -77,18 +77,13 @@ def recount_region(cur: Any, conn: Any, region: str, since: datetime) -> int:
         return 0
     upto = dict(found)
     sites = list(upto)
-    spans = _decide_states(cur, upto, since)
-    starts = {site: after for site, (after, _) in spans.items() if after is not None}
+    starts = _decide_states(cur, upto, since)
     if starts:
         _recount_flips(cur, starts, upto)
     late = {site: (since, upto[site]) for site in sites if site not in starts}
     if late:
         recount_events(cur, late)
-    if spans:
-        cur.execute(QUERIES["region_state_status"], {"site_ids": list(spans)})
-    stateless = [site for site in sites if site not in spans]
-    if stateless:  # no verdict in the window: the latest is older, or there is none
-        cur.execute(QUERIES["recount_site_status"], {"site_ids": stateless})
+    cur.execute(QUERIES["recount_site_status"], {"site_ids": sites})
     walks = cur.execute(
         QUERIES["region_outage_walks"], {"site_ids": sites, "since": since}
     ).fetchall()
@@ -101,11 +96,9 @@ def recount_region(cur: Any, conn: Any, region: str, since: datetime) -> int:
     return len(sites)
 
 
-def _decide_states(
-    cur: Any, upto: dict[int, datetime], since: datetime
-) -> dict[int, tuple[datetime | None, datetime]]:
-    """The sites' states into recount_states; per site with any, (its latest state before
-    `since` in the window or None, its latest state)."""
+def _decide_states(cur: Any, upto: dict[int, datetime], since: datetime) -> dict[int, datetime]:
+    """The sites' states into recount_states; per site whose window holds a state before
+    `since`, the latest such (where its flips are counted again from)."""
     cur.execute(QUERIES["create_region_states"])
     cur.execute(QUERIES["clear_region_states"])
     sites = list(upto)
@@ -113,8 +106,7 @@ def _decide_states(
         QUERIES["region_states"],
         {"site_ids": sites, "uptos": [upto[s] for s in sites], "since": since},
     )
-    rows = cur.execute(QUERIES["region_state_spans"], {"since": since}).fetchall()
-    return {site: (after, latest) for site, after, latest in rows}
+    return dict(cur.execute(QUERIES["region_state_starts"], {"since": since}).fetchall())
 
 
 def _recount_flips(cur: Any, starts: dict[int, datetime], upto: dict[int, datetime]) -> None:

@@ -737,13 +737,25 @@ SELECT s.id, l.latest
 
 -- recount_site_status --
 -- After an outage's start or end changed which checks count: each site's status becomes its
--- latest slot with a verdict (webmon_state_before), whatever slot it had, with the check
--- that stands for it; a site with no verdict left (every one was a region's now out) has
--- no status, as before its first: its next state inserts one.
+-- latest slot with a verdict, whatever slot it had, with the check that stands for it; a
+-- site with no verdict left (every one was a region's now out) has no status, as before
+-- its first: its next state inserts one. The latest state is recount_states' (region_states
+-- decided it), or, for a site with none in its window, found a slot at a time
+-- (webmon_state_before, webmon_slot_verdict).
 WITH latest AS MATERIALIZED (
-    SELECT f.site_id, l.slot
+    SELECT f.site_id, coalesce(w.slot, o.slot) AS slot, coalesce(w.up, o.up) AS up,
+           coalesce(w.region, o.region) AS region
       FROM unnest(%(site_ids)s::bigint[]) AS f(site_id)
-     CROSS JOIN LATERAL (SELECT webmon_state_before(f.site_id, 'infinity') AS slot OFFSET 0) l
+      LEFT JOIN LATERAL (
+            SELECT r.scheduled_at AS slot, r.up, r.region FROM recount_states r
+             WHERE r.site_id = f.site_id
+             ORDER BY r.scheduled_at DESC LIMIT 1) w ON true
+      LEFT JOIN LATERAL (
+            SELECT l.slot, v.up, v.region
+              FROM (SELECT webmon_state_before(f.site_id, 'infinity') AS slot
+                     WHERE w.slot IS NULL OFFSET 0) l
+             CROSS JOIN LATERAL webmon_slot_verdict(f.site_id, l.slot) v
+             WHERE l.slot IS NOT NULL) o ON true
 ), gone AS (
     DELETE FROM site_status st USING latest l WHERE st.site_id = l.site_id AND l.slot IS NULL
 )
@@ -751,14 +763,13 @@ INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_m
                          up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
                          ttfb_ms, redirects, tls_version, tls_expires_at, updated_at)
 SELECT l.site_id, s.url, c.scheduled_at, c.checked_at, c.response_time_ms, c.status_code,
-       v.up, c.regex_matched, c.error, c.error_detail, c.dns_ms, c.connect_ms, c.tls_ms,
+       l.up, c.regex_matched, c.error, c.error_detail, c.dns_ms, c.connect_ms, c.tls_ms,
        c.ttfb_ms, c.redirects, c.tls_version, c.tls_expires_at, now()
   FROM latest l
- CROSS JOIN LATERAL webmon_slot_verdict(l.site_id, l.slot) v
  CROSS JOIN LATERAL (SELECT url FROM sites WHERE id = l.site_id OFFSET 0) s
  CROSS JOIN LATERAL (
         SELECT * FROM check_results c
-         WHERE c.site_id = l.site_id AND c.scheduled_at = l.slot AND c.region = v.region
+         WHERE c.site_id = l.site_id AND c.scheduled_at = l.slot AND c.region = l.region
         OFFSET 0) c
  WHERE l.slot IS NOT NULL
     ON CONFLICT (site_id) DO UPDATE
@@ -867,14 +878,12 @@ SELECT t.site_id, t.scheduled_at, v.up, CASE WHEN v.up THEN t.first_up ELSE t.fi
                               f.quorum) AS up) v
  WHERE v.up IS NOT NULL
 
--- region_state_spans --
--- Of the sites in recount_states: the latest state before `since` (where the recount of
--- its flips starts), NULL when its window holds none before it; and the latest state of
--- all (its status).
-SELECT r.site_id,
-       max(r.scheduled_at) FILTER (WHERE r.scheduled_at < %(since)s::timestamptz),
-       max(r.scheduled_at)
+-- region_state_starts --
+-- Of the sites in recount_states, the latest state before `since`: where the recount of its
+-- flips starts (a site whose window holds none is counted as a late result is).
+SELECT r.site_id, max(r.scheduled_at)
   FROM recount_states r
+ WHERE r.scheduled_at < %(since)s::timestamptz
  GROUP BY r.site_id
 
 -- insert_region_state_events --
@@ -894,42 +903,3 @@ SELECT q.site_id, q.scheduled_at, c.checked_at, q.previous_up, q.up, c.status_co
            AND c.region = q.region
         OFFSET 0) c
  WHERE q.scheduled_at > q.after AND q.previous_up IS DISTINCT FROM q.up
-
--- region_state_status --
--- Each site's status from its latest state in recount_states, with the check that stands
--- for it (recount_site_status' upsert). Its column list is the fourth copy of
--- upsert_status': a change of site_status' columns touches upsert_status, quorum_states,
--- recount_site_status and this.
-INSERT INTO site_status (site_id, url, scheduled_at, checked_at, response_time_ms, status_code,
-                         up, regex_matched, error, error_detail, dns_ms, connect_ms, tls_ms,
-                         ttfb_ms, redirects, tls_version, tls_expires_at, updated_at)
-SELECT l.site_id, s.url, c.scheduled_at, c.checked_at, c.response_time_ms, c.status_code,
-       l.up, c.regex_matched, c.error, c.error_detail, c.dns_ms, c.connect_ms, c.tls_ms,
-       c.ttfb_ms, c.redirects, c.tls_version, c.tls_expires_at, now()
-  FROM (SELECT DISTINCT ON (r.site_id) r.site_id, r.scheduled_at, r.up, r.region
-          FROM recount_states r
-         WHERE r.site_id = ANY (%(site_ids)s::bigint[])
-         ORDER BY r.site_id, r.scheduled_at DESC) l
- CROSS JOIN LATERAL (SELECT url FROM sites WHERE id = l.site_id OFFSET 0) s
- CROSS JOIN LATERAL (
-        SELECT * FROM check_results c
-         WHERE c.site_id = l.site_id AND c.scheduled_at = l.scheduled_at AND c.region = l.region
-        OFFSET 0) c
-    ON CONFLICT (site_id) DO UPDATE
-   SET url = EXCLUDED.url,
-       scheduled_at = EXCLUDED.scheduled_at,
-       checked_at = EXCLUDED.checked_at,
-       response_time_ms = EXCLUDED.response_time_ms,
-       status_code = EXCLUDED.status_code,
-       up = EXCLUDED.up,
-       regex_matched = EXCLUDED.regex_matched,
-       error = EXCLUDED.error,
-       error_detail = EXCLUDED.error_detail,
-       dns_ms = EXCLUDED.dns_ms,
-       connect_ms = EXCLUDED.connect_ms,
-       tls_ms = EXCLUDED.tls_ms,
-       ttfb_ms = EXCLUDED.ttfb_ms,
-       redirects = EXCLUDED.redirects,
-       tls_version = EXCLUDED.tls_version,
-       tls_expires_at = EXCLUDED.tls_expires_at,
-       updated_at = EXCLUDED.updated_at

@@ -92,3 +92,17 @@ def test_the_region_recount_is_the_readers_states(
     assert any(events(db, site) != before[site] for site in sites)
     assert recount(db_url, T0 + m(ends), "end") == len(sites)
     assert_readers_states(db, sites)
+
+
+def test_a_site_without_a_state_in_its_window_keeps_its_older_one(
+    database: Database, db: Conn, db_url: str
+) -> None:
+    """Checked from the outage's region alone, last up at slot 5, then not again until
+    slot 20, inside the outage from 12: its window (two intervals before 12) holds no
+    state, so its flips and status are found a slot at a time, back to slot 5."""
+    site = add_site(db, regions=(OUT,))
+    write_results(database, rows_of(site, {OUT: "UUUDDU" + " " * 14 + "D"}, count=1))
+    assert status(db, site) == (m(20), False)
+    assert recount(db_url, T0 + m(12), "open") == 1
+    assert_readers_states(db, [site])
+    assert status(db, site) == (m(5), True)
