@@ -394,7 +394,10 @@ class ProbeLoop:
             logger.info("probe.assigned partitions=%d", len(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[confluent_kafka.TopicPartition]) -> None:
-        """Commit what is durable for the partitions leaving us, within a deadline."""
+        """Commit what is durable for the partitions leaving us, within a deadline. (Not
+        after a close given up on, `close_consumers`: its late revoke commits nothing.)"""
+        if self._consumer is None:
+            return
         keys = {(tp.topic, tp.partition) for tp in partitions}
         try:
             self._producer.flush(FLUSH_RESERVE_S)
